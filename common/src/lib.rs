@@ -1,0 +1,396 @@
+//! Wire types shared by the kernel programs (`sensor-ebpf`) and the agent (`lanner`).
+//!
+//! Every record the kernel writes to the ring buffer starts with a [`Header`]. Records have a
+//! fixed layout per [`EventKind`]: strings live in fixed-size arrays with an explicit length,
+//! so the decoder never trusts a NUL and the verifier only sees constant offsets (path buffers
+//! are the one exception: components are appended at masked offsets, see [`PATH_BUF`]).
+//! All structs are `#[repr(C)]`, `Copy`, padding is explicit and sizes are asserted at compile
+//! time, so the two sides cannot disagree silently.
+#![no_std]
+
+/// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Exec = 1,
+    Mount = 2,
+    Connect = 3,
+    Fork = 4,
+    Exit = 5,
+}
+
+/// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
+pub const KIND_COUNT: usize = 5;
+
+impl EventKind {
+    pub const ALL: [EventKind; KIND_COUNT] = [
+        EventKind::Exec,
+        EventKind::Mount,
+        EventKind::Connect,
+        EventKind::Fork,
+        EventKind::Exit,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u32 == v)
+    }
+
+    pub const fn index(self) -> usize {
+        self as usize - 1
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::Exec => "exec",
+            EventKind::Mount => "mount",
+            EventKind::Connect => "connect",
+            EventKind::Fork => "fork",
+            EventKind::Exit => "exit",
+        }
+    }
+}
+
+/// Why a record (or a part of one) was lost. Index into the per-CPU `LOSSES` map:
+/// `kind.index() * LOSS_REASONS + reason`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossReason {
+    /// `bpf_ringbuf_output` failed: the whole record is gone.
+    RingbufFull = 0,
+    /// A string did not fit its buffer; the record was sent with the field flagged truncated.
+    Truncated = 1,
+    /// A kernel/user read failed; the record was sent with the field flagged unreadable.
+    ReadFailed = 2,
+}
+
+pub const LOSS_REASONS: usize = 3;
+pub const LOSS_SLOTS: u32 = (KIND_COUNT * LOSS_REASONS) as u32;
+
+impl LossReason {
+    pub const ALL: [LossReason; LOSS_REASONS] = [
+        LossReason::RingbufFull,
+        LossReason::Truncated,
+        LossReason::ReadFailed,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            LossReason::RingbufFull => "ringbuf_full",
+            LossReason::Truncated => "truncated",
+            LossReason::ReadFailed => "read_failed",
+        }
+    }
+
+    pub const fn slot(self, kind: EventKind) -> u32 {
+        (kind.index() * LOSS_REASONS) as u32 + self as u32
+    }
+}
+
+/// Names of the maps, shared so the loader cannot misspell them.
+pub const MAP_EVENTS: &str = "EVENTS";
+pub const MAP_LOSSES: &str = "LOSSES";
+
+/// Bits of [`StrField::flags`].
+pub mod field_flags {
+    /// The source was longer than the buffer.
+    pub const TRUNCATED: u16 = 1;
+    /// Reading the source failed (or the pointer was null where a value was expected).
+    pub const READ_FAILED: u16 = 2;
+    /// Path walk ended on a dentry that is its own parent but not a mount root: a pseudo file
+    /// (memfd, anonymous inode) or an unlinked, disconnected one.
+    pub const DISCONNECTED: u16 = 4;
+    /// Path walk stopped at the depth limit before reaching the root.
+    pub const DEPTH_LIMIT: u16 = 8;
+    /// The field was not captured at all (feature off, or not applicable).
+    pub const ABSENT: u16 = 16;
+}
+
+/// Length and flags of one string field; the bytes live in a sibling array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StrField {
+    /// Bytes used in the buffer (for paths: all components with their NULs).
+    pub len: u16,
+    pub flags: u16,
+}
+
+/// Common start of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    pub kind: u32,
+    /// Syscall-level variant within the kind (see [`ExecVariant`], [`MountOp`]).
+    pub variant: u32,
+    /// `bpf_ktime_get_boot_ns` at the event.
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cgroup_id: u64,
+    pub comm: [u8; 16],
+    /// Leaf name of the task's cgroup (NUL padded), see `CGROUP_NAME_LEN`.
+    pub cgroup: [u8; CGROUP_NAME_LEN],
+    pub cgroup_flags: u16,
+    pub _pad: [u8; 6],
+}
+
+pub const CGROUP_NAME_LEN: usize = 128;
+const _: () = assert!(core::mem::size_of::<Header>() == 192);
+
+/// Path buffers: components are appended leaf first, each NUL terminated, at offsets masked
+/// with `PATH_BUF - 1`; the array has `NAME_MAX` bytes of slack so a masked offset plus one
+/// component always fits (this is what lets the verifier accept variable offsets).
+pub const PATH_BUF: usize = 2048;
+pub const NAME_MAX: usize = 256;
+pub const PATH_ARRAY: usize = PATH_BUF + NAME_MAX;
+/// Components walked at most (mount crossings included).
+pub const PATH_DEPTH: u32 = 48;
+
+pub const FILENAME_LEN: usize = 1024;
+pub const ARGV_LEN: usize = 4096;
+pub const ENV_LEN: usize = 4096;
+
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecVariant {
+    Execve = 0,
+    Execveat = 1,
+}
+
+/// One exec, successful (sent from `sched_process_exec`) or failed (sent from `sys_exit_exec*`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecRecord {
+    pub header: Header,
+    pub ret: i64,
+    pub ppid: u32,
+    pub vpid: u32,
+    pub euid: u32,
+    pub loginuid: u32,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub tty: u32,
+    /// `EXEC_*` bits below.
+    pub exec_flags: u32,
+    /// execveat only.
+    pub dirfd: i32,
+    pub at_flags: u32,
+    pub filename_f: StrField,
+    pub exepath_f: StrField,
+    pub cwd_f: StrField,
+    pub argv_f: StrField,
+    pub env_f: StrField,
+    pub _pad: [u8; 4],
+    pub filename: [u8; FILENAME_LEN],
+    pub exepath: [u8; PATH_ARRAY],
+    pub cwd: [u8; PATH_ARRAY],
+    /// NUL separated, exactly as on the new stack.
+    pub argv: [u8; ARGV_LEN],
+    /// Last, so the record can be sent without it when env capture is off.
+    pub env: [u8; ENV_LEN],
+}
+
+pub const EXEC_UPPER_LAYER: u32 = 1;
+pub const EXEC_UPPER_KNOWN: u32 = 2;
+pub const EXEC_LOGINUID_KNOWN: u32 = 4;
+pub const EXEC_TTY_KNOWN: u32 = 8;
+pub const EXEC_VPID_KNOWN: u32 = 16;
+
+pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
+pub const EXEC_RECORD_NO_ENV: usize = EXEC_RECORD_SIZE - ENV_LEN;
+const _: () = assert!(EXEC_RECORD_SIZE == 192 + 80 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
+
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MountOp {
+    Mount = 0,
+    Umount2 = 1,
+    Fsopen = 2,
+    Fsmount = 3,
+    MoveMount = 4,
+    OpenTree = 5,
+}
+
+pub const MOUNT_STR_LEN: usize = 512;
+pub const FSTYPE_LEN: usize = 64;
+
+/// mount(2), umount2(2) and the new mount API. Field use per [`MountOp`]:
+/// - Mount: `source`, `target`, `fstype`, `flags`
+/// - Umount2: `target`, `flags`
+/// - Fsopen: `fstype` (fs name), `flags`
+/// - Fsmount: `fd1` (fs fd), `flags`, `flags2` (attr flags)
+/// - MoveMount: `fd1`+`source` (from), `fd2`+`target` (to), `flags`
+/// - OpenTree: `fd1` (dfd), `source` (filename), `flags`
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct MountRecord {
+    pub header: Header,
+    pub ret: i64,
+    pub flags: u64,
+    pub flags2: u64,
+    pub fd1: i32,
+    pub fd2: i32,
+    pub source_f: StrField,
+    pub target_f: StrField,
+    pub fstype_f: StrField,
+    pub _pad: [u8; 4],
+    pub source: [u8; MOUNT_STR_LEN],
+    pub target: [u8; MOUNT_STR_LEN],
+    pub fstype: [u8; FSTYPE_LEN],
+}
+
+pub const MOUNT_RECORD_SIZE: usize = core::mem::size_of::<MountRecord>();
+const _: () = assert!(MOUNT_RECORD_SIZE == 192 + 48 + 2 * MOUNT_STR_LEN + FSTYPE_LEN);
+
+/// Big enough for `sockaddr_un` (110 bytes) and `sockaddr_in6` (28).
+pub const SOCKADDR_LEN: usize = 128;
+
+/// connect(2). `addr` is the sockaddr as passed by the caller (copied at syscall entry);
+/// the local side is read from the socket at syscall exit, once the kernel bound it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ConnectRecord {
+    pub header: Header,
+    pub ret: i64,
+    pub fd: i32,
+    pub addrlen: u32,
+    /// `SOCK_STREAM`, `SOCK_DGRAM`, ... from `struct socket`; 0 when unknown.
+    pub sock_type: u16,
+    /// Family of the socket itself (`AF_INET`, ...); 0 when unknown.
+    pub sock_family: u16,
+    pub local_port: u16,
+    /// 1 when `local_addr`/`local_port` were read from the socket.
+    pub local_known: u8,
+    pub _pad: [u8; 1],
+    /// IPv4 in the first 4 bytes, or IPv6 (network order).
+    pub local_addr: [u8; 16],
+    pub addr_f: StrField,
+    pub _pad2: [u8; 4],
+    pub addr: [u8; SOCKADDR_LEN],
+}
+
+pub const CONNECT_RECORD_SIZE: usize = core::mem::size_of::<ConnectRecord>();
+const _: () = assert!(CONNECT_RECORD_SIZE == 192 + 48 + SOCKADDR_LEN);
+
+/// A new task (process or thread), from `sched_process_fork`. The header is the parent's.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ForkRecord {
+    pub header: Header,
+    pub child_pid: u32,
+    pub child_tid: u32,
+}
+const _: () = assert!(core::mem::size_of::<ForkRecord>() == 200);
+
+/// A thread group leader exiting, from `sched_process_exit`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExitRecord {
+    pub header: Header,
+    pub exit_code: i32,
+    pub _pad: [u8; 4],
+}
+const _: () = assert!(core::mem::size_of::<ExitRecord>() == 200);
+
+/// Kernel layout facts resolved from BTF at load time and written into the programs' read-only
+/// data before load. `u32::MAX` (see [`Offsets::MISSING`]) marks a member this kernel lacks.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Offsets {
+    pub task_real_parent: u32,
+    pub task_tgid: u32,
+    pub task_pid: u32,
+    pub task_cred: u32,
+    pub task_mm: u32,
+    pub task_fs: u32,
+    pub task_files: u32,
+    pub task_signal: u32,
+    pub task_loginuid: u32,
+    pub task_thread_pid: u32,
+    pub task_cgroups: u32,
+    pub task_exit_code: u32,
+    pub cred_euid: u32,
+    pub cred_cap_effective: u32,
+    pub cred_cap_permitted: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
+    pub fs_pwd: u32,
+    pub fs_root: u32,
+    pub path_dentry: u32,
+    pub path_mnt: u32,
+    pub dentry_parent: u32,
+    pub dentry_name: u32,
+    pub qstr_name: u32,
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    pub vfsmount_root: u32,
+    pub file_path: u32,
+    pub file_inode: u32,
+    pub file_private: u32,
+    pub files_fdt: u32,
+    pub fdtable_fd: u32,
+    pub fdtable_max_fds: u32,
+    pub socket_sk: u32,
+    pub socket_type: u32,
+    pub sk_rcv_saddr: u32,
+    pub sk_num: u32,
+    pub sk_v6_rcv_saddr: u32,
+    pub sk_family: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_nr: u32,
+    pub upid_size: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub driver_major: u32,
+    pub driver_minor_start: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub css_set_subsys: u32,
+    pub css_cgroup: u32,
+    pub cgroup_kn: u32,
+    pub kn_name: u32,
+    pub kn_parent: u32,
+    /// `cgroup_subsys_id` of a v1 controller to read the leaf from when the task sits in the
+    /// v2 root (hybrid hosts), or `MISSING` on pure v2 hosts.
+    pub v1_subsys_id: u32,
+    pub bprm_file: u32,
+    pub bprm_filename: u32,
+    pub inode_sb: u32,
+    pub sb_magic: u32,
+    pub ovl_vfs_inode: u32,
+    pub ovl_upperdentry: u32,
+}
+
+impl Offsets {
+    pub const MISSING: u32 = u32::MAX;
+    const WORDS: usize = core::mem::size_of::<Offsets>() / 4;
+    /// Every member missing: the value compiled into the object, replaced by the loader.
+    // SAFETY: Offsets is repr(C) and made only of u32 fields, so it has the layout of [u32; N].
+    pub const ALL_MISSING: Offsets =
+        unsafe { core::mem::transmute::<[u32; Self::WORDS], Offsets>([Self::MISSING; Self::WORDS]) };
+}
+
+/// Run-time settings written into read-only data before load.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// The agent's own tgid: its syscalls are not reported.
+    pub self_tgid: u32,
+    /// 1 to capture the environment of exec'd processes.
+    pub capture_env: u32,
+}
+
+pub const GLOBAL_OFFSETS: &str = "OFFSETS";
+pub const GLOBAL_SETTINGS: &str = "SETTINGS";
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are repr(C), Copy, with explicit padding and no pointers.
+    unsafe impl aya::Pod for super::Offsets {}
+    unsafe impl aya::Pod for super::Settings {}
+}

@@ -1,0 +1,270 @@
+//! Reading kernel structures at offsets resolved from the running kernel's BTF.
+//!
+//! rustc emits no CO-RE relocations, so no struct layout is compiled in: the loader writes
+//! [`Offsets`] into read-only data, and every read here goes through [`field`], which refuses
+//! a member this kernel does not have instead of reading garbage.
+
+use aya_ebpf::helpers::{
+    bpf_probe_read_kernel,
+    generated::{bpf_probe_read_kernel_str, bpf_probe_read_user_str},
+};
+use lanner_common::{Header, Offsets, Settings, field_flags};
+
+#[unsafe(no_mangle)]
+pub static OFFSETS: Offsets = Offsets::ALL_MISSING;
+
+#[unsafe(no_mangle)]
+pub static SETTINGS: Settings = Settings {
+    self_tgid: 0,
+    capture_env: 0,
+};
+
+/// Read one offset. Volatile, or the compiler would fold in the compiled-in placeholder.
+macro_rules! off {
+    ($field:ident) => {
+        unsafe { core::ptr::read_volatile(&$crate::kernel::OFFSETS.$field) }
+    };
+}
+pub(crate) use off;
+
+#[inline(always)]
+pub fn settings_self_tgid() -> u32 {
+    unsafe { core::ptr::read_volatile(&SETTINGS.self_tgid) }
+}
+
+#[inline(always)]
+pub fn settings_capture_env() -> bool {
+    unsafe { core::ptr::read_volatile(&SETTINGS.capture_env) != 0 }
+}
+
+/// `*(base + off)` as a `T`, or `Err` when the member is missing or the read faults.
+#[inline(always)]
+pub fn field<T>(base: *const u8, off: u32) -> Result<T, ()> {
+    if base.is_null() || off == Offsets::MISSING {
+        return Err(());
+    }
+    // SAFETY: bpf_probe_read_kernel validates the address; a fault yields Err.
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(off as usize) as *const T).map_err(|_| ()) }
+}
+
+/// Like [`field`] for pointer members; a null pointer is an error too.
+#[inline(always)]
+pub fn ptr_field(base: *const u8, off: u32) -> Result<*const u8, ()> {
+    let p: *const u8 = field(base, off)?;
+    if p.is_null() { Err(()) } else { Ok(p) }
+}
+
+/// Copy a NUL-terminated string into `dst`, recording length and flags. Returns the length
+/// without the NUL.
+#[inline(always)]
+pub fn read_str<const N: usize>(
+    src: *const u8,
+    user: bool,
+    dst: &mut [u8; N],
+    flags: &mut u16,
+) -> u16 {
+    if src.is_null() {
+        // A null pointer argument is a value (no source for a remount), not a fault.
+        *flags |= field_flags::ABSENT;
+        return 0;
+    }
+    // SAFETY: the helpers write at most N bytes into dst and validate src.
+    let n = unsafe {
+        if user {
+            bpf_probe_read_user_str(dst.as_mut_ptr().cast(), N as u32, src.cast())
+        } else {
+            bpf_probe_read_kernel_str(dst.as_mut_ptr().cast(), N as u32, src.cast())
+        }
+    };
+    if n <= 0 {
+        *flags |= field_flags::READ_FAILED;
+        return 0;
+    }
+    let n = n as usize;
+    // A string that filled the whole buffer may have been cut: flag it, the decoder shows it.
+    if n >= N {
+        *flags |= field_flags::TRUNCATED;
+    }
+    (n - 1) as u16
+}
+
+/// Fill the common header for the current task.
+#[inline(always)]
+pub fn fill_header(h: &mut Header, kind: u32, variant: u32, task: *const u8) {
+    use aya_ebpf::helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        generated::{bpf_get_current_cgroup_id, bpf_ktime_get_boot_ns},
+    };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let uid_gid = bpf_get_current_uid_gid();
+    h.kind = kind;
+    h.variant = variant;
+    // SAFETY: plain helpers without arguments.
+    h.ktime_ns = unsafe { bpf_ktime_get_boot_ns() };
+    h.pid = (pid_tgid >> 32) as u32;
+    h.tid = pid_tgid as u32;
+    h.uid = uid_gid as u32;
+    h.gid = (uid_gid >> 32) as u32;
+    h.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    h.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    h.cgroup_flags = 0;
+    h.cgroup[0] = 0;
+    let mut flags = 0;
+    match cgroup_leaf(task) {
+        Ok(name) => {
+            read_str(name, false, &mut h.cgroup, &mut flags);
+        }
+        Err(()) => flags |= field_flags::READ_FAILED,
+    }
+    h.cgroup_flags = flags;
+}
+
+/// Name of the kernfs node of the task's cgroup. On the v2 root (hybrid hosts where the
+/// container runtime only uses v1 controllers) the configured v1 controller's cgroup is used.
+#[inline(always)]
+fn cgroup_leaf(task: *const u8) -> Result<*const u8, ()> {
+    let cset = ptr_field(task, off!(task_cgroups))?;
+    let cgrp = ptr_field(cset, off!(css_set_dfl_cgrp))?;
+    let mut kn = ptr_field(cgrp, off!(cgroup_kn))?;
+    let parent: *const u8 = field(kn, off!(kn_parent))?;
+    let v1 = off!(v1_subsys_id);
+    if parent.is_null() && v1 != Offsets::MISSING && v1 < 32 {
+        let slot = off!(css_set_subsys).wrapping_add(v1 * 8);
+        let css = ptr_field(cset, slot)?;
+        let cgrp = ptr_field(css, off!(css_cgroup))?;
+        kn = ptr_field(cgrp, off!(cgroup_kn))?;
+    }
+    ptr_field(kn, off!(kn_name))
+}
+
+/// The current task as a byte pointer.
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    // SAFETY: helper without arguments.
+    unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() as *const u8 }
+}
+
+/// State of one path walk, passed to the `bpf_loop` callback on the stack.
+#[repr(C)]
+struct Walk {
+    dentry: *const u8,
+    vfsmnt: *const u8,
+    root_dentry: *const u8,
+    root_vfsmnt: *const u8,
+    buf: *mut u8,
+    cur: u64,
+    flags: u64,
+    done: u64,
+}
+
+/// Resolve `struct path *` to its components, leaf first, each NUL terminated, into `buf`
+/// (see `lanner_common::PATH_BUF`). Stops at the task's root (`root_dentry`, `root_mnt`) as
+/// `d_path` does, so a chrooted or pivoted process sees its own paths.
+///
+/// The walk runs under `bpf_loop` (5.17+): the verifier checks one step once, where an
+/// unrolled loop with a branch per mount crossing explodes its state space.
+#[inline(always)]
+pub fn walk_path(
+    path: *const u8,
+    root_dentry: *const u8,
+    root_vfsmnt: *const u8,
+    buf: &mut [u8; lanner_common::PATH_ARRAY],
+    len: &mut u16,
+    flags: &mut u16,
+) {
+    use lanner_common::{PATH_BUF, PATH_DEPTH};
+    *len = 0;
+    let (Ok(dentry), Ok(vfsmnt)) = (ptr_field(path, off!(path_dentry)), ptr_field(path, off!(path_mnt))) else {
+        *flags |= field_flags::READ_FAILED;
+        return;
+    };
+    let mut w = Walk {
+        dentry,
+        vfsmnt,
+        root_dentry,
+        root_vfsmnt,
+        buf: buf.as_mut_ptr(),
+        cur: 0,
+        flags: 0,
+        done: 0,
+    };
+    // SAFETY: the callback only touches `w`, which outlives the call.
+    unsafe {
+        aya_ebpf::helpers::generated::bpf_loop(
+            PATH_DEPTH,
+            walk_step as *mut core::ffi::c_void,
+            (&mut w as *mut Walk).cast(),
+            0,
+        );
+    }
+    let mut f = w.flags as u16;
+    if w.done == 0 && f & (field_flags::READ_FAILED | field_flags::TRUNCATED) == 0 {
+        f |= field_flags::DEPTH_LIMIT;
+    }
+    *flags |= f;
+    *len = if w.cur > PATH_BUF as u64 { PATH_BUF as u16 } else { w.cur as u16 };
+}
+
+/// One step of [`walk_path`]: returns 1 to stop the loop, 0 to go on.
+extern "C" fn walk_step(_index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    use lanner_common::{NAME_MAX, PATH_BUF};
+    // SAFETY: ctx is the `Walk` that `walk_path` passed in.
+    let w = unsafe { &mut *ctx.cast::<Walk>() };
+    macro_rules! fail {
+        ($flag:expr) => {{
+            w.flags |= u64::from($flag);
+            return 1;
+        }};
+    }
+    if w.dentry == w.root_dentry && w.vfsmnt == w.root_vfsmnt {
+        w.done = 1;
+        return 1;
+    }
+    let Ok(mnt_root) = ptr_field(w.vfsmnt, off!(vfsmount_root)) else {
+        fail!(field_flags::READ_FAILED)
+    };
+    let mount_mnt = off!(mount_mnt) as usize;
+    let mount = w.vfsmnt.wrapping_sub(mount_mnt);
+    if w.dentry == mnt_root {
+        // Top of this mount: continue from where it is mounted, in the parent mount.
+        let Ok(parent) = ptr_field(mount, off!(mount_parent)) else {
+            fail!(field_flags::READ_FAILED)
+        };
+        if parent == mount {
+            w.done = 1;
+            return 1;
+        }
+        let Ok(mountpoint) = ptr_field(mount, off!(mount_mountpoint)) else {
+            fail!(field_flags::READ_FAILED)
+        };
+        w.dentry = mountpoint;
+        w.vfsmnt = parent.wrapping_add(mount_mnt);
+        return 0;
+    }
+    let Ok(parent) = ptr_field(w.dentry, off!(dentry_parent)) else {
+        fail!(field_flags::READ_FAILED)
+    };
+    let Ok(name) = ptr_field(w.dentry, off!(dentry_name).wrapping_add(off!(qstr_name))) else {
+        fail!(field_flags::READ_FAILED)
+    };
+    if w.cur >= PATH_BUF as u64 {
+        fail!(field_flags::TRUNCATED)
+    }
+    let at = (w.cur as usize) & (PATH_BUF - 1);
+    // SAFETY: at < PATH_BUF and the buffer has NAME_MAX bytes of slack after PATH_BUF.
+    let n = unsafe {
+        bpf_probe_read_kernel_str(w.buf.wrapping_add(at).cast(), NAME_MAX as u32, name.cast())
+    };
+    if n <= 0 {
+        fail!(field_flags::READ_FAILED)
+    }
+    w.cur = at as u64 + n as u64;
+    if parent == w.dentry {
+        // A pseudo or disconnected dentry (memfd, anon inode, unlinked and detached).
+        w.flags |= u64::from(field_flags::DISCONNECTED);
+        w.done = 1;
+        return 1;
+    }
+    w.dentry = parent;
+    0
+}

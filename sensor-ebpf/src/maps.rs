@@ -1,0 +1,68 @@
+//! Every map of the kernel side, and the loss counter helper.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{LruHashMap, PerCpuArray, RingBuf},
+};
+use lanner_common::{
+    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord,
+};
+
+/// The one ring buffer every record goes through. Size is set by the loader.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
+
+/// Per-CPU loss counters, `LossReason::slot(kind)`.
+#[map]
+pub static LOSSES: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOSS_SLOTS, 0);
+
+/// Per-CPU scratch for exec records: far larger than the 512-byte BPF stack.
+#[map]
+pub static EXEC_SCRATCH: PerCpuArray<ExecRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU scratch used to build mount/connect stash entries before inserting them.
+#[map]
+pub static MOUNT_SCRATCH: PerCpuArray<MountRecord> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+pub static CONNECT_SCRATCH: PerCpuArray<ConnectRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// What `sys_enter_execve(at)` saw, keyed by tid: read again at exit when the exec failed
+/// (then the old memory is intact), and by `sched_process_exec` to know which syscall it was.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct ExecStash {
+    pub filename: u64,
+    pub argv: u64,
+    pub variant: u32,
+    pub dirfd: i32,
+    pub at_flags: u32,
+    pub _pad: u32,
+}
+
+/// LRU so an exec that never reaches its exit (task killed) cannot leak an entry forever.
+#[map]
+pub static EXEC_STASH: LruHashMap<u32, ExecStash> = LruHashMap::with_max_entries(8192, 0);
+
+/// Mount and connect records are built at syscall entry (the arguments are copied when the
+/// kernel copies them, not later when another thread may have changed them) and completed
+/// with the return value at exit.
+#[map]
+pub static MOUNT_STASH: LruHashMap<u32, MountRecord> = LruHashMap::with_max_entries(1024, 0);
+#[map]
+pub static CONNECT_STASH: LruHashMap<u32, ConnectRecord> = LruHashMap::with_max_entries(4096, 0);
+
+#[inline(always)]
+pub fn count_loss(kind: EventKind, reason: LossReason) {
+    if let Some(slot) = LOSSES.get_ptr_mut(reason.slot(kind)) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU while we run.
+        unsafe { *slot += 1 };
+    }
+}
+
+/// Send `size` bytes of a record; a full ring buffer is counted, never silent.
+#[inline(always)]
+pub fn send<T>(kind: EventKind, rec: &T) {
+    if EVENTS.output::<T>(rec, 0).is_err() {
+        count_loss(kind, LossReason::RingbufFull);
+    }
+}

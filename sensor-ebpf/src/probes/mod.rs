@@ -1,0 +1,4 @@
+pub mod exec;
+pub mod mount;
+pub mod net;
+pub mod process;

@@ -1,0 +1,115 @@
+//! connect(2): the peer address as the caller passed it (copied at entry), the local side as
+//! the kernel bound it (read from the socket at exit), and the return code.
+
+use aya_ebpf::{helpers::generated::bpf_probe_read_user, programs::TracePointContext};
+use lanner_common::{ConnectRecord, EventKind, LossReason, SOCKADDR_LEN, field_flags};
+
+use crate::{
+    kernel::{current_task, field, fill_header, off, ptr_field},
+    maps::{CONNECT_SCRATCH, CONNECT_STASH, count_loss, send},
+};
+
+const EBADF: i64 = 9;
+const ENOTSOCK: i64 = 88;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
+    let p = CONNECT_SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    let rec = unsafe { &mut *p };
+    fill_header(&mut rec.header, EventKind::Connect as u32, 0, current_task());
+    // SAFETY: argument slots of sys_enter_connect(fd, uservaddr, addrlen).
+    let (fd, addr, addrlen) = unsafe {
+        (
+            ctx.read_at::<u64>(16).map_err(drop)?,
+            ctx.read_at::<u64>(24).map_err(drop)?,
+            ctx.read_at::<u64>(32).map_err(drop)?,
+        )
+    };
+    rec.ret = 0;
+    rec.fd = fd as i32;
+    rec.addrlen = addrlen as u32;
+    rec.sock_type = 0;
+    rec.sock_family = 0;
+    rec.local_port = 0;
+    rec.local_known = 0;
+    rec.local_addr = [0; 16];
+    rec.addr_f.flags = 0;
+    let mut n = addrlen as usize;
+    if n > SOCKADDR_LEN {
+        n = SOCKADDR_LEN;
+        rec.addr_f.flags |= field_flags::TRUNCATED;
+    }
+    let n = n & (2 * SOCKADDR_LEN - 1);
+    rec.addr_f.len = 0;
+    if n > 0 && n <= SOCKADDR_LEN && addr != 0 {
+        // SAFETY: n <= SOCKADDR_LEN bytes into the addr array; user address checked by helper.
+        let r = unsafe { bpf_probe_read_user(rec.addr.as_mut_ptr().cast(), n as u32, addr as *const _) };
+        if r < 0 {
+            rec.addr_f.flags |= field_flags::READ_FAILED;
+        } else {
+            rec.addr_f.len = n as u16;
+        }
+    } else {
+        rec.addr_f.flags |= field_flags::READ_FAILED;
+    }
+    CONNECT_STASH.insert(&rec.header.tid, &*rec, 0).map_err(drop)
+}
+
+pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
+    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
+    let Some(p) = CONNECT_STASH.get_ptr_mut(&tid) else {
+        return Ok(());
+    };
+    // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
+    let rec = unsafe { &mut *p };
+    rec.ret = unsafe { ctx.read_at::<i64>(16).map_err(drop)? };
+    // Only a real socket fd has a `struct socket` behind private_data.
+    if rec.ret != -EBADF && rec.ret != -ENOTSOCK && local_side(rec).is_err() {
+        count_loss(EventKind::Connect, LossReason::ReadFailed);
+    }
+    if rec.addr_f.flags & field_flags::TRUNCATED != 0 {
+        count_loss(EventKind::Connect, LossReason::Truncated);
+    }
+    if rec.addr_f.flags & field_flags::READ_FAILED != 0 {
+        count_loss(EventKind::Connect, LossReason::ReadFailed);
+    }
+    send(EventKind::Connect, rec);
+    let _ = CONNECT_STASH.remove(&tid);
+    Ok(())
+}
+
+/// fd -> file -> socket -> sock: socket type, family, and the local address and port.
+fn local_side(rec: &mut ConnectRecord) -> Result<(), ()> {
+    let task = current_task();
+    let files = ptr_field(task, off!(task_files))?;
+    let fdt = ptr_field(files, off!(files_fdt))?;
+    let max_fds: u32 = field(fdt, off!(fdtable_max_fds))?;
+    let fd = rec.fd as u32;
+    if fd >= max_fds {
+        return Err(());
+    }
+    let fds = ptr_field(fdt, off!(fdtable_fd))?;
+    let file = ptr_field(fds, fd.wrapping_mul(8))?;
+    let socket = ptr_field(file, off!(file_private))?;
+    rec.sock_type = field(socket, off!(socket_type))?;
+    let sk = ptr_field(socket, off!(socket_sk))?;
+    let family: u16 = field(sk, off!(sk_family))?;
+    rec.sock_family = family;
+    let port: u16 = field(sk, off!(sk_num))?;
+    rec.local_port = port;
+    match family {
+        AF_INET => {
+            let a: [u8; 4] = field(sk, off!(sk_rcv_saddr))?;
+            rec.local_addr[..4].copy_from_slice(&a);
+            rec.local_known = 1;
+        }
+        AF_INET6 => {
+            rec.local_addr = field(sk, off!(sk_v6_rcv_saddr))?;
+            rec.local_known = 1;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! Command line.
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "lanner", version, about = "eBPF runtime security sensor")]
+pub struct Cli {
+    /// Print every captured event as one JSON object per line (Falco field names).
+    #[arg(long)]
+    pub dump_events: bool,
+    /// Create this file once every probe is attached.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// Write the event and loss counters here as JSON at exit.
+    #[arg(long)]
+    pub stats_file: Option<PathBuf>,
+    /// Kernel ring buffer size in bytes (a power of two, multiple of the page size).
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = parse_ringbuf)]
+    pub ringbuf_bytes: u32,
+    /// Capture the environment of exec'd processes (`proc.env`); it may hold secrets.
+    #[arg(long)]
+    pub capture_env: bool,
+}
+
+fn parse_ringbuf(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
+    if !n.is_power_of_two() || n < 4096 {
+        return Err(format!("{n} is not a power of two of at least 4096 bytes"));
+    }
+    Ok(n)
+}

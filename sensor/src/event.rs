@@ -1,0 +1,152 @@
+//! Typed domain events: what the rest of the agent works with. Made only by `reader::decode`.
+
+use std::net::IpAddr;
+
+/// Identity of the task that produced an event, common to every kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Kernel `comm` (at most 15 bytes).
+    pub comm: String,
+    pub cgroup_id: u64,
+    /// Leaf name of the task's cgroup; `None` when the kernel could not read it.
+    pub cgroup: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// `bpf_ktime_get_boot_ns` at the event; see `clock` for wall time.
+    pub boot_ns: u64,
+    pub task: Task,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    Exec(Exec),
+    Mount(Mount),
+    Connect(Connect),
+    Fork(Fork),
+    Exit(Exit),
+}
+
+/// A string captured by the kernel: its value when it could be read, and whether it was cut.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text {
+    pub value: Option<String>,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecSyscall {
+    Execve,
+    Execveat,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exec {
+    pub syscall: ExecSyscall,
+    pub ret: i64,
+    pub ppid: u32,
+    pub vpid: Option<u32>,
+    pub euid: u32,
+    /// `None` when the kernel has no audit login uid; `Some(u32::MAX)` when unset.
+    pub loginuid: Option<u32>,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    /// Controlling tty device number, 0 = none; `None` when unreadable.
+    pub tty: Option<u32>,
+    pub upper_layer: Option<bool>,
+    pub from_memfd: bool,
+    /// The path as passed to the syscall.
+    pub filename: Text,
+    /// Kernel-resolved absolute path of the executable (successful execs only).
+    pub exepath: Text,
+    /// Working directory, with a trailing `/`.
+    pub cwd: Text,
+    pub argv: Vec<String>,
+    pub args_truncated: bool,
+    pub env: Option<Vec<String>>,
+    pub dirfd: i32,
+    pub at_flags: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MountOp {
+    Mount,
+    Umount2,
+    Fsopen,
+    Fsmount,
+    MoveMount,
+    OpenTree,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mount {
+    pub op: MountOp,
+    pub ret: i64,
+    pub flags: u64,
+    pub flags2: u64,
+    pub fd1: i32,
+    pub fd2: i32,
+    pub source: Text,
+    pub target: Text,
+    pub fstype: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Inet(IpAddr, u16),
+    /// A unix socket path; abstract names start with `@`.
+    Unix(String),
+    /// Another family (its number), or an address too short for its family.
+    Other(u16),
+    /// The address could not be read.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L4 {
+    Tcp,
+    Udp,
+    Raw,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connect {
+    pub ret: i64,
+    pub fd: i32,
+    pub peer: Peer,
+    /// Local address and port once the kernel bound the socket.
+    pub local: Option<(IpAddr, u16)>,
+    /// `None` when the socket could not be read (bad fd, not a socket).
+    pub l4: Option<L4>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    pub child_pid: u32,
+    pub child_tid: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub exit_code: i32,
+}
+
+impl Event {
+    pub fn kind(&self) -> lanner_common::EventKind {
+        use lanner_common::EventKind as K;
+        match self.body {
+            Body::Exec(_) => K::Exec,
+            Body::Mount(_) => K::Mount,
+            Body::Connect(_) => K::Connect,
+            Body::Fork(_) => K::Fork,
+            Body::Exit(_) => K::Exit,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Rendering events for the outside world.
+pub mod json;
+pub mod names;

@@ -1,0 +1,269 @@
+//! The one place that turns ring-buffer bytes into typed events.
+//!
+//! Every record is length-checked before it is read, every string length is checked against
+//! its buffer, and nothing here panics on garbage: a bad record is a [`DecodeError`] that the
+//! reader counts and reports.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use lanner_common::{
+    CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_RECORD_NO_ENV, EXEC_RECORD_SIZE,
+    EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord,
+    ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, StrField, field_flags,
+};
+
+use crate::event::{
+    Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, L4, Mount, MountOp, Peer, Task, Text,
+};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than the {need}-byte {what}")]
+    Short { what: &'static str, len: usize, need: usize },
+    #[error("unknown record kind {kind}")]
+    UnknownKind { kind: u32 },
+    #[error("unknown {what} variant {variant}")]
+    UnknownVariant { what: &'static str, variant: u32 },
+    #[error("field {field}: length {len} exceeds its {cap}-byte buffer")]
+    FieldLength { field: &'static str, len: usize, cap: usize },
+}
+
+/// Marker for the wire structs: plain integers and byte arrays, so every bit pattern is valid.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types without pointers, references, enums or bools.
+unsafe trait Plain: Copy {}
+// SAFETY: see the trait; these are the fixed-layout records of `lanner_common`.
+unsafe impl Plain for Header {}
+unsafe impl Plain for ExecRecord {}
+unsafe impl Plain for MountRecord {}
+unsafe impl Plain for ConnectRecord {}
+unsafe impl Plain for ForkRecord {}
+unsafe impl Plain for ExitRecord {}
+
+/// Read a `T` from the start of `bytes`; shorter input (down to `min`) is zero-extended, which
+/// is how an exec record sent without its trailing env block is read.
+fn read<T: Plain>(bytes: &[u8], min: usize, what: &'static str) -> Result<Box<T>, DecodeError> {
+    let need = size_of::<T>();
+    if bytes.len() < min.min(need) {
+        return Err(DecodeError::Short { what, len: bytes.len(), need: min });
+    }
+    let mut out: Box<std::mem::MaybeUninit<T>> = Box::new_zeroed();
+    let n = bytes.len().min(need);
+    // SAFETY: n <= size_of::<T>() and n <= bytes.len(); T is Plain, so the zeroed-then-copied
+    // bytes are a valid T.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n);
+        Ok(out.assume_init())
+    }
+}
+
+pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
+    let header = read::<Header>(bytes, size_of::<Header>(), "record header")?;
+    let kind = EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
+    let body = match kind {
+        EventKind::Exec => {
+            let min = if capture_env { EXEC_RECORD_SIZE } else { EXEC_RECORD_NO_ENV };
+            let r = read::<ExecRecord>(bytes, min, "exec record")?;
+            Body::Exec(exec(&r)?)
+        }
+        EventKind::Mount => {
+            let r = read::<MountRecord>(bytes, MOUNT_RECORD_SIZE, "mount record")?;
+            Body::Mount(mount(&r)?)
+        }
+        EventKind::Connect => {
+            let r = read::<ConnectRecord>(bytes, CONNECT_RECORD_SIZE, "connect record")?;
+            Body::Connect(connect(&r)?)
+        }
+        EventKind::Fork => {
+            let r = read::<ForkRecord>(bytes, size_of::<ForkRecord>(), "fork record")?;
+            Body::Fork(Fork { child_pid: r.child_pid, child_tid: r.child_tid })
+        }
+        EventKind::Exit => {
+            let r = read::<ExitRecord>(bytes, size_of::<ExitRecord>(), "exit record")?;
+            Body::Exit(Exit { exit_code: r.exit_code })
+        }
+    };
+    Ok(Event { boot_ns: header.ktime_ns, task: task(&header), body })
+}
+
+fn task(h: &Header) -> Task {
+    let cgroup = if h.cgroup_flags & (field_flags::READ_FAILED | field_flags::ABSENT) != 0 {
+        None
+    } else {
+        Some(nul_terminated(&h.cgroup))
+    };
+    Task {
+        pid: h.pid,
+        tid: h.tid,
+        uid: h.uid,
+        gid: h.gid,
+        comm: nul_terminated(&h.comm),
+        cgroup_id: h.cgroup_id,
+        cgroup,
+    }
+}
+
+fn nul_terminated(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// The used bytes of a string field, checked against its buffer.
+fn used<'a>(f: StrField, buf: &'a [u8], field: &'static str) -> Result<&'a [u8], DecodeError> {
+    let len = usize::from(f.len);
+    buf.get(..len).ok_or(DecodeError::FieldLength { field, len, cap: buf.len() })
+}
+
+fn text(f: StrField, buf: &[u8], field: &'static str) -> Result<Text, DecodeError> {
+    let bytes = used(f, buf, field)?;
+    let value = (f.flags & (field_flags::READ_FAILED | field_flags::ABSENT) == 0 || !bytes.is_empty())
+        .then(|| nul_terminated(bytes));
+    Ok(Text { value, truncated: f.flags & field_flags::TRUNCATED != 0 })
+}
+
+/// NUL-separated strings (argv, env), exactly as the kernel laid them out.
+fn strings(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|&c| c == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}
+
+/// Path components written leaf first by the kernel's walk, joined root first.
+fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text, DecodeError> {
+    let bytes = used(f, buf, field)?;
+    let unusable = field_flags::READ_FAILED | field_flags::ABSENT | field_flags::DEPTH_LIMIT;
+    if f.flags & unusable != 0 && f.flags & field_flags::TRUNCATED == 0 {
+        return Ok(Text { value: None, truncated: false });
+    }
+    let mut parts: Vec<String> = strings(bytes);
+    parts.reverse();
+    let mut p = String::from("/");
+    p.push_str(&parts.join("/"));
+    if dir && !p.ends_with('/') {
+        p.push('/');
+    }
+    Ok(Text { value: Some(p), truncated: f.flags & field_flags::TRUNCATED != 0 })
+}
+
+fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
+    let syscall = match r.header.variant {
+        0 => ExecSyscall::Execve,
+        1 => ExecSyscall::Execveat,
+        variant => return Err(DecodeError::UnknownVariant { what: "exec", variant }),
+    };
+    let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
+    let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
+    let argv_bytes = used(r.argv_f, &r.argv, "argv")?;
+    let env = (r.env_f.flags & field_flags::ABSENT == 0)
+        .then(|| used(r.env_f, &r.env, "env").map(strings))
+        .transpose()?;
+    let known = |bit: u32| r.exec_flags & bit != 0;
+    Ok(Exec {
+        syscall,
+        ret: r.ret,
+        ppid: r.ppid,
+        vpid: known(EXEC_VPID_KNOWN).then_some(r.vpid),
+        euid: r.euid,
+        loginuid: known(EXEC_LOGINUID_KNOWN).then_some(r.loginuid),
+        cap_effective: r.cap_effective,
+        cap_permitted: r.cap_permitted,
+        tty: known(EXEC_TTY_KNOWN).then_some(r.tty),
+        upper_layer: known(EXEC_UPPER_KNOWN).then_some(known(EXEC_UPPER_LAYER)),
+        from_memfd: r.exepath_f.flags & field_flags::DISCONNECTED != 0 && leaf_is_memfd,
+        filename: text(r.filename_f, &r.filename, "filename")?,
+        exepath,
+        cwd: path(r.cwd_f, &r.cwd, "cwd", true)?,
+        argv: strings(argv_bytes),
+        args_truncated: r.argv_f.flags & field_flags::TRUNCATED != 0,
+        env,
+        dirfd: r.dirfd,
+        at_flags: r.at_flags,
+    })
+}
+
+fn mount(r: &MountRecord) -> Result<Mount, DecodeError> {
+    let op = match r.header.variant {
+        0 => MountOp::Mount,
+        1 => MountOp::Umount2,
+        2 => MountOp::Fsopen,
+        3 => MountOp::Fsmount,
+        4 => MountOp::MoveMount,
+        5 => MountOp::OpenTree,
+        variant => return Err(DecodeError::UnknownVariant { what: "mount", variant }),
+    };
+    Ok(Mount {
+        op,
+        ret: r.ret,
+        flags: r.flags,
+        flags2: r.flags2,
+        fd1: r.fd1,
+        fd2: r.fd2,
+        source: text(r.source_f, &r.source, "source")?,
+        target: text(r.target_f, &r.target, "target")?,
+        fstype: text(r.fstype_f, &r.fstype, "fstype")?,
+    })
+}
+
+const AF_UNIX: u16 = 1;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+fn connect(r: &ConnectRecord) -> Result<Connect, DecodeError> {
+    let addr = used(r.addr_f, &r.addr, "sockaddr")?;
+    let l4 = match (r.sock_family, r.sock_type) {
+        (0, _) => None,
+        (AF_UNIX, _) => Some(L4::Other),
+        (_, 1) => Some(L4::Tcp),
+        (_, 2) => Some(L4::Udp),
+        (_, 3) => Some(L4::Raw),
+        _ => Some(L4::Other),
+    };
+    let local = (r.local_known != 0 && r.local_port != 0).then(|| {
+        let ip = if r.sock_family == AF_INET6 {
+            IpAddr::V6(Ipv6Addr::from(r.local_addr))
+        } else {
+            let [a, b, c, d, ..] = r.local_addr;
+            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+        };
+        (ip, r.local_port)
+    });
+    Ok(Connect { ret: r.ret, fd: r.fd, peer: sockaddr(addr), local, l4 })
+}
+
+/// Parse a `struct sockaddr` as the caller passed it.
+fn sockaddr(b: &[u8]) -> Peer {
+    let Some(family) = b.get(..2).map(|f| u16::from_ne_bytes([f[0], f[1]])) else {
+        return Peer::Unknown;
+    };
+    let port = || b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
+    match family {
+        AF_INET => match (port(), b.get(4..8)) {
+            (Some(port), Some(a)) => Peer::Inet(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])), port),
+            _ => Peer::Other(family),
+        },
+        AF_INET6 => match (port(), b.get(8..24).and_then(|a| <[u8; 16]>::try_from(a).ok())) {
+            (Some(port), Some(a)) => Peer::Inet(IpAddr::V6(Ipv6Addr::from(a)), port),
+            _ => Peer::Other(family),
+        },
+        AF_UNIX => {
+            let path = &b[2..];
+            match path.first() {
+                // Abstract namespace: a leading NUL, the name is the rest (not NUL terminated).
+                Some(0) => {
+                    let name = &path[1..];
+                    let end = name.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+                    Peer::Unix(format!("@{}", String::from_utf8_lossy(&name[..end])))
+                }
+                _ => Peer::Unix(nul_terminated(path)),
+            }
+        }
+        other => Peer::Other(other),
+    }
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

@@ -1,0 +1,69 @@
+//! Drain the kernel ring buffer on tokio (`AsyncFd`), decode, and pass typed events on through
+//! a bounded channel. A full channel blocks the reader (back-pressure into the ring buffer,
+//! whose overflow the kernel counts), so nothing is dropped silently in user space.
+
+pub mod decode;
+
+use std::sync::Arc;
+
+use aya::maps::{MapData, RingBuf};
+use tokio::{io::unix::AsyncFd, sync::mpsc, sync::watch};
+
+use crate::{event::Event, stats::Counters};
+
+/// Read until `stop` flips, then drain what is already in the ring and return.
+pub async fn run(
+    ring: RingBuf<MapData>,
+    tx: mpsc::Sender<Event>,
+    counters: Arc<Counters>,
+    capture_env: bool,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // SAFETY: the RingBuf owns its map fd for as long as the AsyncFd owns the RingBuf, and
+    // always reports that same fd.
+    let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)?;
+    loop {
+        tokio::select! {
+            guard = fd.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), &tx, &counters, capture_env).await;
+                guard.clear_ready();
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drain(fd.get_mut(), &tx, &counters, capture_env).await;
+    Ok(())
+}
+
+async fn drain(ring: &mut RingBuf<MapData>, tx: &mpsc::Sender<Event>, counters: &Counters, capture_env: bool) {
+    // Decode in a batch first: a ring item borrows the ring and cannot live across an await.
+    let mut batch = Vec::new();
+    loop {
+        batch.clear();
+        while let Some(item) = ring.next() {
+            match decode::decode(&item, capture_env) {
+                Ok(ev) => {
+                    counters.count_read(ev.kind());
+                    batch.push(ev);
+                }
+                Err(e) => {
+                    counters.decode_error.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    log::warn!("dropped a kernel record that does not decode: {e}");
+                }
+            }
+            if batch.len() >= 256 {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        for ev in batch.drain(..) {
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `cargo xtask test`: setup, then format, lints, build and the test suite, in order,
+//! stopping at the first failure. Prints how long each step took.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::util::{self, cargo, secs};
+use crate::{build, setup};
+
+pub fn run() -> Result<()> {
+    let start = Instant::now();
+    setup::run()?;
+    let lanner = build::release_bin("lanner");
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--all-targets",
+        "--release",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    // The eBPF crate is not a default member: lint it for its own target with nightly's
+    // build-std, exactly as aya-build compiles it.
+    let mut clippy_ebpf = cargo();
+    clippy_ebpf.args([
+        "+nightly",
+        "clippy",
+        "--package",
+        "sensor-ebpf",
+        "--release",
+        "--target",
+        "bpfel-unknown-none",
+        "-Z",
+        "build-std=core",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let mut build = cargo();
+    build.args(["build", "--release"]);
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--release",
+        "--workspace",
+        "--exclude",
+        "sensor-ebpf",
+    ])
+    .env("LANNER_BIN", &lanner);
+
+    let steps: [(&str, Command); 5] = [
+        ("fmt", fmt),
+        ("clippy", clippy),
+        ("clippy (eBPF)", clippy_ebpf),
+        ("build", build),
+        ("test", test),
+    ];
+    let mut timings = Vec::new();
+    for (i, (name, mut c)) in steps.into_iter().enumerate() {
+        println!(
+            "\n==> xtask test [{}/5] {name}: {}",
+            i + 1,
+            util::display(&c)
+        );
+        let step_start = Instant::now();
+        let result = util::run(&mut c);
+        let elapsed = step_start.elapsed();
+        timings.push((name, elapsed));
+        println!(
+            "==> {name}: {} in {}",
+            if result.is_ok() { "ok" } else { "FAILED" },
+            secs(elapsed)
+        );
+        if let Err(e) = result {
+            summary(&timings);
+            bail!(
+                "xtask test: step `{name}` failed after {}: {e:#}",
+                secs(elapsed)
+            );
+        }
+    }
+    summary(&timings);
+    println!("xtask test: all steps passed in {}", secs(start.elapsed()));
+    Ok(())
+}
+
+fn summary(timings: &[(&str, std::time::Duration)]) {
+    println!("\nxtask test timings:");
+    for (name, elapsed) in timings {
+        println!("  {name:<14} {}", secs(*elapsed));
+    }
+}
