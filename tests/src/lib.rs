@@ -217,6 +217,17 @@ pub fn own_cgroup_v2() -> Option<(u64, String)> {
     Some((ino, path))
 }
 
+/// Leaf of this process's cgroup in a v1 controller's hierarchy (hybrid hosts), if not root.
+pub fn own_cgroup_v1_leaf(controller: &str) -> Option<String> {
+    let cg = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cg.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+        names.split(',').any(|n| n == controller).then(|| path.to_string())
+    })?;
+    path.rsplit('/').next().filter(|leaf| !leaf.is_empty()).map(str::to_string)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw child processes
 // ---------------------------------------------------------------------------------------------
@@ -496,7 +507,7 @@ impl Stats {
                 int(&s.raw["lost"][k][r], format!("lost.{k}.{r}"))?;
             }
         }
-        for r in ["decode_error", "channel_full"] {
+        for r in ["decode_error"] {
             int(&s.raw["user_lost"][r], format!("user_lost.{r}"))?;
         }
         Ok(s)
@@ -513,9 +524,7 @@ impl Stats {
     /// Events of `kind` that are gone: kernel-side reservation failures plus every user-side
     /// drop (user-side counters are not per kind, so they all count).
     pub fn gone(&self, kind: &str) -> u64 {
-        self.lost(kind, "ringbuf_full")
-            + self.user_lost("decode_error")
-            + self.user_lost("channel_full")
+        self.lost(kind, "ringbuf_full") + self.user_lost("decode_error")
     }
 }
 
@@ -794,7 +803,7 @@ mod tests {
         json!({
             "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0},
             "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost},
-            "user_lost": {"decode_error": 3, "channel_full": 4},
+            "user_lost": {"decode_error": 3},
         })
     }
 
@@ -803,7 +812,7 @@ mod tests {
         let s = Stats::parse(&stats_json().to_string()).unwrap();
         assert_eq!(s.events("exec"), 5);
         assert_eq!(s.lost("exec", "truncated"), 2);
-        assert_eq!(s.gone("exec"), 1 + 3 + 4);
+        assert_eq!(s.gone("exec"), 1 + 3);
         let mut bad = stats_json();
         bad["lost"]["fork"]
             .as_object_mut()

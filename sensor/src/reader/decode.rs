@@ -173,7 +173,7 @@ fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
         tty: known(EXEC_TTY_KNOWN).then_some(r.tty),
         upper_layer: known(EXEC_UPPER_KNOWN).then_some(known(EXEC_UPPER_LAYER)),
         from_memfd: r.exepath_f.flags & field_flags::DISCONNECTED != 0 && leaf_is_memfd,
-        filename: text(r.filename_f, &r.filename, "filename")?,
+        filename: as_passed(syscall, r.dirfd, text(r.filename_f, &r.filename, "filename")?),
         exepath,
         cwd: path(r.cwd_f, &r.cwd, "cwd", true)?,
         argv: strings(argv_bytes),
@@ -182,6 +182,25 @@ fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
         dirfd: r.dirfd,
         at_flags: r.at_flags,
     })
+}
+
+/// `linux_binprm.filename` as the caller passed it. For execveat with a real dirfd the kernel
+/// names the file `/dev/fd/<dirfd>/<path>` (or `/dev/fd/<dirfd>` with `AT_EMPTY_PATH`); undo
+/// that, since the caller's own pointer is gone once the new image is in place.
+fn as_passed(syscall: ExecSyscall, dirfd: i32, mut t: Text) -> Text {
+    const AT_FDCWD: i32 = -100;
+    if syscall != ExecSyscall::Execveat || dirfd == AT_FDCWD {
+        return t;
+    }
+    if let Some(v) = &t.value {
+        let prefix = format!("/dev/fd/{dirfd}");
+        if v == &prefix {
+            t.value = Some(String::new());
+        } else if let Some(rest) = v.strip_prefix(&prefix).and_then(|r| r.strip_prefix('/')) {
+            t.value = Some(rest.to_string());
+        }
+    }
+    t
 }
 
 fn mount(r: &MountRecord) -> Result<Mount, DecodeError> {
