@@ -199,7 +199,8 @@ pub const EXEC_VPID_KNOWN: u32 = 16;
 
 pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
 pub const EXEC_RECORD_NO_ENV: usize = EXEC_RECORD_SIZE - ENV_LEN;
-const _: () = assert!(EXEC_RECORD_SIZE == 192 + 80 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
+const _: () =
+    assert!(EXEC_RECORD_SIZE == 192 + 80 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,8 +372,9 @@ impl Offsets {
     const WORDS: usize = core::mem::size_of::<Offsets>() / 4;
     /// Every member missing: the value compiled into the object, replaced by the loader.
     // SAFETY: Offsets is repr(C) and made only of u32 fields, so it has the layout of [u32; N].
-    pub const ALL_MISSING: Offsets =
-        unsafe { core::mem::transmute::<[u32; Self::WORDS], Offsets>([Self::MISSING; Self::WORDS]) };
+    pub const ALL_MISSING: Offsets = unsafe {
+        core::mem::transmute::<[u32; Self::WORDS], Offsets>([Self::MISSING; Self::WORDS])
+    };
 }
 
 /// Run-time settings written into read-only data before load.

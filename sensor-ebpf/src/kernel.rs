@@ -174,7 +174,10 @@ pub fn walk_path(
 ) {
     use lanner_common::{PATH_BUF, PATH_DEPTH};
     *len = 0;
-    let (Ok(dentry), Ok(vfsmnt)) = (ptr_field(path, off!(path_dentry)), ptr_field(path, off!(path_mnt))) else {
+    let (Ok(dentry), Ok(vfsmnt)) = (
+        ptr_field(path, off!(path_dentry)),
+        ptr_field(path, off!(path_mnt)),
+    ) else {
         *flags |= field_flags::READ_FAILED;
         return;
     };
@@ -202,7 +205,11 @@ pub fn walk_path(
         f |= field_flags::DEPTH_LIMIT;
     }
     *flags |= f;
-    *len = if w.cur > PATH_BUF as u64 { PATH_BUF as u16 } else { w.cur as u16 };
+    *len = if w.cur > PATH_BUF as u64 {
+        PATH_BUF as u16
+    } else {
+        w.cur as u16
+    };
 }
 
 /// One step of [`walk_path`]: returns 1 to stop the loop, 0 to go on.

@@ -36,7 +36,10 @@ macro_rules! syscall_tp {
 }
 
 syscall_tp!(sys_enter_execve, |c| exec::enter(c, ExecVariant::Execve));
-syscall_tp!(sys_enter_execveat, |c| exec::enter(c, ExecVariant::Execveat));
+syscall_tp!(sys_enter_execveat, |c| exec::enter(
+    c,
+    ExecVariant::Execveat
+));
 syscall_tp!(sys_exit_execve, exec::exit);
 syscall_tp!(sys_exit_execveat, exec::exit);
 
@@ -44,7 +47,10 @@ syscall_tp!(sys_enter_mount, |c| mount::enter(c, MountOp::Mount));
 syscall_tp!(sys_enter_umount, |c| mount::enter(c, MountOp::Umount2));
 syscall_tp!(sys_enter_fsopen, |c| mount::enter(c, MountOp::Fsopen));
 syscall_tp!(sys_enter_fsmount, |c| mount::enter(c, MountOp::Fsmount));
-syscall_tp!(sys_enter_move_mount, |c| mount::enter(c, MountOp::MoveMount));
+syscall_tp!(sys_enter_move_mount, |c| mount::enter(
+    c,
+    MountOp::MoveMount
+));
 syscall_tp!(sys_enter_open_tree, |c| mount::enter(c, MountOp::OpenTree));
 syscall_tp!(sys_exit_mount, mount::exit);
 syscall_tp!(sys_exit_umount, mount::exit);

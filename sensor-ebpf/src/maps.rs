@@ -4,9 +4,7 @@ use aya_ebpf::{
     macros::map,
     maps::{LruHashMap, PerCpuArray, RingBuf},
 };
-use lanner_common::{
-    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord,
-};
+use lanner_common::{ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord};
 
 /// The one ring buffer every record goes through. Size is set by the loader.
 #[map]

@@ -36,7 +36,13 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
     let (tx, rx) = mpsc::channel::<Event>(8192);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let reader = tokio::spawn(reader::run(ring, tx, counters.clone(), args.capture_env, stop_rx));
+    let reader = tokio::spawn(reader::run(
+        ring,
+        tx,
+        counters.clone(),
+        args.capture_env,
+        stop_rx,
+    ));
     let sink = spawn_sink(rx, args.dump_events);
 
     if let Some(path) = &args.ready_file {
@@ -52,8 +58,12 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         _ = int.recv() => {}
     }
     let _ = stop_tx.send(true);
-    reader.await.context("reader task")?.context("reading the ring buffer")?;
-    sink.join().map_err(|_| anyhow::anyhow!("output thread panicked"))??;
+    reader
+        .await
+        .context("reader task")?
+        .context("reading the ring buffer")?;
+    sink.join()
+        .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
 
     let kernel = kernel_losses(&losses)?;
     let summary = stats::to_json(&counters, &kernel);
@@ -62,14 +72,20 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         std::fs::write(path, summary.to_string())
             .with_context(|| format!("writing stats file {}", path.display()))?;
     }
-    log::debug!("detaching probes ({} events read)", counters.read.iter().map(|c| c.load(Relaxed)).sum::<u64>());
+    log::debug!(
+        "detaching probes ({} events read)",
+        counters.read.iter().map(|c| c.load(Relaxed)).sum::<u64>()
+    );
     drop(ebpf);
     Ok(())
 }
 
 /// Writing to stdout can block (a slow pipe): keep it off the runtime's workers. Flushed after
 /// every batch the channel hands over, so a reader of the pipe sees events promptly.
-fn spawn_sink(mut rx: mpsc::Receiver<Event>, dump: bool) -> std::thread::JoinHandle<anyhow::Result<()>> {
+fn spawn_sink(
+    mut rx: mpsc::Receiver<Event>,
+    dump: bool,
+) -> std::thread::JoinHandle<anyhow::Result<()>> {
     std::thread::spawn(move || {
         let clock = Clock::new();
         let stdout = std::io::stdout();

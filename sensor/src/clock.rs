@@ -8,7 +8,10 @@ pub struct Clock {
 }
 
 fn now_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid clock id and a valid out pointer.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
@@ -18,7 +21,9 @@ impl Clock {
     pub fn new() -> Self {
         let boot = now_ns(libc::CLOCK_BOOTTIME);
         let real = now_ns(libc::CLOCK_REALTIME);
-        Self { offset_ns: real - boot }
+        Self {
+            offset_ns: real - boot,
+        }
     }
 
     pub fn epoch_ns(&self, boot_ns: u64) -> u64 {

@@ -34,7 +34,10 @@ pub fn to_json(c: &Counters, k: &KernelLosses) -> Value {
     let mut events = Map::new();
     let mut lost = Map::new();
     for kind in EventKind::ALL {
-        events.insert(kind.name().into(), json!(c.read[kind.index()].load(Relaxed)));
+        events.insert(
+            kind.name().into(),
+            json!(c.read[kind.index()].load(Relaxed)),
+        );
         let reasons: Map<String, Value> = LossReason::ALL
             .iter()
             .map(|r| (r.name().to_string(), json!(k.get(kind, *r))))

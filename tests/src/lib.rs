@@ -223,9 +223,15 @@ pub fn own_cgroup_v1_leaf(controller: &str) -> Option<String> {
     let path = cg.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
-        names.split(',').any(|n| n == controller).then(|| path.to_string())
+        names
+            .split(',')
+            .any(|n| n == controller)
+            .then(|| path.to_string())
     })?;
-    path.rsplit('/').next().filter(|leaf| !leaf.is_empty()).map(str::to_string)
+    path.rsplit('/')
+        .next()
+        .filter(|leaf| !leaf.is_empty())
+        .map(str::to_string)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,9 +513,10 @@ impl Stats {
                 int(&s.raw["lost"][k][r], format!("lost.{k}.{r}"))?;
             }
         }
-        for r in ["decode_error"] {
-            int(&s.raw["user_lost"][r], format!("user_lost.{r}"))?;
-        }
+        int(
+            &s.raw["user_lost"]["decode_error"],
+            "user_lost.decode_error".into(),
+        )?;
         Ok(s)
     }
     pub fn events(&self, kind: &str) -> u64 {

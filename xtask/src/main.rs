@@ -10,6 +10,8 @@ mod setup;
 mod test;
 mod util;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -37,12 +39,19 @@ enum Task {
     Bench(bench::Opts),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Task::Setup => setup::run(),
         Task::Build => build::run(),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
         Task::Bench(opts) => bench::run(&opts),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::audit;
-use crate::util::{self, last_line, output, wait_ready};
+use crate::util::{self, failure_line, output, wait_ready};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Monitor {
@@ -77,7 +77,7 @@ impl Monitor {
         };
         let ready = running.wait_attached();
         if let Err(e) = ready {
-            let why = last_line(&stderr)
+            let why = failure_line(&stderr)
                 .map(|l| format!(": {l}"))
                 .unwrap_or_default();
             drop(running); // kills it and cleans up
@@ -175,7 +175,7 @@ impl Running {
             Monitor::Lanner => {
                 let status = util::stop(&mut self.child, libc::SIGINT, grace)?;
                 if !status.success() {
-                    let why = last_line(&self.stderr).unwrap_or_default();
+                    let why = failure_line(&self.stderr).unwrap_or_default();
                     bail!("lanner exited with {status}: {why}");
                 }
                 let stats = &self.files.as_ref().expect("lanner files").1;

@@ -79,10 +79,7 @@ pub fn run() -> Result<()> {
         );
         if let Err(e) = result {
             summary(&timings);
-            bail!(
-                "xtask test: step `{name}` failed after {}: {e:#}",
-                secs(elapsed)
-            );
+            bail!("test step `{name}` failed after {}: {e:#}", secs(elapsed));
         }
     }
     summary(&timings);

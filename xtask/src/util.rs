@@ -142,11 +142,14 @@ pub fn wait_ready(
     }
 }
 
-/// The last non-empty line of a text file (for "why did it fail" messages).
-pub fn last_line(path: &Path) -> Option<String> {
+/// A one-line reason from a failed program's stderr: its first line that mentions an
+/// error (clap and anyhow put the headline first), else its last non-empty line.
+pub fn failure_line(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let line = lines
+        .clone()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or_else(|| lines.next_back())?;
+    Some(line.chars().take(300).collect())
 }

@@ -17,7 +17,9 @@ use lanner_common::{
 };
 
 use crate::{
-    kernel::{current_task, field, fill_header, off, ptr_field, read_str, settings_capture_env, walk_path},
+    kernel::{
+        current_task, field, fill_header, off, ptr_field, read_str, settings_capture_env, walk_path,
+    },
     maps::{EVENTS, EXEC_SCRATCH, EXEC_STASH, ExecStash, count_loss, send},
 };
 
@@ -56,7 +58,7 @@ pub fn enter(ctx: &TracePointContext, variant: ExecVariant) -> Result<(), ()> {
             },
         }
     };
-    EXEC_STASH.insert(&tid, &stash, 0).map_err(drop)
+    EXEC_STASH.insert(tid, stash, 0).map_err(drop)
 }
 
 /// `sys_exit_execve(at)`: report failures; successes were reported by `sched_process_exec`.
@@ -64,10 +66,10 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     // SAFETY: `ret` slot of the exit record.
     let ret: i64 = unsafe { ctx.read_at(RET).map_err(drop)? };
-    let Some(stash) = (unsafe { EXEC_STASH.get(&tid) }).copied() else {
+    let Some(stash) = (unsafe { EXEC_STASH.get(tid) }).copied() else {
         return Ok(());
     };
-    let _ = EXEC_STASH.remove(&tid);
+    let _ = EXEC_STASH.remove(tid);
     if ret >= 0 {
         return Ok(());
     }
@@ -98,12 +100,14 @@ pub fn sched_exec(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let bprm: *const u8 = ctx.arg(2);
     // The syscall entry was keyed by the tid before exec; a non-leader thread that execs takes
     // over the leader's pid, so the old tid is the key.
-    let stash = unsafe { EXEC_STASH.get(&old_pid) }.copied();
+    let stash = unsafe { EXEC_STASH.get(old_pid) }.copied();
     if stash.is_some() {
-        let _ = EXEC_STASH.remove(&old_pid);
+        let _ = EXEC_STASH.remove(old_pid);
     }
     let rec = scratch()?;
-    let variant = stash.map(|s| s.variant).unwrap_or(ExecVariant::Execve as u32);
+    let variant = stash
+        .map(|s| s.variant)
+        .unwrap_or(ExecVariant::Execve as u32);
     fill_header(&mut rec.header, EventKind::Exec as u32, variant, task);
     rec.ret = 0;
     rec.dirfd = stash.map(|s| s.dirfd).unwrap_or(-100);
@@ -147,7 +151,13 @@ fn scratch() -> Result<&'static mut ExecRecord, ()> {
 
 /// Count flagged fields, then send (without the env block when env capture is off).
 fn finish(rec: &mut ExecRecord) {
-    for f in [rec.filename_f, rec.exepath_f, rec.cwd_f, rec.argv_f, rec.env_f] {
+    for f in [
+        rec.filename_f,
+        rec.exepath_f,
+        rec.cwd_f,
+        rec.argv_f,
+        rec.env_f,
+    ] {
         if f.flags & field_flags::TRUNCATED != 0 {
             count_loss(EventKind::Exec, LossReason::Truncated);
         }

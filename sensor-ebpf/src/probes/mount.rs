@@ -23,13 +23,21 @@ pub fn enter(ctx: &TracePointContext, op: MountOp) -> Result<(), ()> {
     let p = MOUNT_SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
-    fill_header(&mut rec.header, EventKind::Mount as u32, op as u32, current_task());
+    fill_header(
+        &mut rec.header,
+        EventKind::Mount as u32,
+        op as u32,
+        current_task(),
+    );
     rec.ret = 0;
     rec.flags = 0;
     rec.flags2 = 0;
     rec.fd1 = -1;
     rec.fd2 = -1;
-    let absent = lanner_common::StrField { len: 0, flags: field_flags::ABSENT };
+    let absent = lanner_common::StrField {
+        len: 0,
+        flags: field_flags::ABSENT,
+    };
     rec.source_f = absent;
     rec.target_f = absent;
     rec.fstype_f = absent;
@@ -66,7 +74,7 @@ pub fn enter(ctx: &TracePointContext, op: MountOp) -> Result<(), ()> {
             rec.flags = arg(ctx, 2)?;
         }
     }
-    MOUNT_STASH.insert(&rec.header.tid, &*rec, 0).map_err(drop)
+    MOUNT_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
 fn source(rec: &mut MountRecord, ptr: u64) {
@@ -89,7 +97,7 @@ fn fstype(rec: &mut MountRecord, ptr: u64) {
 
 pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    let Some(p) = MOUNT_STASH.get_ptr_mut(&tid) else {
+    let Some(p) = MOUNT_STASH.get_ptr_mut(tid) else {
         return Ok(());
     };
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
@@ -104,6 +112,6 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
         }
     }
     send(EventKind::Mount, rec);
-    let _ = MOUNT_STASH.remove(&tid);
+    let _ = MOUNT_STASH.remove(tid);
     Ok(())
 }

@@ -18,7 +18,12 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     let p = CONNECT_SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
-    fill_header(&mut rec.header, EventKind::Connect as u32, 0, current_task());
+    fill_header(
+        &mut rec.header,
+        EventKind::Connect as u32,
+        0,
+        current_task(),
+    );
     // SAFETY: argument slots of sys_enter_connect(fd, uservaddr, addrlen).
     let (fd, addr, addrlen) = unsafe {
         (
@@ -45,7 +50,9 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     rec.addr_f.len = 0;
     if n > 0 && n <= SOCKADDR_LEN && addr != 0 {
         // SAFETY: n <= SOCKADDR_LEN bytes into the addr array; user address checked by helper.
-        let r = unsafe { bpf_probe_read_user(rec.addr.as_mut_ptr().cast(), n as u32, addr as *const _) };
+        let r = unsafe {
+            bpf_probe_read_user(rec.addr.as_mut_ptr().cast(), n as u32, addr as *const _)
+        };
         if r < 0 {
             rec.addr_f.flags |= field_flags::READ_FAILED;
         } else {
@@ -54,12 +61,12 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     } else {
         rec.addr_f.flags |= field_flags::READ_FAILED;
     }
-    CONNECT_STASH.insert(&rec.header.tid, &*rec, 0).map_err(drop)
+    CONNECT_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
 pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    let Some(p) = CONNECT_STASH.get_ptr_mut(&tid) else {
+    let Some(p) = CONNECT_STASH.get_ptr_mut(tid) else {
         return Ok(());
     };
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
@@ -76,7 +83,7 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
         count_loss(EventKind::Connect, LossReason::ReadFailed);
     }
     send(EventKind::Connect, rec);
-    let _ = CONNECT_STASH.remove(&tid);
+    let _ = CONNECT_STASH.remove(tid);
     Ok(())
 }
 

@@ -38,7 +38,11 @@ const SYSCALL_HOOKS: &[(&str, bool)] = &[
 ];
 
 /// BTF tracepoints: (program name, kernel tracepoint).
-const BTF_HOOKS: &[&str] = &["sched_process_exec", "sched_process_fork", "sched_process_exit"];
+const BTF_HOOKS: &[&str] = &[
+    "sched_process_exec",
+    "sched_process_fork",
+    "sched_process_exit",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -94,7 +98,9 @@ fn hint_for(err: &dyn std::error::Error) -> &'static str {
 pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
     raise_memlock();
     if !std::path::Path::new(offsets::VMLINUX_BTF).exists() {
-        return Err(LoadError::NoBtf { path: offsets::VMLINUX_BTF });
+        return Err(LoadError::NoBtf {
+            path: offsets::VMLINUX_BTF,
+        });
     }
     tracefs::ensure()?;
     let (vmlinux, overlay) = offsets::load_btf().map_err(offsets::OffsetsError::from)?;
@@ -108,25 +114,40 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
         .override_global(GLOBAL_SETTINGS, &settings, true)
         .map_max_entries(MAP_EVENTS, opts.ringbuf_bytes)
         .load(OBJECT)
-        .map_err(|source| LoadError::Load { hint: hint_for(&source), source })?;
+        .map_err(|source| LoadError::Load {
+            hint: hint_for(&source),
+            source,
+        })?;
 
     for &(name, required) in SYSCALL_HOOKS {
         let prog: &mut TracePoint = program(&mut ebpf, name)?;
-        let res = prog.load().and_then(|()| prog.attach("syscalls", name).map(drop));
+        let res = prog
+            .load()
+            .and_then(|()| prog.attach("syscalls", name).map(drop));
         match res {
             Ok(()) => {}
             Err(e) if !required => log::warn!("optional hook syscalls:{name} not attached: {e}"),
             Err(source) => {
-                return Err(LoadError::Program { name, hint: hint_for(&source), source });
+                return Err(LoadError::Program {
+                    name,
+                    hint: hint_for(&source),
+                    source,
+                });
             }
         }
     }
-    let kernel_btf = aya::Btf::from_sys_fs().map_err(|_| LoadError::NoBtf { path: offsets::VMLINUX_BTF })?;
+    let kernel_btf = aya::Btf::from_sys_fs().map_err(|_| LoadError::NoBtf {
+        path: offsets::VMLINUX_BTF,
+    })?;
     for &name in BTF_HOOKS {
         let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
         prog.load(name, &kernel_btf)
             .and_then(|()| prog.attach().map(drop))
-            .map_err(|source| LoadError::Program { name, hint: hint_for(&source), source })?;
+            .map_err(|source| LoadError::Program {
+                name,
+                hint: hint_for(&source),
+                source,
+            })?;
     }
     Ok(ebpf)
 }
@@ -135,14 +156,23 @@ fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, L
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
-    let prog = ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?;
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or(LoadError::MissingProgram { name })?;
     prog.try_into()
-        .map_err(|source: ProgramError| LoadError::Program { name, hint: "", source })
+        .map_err(|source: ProgramError| LoadError::Program {
+            name,
+            hint: "",
+            source,
+        })
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it.
 fn raise_memlock() {
-    let rlim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: valid rlimit pointer.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) } != 0 {
         log::debug!("could not raise RLIMIT_MEMLOCK (fine on kernels >= 5.11)");
@@ -153,14 +183,11 @@ fn raise_memlock() {
 /// then place tasks only in v1 hierarchies, so the kernel side reads a v1 controller's name
 /// when the task sits in the v2 root.
 fn cgroup_is_hybrid() -> bool {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     let path = c"/sys/fs/cgroup";
     // SAFETY: valid path and out pointer.
     if unsafe { libc::statfs(path.as_ptr(), &mut st) } != 0 {
         return true;
     }
-    #[expect(clippy::unnecessary_cast, reason = "f_type's width differs between libcs")]
-    let magic = st.f_type as i64;
-    magic != CGROUP2_SUPER_MAGIC
+    st.f_type != libc::CGROUP2_SUPER_MAGIC
 }

@@ -14,9 +14,17 @@ pub enum OffsetsError {
     #[error("kernel BTF: {0}")]
     Btf(#[from] BtfError),
     #[error("kernel BTF has no {strukt}.{member}, which Lanner needs (kernel too old or too new?)")]
-    Missing { strukt: &'static str, member: &'static str },
+    Missing {
+        strukt: &'static str,
+        member: &'static str,
+    },
     #[error("kernel BTF: {strukt}.{member} is {size} bytes, Lanner reads {expected}")]
-    Size { strukt: &'static str, member: &'static str, size: u32, expected: u32 },
+    Size {
+        strukt: &'static str,
+        member: &'static str,
+        size: u32,
+        expected: u32,
+    },
 }
 
 struct Resolver<'a> {
@@ -52,19 +60,31 @@ impl Resolver<'_> {
                 return Ok(o);
             }
         }
-        Err(OffsetsError::Missing { strukt, member: members[0] })
+        Err(OffsetsError::Missing {
+            strukt,
+            member: members[0],
+        })
     }
 }
 
 /// `vmlinux` is the kernel's BTF; `overlay` the overlayfs module's split BTF when overlayfs is
 /// a module (its structs are then not in vmlinux). `cgroup_v1` selects a v1 controller to read
 /// a task's cgroup name from on hybrid hosts.
-pub fn resolve(vmlinux: &Btf, overlay: Option<&Btf>, cgroup_v1: bool) -> Result<Offsets, OffsetsError> {
-    let r = Resolver { btf: vmlinux, module: overlay };
+pub fn resolve(
+    vmlinux: &Btf,
+    overlay: Option<&Btf>,
+    cgroup_v1: bool,
+) -> Result<Offsets, OffsetsError> {
+    let r = Resolver {
+        btf: vmlinux,
+        module: overlay,
+    };
     let v1_subsys_id = if cgroup_v1 {
         let mem = vmlinux.enum_value("cgroup_subsys_id", "memory_cgrp_id")?;
         let pids = vmlinux.enum_value("cgroup_subsys_id", "pids_cgrp_id")?;
-        mem.or(pids).and_then(|v| u32::try_from(v).ok()).unwrap_or(Offsets::MISSING)
+        mem.or(pids)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(Offsets::MISSING)
     } else {
         Offsets::MISSING
     };
@@ -72,7 +92,12 @@ pub fn resolve(vmlinux: &Btf, overlay: Option<&Btf>, cgroup_v1: bool) -> Result<
     for member in ["cap_effective", "cap_permitted"] {
         let size = vmlinux.member_size("cred", member)?;
         if size != 8 {
-            return Err(OffsetsError::Size { strukt: "cred", member, size, expected: 8 });
+            return Err(OffsetsError::Size {
+                strukt: "cred",
+                member,
+                size,
+                expected: 8,
+            });
         }
     }
     Ok(Offsets {

@@ -20,14 +20,26 @@ pub fn ensure() -> Result<(), TracefsError> {
     if Path::new(TRACEFS).join("events").is_dir() {
         return Ok(());
     }
-    let c = |s: &str| std::ffi::CString::new(s).map_err(|e| TracefsError { source: io::Error::other(e) });
+    let c = |s: &str| {
+        std::ffi::CString::new(s).map_err(|e| TracefsError {
+            source: io::Error::other(e),
+        })
+    };
     let (src, dst, fstype) = (c("tracefs")?, c(TRACEFS)?, c("tracefs")?);
     // SAFETY: valid NUL-terminated strings; no data argument.
     let r = unsafe {
-        libc::mount(src.as_ptr(), dst.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     if r != 0 {
-        return Err(TracefsError { source: io::Error::last_os_error() });
+        return Err(TracefsError {
+            source: io::Error::last_os_error(),
+        });
     }
     log::info!("mounted tracefs at {TRACEFS}");
     Ok(())

@@ -68,19 +68,28 @@ fn text(t: &Text) -> Value {
 
 fn exec(m: &mut Map<String, Value>, e: &Exec, comm: &str) {
     let args = e.argv.get(1..).unwrap_or_default().join(" ");
-    let cmdline = if args.is_empty() { comm.to_string() } else { format!("{comm} {args}") };
+    let cmdline = if args.is_empty() {
+        comm.to_string()
+    } else {
+        format!("{comm} {args}")
+    };
     let ok = e.ret >= 0;
     m.insert("proc.vpid".into(), json!(e.vpid));
     m.insert("proc.ppid".into(), json!(e.ppid));
     m.insert("proc.exe".into(), json!(e.argv.first()));
-    m.insert("proc.exepath".into(), if ok { text(&e.exepath) } else { Value::Null });
+    m.insert(
+        "proc.exepath".into(),
+        if ok { text(&e.exepath) } else { Value::Null },
+    );
     m.insert("proc.cmdline".into(), json!(cmdline));
     m.insert("proc.args".into(), json!(args));
     m.insert("proc.cwd".into(), text(&e.cwd));
     m.insert("proc.tty".into(), json!(e.tty));
     m.insert("user.euid".into(), json!(e.euid));
     // Falco: -1 when the audit login uid is unset.
-    let loginuid = e.loginuid.map(|u| if u == u32::MAX { -1 } else { i64::from(u) });
+    let loginuid = e
+        .loginuid
+        .map(|u| if u == u32::MAX { -1 } else { i64::from(u) });
     m.insert("user.loginuid".into(), json!(loginuid));
     m.insert("thread.cap_effective".into(), json!(caps(e.cap_effective)));
     m.insert("thread.cap_permitted".into(), json!(caps(e.cap_permitted)));
@@ -89,7 +98,10 @@ fn exec(m: &mut Map<String, Value>, e: &Exec, comm: &str) {
     m.insert("evt.arg.filename".into(), text(&e.filename));
     m.insert("lanner.argv".into(), json!(e.argv));
     m.insert("lanner.args_truncated".into(), json!(e.args_truncated));
-    m.insert("proc.env".into(), json!(e.env.as_ref().map(|v| v.join(" "))));
+    m.insert(
+        "proc.env".into(),
+        json!(e.env.as_ref().map(|v| v.join(" "))),
+    );
     if e.syscall == ExecSyscall::Execveat {
         m.insert("evt.arg.dirfd".into(), json!(e.dirfd));
         m.insert("evt.arg.flags".into(), json!(e.at_flags));
@@ -158,7 +170,9 @@ fn connect(m: &mut Map<String, Value>, c: &Connect) {
                 Some((ip, port)) => (json!(ip.to_string()), json!(port)),
                 None => (null.clone(), null.clone()),
             };
-            let name = c.local.map(|(ip, port)| format!("{ip}:{port}->{sip}:{sport}"));
+            let name = c
+                .local
+                .map(|(ip, port)| format!("{ip}:{port}->{sip}:{sport}"));
             m.insert("fd.name".into(), json!(name));
             m.insert("fd.cip".into(), cip);
             m.insert("fd.cport".into(), cport);

@@ -69,7 +69,11 @@ const MOUNT_FLAGS: &[(u64, &str)] = &[
 /// `0xC0ED` in the upper 16 bits (MS_MGC_VAL) carries no meaning and is ignored; unknown bits
 /// are appended as hex so nothing is hidden.
 pub fn mount_flags(flags: u64) -> String {
-    let mut rest = if flags >> 16 == 0xC0ED { flags & 0xffff } else { flags };
+    let mut rest = if flags >> 16 == 0xC0ED {
+        flags & 0xffff
+    } else {
+        flags
+    };
     let mut out: Vec<String> = Vec::new();
     for (bit, name) in MOUNT_FLAGS {
         if rest & bit != 0 {
@@ -80,7 +84,11 @@ pub fn mount_flags(flags: u64) -> String {
     if rest != 0 {
         out.push(format!("{rest:#x}"));
     }
-    if out.is_empty() { "NONE".into() } else { out.join("|") }
+    if out.is_empty() {
+        "NONE".into()
+    } else {
+        out.join("|")
+    }
 }
 
 #[cfg(test)]

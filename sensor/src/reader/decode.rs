@@ -19,13 +19,21 @@ use crate::event::{
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("record of {len} bytes is shorter than the {need}-byte {what}")]
-    Short { what: &'static str, len: usize, need: usize },
+    Short {
+        what: &'static str,
+        len: usize,
+        need: usize,
+    },
     #[error("unknown record kind {kind}")]
     UnknownKind { kind: u32 },
     #[error("unknown {what} variant {variant}")]
     UnknownVariant { what: &'static str, variant: u32 },
     #[error("field {field}: length {len} exceeds its {cap}-byte buffer")]
-    FieldLength { field: &'static str, len: usize, cap: usize },
+    FieldLength {
+        field: &'static str,
+        len: usize,
+        cap: usize,
+    },
 }
 
 /// Marker for the wire structs: plain integers and byte arrays, so every bit pattern is valid.
@@ -46,7 +54,11 @@ unsafe impl Plain for ExitRecord {}
 fn read<T: Plain>(bytes: &[u8], min: usize, what: &'static str) -> Result<Box<T>, DecodeError> {
     let need = size_of::<T>();
     if bytes.len() < min.min(need) {
-        return Err(DecodeError::Short { what, len: bytes.len(), need: min });
+        return Err(DecodeError::Short {
+            what,
+            len: bytes.len(),
+            need: min,
+        });
     }
     let mut out: Box<std::mem::MaybeUninit<T>> = Box::new_zeroed();
     let n = bytes.len().min(need);
@@ -60,10 +72,15 @@ fn read<T: Plain>(bytes: &[u8], min: usize, what: &'static str) -> Result<Box<T>
 
 pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
     let header = read::<Header>(bytes, size_of::<Header>(), "record header")?;
-    let kind = EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
+    let kind =
+        EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
     let body = match kind {
         EventKind::Exec => {
-            let min = if capture_env { EXEC_RECORD_SIZE } else { EXEC_RECORD_NO_ENV };
+            let min = if capture_env {
+                EXEC_RECORD_SIZE
+            } else {
+                EXEC_RECORD_NO_ENV
+            };
             let r = read::<ExecRecord>(bytes, min, "exec record")?;
             Body::Exec(exec(&r)?)
         }
@@ -77,14 +94,23 @@ pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
         }
         EventKind::Fork => {
             let r = read::<ForkRecord>(bytes, size_of::<ForkRecord>(), "fork record")?;
-            Body::Fork(Fork { child_pid: r.child_pid, child_tid: r.child_tid })
+            Body::Fork(Fork {
+                child_pid: r.child_pid,
+                child_tid: r.child_tid,
+            })
         }
         EventKind::Exit => {
             let r = read::<ExitRecord>(bytes, size_of::<ExitRecord>(), "exit record")?;
-            Body::Exit(Exit { exit_code: r.exit_code })
+            Body::Exit(Exit {
+                exit_code: r.exit_code,
+            })
         }
     };
-    Ok(Event { boot_ns: header.ktime_ns, task: task(&header), body })
+    Ok(Event {
+        boot_ns: header.ktime_ns,
+        task: task(&header),
+        body,
+    })
 }
 
 fn task(h: &Header) -> Task {
@@ -112,14 +138,22 @@ fn nul_terminated(b: &[u8]) -> String {
 /// The used bytes of a string field, checked against its buffer.
 fn used<'a>(f: StrField, buf: &'a [u8], field: &'static str) -> Result<&'a [u8], DecodeError> {
     let len = usize::from(f.len);
-    buf.get(..len).ok_or(DecodeError::FieldLength { field, len, cap: buf.len() })
+    buf.get(..len).ok_or(DecodeError::FieldLength {
+        field,
+        len,
+        cap: buf.len(),
+    })
 }
 
 fn text(f: StrField, buf: &[u8], field: &'static str) -> Result<Text, DecodeError> {
     let bytes = used(f, buf, field)?;
-    let value = (f.flags & (field_flags::READ_FAILED | field_flags::ABSENT) == 0 || !bytes.is_empty())
-        .then(|| nul_terminated(bytes));
-    Ok(Text { value, truncated: f.flags & field_flags::TRUNCATED != 0 })
+    let value = (f.flags & (field_flags::READ_FAILED | field_flags::ABSENT) == 0
+        || !bytes.is_empty())
+    .then(|| nul_terminated(bytes));
+    Ok(Text {
+        value,
+        truncated: f.flags & field_flags::TRUNCATED != 0,
+    })
 }
 
 /// NUL-separated strings (argv, env), exactly as the kernel laid them out.
@@ -128,7 +162,10 @@ fn strings(bytes: &[u8]) -> Vec<String> {
     if bytes.is_empty() {
         return Vec::new();
     }
-    bytes.split(|&c| c == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    bytes
+        .split(|&c| c == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }
 
 /// Path components written leaf first by the kernel's walk, joined root first.
@@ -136,7 +173,10 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
     let bytes = used(f, buf, field)?;
     let unusable = field_flags::READ_FAILED | field_flags::ABSENT | field_flags::DEPTH_LIMIT;
     if f.flags & unusable != 0 && f.flags & field_flags::TRUNCATED == 0 {
-        return Ok(Text { value: None, truncated: false });
+        return Ok(Text {
+            value: None,
+            truncated: false,
+        });
     }
     let mut parts: Vec<String> = strings(bytes);
     parts.reverse();
@@ -145,14 +185,22 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
     if dir && !p.ends_with('/') {
         p.push('/');
     }
-    Ok(Text { value: Some(p), truncated: f.flags & field_flags::TRUNCATED != 0 })
+    Ok(Text {
+        value: Some(p),
+        truncated: f.flags & field_flags::TRUNCATED != 0,
+    })
 }
 
 fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
     let syscall = match r.header.variant {
         0 => ExecSyscall::Execve,
         1 => ExecSyscall::Execveat,
-        variant => return Err(DecodeError::UnknownVariant { what: "exec", variant }),
+        variant => {
+            return Err(DecodeError::UnknownVariant {
+                what: "exec",
+                variant,
+            });
+        }
     };
     let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
     let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
@@ -173,7 +221,11 @@ fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
         tty: known(EXEC_TTY_KNOWN).then_some(r.tty),
         upper_layer: known(EXEC_UPPER_KNOWN).then_some(known(EXEC_UPPER_LAYER)),
         from_memfd: r.exepath_f.flags & field_flags::DISCONNECTED != 0 && leaf_is_memfd,
-        filename: as_passed(syscall, r.dirfd, text(r.filename_f, &r.filename, "filename")?),
+        filename: as_passed(
+            syscall,
+            r.dirfd,
+            text(r.filename_f, &r.filename, "filename")?,
+        ),
         exepath,
         cwd: path(r.cwd_f, &r.cwd, "cwd", true)?,
         argv: strings(argv_bytes),
@@ -211,7 +263,12 @@ fn mount(r: &MountRecord) -> Result<Mount, DecodeError> {
         3 => MountOp::Fsmount,
         4 => MountOp::MoveMount,
         5 => MountOp::OpenTree,
-        variant => return Err(DecodeError::UnknownVariant { what: "mount", variant }),
+        variant => {
+            return Err(DecodeError::UnknownVariant {
+                what: "mount",
+                variant,
+            });
+        }
     };
     Ok(Mount {
         op,
@@ -249,7 +306,13 @@ fn connect(r: &ConnectRecord) -> Result<Connect, DecodeError> {
         };
         (ip, r.local_port)
     });
-    Ok(Connect { ret: r.ret, fd: r.fd, peer: sockaddr(addr), local, l4 })
+    Ok(Connect {
+        ret: r.ret,
+        fd: r.fd,
+        peer: sockaddr(addr),
+        local,
+        l4,
+    })
 }
 
 /// Parse a `struct sockaddr` as the caller passed it.
@@ -260,10 +323,15 @@ fn sockaddr(b: &[u8]) -> Peer {
     let port = || b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
     match family {
         AF_INET => match (port(), b.get(4..8)) {
-            (Some(port), Some(a)) => Peer::Inet(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])), port),
+            (Some(port), Some(a)) => {
+                Peer::Inet(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])), port)
+            }
             _ => Peer::Other(family),
         },
-        AF_INET6 => match (port(), b.get(8..24).and_then(|a| <[u8; 16]>::try_from(a).ok())) {
+        AF_INET6 => match (
+            port(),
+            b.get(8..24).and_then(|a| <[u8; 16]>::try_from(a).ok()),
+        ) {
             (Some(port), Some(a)) => Peer::Inet(IpAddr::V6(Ipv6Addr::from(a)), port),
             _ => Peer::Other(family),
         },

@@ -37,14 +37,20 @@ fn exec_record() -> Box<ExecRecord> {
     r.header = header(EventKind::Exec, 0);
     let put = |buf: &mut [u8], s: &[u8]| -> StrField {
         buf[..s.len()].copy_from_slice(s);
-        StrField { len: s.len() as u16, flags: 0 }
+        StrField {
+            len: s.len() as u16,
+            flags: 0,
+        }
     };
     r.filename_f = put(&mut r.filename, b"/bin/ls");
     // Leaf first, as the kernel walk writes it.
     r.exepath_f = put(&mut r.exepath, b"ls\0bin\0usr\0");
     r.cwd_f = put(&mut r.cwd, b"");
     r.argv_f = put(&mut r.argv, b"ls\0-la\0/tmp\0");
-    r.env_f = StrField { len: 0, flags: field_flags::ABSENT };
+    r.env_f = StrField {
+        len: 0,
+        flags: field_flags::ABSENT,
+    };
     r.exec_flags = lanner_common::EXEC_VPID_KNOWN | lanner_common::EXEC_TTY_KNOWN;
     r.vpid = 1;
     r
@@ -55,7 +61,9 @@ fn exec_record_decodes_paths_argv_and_identity() {
     let ev = decode(&bytes_of(&*exec_record()), false).unwrap();
     assert_eq!(ev.task.comm, "bash");
     assert_eq!(ev.task.cgroup.as_deref(), Some("test.scope"));
-    let Body::Exec(e) = ev.body else { panic!("not exec") };
+    let Body::Exec(e) = ev.body else {
+        panic!("not exec")
+    };
     assert_eq!(e.exepath.value.as_deref(), Some("/usr/bin/ls"));
     assert_eq!(e.cwd.value.as_deref(), Some("/"));
     assert_eq!(e.argv, ["ls", "-la", "/tmp"]);
@@ -81,8 +89,13 @@ fn exec_record_without_env_block_is_accepted() {
 fn memfd_exe_is_recognised_from_a_disconnected_walk() {
     let mut r = exec_record();
     r.exepath[..13].copy_from_slice(b"memfd:x\0\0\0\0\0\0");
-    r.exepath_f = StrField { len: 8, flags: field_flags::DISCONNECTED };
-    let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else { panic!() };
+    r.exepath_f = StrField {
+        len: 8,
+        flags: field_flags::DISCONNECTED,
+    };
+    let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else {
+        panic!()
+    };
     assert!(e.from_memfd);
     assert_eq!(e.exepath.value.as_deref(), Some("/memfd:x"));
 }
@@ -109,7 +122,14 @@ fn every_truncation_of_every_kind_is_an_error() {
     recs.push(bytes_of(&*c));
     for rec in recs {
         assert!(decode(&rec, false).is_ok());
-        for cut in [0, 1, 8, size_of::<Header>() - 1, size_of::<Header>(), rec.len() / 2] {
+        for cut in [
+            0,
+            1,
+            8,
+            size_of::<Header>() - 1,
+            size_of::<Header>(),
+            rec.len() / 2,
+        ] {
             if cut < rec.len() && cut < lanner_common::EXEC_RECORD_NO_ENV.min(rec.len()) {
                 assert!(decode(&rec[..cut], false).is_err(), "cut at {cut} decoded");
             }
@@ -145,17 +165,26 @@ fn unknown_kind_and_variant_are_reported() {
     h.kind = 99;
     let mut r = exec_record();
     r.header = h;
-    assert_eq!(decode(&bytes_of(&*r), false).unwrap_err(), DecodeError::UnknownKind { kind: 99 });
+    assert_eq!(
+        decode(&bytes_of(&*r), false).unwrap_err(),
+        DecodeError::UnknownKind { kind: 99 }
+    );
     let mut r = exec_record();
     r.header.variant = 7;
-    assert!(matches!(decode(&bytes_of(&*r), false), Err(DecodeError::UnknownVariant { .. })));
+    assert!(matches!(
+        decode(&bytes_of(&*r), false),
+        Err(DecodeError::UnknownVariant { .. })
+    ));
 }
 
 #[test]
 fn sockaddrs_parse_for_each_family() {
     let mut v4 = vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1];
     v4.extend([0; 8]);
-    assert_eq!(sockaddr(&v4), Peer::Inet("127.0.0.1".parse().unwrap(), 8080));
+    assert_eq!(
+        sockaddr(&v4),
+        Peer::Inet("127.0.0.1".parse().unwrap(), 8080)
+    );
     let mut v6 = vec![10, 0, 0, 80, 0, 0, 0, 0];
     v6.extend(std::net::Ipv6Addr::LOCALHOST.octets());
     v6.extend([0; 4]);

@@ -37,7 +37,12 @@ pub async fn run(
     Ok(())
 }
 
-async fn drain(ring: &mut RingBuf<MapData>, tx: &mpsc::Sender<Event>, counters: &Counters, capture_env: bool) {
+async fn drain(
+    ring: &mut RingBuf<MapData>,
+    tx: &mpsc::Sender<Event>,
+    counters: &Counters,
+    capture_env: bool,
+) {
     // Decode in a batch first: a ring item borrows the ring and cannot live across an await.
     let mut batch = Vec::new();
     loop {
@@ -49,7 +54,9 @@ async fn drain(ring: &mut RingBuf<MapData>, tx: &mpsc::Sender<Event>, counters: 
                     batch.push(ev);
                 }
                 Err(e) => {
-                    counters.decode_error.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counters
+                        .decode_error
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     log::warn!("dropped a kernel record that does not decode: {e}");
                 }
             }
