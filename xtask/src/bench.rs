@@ -23,8 +23,11 @@ pub const WORKLOADS: [(&str, u64); 4] = [
     ("connect", 20_000),
     ("mount", 30_000),
 ];
-/// Pause between runs, so one run's teardown does not spill into the next.
+/// Pause after a baseline run, so its teardown does not spill into the monitor's start.
 const SETTLE: Duration = Duration::from_millis(300);
+/// Pause after stopping a monitor: detaching BPF programs and freeing their maps and
+/// buffers goes on in kernel workers for a while, which would slow the next baseline.
+const SETTLE_AFTER_STOP: Duration = Duration::from_secs(1);
 
 #[derive(clap::Args)]
 pub struct Opts {
@@ -66,6 +69,12 @@ pub struct WorkloadResult {
 
 pub fn run(opts: &Opts) -> Result<()> {
     let started = Instant::now();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_at_start = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     let workloads = selected_workloads(opts)?;
     let monitors = selected_monitors(opts)?;
     setup::run()?;
@@ -144,7 +153,7 @@ pub fn run(opts: &Opts) -> Result<()> {
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
         .join(" ");
-    let text = report::render(&command, opts.rounds, &monitors, &results);
+    let text = report::render(&command, opts.rounds, &load_at_start, &monitors, &results);
     let output = util::root().join(&opts.output);
     std::fs::write(&output, text).with_context(|| format!("write {}", output.display()))?;
     println!(
@@ -172,8 +181,12 @@ fn failed(monitor: Monitor, why: String) -> Cell {
 
 /// Alternates baseline and monitored runs; the first failure ends this cell.
 fn measure(monitor: Monitor, env: &Env, rounds: u32, result: &mut WorkloadResult) -> Cell {
-    let mut cell = failed(monitor, String::new());
-    cell.failure = None;
+    let mut cell = Cell {
+        monitor,
+        ratios: Vec::new(),
+        lost: None,
+        failure: None,
+    };
     for round in 1..=rounds {
         let attempt = || -> Result<(f64, f64, crate::monitors::Stopped)> {
             let baseline = run_workload(env.workload_bin, result.name, result.iterations)?;
@@ -182,7 +195,7 @@ fn measure(monitor: Monitor, env: &Env, rounds: u32, result: &mut WorkloadResult
             let running = monitor.start(env.lanner, env.scratch).context("start")?;
             let monitored = run_workload(env.workload_bin, result.name, result.iterations);
             let stopped = running.stop().context("stop");
-            std::thread::sleep(SETTLE);
+            std::thread::sleep(SETTLE_AFTER_STOP);
             Ok((baseline, monitored?, stopped?))
         };
         match attempt() {

@@ -55,3 +55,51 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(argv: &[&str]) -> Vec<String> {
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Task::Run { args } => args,
+            _ => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn run_passes_lanner_args_through() {
+        let expected = ["--ringbuf-bytes", "4096", "--capture-env"];
+        let with_dashes = [
+            "xtask",
+            "run",
+            "--",
+            "--ringbuf-bytes",
+            "4096",
+            "--capture-env",
+        ];
+        assert_eq!(run_args(&with_dashes), expected);
+        let without = ["xtask", "run", "--ringbuf-bytes", "4096", "--capture-env"];
+        assert_eq!(run_args(&without), expected);
+        assert!(run_args(&["xtask", "run"]).is_empty());
+    }
+
+    #[test]
+    fn bench_options() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "bench",
+            "--rounds",
+            "3",
+            "--monitors",
+            "auditd,bpftrace",
+        ])
+        .expect("parses");
+        let Task::Bench(opts) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(opts.rounds, 3);
+        assert_eq!(opts.monitors, ["auditd", "bpftrace"]);
+        assert!(Cli::try_parse_from(["xtask", "bench", "--rounds", "0"]).is_err());
+    }
+}

@@ -9,9 +9,12 @@ use crate::bench::{Cell, WorkloadResult};
 use crate::monitors::Monitor;
 use crate::util::{self, output};
 
+/// `load_at_start`: /proc/loadavg's first three fields when the bench started (a busy
+/// machine makes every ratio noisier).
 pub fn render(
     command: &str,
     rounds: u32,
+    load_at_start: &str,
     monitors: &[Monitor],
     results: &[WorkloadResult],
 ) -> String {
@@ -28,6 +31,10 @@ pub fn render(
     let _ = writeln!(s, "- Kernel: {}", kernel.trim());
     let _ = writeln!(s, "- CPUs: {cpus} ({})", cpu_model());
     let _ = writeln!(s, "- Rounds: {rounds}");
+    let _ = writeln!(
+        s,
+        "- Load average at the start (1, 5, 15 min): {load_at_start}"
+    );
     let _ = writeln!(s, "- Peers: {}\n", peer_versions(monitors));
 
     let _ = writeln!(s, "## Overhead\n");
@@ -160,7 +167,9 @@ fn lanner_counters(s: &mut String, results: &[WorkloadResult]) {
                 .filter(|(_, v)| *v > 0 && column != "decode_error" && column != "channel_full")
                 .map(|(kind, v)| format!("{kind} {v}"))
                 .collect();
-            if detail.is_empty() {
+            if parts.is_empty() {
+                s.push_str(" – |"); // this build of lanner does not report it
+            } else if detail.is_empty() {
                 let _ = write!(s, " {total} |");
             } else {
                 let _ = write!(s, " {total} ({}) |", detail.join(", "));
@@ -221,8 +230,8 @@ fn method(s: &mut String) {
          loopback TCP connect/accept/close; `mount` tmpfs mount + umount2 in a private mount \
          namespace.\n\
          - Each round: a baseline run, then the monitor is started (and waited for until \
-         attached), the workload runs, the monitor is stopped. A warm-up run precedes each \
-         workload.\n\
+         attached), the workload runs, the monitor is stopped; pauses of 0.3 s after a baseline \
+         and 1 s after a stop. A warm-up run precedes each workload.\n\
          - lanner: `target/release/lanner --dump-events --ready-file F --stats-file S`, \
          stdout to /dev/null, attached once F exists.\n\
          - auditd: `auditd -n` with its own config (logs to a temporary directory, rotated, \
@@ -261,5 +270,31 @@ fn peer_versions(monitors: &[Monitor]) -> String {
         "none".to_owned()
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn flattens_lanner_counters() {
+        let stats = serde_json::json!({
+            "events": {"exec": 3, "fork": 2},
+            "lost": {"exec": {"ringbuf_full": 1, "truncated": 0}},
+            "user_lost": {"decode_error": 0}
+        });
+        let mut out = BTreeMap::new();
+        flatten("", &stats, &mut out);
+        assert_eq!(out["events.exec"], 3);
+        assert_eq!(out["lost.exec.ringbuf_full"], 1);
+        assert_eq!(out["user_lost.decode_error"], 0);
     }
 }

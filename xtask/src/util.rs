@@ -145,8 +145,14 @@ pub fn wait_ready(
 /// A one-line reason from a failed program's stderr: its first line that mentions an
 /// error (clap and anyhow put the headline first), else its last non-empty line.
 pub fn failure_line(path: &Path) -> Option<String> {
+    // bpftrace always complains that it cannot raise RLIMIT_MEMLOCK here (not needed since
+    // kernel 5.11): never the reason.
+    const HARMLESS: &[&str] = &["RLIMIT_MEMLOCK"];
     let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !HARMLESS.iter().any(|h| l.contains(h)));
     let line = lines
         .clone()
         .find(|l| l.to_ascii_lowercase().contains("error"))

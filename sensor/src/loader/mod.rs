@@ -51,17 +51,17 @@ pub enum LoadError {
          CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)"
     )]
     NoBtf { path: &'static str },
-    #[error("reading kernel layout: {0}")]
+    #[error("reading the kernel layout")]
     Offsets(#[from] offsets::OffsetsError),
     #[error(transparent)]
     Tracefs(#[from] tracefs::TracefsError),
-    #[error("loading the eBPF object failed: {source}{hint}")]
+    #[error("loading the eBPF object failed{hint}")]
     Load {
         #[source]
         source: aya::EbpfError,
         hint: &'static str,
     },
-    #[error("program {name}: {source}{hint}")]
+    #[error("attaching program {name} failed{hint}")]
     Program {
         name: &'static str,
         #[source]

@@ -11,7 +11,7 @@ use super::btf::{Btf, BtfError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OffsetsError {
-    #[error("kernel BTF: {0}")]
+    #[error("kernel BTF")]
     Btf(#[from] BtfError),
     #[error("kernel BTF has no {strukt}.{member}, which Lanner needs (kernel too old or too new?)")]
     Missing {

@@ -15,9 +15,22 @@ pub struct TracefsError {
     source: io::Error,
 }
 
-/// Make sure `<tracefs>/events` exists, mounting tracefs when it is missing.
+/// True when tracefs is mounted at [`TRACEFS`]. Read from the mount table, not by looking
+/// inside: tracefs is often root-only (mode 0700), and an unprivileged caller must get the
+/// loader's capability error, not a misleading "tracefs missing".
+fn mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let mut f = l.split(' ');
+            let (_src, dst, fstype) = (f.next(), f.next(), f.next());
+            dst == Some(TRACEFS) && fstype == Some("tracefs")
+        })
+    })
+}
+
+/// Make sure tracefs is there, mounting it when it is missing.
 pub fn ensure() -> Result<(), TracefsError> {
-    if Path::new(TRACEFS).join("events").is_dir() {
+    if mounted() || Path::new(TRACEFS).join("events").is_dir() {
         return Ok(());
     }
     let c = |s: &str| {

@@ -1,0 +1,123 @@
+//! Child processes: fork without allocation in the child, exec argument vectors, waitpid,
+//! and running a command under a deadline.
+
+use crate::last_errno;
+use std::ffi::{CString, c_char};
+use std::fs;
+use std::io::Read;
+use std::os::unix::io::AsRawFd;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A NULL-terminated `char *[]` built before fork (the child must not allocate).
+pub struct CArgs {
+    _owned: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CArgs {
+    pub fn new<S: AsRef<str>>(args: &[S]) -> Self {
+        let owned: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(a.as_ref()).unwrap())
+            .collect();
+        let mut ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CArgs {
+            _owned: owned,
+            ptrs,
+        }
+    }
+    pub fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// Forks. The child points its stdout to /dev/null, runs `child` and `_exit`s with its
+/// return value. The test process is multi-threaded: `child` must only make
+/// async-signal-safe calls (raw syscalls; no allocation, no locks, no printing).
+pub fn fork_child(child: impl FnOnce() -> i32) -> libc::pid_t {
+    let devnull = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    // SAFETY: fork has no preconditions; the child only runs async-signal-safe code.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed: errno {}", last_errno());
+    if pid == 0 {
+        // SAFETY: dup2/_exit are async-signal-safe.
+        unsafe {
+            libc::dup2(devnull.as_raw_fd(), 1);
+            libc::_exit(child());
+        }
+    }
+    pid
+}
+
+/// waitpid(pid) and return the raw wait status.
+pub fn wait_status(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: plain syscall with a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return status;
+        }
+        assert!(
+            r < 0 && last_errno() == libc::EINTR,
+            "waitpid({pid}): errno {}",
+            last_errno()
+        );
+    }
+}
+
+/// What [`run_with_timeout`] saw of a command.
+#[derive(Debug)]
+pub struct TimedOutput {
+    /// None when the command was still running at the deadline (it was then killed).
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Time from spawn to exit (or to the deadline).
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` with stdin from /dev/null, capturing stdout and stderr; kills it (SIGKILL) if it
+/// has not exited after `timeout`.
+#[track_caller]
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> TimedOutput {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    TimedOutput {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        elapsed,
+    }
+}

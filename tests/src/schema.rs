@@ -1,0 +1,177 @@
+//! The documented shape of events (docs/events.md): keys per `evt.type` and their types.
+
+use crate::{field_i64, field_str};
+use serde_json::Value;
+
+#[rustfmt::skip]
+const EXEC_KEYS: &[&str] = &[
+    "proc.vpid", "proc.ppid", "proc.exe", "proc.exepath",
+    "proc.cmdline", "proc.args", "proc.cwd", "proc.tty",
+    "user.euid", "user.loginuid", "thread.cap_effective", "thread.cap_permitted",
+    "proc.is_exe_upper_layer", "proc.is_exe_from_memfd", "evt.arg.filename", "lanner.argv",
+    "lanner.args_truncated", "proc.env",
+];
+const CONNECT_KEYS: &[&str] = &[
+    "fd.num",
+    "fd.sockfamily",
+    "fd.typechar",
+    "fd.type",
+    "fd.l4proto",
+    "fd.name",
+];
+const CONNECT_IP_KEYS: &[&str] = &["fd.cip", "fd.cport", "fd.sip", "fd.sport"];
+
+fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
+    let k: Vec<&str> = match evt_type {
+        "execve" => EXEC_KEYS.to_vec(),
+        "execveat" => [EXEC_KEYS, &["evt.arg.dirfd", "evt.arg.flags"]].concat(),
+        "mount" => {
+            vec![
+                "evt.arg.dev",
+                "evt.arg.dir",
+                "evt.arg.type",
+                "evt.arg.flags",
+                "lanner.mount_flags",
+            ]
+        }
+        "umount2" => vec!["evt.arg.name", "evt.arg.flags"],
+        "fsopen" => vec!["evt.arg.fsname", "evt.arg.flags"],
+        "fsmount" => vec!["evt.arg.fd", "evt.arg.flags", "evt.arg.attr_flags"],
+        "move_mount" => vec![
+            "evt.arg.from_dfd",
+            "evt.arg.from_pathname",
+            "evt.arg.to_dfd",
+            "evt.arg.to_pathname",
+            "evt.arg.flags",
+        ],
+        "open_tree" => vec!["evt.arg.dfd", "evt.arg.filename", "evt.arg.flags"],
+        "connect" => CONNECT_KEYS.to_vec(),
+        "clone" => vec!["lanner.child_pid", "lanner.child_tid", "lanner.is_thread"],
+        "procexit" => vec!["evt.arg.status"],
+        _ => return None,
+    };
+    Some(k)
+}
+
+/// Checks the parts of docs/events.md that hold for every event: common keys and their
+/// types, and presence (possibly null, never omitted) of every key documented for its type.
+#[track_caller]
+pub fn assert_schema(ev: &Value) {
+    let obj = ev
+        .as_object()
+        .unwrap_or_else(|| panic!("event is not an object: {ev}"));
+    let is_int = |k: &str| ev[k].is_i64() || ev[k].is_u64();
+    let missing = |k: &str| !obj.contains_key(k);
+    for k in [
+        "evt.time",
+        "proc.pid",
+        "thread.tid",
+        "user.uid",
+        "group.gid",
+        "lanner.cgroup_id",
+    ] {
+        assert!(is_int(k), "`{k}` must be an integer\nevent: {ev:#}");
+    }
+    for k in ["evt.type", "proc.name"] {
+        assert!(
+            ev[k].as_str().is_some_and(|s| !s.is_empty()),
+            "`{k}` must be a non-empty string\nevent: {ev:#}"
+        );
+    }
+    for k in ["evt.res", "evt.rawres", "lanner.cgroup"] {
+        assert!(!missing(k), "key `{k}` missing\nevent: {ev:#}");
+    }
+    assert!(
+        ev["evt.res"].is_null() || ev["evt.res"].is_string(),
+        "evt.res type\nevent: {ev:#}"
+    );
+    assert!(
+        ev["evt.rawres"].is_null() || is_int("evt.rawres"),
+        "evt.rawres type\nevent: {ev:#}"
+    );
+    assert!(
+        ev["lanner.cgroup"] != "",
+        "lanner.cgroup must be null, not \"\"\nevent: {ev:#}"
+    );
+    assert!(
+        field_i64(ev, "evt.time") > 1_500_000_000_000_000_000,
+        "evt.time is not ns since epoch\nevent: {ev:#}"
+    );
+    if let Some(raw) = ev["evt.rawres"].as_i64() {
+        let res = field_str(ev, "evt.res");
+        assert_eq!(
+            res == "SUCCESS",
+            raw >= 0,
+            "evt.res/evt.rawres disagree\nevent: {ev:#}"
+        );
+    } else {
+        assert!(
+            ev["evt.res"].is_null(),
+            "evt.res set without evt.rawres\nevent: {ev:#}"
+        );
+    }
+    let t = field_str(ev, "evt.type");
+    let keys = keys_of(t).unwrap_or_else(|| panic!("unknown evt.type `{t}`\nevent: {ev:#}"));
+    for k in keys {
+        assert!(
+            !missing(k),
+            "key `{k}` missing from a `{t}` event\nevent: {ev:#}"
+        );
+    }
+    match t {
+        "execve" | "execveat" => {
+            for k in ["lanner.args_truncated", "proc.is_exe_from_memfd"] {
+                assert!(ev[k].is_boolean(), "`{k}` must be a bool\nevent: {ev:#}");
+            }
+            let argv = &ev["lanner.argv"];
+            assert!(
+                argv.is_null()
+                    || argv
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string)),
+                "lanner.argv must be an array of strings\nevent: {ev:#}"
+            );
+        }
+        "connect" if ev["fd.sockfamily"] == "ip" => {
+            for k in CONNECT_IP_KEYS {
+                assert!(
+                    !missing(k),
+                    "key `{k}` missing from an IP connect event\nevent: {ev:#}"
+                );
+            }
+        }
+        "clone" | "procexit" => {
+            assert!(
+                ev["evt.rawres"].is_null(),
+                "`{t}` has no return value\nevent: {ev:#}"
+            );
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn clone_event() -> Value {
+        json!({"evt.type": "clone", "evt.time": 1_700_000_000_000_000_000i64, "evt.res": null,
+               "evt.rawres": null, "proc.pid": 10, "thread.tid": 10, "proc.name": "x",
+               "user.uid": 0, "group.gid": 0, "lanner.cgroup_id": 1, "lanner.cgroup": null,
+               "lanner.child_pid": 11, "lanner.child_tid": 11, "lanner.is_thread": false})
+    }
+
+    #[test]
+    fn schema_accepts_a_documented_event() {
+        assert_schema(&clone_event());
+    }
+
+    #[test]
+    #[should_panic(expected = "key `lanner.child_tid` missing")]
+    fn schema_rejects_an_omitted_key() {
+        let mut ev = clone_event();
+        ev.as_object_mut().unwrap().remove("lanner.child_tid");
+        assert_schema(&ev);
+    }
+}

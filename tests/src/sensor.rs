@@ -1,0 +1,296 @@
+//! The sensor process under test: start, wait for events, stop.
+
+use crate::{Stats, assert_schema, unique};
+use serde_json::Value;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Default time a test waits for one event.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time the sensor gets to create its ready file (override: `LANNER_READY_TIMEOUT_SECS`;
+/// several sensors loading their programs at once on 2 cores can take a while).
+pub fn ready_timeout() -> Duration {
+    let secs = std::env::var("LANNER_READY_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    Duration::from_secs(secs.unwrap_or(60))
+}
+/// Time the sensor gets to exit after SIGINT/SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Path of the sensor binary under test.
+pub fn lanner_bin() -> PathBuf {
+    match std::env::var_os("LANNER_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/lanner"),
+    }
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+pub struct Sensor {
+    child: Option<Child>,
+    pid: u32,
+    dir: PathBuf,
+    events: Shared<Vec<Value>>,
+    bad_lines: Shared<Vec<String>>,
+    stderr: Shared<String>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Sensor {
+    /// `lanner --dump-events --ready-file .. --stats-file ..`, waiting until it is ready.
+    #[track_caller]
+    pub fn start() -> Sensor {
+        Sensor::start_with(&[])
+    }
+
+    /// Like [`Sensor::start`] with extra command-line arguments.
+    #[track_caller]
+    pub fn start_with(extra: &[&str]) -> Sensor {
+        let bin = lanner_bin();
+        assert!(
+            bin.exists(),
+            "sensor binary {} not found: build it (release) or set LANNER_BIN",
+            bin.display()
+        );
+        let dir = std::env::temp_dir().join(unique("sensor"));
+        fs::create_dir_all(&dir).unwrap();
+        let ready = dir.join("ready");
+        let mut child = Command::new(&bin)
+            .arg("--dump-events")
+            .arg("--ready-file")
+            .arg(&ready)
+            .arg("--stats-file")
+            .arg(dir.join("stats.json"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let events: Shared<Vec<Value>> = Arc::default();
+        let bad_lines: Shared<Vec<String>> = Arc::default();
+        let stderr: Shared<String> = Arc::default();
+        let out = child.stdout.take().unwrap();
+        let (ev, bad) = (events.clone(), bad_lines.clone());
+        let stdout_reader = std::thread::spawn(move || {
+            for line in BufReader::with_capacity(1 << 20, out).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) if v.is_object() => ev.lock().unwrap().push(v),
+                    _ => bad.lock().unwrap().push(line),
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let se = stderr.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = se.lock().unwrap();
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if s.len() > 1 << 20 {
+                    let cut = s.len() - (1 << 19);
+                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap();
+                    s.drain(..cut);
+                }
+            }
+        });
+        let pid = child.id();
+        let mut sensor = Sensor {
+            child: Some(child),
+            pid,
+            dir,
+            events,
+            bad_lines,
+            stderr,
+            readers: vec![stdout_reader, stderr_reader],
+        };
+        let ready_timeout = ready_timeout();
+        let deadline = Instant::now() + ready_timeout;
+        while !ready.exists() {
+            if let Some(status) = sensor.child.as_mut().unwrap().try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(200));
+                sensor.fail(&format!(
+                    "sensor exited ({status}) before creating its ready file"
+                ));
+            }
+            if Instant::now() > deadline {
+                sensor.fail(&format!("sensor not ready after {ready_timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sensor
+    }
+
+    pub fn pid(&self) -> i64 {
+        i64::from(self.pid)
+    }
+
+    /// Waits until an event matches `pred`, checks it with [`assert_schema`] and returns it;
+    /// panics (with the sensor's stderr and a dump of all events) on timeout.
+    #[track_caller]
+    pub fn wait_for(&self, pred: impl Fn(&Value) -> bool, timeout: Duration) -> Value {
+        match self.try_wait_for(pred, timeout) {
+            Some(ev) => {
+                assert_schema(&ev);
+                ev
+            }
+            None => self.fail(&format!("no matching event within {timeout:?}")),
+        }
+    }
+
+    /// Like [`Sensor::wait_for`] but returns None on timeout (and checks nothing).
+    pub fn try_wait_for(&self, pred: impl Fn(&Value) -> bool, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = 0;
+        loop {
+            {
+                let evs = self.events.lock().unwrap();
+                if let Some(ev) = evs[seen..].iter().find(|e| pred(e)) {
+                    return Some(ev.clone());
+                }
+                seen = evs.len();
+            }
+            if Instant::now() > deadline || !self.alive() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Copies of the events received so far that match `pred`.
+    pub fn events_where(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| pred(e))
+            .cloned()
+            .collect()
+    }
+
+    /// Number of events received so far that match `pred`.
+    pub fn count_where(&self, pred: impl Fn(&Value) -> bool) -> usize {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| pred(e))
+            .count()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn alive(&self) -> bool {
+        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Ok(s) => !s
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    /// Panics with `why`, the tail of the sensor's stderr, and the path of a dump of every
+    /// event received (the sensor's temp dir is kept).
+    #[track_caller]
+    pub fn fail(&self, why: &str) -> ! {
+        let dump = self.dir.join("events.jsonl");
+        let n = {
+            let evs = self.events.lock().unwrap();
+            let mut text = String::new();
+            for e in evs.iter() {
+                text.push_str(&e.to_string());
+                text.push('\n');
+            }
+            let _ = fs::write(&dump, text);
+            evs.len()
+        };
+        let err = self.stderr();
+        let tail = &err[err.len().saturating_sub(4000)..];
+        let tail = tail.trim_start_matches(|c: char| !c.is_ascii());
+        panic!(
+            "{why}\nsensor pid {}; {n} events received (all in {}); {} non-JSON stdout lines\n--- sensor stderr (tail) ---\n{tail}\n---",
+            self.pid,
+            dump.display(),
+            self.bad_lines.lock().unwrap().len()
+        );
+    }
+
+    /// SIGINT, wait for exit (which must be a success), drain stdout, parse the stats file.
+    /// The events stay available afterwards. Every stdout line must have been a JSON object.
+    #[track_caller]
+    pub fn stop(&mut self) -> Stats {
+        self.stop_with(libc::SIGINT)
+    }
+
+    /// Like [`Sensor::stop`], sending `signal` (`SIGINT` or `SIGTERM`) instead of SIGINT.
+    #[track_caller]
+    pub fn stop_with(&mut self, signal: libc::c_int) -> Stats {
+        let sig = match signal {
+            libc::SIGINT => "SIGINT".to_string(),
+            libc::SIGTERM => "SIGTERM".to_string(),
+            n => format!("signal {n}"),
+        };
+        let Some(mut child) = self.child.take() else {
+            panic!("sensor already stopped")
+        };
+        // SAFETY: signalling our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.pid as i32, signal) };
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.fail(&format!(
+                    "sensor did not exit within {STOP_TIMEOUT:?} of {sig}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        if !status.success() {
+            self.fail(&format!("sensor exited with {status} after {sig}"));
+        }
+        let bad = self.bad_lines.lock().unwrap().clone();
+        if !bad.is_empty() {
+            let first = bad.iter().take(3).cloned().collect::<Vec<_>>().join("\n");
+            self.fail(&format!(
+                "{} stdout lines are not JSON objects, e.g.:\n{first}",
+                bad.len()
+            ));
+        }
+        let path = self.dir.join("stats.json");
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| self.fail(&format!("stats file {}: {e}", path.display())));
+        Stats::parse(&text).unwrap_or_else(|e| self.fail(&format!("stats file: {e}\n{text}")))
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The counters object of `--stats-file` (docs/events.md, "Counters").
+
+use serde_json::Value;
+
+/// Event kinds of the counters object.
+pub const KINDS: [&str; 5] = ["exec", "mount", "connect", "fork", "exit"];
+
+/// The counters object of `--stats-file`.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub raw: Value,
+}
+
+impl Stats {
+    /// Parses and checks the shape documented in docs/events.md.
+    pub fn parse(text: &str) -> Result<Stats, String> {
+        let raw: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let s = Stats { raw };
+        let int = |v: &Value, what: String| {
+            v.as_u64()
+                .map(|_| ())
+                .ok_or(format!("{what} is not an unsigned integer"))
+        };
+        for k in KINDS {
+            int(&s.raw["events"][k], format!("events.{k}"))?;
+            for r in ["ringbuf_full", "truncated", "read_failed"] {
+                int(&s.raw["lost"][k][r], format!("lost.{k}.{r}"))?;
+            }
+        }
+        int(
+            &s.raw["user_lost"]["decode_error"],
+            "user_lost.decode_error".into(),
+        )?;
+        Ok(s)
+    }
+    pub fn events(&self, kind: &str) -> u64 {
+        self.raw["events"][kind].as_u64().unwrap()
+    }
+    pub fn lost(&self, kind: &str, reason: &str) -> u64 {
+        self.raw["lost"][kind][reason].as_u64().unwrap()
+    }
+    pub fn user_lost(&self, reason: &str) -> u64 {
+        self.raw["user_lost"][reason].as_u64().unwrap()
+    }
+    /// Events of `kind` that are gone: kernel-side reservation failures plus every user-side
+    /// drop (user-side counters are not per kind, so they all count).
+    pub fn gone(&self, kind: &str) -> u64 {
+        self.lost(kind, "ringbuf_full") + self.user_lost("decode_error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stats_json() -> Value {
+        let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0});
+        json!({
+            "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0},
+            "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost},
+            "user_lost": {"decode_error": 3},
+        })
+    }
+
+    #[test]
+    fn stats_parse_checks_the_documented_shape() {
+        let s = Stats::parse(&stats_json().to_string()).unwrap();
+        assert_eq!(s.events("exec"), 5);
+        assert_eq!(s.lost("exec", "truncated"), 2);
+        assert_eq!(s.gone("exec"), 1 + 3);
+        let mut bad = stats_json();
+        bad["lost"]["fork"]
+            .as_object_mut()
+            .unwrap()
+            .remove("read_failed");
+        assert!(
+            Stats::parse(&bad.to_string())
+                .unwrap_err()
+                .contains("lost.fork.read_failed")
+        );
+    }
+}
