@@ -385,6 +385,10 @@ pub struct Settings {
     pub self_tgid: u32,
     /// 1 to capture the environment of exec'd processes.
     pub capture_env: u32,
+    /// Wake the reader only once this many bytes are waiting; the reader also drains on a
+    /// timer. One wake-up per record costs more than the record (a context switch each).
+    pub wakeup_bytes: u32,
+    pub _pad: u32,
 }
 
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";

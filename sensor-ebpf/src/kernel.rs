@@ -17,6 +17,8 @@ pub static OFFSETS: Offsets = Offsets::ALL_MISSING;
 pub static SETTINGS: Settings = Settings {
     self_tgid: 0,
     capture_env: 0,
+    wakeup_bytes: 0,
+    _pad: 0,
 };
 
 /// Read one offset. Volatile, or the compiler would fold in the compiled-in placeholder.
@@ -30,6 +32,11 @@ pub(crate) use off;
 #[inline(always)]
 pub fn settings_self_tgid() -> u32 {
     unsafe { core::ptr::read_volatile(&SETTINGS.self_tgid) }
+}
+
+#[inline(always)]
+pub fn settings_wakeup_bytes() -> u64 {
+    u64::from(unsafe { core::ptr::read_volatile(&SETTINGS.wakeup_bytes) })
 }
 
 #[inline(always)]

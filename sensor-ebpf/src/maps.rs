@@ -57,10 +57,22 @@ pub fn count_loss(kind: EventKind, reason: LossReason) {
     }
 }
 
-/// Send `size` bytes of a record; a full ring buffer is counted, never silent.
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+
+/// Send a record; a full ring buffer is counted, never silent. The reader is woken only when
+/// enough data waits (it also drains on a short timer), so a burst costs one wake-up, not one
+/// per record.
 #[inline(always)]
-pub fn send<T>(kind: EventKind, rec: &T) {
-    if EVENTS.output::<T>(rec, 0).is_err() {
+pub fn send<T: ?Sized>(kind: EventKind, rec: &T) {
+    let waiting = EVENTS.query(BPF_RB_AVAIL_DATA);
+    let flags = if waiting >= crate::kernel::settings_wakeup_bytes() {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    if EVENTS.output::<T>(rec, flags).is_err() {
         count_loss(kind, LossReason::RingbufFull);
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     kernel::{
         current_task, field, fill_header, off, ptr_field, read_str, settings_capture_env, walk_path,
     },
-    maps::{EVENTS, EXEC_SCRATCH, EXEC_STASH, ExecStash, count_loss, send},
+    maps::{EXEC_SCRATCH, EXEC_STASH, ExecStash, count_loss, send},
 };
 
 /// Offsets of the syscall arguments in a `syscalls:sys_enter_*` record (stable tracefs ABI):
@@ -172,9 +172,7 @@ fn finish(rec: &mut ExecRecord) {
         let head = unsafe {
             core::slice::from_raw_parts((rec as *const ExecRecord).cast::<u8>(), EXEC_RECORD_NO_ENV)
         };
-        if EVENTS.output::<[u8]>(head, 0).is_err() {
-            count_loss(EventKind::Exec, LossReason::RingbufFull);
-        }
+        send(EventKind::Exec, head);
     }
 }
 

@@ -108,6 +108,10 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
     let settings = Settings {
         self_tgid: std::process::id(),
         capture_env: u32::from(opts.capture_env),
+        // An eighth of the ring (at most 1 MiB): early enough that a burst never fills it
+        // before the reader runs, late enough to batch hundreds of records per wake-up.
+        wakeup_bytes: (opts.ringbuf_bytes / 8).min(1 << 20),
+        _pad: 0,
     };
     let mut ebpf = EbpfLoader::new()
         .override_global(GLOBAL_OFFSETS, &layout, true)

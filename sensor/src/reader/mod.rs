@@ -11,6 +11,9 @@ use tokio::{io::unix::AsyncFd, sync::mpsc, sync::watch};
 
 use crate::{event::Event, stats::Counters};
 
+/// Longest time an event waits in the ring buffer before user space reads it.
+const DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Read until `stop` flips, then drain what is already in the ring and return.
 pub async fn run(
     ring: RingBuf<MapData>,
@@ -23,6 +26,10 @@ pub async fn run(
     // always reports that same fd.
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
+    // The kernel wakes us only when a good amount of data waits (see `Settings::wakeup_bytes`);
+    // the tick bounds how long a lone event can sit in the ring.
+    let mut tick = tokio::time::interval(DRAIN_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             guard = fd.readable_mut() => {
@@ -30,6 +37,7 @@ pub async fn run(
                 drain(guard.get_inner_mut(), &tx, &counters, capture_env).await;
                 guard.clear_ready();
             }
+            _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, capture_env).await,
             _ = stop.changed() => break,
         }
     }
