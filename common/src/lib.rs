@@ -61,9 +61,12 @@ pub enum LossReason {
     Truncated = 1,
     /// A kernel/user read failed; the record was sent with the field flagged unreadable.
     ReadFailed = 2,
+    /// The program failed before it could send (unreadable tracepoint arguments, a stash
+    /// insert that failed): the record is gone.
+    Dropped = 3,
 }
 
-pub const LOSS_REASONS: usize = 3;
+pub const LOSS_REASONS: usize = 4;
 pub const LOSS_SLOTS: u32 = (KIND_COUNT * LOSS_REASONS) as u32;
 
 impl LossReason {
@@ -71,6 +74,7 @@ impl LossReason {
         LossReason::RingbufFull,
         LossReason::Truncated,
         LossReason::ReadFailed,
+        LossReason::Dropped,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -78,6 +82,7 @@ impl LossReason {
             LossReason::RingbufFull => "ringbuf_full",
             LossReason::Truncated => "truncated",
             LossReason::ReadFailed => "read_failed",
+            LossReason::Dropped => "dropped",
         }
     }
 

@@ -12,7 +12,7 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use lanner_common::{ExecVariant, MountOp};
+use lanner_common::{EventKind, ExecVariant, LossReason, MountOp};
 
 use crate::probes::{exec, mount, net, process};
 
@@ -22,69 +22,89 @@ fn is_self() -> bool {
     (bpf_get_current_pid_tgid() >> 32) as u32 == kernel::settings_self_tgid()
 }
 
+/// A program that failed before sending lost its record: count it, never swallow it.
+#[inline(always)]
+fn counted(kind: EventKind, res: Result<(), ()>) {
+    if res.is_err() {
+        maps::count_loss(kind, LossReason::Dropped);
+    }
+}
+
 macro_rules! syscall_tp {
-    ($name:ident, $body:expr) => {
+    ($name:ident, $kind:expr, $body:expr) => {
         #[tracepoint]
         pub fn $name(ctx: TracePointContext) -> u32 {
             if !is_self() {
                 let f: fn(&TracePointContext) -> Result<(), ()> = $body;
-                let _ = f(&ctx);
+                counted($kind, f(&ctx));
             }
             0
         }
     };
 }
 
-syscall_tp!(sys_enter_execve, |c| exec::enter(c, ExecVariant::Execve));
-syscall_tp!(sys_enter_execveat, |c| exec::enter(
-    c,
-    ExecVariant::Execveat
-));
-syscall_tp!(sys_exit_execve, exec::exit);
-syscall_tp!(sys_exit_execveat, exec::exit);
+/// BTF tracepoints; the kernel tracepoint is named at load time (`loader::BTF_HOOKS`).
+macro_rules! btf_tp {
+    ($name:ident, $kind:expr, $body:expr) => {
+        #[btf_tracepoint]
+        pub fn $name(ctx: BtfTracePointContext) -> i32 {
+            if !is_self() {
+                let f: fn(&BtfTracePointContext) -> Result<(), ()> = $body;
+                counted($kind, f(&ctx));
+            }
+            0
+        }
+    };
+}
 
-syscall_tp!(sys_enter_mount, |c| mount::enter(c, MountOp::Mount));
-syscall_tp!(sys_enter_umount, |c| mount::enter(c, MountOp::Umount2));
-syscall_tp!(sys_enter_fsopen, |c| mount::enter(c, MountOp::Fsopen));
-syscall_tp!(sys_enter_fsmount, |c| mount::enter(c, MountOp::Fsmount));
-syscall_tp!(sys_enter_move_mount, |c| mount::enter(
+use EventKind::{Connect as CONNECT, Exec as EXEC, Mount as MOUNT};
+
+fn execve_enter(c: &TracePointContext) -> Result<(), ()> {
+    exec::enter(c, ExecVariant::Execve)
+}
+fn execveat_enter(c: &TracePointContext) -> Result<(), ()> {
+    exec::enter(c, ExecVariant::Execveat)
+}
+
+syscall_tp!(sys_enter_execve, EXEC, execve_enter);
+syscall_tp!(sys_enter_execveat, EXEC, execveat_enter);
+syscall_tp!(sys_exit_execve, EXEC, exec::exit);
+syscall_tp!(sys_exit_execveat, EXEC, exec::exit);
+
+syscall_tp!(sys_enter_mount, MOUNT, |c| mount::enter(c, MountOp::Mount));
+syscall_tp!(sys_enter_umount, MOUNT, |c| mount::enter(
+    c,
+    MountOp::Umount2
+));
+syscall_tp!(sys_enter_fsopen, MOUNT, |c| mount::enter(
+    c,
+    MountOp::Fsopen
+));
+syscall_tp!(sys_enter_fsmount, MOUNT, |c| mount::enter(
+    c,
+    MountOp::Fsmount
+));
+syscall_tp!(sys_enter_move_mount, MOUNT, |c| mount::enter(
     c,
     MountOp::MoveMount
 ));
-syscall_tp!(sys_enter_open_tree, |c| mount::enter(c, MountOp::OpenTree));
-syscall_tp!(sys_exit_mount, mount::exit);
-syscall_tp!(sys_exit_umount, mount::exit);
-syscall_tp!(sys_exit_fsopen, mount::exit);
-syscall_tp!(sys_exit_fsmount, mount::exit);
-syscall_tp!(sys_exit_move_mount, mount::exit);
-syscall_tp!(sys_exit_open_tree, mount::exit);
+syscall_tp!(sys_enter_open_tree, MOUNT, |c| mount::enter(
+    c,
+    MountOp::OpenTree
+));
+syscall_tp!(sys_exit_mount, MOUNT, mount::exit);
+syscall_tp!(sys_exit_umount, MOUNT, mount::exit);
+syscall_tp!(sys_exit_fsopen, MOUNT, mount::exit);
+syscall_tp!(sys_exit_fsmount, MOUNT, mount::exit);
+syscall_tp!(sys_exit_move_mount, MOUNT, mount::exit);
+syscall_tp!(sys_exit_open_tree, MOUNT, mount::exit);
 
-syscall_tp!(sys_enter_connect, net::enter);
-syscall_tp!(sys_exit_connect, net::exit);
+syscall_tp!(sys_enter_connect, CONNECT, net::enter);
+syscall_tp!(sys_exit_connect, CONNECT, net::exit);
 
-#[btf_tracepoint(function = "sched_process_exec")]
-pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    if !is_self() {
-        let _ = exec::sched_exec(&ctx);
-    }
-    0
-}
-
-#[btf_tracepoint(function = "sched_process_fork")]
-pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
-    if !is_self() {
-        let _ = process::fork(&ctx);
-    }
-    0
-}
-
-#[btf_tracepoint(function = "sched_process_exit")]
-pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
-    if !is_self() {
-        let _ = process::exit(&ctx);
-    }
-    0
-}
+btf_tp!(sched_process_exec, EXEC, exec::sched_exec);
+btf_tp!(sched_process_fork, EventKind::Fork, process::fork);
+btf_tp!(sched_process_exit, EventKind::Exit, process::exit);
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -23,7 +23,7 @@ impl Stats {
         };
         for k in KINDS {
             int(&s.raw["events"][k], format!("events.{k}"))?;
-            for r in ["ringbuf_full", "truncated", "read_failed"] {
+            for r in ["ringbuf_full", "truncated", "read_failed", "dropped"] {
                 int(&s.raw["lost"][k][r], format!("lost.{k}.{r}"))?;
             }
         }
@@ -42,10 +42,12 @@ impl Stats {
     pub fn user_lost(&self, reason: &str) -> u64 {
         self.raw["user_lost"][reason].as_u64().unwrap()
     }
-    /// Events of `kind` that are gone: kernel-side reservation failures plus every user-side
-    /// drop (user-side counters are not per kind, so they all count).
+    /// Events of `kind` that are gone: kernel-side reservation failures and dropped records,
+    /// plus every user-side drop (user-side counters are not per kind, so they all count).
     pub fn gone(&self, kind: &str) -> u64 {
-        self.lost(kind, "ringbuf_full") + self.user_lost("decode_error")
+        self.lost(kind, "ringbuf_full")
+            + self.lost(kind, "dropped")
+            + self.user_lost("decode_error")
     }
 }
 
@@ -55,7 +57,7 @@ mod tests {
     use serde_json::json;
 
     fn stats_json() -> Value {
-        let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0});
+        let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0, "dropped": 5});
         json!({
             "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0},
             "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost},
@@ -68,7 +70,7 @@ mod tests {
         let s = Stats::parse(&stats_json().to_string()).unwrap();
         assert_eq!(s.events("exec"), 5);
         assert_eq!(s.lost("exec", "truncated"), 2);
-        assert_eq!(s.gone("exec"), 1 + 3);
+        assert_eq!(s.gone("exec"), 1 + 5 + 3);
         let mut bad = stats_json();
         bad["lost"]["fork"]
             .as_object_mut()
