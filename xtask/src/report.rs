@@ -128,15 +128,15 @@ fn lanner_counters(s: &mut String, results: &[WorkloadResult]) {
     let _ = writeln!(
         s,
         "From `--stats-file`, summed over the monitored rounds (see docs/events.md). \
-         `ringbuf_full` and `channel_full` are events lost; `truncated` and `read_failed` \
-         are events delivered with a flagged field.\n"
+         `ringbuf_full`, `dropped` and `decode_error` are events lost; `truncated` and \
+         `read_failed` are events delivered with a flagged field.\n"
     );
     let columns = [
         "ringbuf_full",
+        "dropped",
         "truncated",
         "read_failed",
         "decode_error",
-        "channel_full",
     ];
     let _ = writeln!(
         s,
@@ -164,7 +164,7 @@ fn lanner_counters(s: &mut String, results: &[WorkloadResult]) {
             let total: u64 = parts.iter().map(|(_, v)| v).sum();
             let detail: Vec<String> = parts
                 .iter()
-                .filter(|(_, v)| *v > 0 && column != "decode_error" && column != "channel_full")
+                .filter(|(_, v)| *v > 0 && column != "decode_error")
                 .map(|(kind, v)| format!("{kind} {v}"))
                 .collect();
             if parts.is_empty() {
