@@ -95,9 +95,11 @@ pub fn read_str<const N: usize>(
     (n - 1) as u16
 }
 
-/// Fill the common header for the current task.
+/// Fill the common header for the current task. The cgroup name is left absent: it costs
+/// about ten reads, so only the kinds that identify a container (exec, mount, connect) pay for
+/// it through [`fill_cgroup`]; fork and exit inherit it in the process table.
 #[inline(always)]
-pub fn fill_header(h: &mut Header, kind: u32, variant: u32, task: *const u8) {
+pub fn fill_header(h: &mut Header, kind: u32, variant: u32) {
     use aya_ebpf::helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
         generated::{bpf_get_current_cgroup_id, bpf_ktime_get_boot_ns},
@@ -114,8 +116,13 @@ pub fn fill_header(h: &mut Header, kind: u32, variant: u32, task: *const u8) {
     h.gid = (uid_gid >> 32) as u32;
     h.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     h.comm = bpf_get_current_comm().unwrap_or([0; 16]);
-    h.cgroup_flags = 0;
     h.cgroup[0] = 0;
+    h.cgroup_flags = field_flags::ABSENT;
+}
+
+/// Add the leaf name of `task`'s cgroup to the header.
+#[inline(always)]
+pub fn fill_cgroup(h: &mut Header, task: *const u8) {
     let mut flags = 0;
     match cgroup_leaf(task) {
         Ok(name) => {
@@ -281,4 +288,20 @@ extern "C" fn walk_step(_index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     }
     w.dentry = parent;
     0
+}
+
+/// Argument `n` of a `syscalls:sys_enter_*` record: 8 bytes of common header, the syscall
+/// number, then one 8-byte slot per argument (stable tracefs ABI). Read directly from the
+/// context, which the verifier allows for tracepoints: a helper call per argument costs more.
+#[inline(always)]
+pub fn sys_arg(ctx: &aya_ebpf::programs::TracePointContext, n: usize) -> u64 {
+    use aya_ebpf::EbpfContext as _;
+    // SAFETY: inside the tracepoint record; n < 6 at every call site.
+    unsafe { core::ptr::read(ctx.as_ptr().cast::<u8>().add(16 + 8 * n).cast::<u64>()) }
+}
+
+/// `long ret` of a `syscalls:sys_exit_*` record.
+#[inline(always)]
+pub fn sys_ret(ctx: &aya_ebpf::programs::TracePointContext) -> i64 {
+    sys_arg(ctx, 0) as i64
 }

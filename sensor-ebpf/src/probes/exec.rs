@@ -18,45 +18,37 @@ use lanner_common::{
 
 use crate::{
     kernel::{
-        current_task, field, fill_header, off, ptr_field, read_str, settings_capture_env, walk_path,
+        current_task, field, fill_cgroup, fill_header, off, ptr_field, read_str,
+        settings_capture_env, sys_arg, sys_ret, walk_path,
     },
     maps::{EXEC_SCRATCH, EXEC_STASH, ExecStash, count_loss, send},
 };
 
-/// Offsets of the syscall arguments in a `syscalls:sys_enter_*` record (stable tracefs ABI):
-/// 8 bytes of common header, the syscall number, then one 8-byte slot per argument.
-const ARG0: usize = 16;
-const ARG1: usize = 24;
-const ARG2: usize = 32;
-const ARG4: usize = 48;
-/// `long ret` in a `syscalls:sys_exit_*` record.
-const RET: usize = 16;
 const OVERLAYFS_SUPER_MAGIC: u64 = 0x794c_7630;
 /// Arguments read one by one on the failure path (success reads the whole block at once).
 const FAILED_ARGV_MAX: usize = 32;
 
 pub fn enter(ctx: &TracePointContext, variant: ExecVariant) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    // SAFETY: reads inside the tracepoint record at its documented offsets.
-    let stash = unsafe {
-        match variant {
-            ExecVariant::Execve => ExecStash {
-                filename: ctx.read_at::<u64>(ARG0).map_err(drop)?,
-                argv: ctx.read_at::<u64>(ARG1).map_err(drop)?,
-                variant: variant as u32,
-                dirfd: -100,
-                at_flags: 0,
-                _pad: 0,
-            },
-            ExecVariant::Execveat => ExecStash {
-                dirfd: ctx.read_at::<u64>(ARG0).map_err(drop)? as i32,
-                filename: ctx.read_at::<u64>(ARG1).map_err(drop)?,
-                argv: ctx.read_at::<u64>(ARG2).map_err(drop)?,
-                at_flags: ctx.read_at::<u64>(ARG4).map_err(drop)? as u32,
-                variant: variant as u32,
-                _pad: 0,
-            },
-        }
+    let stash = match variant {
+        // execve(filename, argv, envp)
+        ExecVariant::Execve => ExecStash {
+            filename: sys_arg(ctx, 0),
+            argv: sys_arg(ctx, 1),
+            variant: variant as u32,
+            dirfd: -100,
+            at_flags: 0,
+            _pad: 0,
+        },
+        // execveat(dirfd, filename, argv, envp, flags)
+        ExecVariant::Execveat => ExecStash {
+            dirfd: sys_arg(ctx, 0) as i32,
+            filename: sys_arg(ctx, 1),
+            argv: sys_arg(ctx, 2),
+            at_flags: sys_arg(ctx, 4) as u32,
+            variant: variant as u32,
+            _pad: 0,
+        },
     };
     EXEC_STASH.insert(tid, stash, 0).map_err(drop)
 }
@@ -64,8 +56,7 @@ pub fn enter(ctx: &TracePointContext, variant: ExecVariant) -> Result<(), ()> {
 /// `sys_exit_execve(at)`: report failures; successes were reported by `sched_process_exec`.
 pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    // SAFETY: `ret` slot of the exit record.
-    let ret: i64 = unsafe { ctx.read_at(RET).map_err(drop)? };
+    let ret = sys_ret(ctx);
     let Some(stash) = (unsafe { EXEC_STASH.get(tid) }).copied() else {
         return Ok(());
     };
@@ -75,7 +66,8 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     }
     let rec = scratch()?;
     let task = current_task();
-    fill_header(&mut rec.header, EventKind::Exec as u32, stash.variant, task);
+    fill_header(&mut rec.header, EventKind::Exec as u32, stash.variant);
+    fill_cgroup(&mut rec.header, task);
     rec.ret = ret;
     rec.dirfd = stash.dirfd;
     rec.at_flags = stash.at_flags;
@@ -108,7 +100,8 @@ pub fn sched_exec(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let variant = stash
         .map(|s| s.variant)
         .unwrap_or(ExecVariant::Execve as u32);
-    fill_header(&mut rec.header, EventKind::Exec as u32, variant, task);
+    fill_header(&mut rec.header, EventKind::Exec as u32, variant);
+    fill_cgroup(&mut rec.header, task);
     rec.ret = 0;
     rec.dirfd = stash.map(|s| s.dirfd).unwrap_or(-100);
     rec.at_flags = stash.map(|s| s.at_flags).unwrap_or(0);

@@ -8,27 +8,16 @@ use aya_ebpf::programs::TracePointContext;
 use lanner_common::{EventKind, LossReason, MountOp, MountRecord, field_flags};
 
 use crate::{
-    kernel::{current_task, fill_header, read_str},
+    kernel::{current_task, fill_cgroup, fill_header, read_str, sys_arg, sys_ret},
     maps::{MOUNT_SCRATCH, MOUNT_STASH, count_loss, send},
 };
-
-const RET: usize = 16;
-
-fn arg(ctx: &TracePointContext, n: usize) -> Result<u64, ()> {
-    // SAFETY: argument slot n of a sys_enter record (8-byte slots after 16 bytes of header).
-    unsafe { ctx.read_at::<u64>(16 + 8 * n).map_err(drop) }
-}
 
 pub fn enter(ctx: &TracePointContext, op: MountOp) -> Result<(), ()> {
     let p = MOUNT_SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
-    fill_header(
-        &mut rec.header,
-        EventKind::Mount as u32,
-        op as u32,
-        current_task(),
-    );
+    fill_header(&mut rec.header, EventKind::Mount as u32, op as u32);
+    fill_cgroup(&mut rec.header, current_task());
     rec.ret = 0;
     rec.flags = 0;
     rec.flags2 = 0;
@@ -43,35 +32,35 @@ pub fn enter(ctx: &TracePointContext, op: MountOp) -> Result<(), ()> {
     rec.fstype_f = absent;
     match op {
         MountOp::Mount => {
-            source(rec, arg(ctx, 0)?);
-            target(rec, arg(ctx, 1)?);
-            fstype(rec, arg(ctx, 2)?);
-            rec.flags = arg(ctx, 3)?;
+            source(rec, sys_arg(ctx, 0));
+            target(rec, sys_arg(ctx, 1));
+            fstype(rec, sys_arg(ctx, 2));
+            rec.flags = sys_arg(ctx, 3);
         }
         MountOp::Umount2 => {
-            target(rec, arg(ctx, 0)?);
-            rec.flags = arg(ctx, 1)?;
+            target(rec, sys_arg(ctx, 0));
+            rec.flags = sys_arg(ctx, 1);
         }
         MountOp::Fsopen => {
-            fstype(rec, arg(ctx, 0)?);
-            rec.flags = arg(ctx, 1)?;
+            fstype(rec, sys_arg(ctx, 0));
+            rec.flags = sys_arg(ctx, 1);
         }
         MountOp::Fsmount => {
-            rec.fd1 = arg(ctx, 0)? as i32;
-            rec.flags = arg(ctx, 1)?;
-            rec.flags2 = arg(ctx, 2)?;
+            rec.fd1 = sys_arg(ctx, 0) as i32;
+            rec.flags = sys_arg(ctx, 1);
+            rec.flags2 = sys_arg(ctx, 2);
         }
         MountOp::MoveMount => {
-            rec.fd1 = arg(ctx, 0)? as i32;
-            source(rec, arg(ctx, 1)?);
-            rec.fd2 = arg(ctx, 2)? as i32;
-            target(rec, arg(ctx, 3)?);
-            rec.flags = arg(ctx, 4)?;
+            rec.fd1 = sys_arg(ctx, 0) as i32;
+            source(rec, sys_arg(ctx, 1));
+            rec.fd2 = sys_arg(ctx, 2) as i32;
+            target(rec, sys_arg(ctx, 3));
+            rec.flags = sys_arg(ctx, 4);
         }
         MountOp::OpenTree => {
-            rec.fd1 = arg(ctx, 0)? as i32;
-            source(rec, arg(ctx, 1)?);
-            rec.flags = arg(ctx, 2)?;
+            rec.fd1 = sys_arg(ctx, 0) as i32;
+            source(rec, sys_arg(ctx, 1));
+            rec.flags = sys_arg(ctx, 2);
         }
     }
     MOUNT_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
@@ -102,7 +91,7 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     };
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
     let rec = unsafe { &mut *p };
-    rec.ret = unsafe { ctx.read_at::<i64>(RET).map_err(drop)? };
+    rec.ret = sys_ret(ctx);
     for f in [rec.source_f, rec.target_f, rec.fstype_f] {
         if f.flags & field_flags::TRUNCATED != 0 {
             count_loss(EventKind::Mount, LossReason::Truncated);

@@ -5,7 +5,7 @@ use aya_ebpf::{helpers::generated::bpf_probe_read_user, programs::TracePointCont
 use lanner_common::{ConnectRecord, EventKind, LossReason, SOCKADDR_LEN, field_flags};
 
 use crate::{
-    kernel::{current_task, field, fill_header, off, ptr_field},
+    kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{CONNECT_SCRATCH, CONNECT_STASH, count_loss, send},
 };
 
@@ -18,20 +18,10 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     let p = CONNECT_SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
-    fill_header(
-        &mut rec.header,
-        EventKind::Connect as u32,
-        0,
-        current_task(),
-    );
-    // SAFETY: argument slots of sys_enter_connect(fd, uservaddr, addrlen).
-    let (fd, addr, addrlen) = unsafe {
-        (
-            ctx.read_at::<u64>(16).map_err(drop)?,
-            ctx.read_at::<u64>(24).map_err(drop)?,
-            ctx.read_at::<u64>(32).map_err(drop)?,
-        )
-    };
+    fill_header(&mut rec.header, EventKind::Connect as u32, 0);
+    fill_cgroup(&mut rec.header, current_task());
+    // connect(fd, uservaddr, addrlen)
+    let (fd, addr, addrlen) = (sys_arg(ctx, 0), sys_arg(ctx, 1), sys_arg(ctx, 2));
     rec.ret = 0;
     rec.fd = fd as i32;
     rec.addrlen = addrlen as u32;
@@ -71,7 +61,7 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     };
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
     let rec = unsafe { &mut *p };
-    rec.ret = unsafe { ctx.read_at::<i64>(16).map_err(drop)? };
+    rec.ret = sys_ret(ctx);
     // Only a real socket fd has a `struct socket` behind private_data.
     if rec.ret != -EBADF && rec.ret != -ENOTSOCK && local_side(rec).is_err() {
         count_loss(EventKind::Connect, LossReason::ReadFailed);

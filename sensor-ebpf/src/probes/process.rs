@@ -5,8 +5,8 @@ use aya_ebpf::programs::BtfTracePointContext;
 use lanner_common::{EventKind, ExitRecord, ForkRecord, Header};
 
 use crate::{
-    kernel::{current_task, field, fill_header, off},
-    maps::send,
+    kernel::{field, fill_header, off},
+    maps::{CONNECT_STASH, EXEC_STASH, MOUNT_STASH, send},
 };
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
@@ -17,7 +17,7 @@ pub fn fork(ctx: &BtfTracePointContext) -> Result<(), ()> {
         child_pid: field(child, off!(task_tgid))?,
         child_tid: field(child, off!(task_pid))?,
     };
-    fill_header(&mut rec.header, EventKind::Fork as u32, 0, current_task());
+    fill_header(&mut rec.header, EventKind::Fork as u32, 0);
     send(EventKind::Fork, &rec);
     Ok(())
 }
@@ -27,7 +27,12 @@ pub fn fork(ctx: &BtfTracePointContext) -> Result<(), ()> {
 pub fn exit(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let task: *const u8 = ctx.arg(0);
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
-    if pid_tgid as u32 != (pid_tgid >> 32) as u32 {
+    // A syscall that never returned (the task died inside it) leaves its stash entry behind.
+    let tid = pid_tgid as u32;
+    let _ = EXEC_STASH.remove(tid);
+    let _ = MOUNT_STASH.remove(tid);
+    let _ = CONNECT_STASH.remove(tid);
+    if tid != (pid_tgid >> 32) as u32 {
         return Ok(());
     }
     let mut rec = ExitRecord {
@@ -35,7 +40,7 @@ pub fn exit(ctx: &BtfTracePointContext) -> Result<(), ()> {
         exit_code: field(task, off!(task_exit_code)).unwrap_or(-1),
         _pad: [0; 4],
     };
-    fill_header(&mut rec.header, EventKind::Exit as u32, 0, task);
+    fill_header(&mut rec.header, EventKind::Exit as u32, 0);
     send(EventKind::Exit, &rec);
     Ok(())
 }
