@@ -18,6 +18,7 @@
 pub mod children;
 pub mod event;
 pub mod host;
+pub mod mounts;
 pub mod schema;
 pub mod sensor;
 pub mod stats;
@@ -25,6 +26,7 @@ pub mod stats;
 pub use children::*;
 pub use event::*;
 pub use host::*;
+pub use mounts::*;
 pub use schema::*;
 pub use sensor::*;
 pub use stats::*;

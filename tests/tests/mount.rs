@@ -13,20 +13,6 @@ const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const OPEN_TREE_CLONE: libc::c_uint = 0x1;
 
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-/// Detaches whatever is still mounted on `0` when dropped (cleanup on failure paths).
-struct Unmount(String);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let p = c(&self.0);
-        // SAFETY: valid C string; failure (nothing mounted) is fine.
-        while unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } == 0 {}
-    }
-}
-
 fn mount(src: Option<&str>, dir: &str, fstype: Option<&str>, flags: libc::c_ulong) -> (i32, i32) {
     let (src, dir, fstype) = (src.map(c), c(dir), fstype.map(c));
     let p = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());

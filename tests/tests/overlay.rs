@@ -5,7 +5,6 @@
 
 use lanner_tests::*;
 use serde_json::json;
-use std::ffi::CString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -13,21 +12,6 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-/// Detaches whatever is still mounted on `0` when dropped, so a failing assertion does not
-/// leave mounts behind. Guards drop in reverse declaration order: declare them in mount order.
-struct Unmount(String);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let p = c(&self.0);
-        // SAFETY: valid C string; failure (nothing mounted) is fine.
-        while unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } == 0 {}
-    }
-}
 
 #[track_caller]
 fn mount(src: &str, dir: &str, fstype: &str, data: &str) {
