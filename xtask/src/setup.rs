@@ -107,7 +107,7 @@ pub fn ensure_apt(packages: &[&str]) -> Result<Outcome> {
     util::run(
         cmd("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(["install", "-y", "-q"])
             .args(&missing),
     )?;
     let still = missing_apt(packages);
@@ -130,6 +130,8 @@ fn bpf_linker() -> Result<Outcome> {
             .args([
                 "install",
                 "bpf-linker",
+                "--version",
+                "0.13.0",
                 "--no-default-features",
                 "--features",
                 "llvm-22",
@@ -145,7 +147,9 @@ fn bpf_linker() -> Result<Outcome> {
 }
 
 fn tracefs() -> Result<Outcome> {
-    if Path::new(TRACEFS).join("events").is_dir() {
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(TRACEFS)));
+    if mounted || Path::new(TRACEFS).join("events").is_dir() {
         return Ok(Outcome::Present);
     }
     std::fs::create_dir_all(TRACEFS).with_context(|| format!("mkdir {TRACEFS}"))?;

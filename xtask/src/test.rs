@@ -9,9 +9,18 @@ use anyhow::{Result, bail};
 use crate::util::{self, cargo, secs};
 use crate::{build, setup};
 
+const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool"];
+
 pub fn run() -> Result<()> {
     let start = Instant::now();
     setup::run()?;
+    // What the end-to-end tests drive besides the sensor: busybox as a known static binary to
+    // exec, bpftool to check that probes detach (util-linux's unshare and setpriv are part of
+    // every Debian install).
+    setup::report(
+        &format!("apt {}", TEST_PACKAGES.join(" ")),
+        setup::ensure_apt(TEST_PACKAGES)?,
+    );
     let lanner = build::release_bin("lanner");
 
     let mut fmt = cargo();
