@@ -16,6 +16,11 @@ fn main() -> anyhow::Result<()> {
         .manifest_path
         .parent()
         .ok_or_else(|| anyhow!("no parent for {}", ebpf.manifest_path))?;
+    // The kernel programs also compile `common/` (the wire types): rebuild them when it changes.
+    println!(
+        "cargo:rerun-if-changed={}",
+        meta.workspace_root.join("common").as_str()
+    );
     aya_build::build_ebpf(
         [Package {
             name: ebpf.name.as_str(),

@@ -140,8 +140,9 @@ pub struct Header {
     pub _pad: [u8; 6],
 }
 
-pub const CGROUP_NAME_LEN: usize = 128;
-const _: () = assert!(core::mem::size_of::<Header>() == 192);
+/// Long enough for containerd's `<pod slice>:cri-containerd:<id>` leaf (up to ~150 bytes).
+pub const CGROUP_NAME_LEN: usize = 256;
+const _: () = assert!(core::mem::size_of::<Header>() == 320);
 
 /// Path buffers: components are appended leaf first, each NUL terminated, at offsets masked
 /// with `PATH_BUF - 1`; the array has `NAME_MAX` bytes of slack so a masked offset plus one
@@ -187,6 +188,12 @@ pub struct ExecRecord {
     pub argv_f: StrField,
     pub env_f: StrField,
     pub _pad: [u8; 4],
+    /// Process group and session (host pid namespace), and the process group as seen in the
+    /// task's own pid namespace (0 when the group leader is not visible there).
+    pub pgid: u32,
+    pub sid: u32,
+    pub vpgid: u32,
+    pub _pad2: [u8; 4],
     pub filename: [u8; FILENAME_LEN],
     pub exepath: [u8; PATH_ARRAY],
     pub cwd: [u8; PATH_ARRAY],
@@ -201,11 +208,12 @@ pub const EXEC_UPPER_KNOWN: u32 = 2;
 pub const EXEC_LOGINUID_KNOWN: u32 = 4;
 pub const EXEC_TTY_KNOWN: u32 = 8;
 pub const EXEC_VPID_KNOWN: u32 = 16;
+pub const EXEC_PGRP_KNOWN: u32 = 32;
 
 pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
 pub const EXEC_RECORD_NO_ENV: usize = EXEC_RECORD_SIZE - ENV_LEN;
 const _: () =
-    assert!(EXEC_RECORD_SIZE == 192 + 80 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
+    assert!(EXEC_RECORD_SIZE == 320 + 96 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,7 +255,7 @@ pub struct MountRecord {
 }
 
 pub const MOUNT_RECORD_SIZE: usize = core::mem::size_of::<MountRecord>();
-const _: () = assert!(MOUNT_RECORD_SIZE == 192 + 48 + 2 * MOUNT_STR_LEN + FSTYPE_LEN);
+const _: () = assert!(MOUNT_RECORD_SIZE == 320 + 48 + 2 * MOUNT_STR_LEN + FSTYPE_LEN);
 
 /// Big enough for `sockaddr_un` (110 bytes) and `sockaddr_in6` (28).
 pub const SOCKADDR_LEN: usize = 128;
@@ -277,7 +285,7 @@ pub struct ConnectRecord {
 }
 
 pub const CONNECT_RECORD_SIZE: usize = core::mem::size_of::<ConnectRecord>();
-const _: () = assert!(CONNECT_RECORD_SIZE == 192 + 48 + SOCKADDR_LEN);
+const _: () = assert!(CONNECT_RECORD_SIZE == 320 + 48 + SOCKADDR_LEN);
 
 /// A new task (process or thread), from `sched_process_fork`. The header is the parent's.
 #[repr(C)]
@@ -287,7 +295,7 @@ pub struct ForkRecord {
     pub child_pid: u32,
     pub child_tid: u32,
 }
-const _: () = assert!(core::mem::size_of::<ForkRecord>() == 200);
+const _: () = assert!(core::mem::size_of::<ForkRecord>() == 328);
 
 /// A thread group leader exiting, from `sched_process_exit`.
 #[repr(C)]
@@ -297,7 +305,7 @@ pub struct ExitRecord {
     pub exit_code: i32,
     pub _pad: [u8; 4],
 }
-const _: () = assert!(core::mem::size_of::<ExitRecord>() == 200);
+const _: () = assert!(core::mem::size_of::<ExitRecord>() == 328);
 
 /// Kernel layout facts resolved from BTF at load time and written into the programs' read-only
 /// data before load. `u32::MAX` (see [`Offsets::MISSING`]) marks a member this kernel lacks.
@@ -351,6 +359,11 @@ pub struct Offsets {
     pub upid_nr: u32,
     pub upid_size: u32,
     pub signal_tty: u32,
+    /// `signal_struct.pids[]` (struct pid * per `enum pid_type`) and the indexes of the
+    /// process group and session in it.
+    pub signal_pids: u32,
+    pub pidtype_pgid: u32,
+    pub pidtype_sid: u32,
     pub tty_index: u32,
     pub tty_driver: u32,
     pub driver_major: u32,

@@ -17,9 +17,11 @@ use tokio::{
 use crate::{
     cli::Cli,
     clock::Clock,
+    enrich::Enricher,
     event::Event,
     loader::{self, LoadOptions},
     output::json,
+    process::TableStats,
     reader,
     stats::{self, Counters, KernelLosses},
 };
@@ -43,7 +45,12 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         args.capture_env,
         stop_rx,
     ));
-    let sink = spawn_sink(rx, args.dump_events);
+    let enricher = Enricher::new(
+        &args.proc_root,
+        args.proc_table_cap,
+        args.exited_grace_ms * 1_000_000,
+    );
+    let sink = spawn_sink(rx, enricher, args.dump_events);
 
     if let Some(path) = &args.ready_file {
         std::fs::write(path, std::process::id().to_string())
@@ -62,11 +69,12 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         .await
         .context("reader task")?
         .context("reading the ring buffer")?;
-    sink.join()
+    let table = sink
+        .join()
         .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
 
     let kernel = kernel_losses(&losses)?;
-    let summary = stats::to_json(&counters, &kernel);
+    let summary = stats::to_json(&counters, &kernel, &table);
     eprintln!("lanner: counters {summary}");
     if let Some(path) = &args.stats_file {
         std::fs::write(path, summary.to_string())
@@ -84,8 +92,9 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
 /// every batch the channel hands over, so a reader of the pipe sees events promptly.
 fn spawn_sink(
     mut rx: mpsc::Receiver<Event>,
+    mut enricher: Enricher,
     dump: bool,
-) -> std::thread::JoinHandle<anyhow::Result<()>> {
+) -> std::thread::JoinHandle<anyhow::Result<TableStats>> {
     std::thread::spawn(move || {
         let clock = Clock::new();
         let stdout = std::io::stdout();
@@ -93,8 +102,10 @@ fn spawn_sink(
         while let Some(ev) = rx.blocking_recv() {
             let mut next = Some(ev);
             while let Some(ev) = next {
+                let boot_ns = ev.boot_ns;
+                let ev = enricher.enrich(ev);
                 if dump {
-                    let line = json::event_json(&ev, clock.epoch_ns(ev.boot_ns));
+                    let line = json::enriched_json(&ev, clock.epoch_ns(boot_ns));
                     serde_json::to_writer(&mut out, &line)?;
                     out.write_all(b"\n")?;
                 }
@@ -103,7 +114,7 @@ fn spawn_sink(
             out.flush()?;
         }
         out.flush()?;
-        Ok(())
+        Ok(enricher.table_stats())
     })
 }
 

@@ -20,6 +20,15 @@ pub struct Cli {
     /// Capture the environment of exec'd processes (`proc.env`); it may hold secrets.
     #[arg(long)]
     pub capture_env: bool,
+    /// The host's /proc (in the DaemonSet the host's proc is mounted at /host/proc).
+    #[arg(long, default_value = "/proc")]
+    pub proc_root: PathBuf,
+    /// Most processes the process table holds; beyond it, exited then any entries go.
+    #[arg(long, default_value_t = 65_536)]
+    pub proc_table_cap: usize,
+    /// How long an exited process stays in the table, so late events still resolve it.
+    #[arg(long, default_value_t = 5_000)]
+    pub exited_grace_ms: u64,
 }
 
 fn parse_ringbuf(s: &str) -> Result<u32, String> {

@@ -52,6 +52,8 @@ pub struct Exec {
     pub ret: i64,
     pub ppid: u32,
     pub vpid: Option<u32>,
+    /// Process group and session, when the kernel could read them.
+    pub groups: Option<ProcessGroups>,
     pub euid: u32,
     /// `None` when the kernel has no audit login uid; `Some(u32::MAX)` when unset.
     pub loginuid: Option<u32>,
@@ -72,6 +74,14 @@ pub struct Exec {
     pub env: Option<Vec<String>>,
     pub dirfd: i32,
     pub at_flags: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessGroups {
+    pub pgid: u32,
+    pub sid: u32,
+    /// The process group in the process's own pid namespace (0 when not visible there).
+    pub vpgid: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,9 +3,13 @@
 mod app;
 mod cli;
 mod clock;
+mod container;
+mod enrich;
 mod event;
+pub mod k8s;
 mod loader;
 mod output;
+mod process;
 mod reader;
 mod stats;
 

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use lanner_common::{EventKind, KIND_COUNT, LOSS_REASONS, LossReason};
 use serde_json::{Map, Value, json};
 
+use crate::process::TableStats;
+
 /// User-side counters; the kernel's are read from the `LOSSES` map into [`KernelLosses`].
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -30,7 +32,7 @@ impl KernelLosses {
 }
 
 /// The counters as the JSON object documented in docs/events.md.
-pub fn to_json(c: &Counters, k: &KernelLosses) -> Value {
+pub fn to_json(c: &Counters, k: &KernelLosses, table: &TableStats) -> Value {
     let mut events = Map::new();
     let mut lost = Map::new();
     for kind in EventKind::ALL {
@@ -48,5 +50,6 @@ pub fn to_json(c: &Counters, k: &KernelLosses) -> Value {
         "events": events,
         "lost": lost,
         "user_lost": { "decode_error": c.decode_error.load(Relaxed) },
+        "process_table": { "size": table.size, "expired": table.expired, "evicted": table.evicted },
     })
 }

@@ -12,20 +12,28 @@
 //! - [`schema`]: [`assert_schema`] and the keys documented per event type;
 //! - [`event`]: accessors and assertions on one event;
 //! - [`children`]: raw fork/exec helpers ([`CArgs`], [`fork_child`], [`wait_status`]);
+//! - [`containers`]: cgroups named like containers' ([`CgroupJail`]) and a runc container
+//!   ([`RuncContainer`]);
 //! - [`host`]: the test process and its host (capabilities, tty, cgroups, [`TempDir`],
-//!   [`unique`], [`now_ns`], `require_root!`).
+//!   [`unique`], [`now_ns`], `require_root!`);
+//! - [`kubeapi`]: a fake Kubernetes API server (Pods list/watch over plain HTTP) for the
+//!   pod-context tests ([`FakeApiServer`], [`pod_json`]).
 
 pub mod children;
+pub mod containers;
 pub mod event;
 pub mod host;
+pub mod kubeapi;
 pub mod mounts;
 pub mod schema;
 pub mod sensor;
 pub mod stats;
 
 pub use children::*;
+pub use containers::*;
 pub use event::*;
 pub use host::*;
+pub use kubeapi::*;
 pub use mounts::*;
 pub use schema::*;
 pub use sensor::*;

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use crate::util::{self, cargo, secs};
 use crate::{build, setup};
 
-const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool"];
+const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool", "runc"];
 
 pub fn run() -> Result<()> {
     let start = Instant::now();

@@ -11,9 +11,9 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use lanner_common::{
-    ARGV_LEN, ENV_LEN, EXEC_LOGINUID_KNOWN, EXEC_RECORD_NO_ENV, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN,
-    EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord, ExecVariant, LossReason, Offsets,
-    field_flags,
+    ARGV_LEN, ENV_LEN, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV, EXEC_TTY_KNOWN,
+    EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord, ExecVariant,
+    LossReason, Offsets, field_flags,
 };
 
 use crate::{
@@ -187,6 +187,9 @@ fn identity(rec: &mut ExecRecord, task: *const u8) {
         rec.vpid = v;
         flags |= EXEC_VPID_KNOWN;
     }
+    if process_group(rec, task).is_ok() {
+        flags |= EXEC_PGRP_KNOWN;
+    }
     rec.tty = 0;
     if let Ok(signal) = ptr_field(task, off!(task_signal)) {
         match field::<*const u8>(signal, off!(signal_tty)) {
@@ -207,6 +210,11 @@ fn identity(rec: &mut ExecRecord, task: *const u8) {
 fn vpid(task: *const u8) -> Result<u32, ()> {
     let pid = ptr_field(task, off!(task_thread_pid))?;
     let level: u32 = field(pid, off!(pid_level))?;
+    pid_nr(pid, level)
+}
+
+/// `pid->numbers[level].nr`: the number of a `struct pid` in the namespace at `level`.
+fn pid_nr(pid: *const u8, level: u32) -> Result<u32, ()> {
     let upid = off!(upid_size);
     if upid == Offsets::MISSING {
         return Err(());
@@ -215,6 +223,29 @@ fn vpid(task: *const u8) -> Result<u32, ()> {
         .wrapping_add((level & 31).wrapping_mul(upid))
         .wrapping_add(off!(upid_nr));
     field(pid, at)
+}
+
+/// Process group and session: `signal->pids[PIDTYPE_PGID/SID]`, in the host namespace, and the
+/// group as seen from the task's own namespace (0 if its leader lives above it).
+fn process_group(rec: &mut ExecRecord, task: *const u8) -> Result<(), ()> {
+    let signal = ptr_field(task, off!(task_signal))?;
+    let pids = off!(signal_pids);
+    let pgrp = ptr_field(
+        signal,
+        pids.wrapping_add(off!(pidtype_pgid).wrapping_mul(8)),
+    )?;
+    let sess = ptr_field(signal, pids.wrapping_add(off!(pidtype_sid).wrapping_mul(8)))?;
+    rec.pgid = pid_nr(pgrp, 0)?;
+    rec.sid = pid_nr(sess, 0)?;
+    let own = ptr_field(task, off!(task_thread_pid))?;
+    let level: u32 = field(own, off!(pid_level))?;
+    let pgrp_level: u32 = field(pgrp, off!(pid_level))?;
+    rec.vpgid = if pgrp_level >= level {
+        pid_nr(pgrp, level)?
+    } else {
+        0
+    };
+    Ok(())
 }
 
 /// Device number of a tty as the kernel encodes it for user space (`new_encode_dev`).

@@ -148,6 +148,9 @@ pub fn resolve(
         upid_nr: r.req("upid", "nr")?,
         upid_size: vmlinux.type_size("upid")?,
         signal_tty: r.req("signal_struct", "tty")?,
+        signal_pids: r.req("signal_struct", "pids")?,
+        pidtype_pgid: enum_req(vmlinux, "pid_type", "PIDTYPE_PGID")?,
+        pidtype_sid: enum_req(vmlinux, "pid_type", "PIDTYPE_SID")?,
         tty_index: r.req("tty_struct", "index")?,
         tty_driver: r.req("tty_struct", "driver")?,
         driver_major: r.req("tty_driver", "major")?,
@@ -167,6 +170,15 @@ pub fn resolve(
         ovl_vfs_inode: r.opt_or_missing("ovl_inode", "vfs_inode")?,
         ovl_upperdentry: r.opt_or_missing("ovl_inode", "__upperdentry")?,
     })
+}
+
+fn enum_req(btf: &Btf, name: &'static str, value: &'static str) -> Result<u32, OffsetsError> {
+    btf.enum_value(name, value)?
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or(OffsetsError::Missing {
+            strukt: name,
+            member: value,
+        })
 }
 
 /// Where the kernel publishes BTF.

@@ -4,7 +4,19 @@
 use serde_json::{Map, Value, json};
 
 use super::names::{caps, mount_flags, res};
-use crate::event::{Body, Connect, Event, Exec, ExecSyscall, L4, Mount, MountOp, Peer, Text};
+use crate::{
+    enrich::Enriched,
+    event::{Body, Connect, Event, Exec, ExecSyscall, L4, Mount, MountOp, Peer, Text},
+};
+
+/// The event with the context the enricher attached.
+pub fn enriched_json(e: &Enriched, epoch_ns: u64) -> Value {
+    let mut v = event_json(&e.event, epoch_ns);
+    if let Value::Object(m) = &mut v {
+        super::context::add(m, &e.event.body, &e.ctx);
+    }
+    v
+}
 
 pub fn event_json(ev: &Event, epoch_ns: u64) -> Value {
     let mut m = Map::new();

@@ -7,13 +7,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lanner_common::{
-    CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_RECORD_NO_ENV, EXEC_RECORD_SIZE,
-    EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord,
-    ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, StrField, field_flags,
+    CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
+    EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
+    EventKind, ExecRecord, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
+    StrField, field_flags,
 };
 
 use crate::event::{
-    Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, L4, Mount, MountOp, Peer, Task, Text,
+    Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, L4, Mount, MountOp, Peer, ProcessGroups,
+    Task, Text,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -214,6 +216,11 @@ fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
         ret: r.ret,
         ppid: r.ppid,
         vpid: known(EXEC_VPID_KNOWN).then_some(r.vpid),
+        groups: known(EXEC_PGRP_KNOWN).then_some(ProcessGroups {
+            pgid: r.pgid,
+            sid: r.sid,
+            vpgid: r.vpgid,
+        }),
         euid: r.euid,
         loginuid: known(EXEC_LOGINUID_KNOWN).then_some(r.loginuid),
         cap_effective: r.cap_effective,

@@ -1,0 +1,186 @@
+//! Who did it: the process table, user names and container identity attached to every event.
+//!
+//! The enricher owns the process table and the user tables (one task, no locks). Every event
+//! first updates the table (an exec must see its own new image), then gets a snapshot of its
+//! context, so a later change to the table never rewrites what an alert said.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use crate::{
+    container::{self, ContainerRef},
+    event::{Body, Event},
+    process::{
+        ProcInfo, ProcessTable, TableStats,
+        users::{RootKey, UserDb},
+    },
+};
+
+/// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: String,
+    pub exe: String,
+    pub exepath: Option<String>,
+    pub cmdline: String,
+}
+
+/// Process context of an event, from the table. `lineage[0]` is the process itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcContext {
+    pub lineage: Vec<Ancestor>,
+    pub args: Option<Vec<String>>,
+    pub cwd: Option<String>,
+    pub vpid: Option<u32>,
+    /// Comm of the session leader.
+    pub sname: Option<String>,
+    pub vpgid: Option<u32>,
+    pub duration_ns: Option<u64>,
+}
+
+impl ProcContext {
+    pub fn parent(&self) -> Option<&Ancestor> {
+        self.lineage.get(1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserContext {
+    pub name: String,
+    pub group: String,
+    pub loginname: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Context {
+    pub process: ProcContext,
+    pub user: UserContext,
+    pub container: ContainerRef,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Enriched {
+    pub event: Event,
+    pub ctx: Context,
+}
+
+pub struct Enricher {
+    table: ProcessTable,
+    users: UserDb,
+    /// A process seen in each container, to read the container's root through when the
+    /// event's own process is gone (short-lived execs usually are by the time we look).
+    anchors: HashMap<String, u32>,
+    proc_root: PathBuf,
+}
+
+impl Enricher {
+    /// A table seeded from `proc_root` (see `process::procfs`).
+    pub fn new(proc_root: &Path, cap: usize, grace_ns: u64) -> Self {
+        let mut table = ProcessTable::new(cap, grace_ns);
+        let seeded = crate::process::procfs::scan(proc_root);
+        log::info!(
+            "process table seeded with {} processes from {}",
+            seeded.len(),
+            proc_root.display()
+        );
+        for p in seeded {
+            table.insert(p);
+        }
+        Self {
+            table,
+            users: UserDb::new(proc_root),
+            anchors: HashMap::new(),
+            proc_root: proc_root.to_path_buf(),
+        }
+    }
+
+    pub fn table_stats(&self) -> TableStats {
+        self.table.stats()
+    }
+
+    pub fn enrich(&mut self, event: Event) -> Enriched {
+        self.table.apply(&event);
+        let ctx = self.context(&event);
+        Enriched { event, ctx }
+    }
+
+    fn context(&mut self, ev: &Event) -> Context {
+        let t = &ev.task;
+        // Fork and exit records carry no cgroup name (not read there): the table has it.
+        let me = self.table.get(t.pid);
+        let cgroup = t.cgroup.as_deref().or(me.and_then(|p| p.cgroup.as_deref()));
+        let container = cgroup.map_or(ContainerRef::Host, |leaf| {
+            container::from_cgroup(leaf, None)
+        });
+        let lineage: Vec<&ProcInfo> = self.table.lineage(t.pid);
+        let process = ProcContext {
+            lineage: lineage.iter().map(|p| ancestor(p)).collect(),
+            args: me.map(|p| p.args.clone()),
+            cwd: me.and_then(|p| p.cwd.clone()),
+            vpid: me.and_then(|p| p.vpid),
+            sname: me
+                .and_then(|p| p.groups)
+                .and_then(|g| self.table.get(g.sid))
+                .map(|leader| leader.comm.clone()),
+            vpgid: me
+                .and_then(|p| p.groups)
+                .map(|g| g.vpgid)
+                .filter(|v| *v != 0),
+            duration_ns: me
+                .and_then(|p| p.start_boot_ns)
+                .map(|s| ev.boot_ns.saturating_sub(s)),
+        };
+        // The process may be gone already: read its root through itself, else through
+        // another live process of the same container (never through an ancestor outside it:
+        // `runc exec`'s parent has the host's root).
+        let loginuid = match &ev.body {
+            Body::Exec(e) => e.loginuid,
+            _ => me.and_then(|p| p.loginuid),
+        };
+        let (key, pids) = match container.full_id() {
+            Some(id) => {
+                let anchor = self.anchor(id, t.pid);
+                (RootKey::Container(id.to_string()), vec![t.pid, anchor])
+            }
+            None => (RootKey::Host, vec![t.pid]),
+        };
+        let (name, group) = self.users.names(&key, &pids, t.uid, t.gid);
+        let loginname = self.users.login_name(&key, &pids, loginuid);
+        Context {
+            process,
+            user: UserContext {
+                name,
+                group,
+                loginname,
+            },
+            container,
+        }
+    }
+}
+
+impl Enricher {
+    /// The remembered process of container `id`, replaced by `pid` once it is gone.
+    fn anchor(&mut self, id: &str, pid: u32) -> u32 {
+        let alive = |p: u32| self.proc_root.join(p.to_string()).exists();
+        match self.anchors.get(id) {
+            Some(&a) if alive(a) => a,
+            _ => {
+                self.anchors.insert(id.to_string(), pid);
+                pid
+            }
+        }
+    }
+}
+
+fn ancestor(p: &ProcInfo) -> Ancestor {
+    Ancestor {
+        pid: p.pid,
+        name: p.comm.clone(),
+        exe: p.exe.clone(),
+        exepath: p.exepath.clone(),
+        cmdline: p.cmdline(),
+    }
+}

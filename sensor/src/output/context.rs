@@ -1,0 +1,53 @@
+//! JSON keys for the context the enricher attached: process tree, users, container.
+
+use serde_json::{Map, Value, json};
+
+use crate::{
+    enrich::{Ancestor, Context},
+    event::Body,
+};
+
+/// Add the context keys. Keys the event itself already set (an exec's own image, from the
+/// kernel) are kept: the record is more exact than the table.
+pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
+    let p = &ctx.process;
+    let me = p.lineage.first();
+    let parent = p.parent();
+    let mut keep = |k: &str, v: Value| {
+        m.entry(k.to_string()).or_insert(v);
+    };
+    keep("proc.ppid", json!(parent.map(|a| a.pid)));
+    keep("proc.vpid", json!(p.vpid));
+    keep("proc.exe", json!(me.map(|a| &a.exe)));
+    keep("proc.exepath", json!(me.and_then(|a| a.exepath.as_ref())));
+    keep("proc.cmdline", json!(me.map(|a| &a.cmdline)));
+    keep("proc.args", json!(p.args.as_ref().map(|a| a.join(" "))));
+    keep("proc.cwd", json!(p.cwd));
+    m.insert("proc.pname".into(), json!(parent.map(|a| &a.name)));
+    m.insert("proc.pexe".into(), json!(parent.map(|a| &a.exe)));
+    m.insert(
+        "proc.pexepath".into(),
+        json!(parent.and_then(|a| a.exepath.as_ref())),
+    );
+    m.insert("proc.pcmdline".into(), json!(parent.map(|a| &a.cmdline)));
+    // Element N is Falco's `proc.aname[N]` (0 = the process itself).
+    let column = |f: fn(&Ancestor) -> Value| Value::Array(p.lineage.iter().map(f).collect());
+    m.insert("proc.aname".into(), column(|a| json!(a.name)));
+    m.insert("proc.aexe".into(), column(|a| json!(a.exe)));
+    m.insert("proc.aexepath".into(), column(|a| json!(a.exepath)));
+    m.insert("proc.sname".into(), json!(p.sname));
+    m.insert("proc.vpgid".into(), json!(p.vpgid));
+    let vpid = match body {
+        Body::Exec(e) => e.vpid,
+        _ => p.vpid,
+    };
+    let leader = p.vpgid.zip(vpid).map(|(g, v)| g == v);
+    m.insert("proc.is_vpgid_leader".into(), json!(leader));
+    m.insert("proc.duration".into(), json!(p.duration_ns));
+    m.insert("user.name".into(), json!(ctx.user.name));
+    m.insert("group.name".into(), json!(ctx.user.group));
+    m.insert("user.loginname".into(), json!(ctx.user.loginname));
+    m.insert("container.id".into(), json!(ctx.container.short_id()));
+    m.insert("container.full_id".into(), json!(ctx.container.full_id()));
+    m.insert("container.type".into(), json!(ctx.container.kind()));
+}

@@ -1,0 +1,219 @@
+//! Bounded process table with a grace period for exited processes.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::event::{Body, Event, ProcessGroups};
+
+/// What the table knows of one process (thread group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Kernel `comm`.
+    pub comm: String,
+    /// argv[0] as passed.
+    pub exe: String,
+    pub exepath: Option<String>,
+    /// argv[1..].
+    pub args: Vec<String>,
+    /// With a trailing `/`.
+    pub cwd: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub loginuid: Option<u32>,
+    pub vpid: Option<u32>,
+    pub groups: Option<ProcessGroups>,
+    /// `CLOCK_BOOTTIME` ns of the fork that created it.
+    pub start_boot_ns: Option<u64>,
+    /// Leaf name of its cgroup.
+    pub cgroup: Option<String>,
+    pub exited_boot_ns: Option<u64>,
+}
+
+impl ProcInfo {
+    /// Falco's `proc.cmdline`: comm, then the arguments.
+    pub fn cmdline(&self) -> String {
+        if self.args.is_empty() {
+            self.comm.clone()
+        } else {
+            format!("{} {}", self.comm, self.args.join(" "))
+        }
+    }
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub size: usize,
+    /// Exited processes dropped after their grace period.
+    pub expired: u64,
+    /// Entries dropped early because the table was full.
+    pub evicted: u64,
+}
+
+pub struct ProcessTable {
+    procs: HashMap<u32, ProcInfo>,
+    /// Exited pids in exit order, with their exit time.
+    exited: VecDeque<(u64, u32)>,
+    cap: usize,
+    grace_ns: u64,
+    stats: TableStats,
+}
+
+/// Ancestry walks stop here (and at loops).
+pub const MAX_ANCESTRY: usize = 32;
+
+impl ProcessTable {
+    pub fn new(cap: usize, grace_ns: u64) -> Self {
+        Self {
+            procs: HashMap::new(),
+            exited: VecDeque::new(),
+            cap: cap.max(1),
+            grace_ns,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> TableStats {
+        TableStats {
+            size: self.procs.len(),
+            ..self.stats
+        }
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&ProcInfo> {
+        self.procs.get(&pid)
+    }
+
+    pub fn insert(&mut self, p: ProcInfo) {
+        self.procs.insert(p.pid, p);
+        self.enforce_cap();
+    }
+
+    /// The process and its ancestors, itself first, parent next. Stops at pid 0, an unknown
+    /// pid, a loop, or [`MAX_ANCESTRY`].
+    pub fn lineage(&self, pid: u32) -> Vec<&ProcInfo> {
+        let mut out: Vec<&ProcInfo> = Vec::new();
+        let mut cur = pid;
+        while out.len() < MAX_ANCESTRY {
+            let Some(p) = self.procs.get(&cur) else { break };
+            if out.iter().any(|q| q.pid == p.pid) {
+                break;
+            }
+            out.push(p);
+            if p.ppid == 0 || p.ppid == p.pid {
+                break;
+            }
+            cur = p.ppid;
+        }
+        out
+    }
+
+    /// Keep the table current with one event. Call before reading context for it, so an exec
+    /// sees its own new image.
+    pub fn apply(&mut self, ev: &Event) {
+        let t = &ev.task;
+        match &ev.body {
+            Body::Fork(f) if f.child_pid != t.pid => {
+                let mut child = self.procs.get(&t.pid).cloned().unwrap_or_else(|| ProcInfo {
+                    pid: t.pid,
+                    comm: t.comm.clone(),
+                    uid: t.uid,
+                    gid: t.gid,
+                    ..ProcInfo::default()
+                });
+                child.pid = f.child_pid;
+                child.ppid = t.pid;
+                // A new pid: its number in a child namespace is not known until it execs.
+                child.vpid = None;
+                child.start_boot_ns = Some(ev.boot_ns);
+                child.exited_boot_ns = None;
+                self.insert(child);
+            }
+            Body::Exec(e) if e.ret >= 0 => {
+                let entry = self.procs.entry(t.pid).or_insert_with(|| ProcInfo {
+                    pid: t.pid,
+                    ..ProcInfo::default()
+                });
+                entry.ppid = e.ppid;
+                entry.comm = t.comm.clone();
+                entry.exe = e.argv.first().cloned().unwrap_or_default();
+                entry.exepath = e.exepath.value.clone();
+                entry.args = e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default();
+                entry.cwd = e.cwd.value.clone();
+                entry.uid = t.uid;
+                entry.gid = t.gid;
+                entry.loginuid = e.loginuid;
+                entry.vpid = e.vpid;
+                entry.groups = e.groups.or(entry.groups);
+                entry.cgroup = t.cgroup.clone().or(entry.cgroup.take());
+                self.enforce_cap();
+            }
+            Body::Exit(_) => {
+                if let Some(p) = self.procs.get_mut(&t.pid) {
+                    p.exited_boot_ns = Some(ev.boot_ns);
+                    self.exited.push_back((ev.boot_ns, t.pid));
+                }
+            }
+            _ => {
+                // Keep what the kernel says is current for processes we knew nothing about.
+                if !self.procs.contains_key(&t.pid) && t.pid != 0 {
+                    self.insert(ProcInfo {
+                        pid: t.pid,
+                        comm: t.comm.clone(),
+                        uid: t.uid,
+                        gid: t.gid,
+                        cgroup: t.cgroup.clone(),
+                        ..ProcInfo::default()
+                    });
+                }
+            }
+        }
+        self.expire(ev.boot_ns);
+    }
+
+    /// Drop exited processes whose grace period is over (late events still resolved them).
+    fn expire(&mut self, now_ns: u64) {
+        while let Some(&(at, pid)) = self.exited.front() {
+            if now_ns.saturating_sub(at) < self.grace_ns {
+                break;
+            }
+            self.exited.pop_front();
+            // The pid may have been reused by a newer process since: only drop the exited one.
+            if self
+                .procs
+                .get(&pid)
+                .is_some_and(|p| p.exited_boot_ns == Some(at))
+            {
+                self.procs.remove(&pid);
+                self.stats.expired += 1;
+            }
+        }
+    }
+
+    /// Over the cap: first exited processes (oldest exit first), then any entry.
+    fn enforce_cap(&mut self) {
+        while self.procs.len() > self.cap {
+            if let Some((at, pid)) = self.exited.pop_front() {
+                if self
+                    .procs
+                    .get(&pid)
+                    .is_some_and(|p| p.exited_boot_ns == Some(at))
+                {
+                    self.procs.remove(&pid);
+                    self.stats.evicted += 1;
+                }
+                continue;
+            }
+            let Some(&pid) = self.procs.keys().next() else {
+                return;
+            };
+            self.procs.remove(&pid);
+            self.stats.evicted += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

@@ -1,0 +1,153 @@
+//! Process table: fork/exec/exit bookkeeping, lineage, grace period and the cap.
+
+use super::*;
+use crate::event::{Exec, ExecSyscall, Exit, Fork, Task, Text};
+
+fn task(pid: u32, comm: &str) -> Task {
+    Task {
+        pid,
+        tid: pid,
+        uid: 0,
+        gid: 0,
+        comm: comm.into(),
+        cgroup_id: 1,
+        cgroup: None,
+    }
+}
+
+fn fork(t: u64, parent: u32, child: u32) -> Event {
+    Event {
+        boot_ns: t,
+        task: task(parent, "sh"),
+        body: Body::Fork(Fork {
+            child_pid: child,
+            child_tid: child,
+        }),
+    }
+}
+
+fn exit(t: u64, pid: u32) -> Event {
+    Event {
+        boot_ns: t,
+        task: task(pid, "x"),
+        body: Body::Exit(Exit { exit_code: 0 }),
+    }
+}
+
+fn exec(t: u64, pid: u32, ppid: u32, comm: &str, argv: &[&str]) -> Event {
+    Event {
+        boot_ns: t,
+        task: task(pid, comm),
+        body: Body::Exec(Exec {
+            syscall: ExecSyscall::Execve,
+            ret: 0,
+            ppid,
+            vpid: Some(pid),
+            groups: None,
+            euid: 0,
+            loginuid: None,
+            cap_effective: 0,
+            cap_permitted: 0,
+            tty: None,
+            upper_layer: None,
+            from_memfd: false,
+            filename: Text::default(),
+            exepath: Text {
+                value: Some(format!("/bin/{comm}")),
+                truncated: false,
+            },
+            cwd: Text {
+                value: Some("/".into()),
+                truncated: false,
+            },
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            args_truncated: false,
+            env: None,
+            dirfd: -100,
+            at_flags: 0,
+        }),
+    }
+}
+
+#[test]
+fn fork_then_exec_builds_a_lineage() {
+    let mut t = ProcessTable::new(100, 1_000);
+    t.insert(ProcInfo {
+        pid: 1,
+        comm: "init".into(),
+        ..ProcInfo::default()
+    });
+    t.apply(&exec(1, 10, 1, "bash", &["bash"]));
+    t.apply(&fork(2, 10, 11));
+    assert_eq!(t.get(11).unwrap().comm, "bash", "a fork inherits the image");
+    assert_eq!(t.get(11).unwrap().start_boot_ns, Some(2));
+    t.apply(&exec(3, 11, 10, "curl", &["curl", "-s", "x"]));
+    let names: Vec<&str> = t.lineage(11).iter().map(|p| p.comm.as_str()).collect();
+    assert_eq!(names, ["curl", "bash", "init"]);
+    assert_eq!(t.get(11).unwrap().cmdline(), "curl -s x");
+    assert_eq!(
+        t.get(11).unwrap().start_boot_ns,
+        Some(2),
+        "exec keeps the fork time"
+    );
+}
+
+#[test]
+fn exited_processes_stay_for_the_grace_period_then_go() {
+    let mut t = ProcessTable::new(100, 1_000);
+    t.apply(&exec(1, 10, 1, "a", &["a"]));
+    t.apply(&exit(5, 10));
+    t.apply(&fork(500, 99, 98));
+    assert!(t.get(10).is_some(), "still there within the grace period");
+    t.apply(&fork(2_000, 99, 97));
+    assert!(t.get(10).is_none());
+    assert_eq!(t.stats().expired, 1);
+}
+
+#[test]
+fn a_reused_pid_is_not_expired_with_its_predecessor() {
+    let mut t = ProcessTable::new(100, 1_000);
+    t.apply(&exec(1, 10, 1, "old", &["old"]));
+    t.apply(&exit(5, 10));
+    t.apply(&fork(6, 1, 10));
+    t.apply(&exec(7, 10, 1, "new", &["new"]));
+    t.apply(&fork(5_000, 1, 20));
+    assert_eq!(t.get(10).unwrap().comm, "new");
+}
+
+#[test]
+fn lineage_stops_at_loops_and_unknown_parents() {
+    let mut t = ProcessTable::new(100, 1_000);
+    t.insert(ProcInfo {
+        pid: 2,
+        ppid: 3,
+        ..ProcInfo::default()
+    });
+    t.insert(ProcInfo {
+        pid: 3,
+        ppid: 2,
+        ..ProcInfo::default()
+    });
+    assert_eq!(t.lineage(2).len(), 2);
+    t.insert(ProcInfo {
+        pid: 5,
+        ppid: 404,
+        ..ProcInfo::default()
+    });
+    assert_eq!(t.lineage(5).len(), 1);
+}
+
+#[test]
+fn the_cap_evicts_exited_processes_first_and_counts() {
+    let mut t = ProcessTable::new(3, u64::MAX);
+    for pid in 1..=3 {
+        t.apply(&exec(pid.into(), pid, 0, "p", &["p"]));
+    }
+    t.apply(&exit(10, 2));
+    t.apply(&exec(11, 4, 0, "q", &["q"]));
+    assert!(t.get(2).is_none(), "the exited one went first");
+    assert!(t.get(1).is_some() && t.get(3).is_some() && t.get(4).is_some());
+    t.apply(&exec(12, 5, 0, "r", &["r"]));
+    assert_eq!(t.stats().size, 3);
+    assert_eq!(t.stats().evicted, 2);
+}
