@@ -87,9 +87,10 @@ impl UserDb {
     /// The root of the first live pid (the host's through pid 1 for host processes), its
     /// tables loaded or refreshed as needed.
     fn resolve(&mut self, key: &RootKey, pids: &[u32]) -> Option<RootId> {
-        let host = [1u32];
-        let candidates: &[u32] = if *key == RootKey::Host { &host } else { pids };
-        for &pid in candidates {
+        // Host processes: init's root first (the host's even for a chrooted process), then the
+        // process itself (init's root may be unreadable, e.g. under a sandboxing pid 1).
+        let host_first = (*key == RootKey::Host).then_some(1u32);
+        for pid in host_first.into_iter().chain(pids.iter().copied()) {
             let dir = self.proc_root.join(pid.to_string()).join("root");
             let Ok(meta) = fs::metadata(&dir) else {
                 continue;
