@@ -1,14 +1,15 @@
-//! Wiring: load probes, read the ring buffer, write events, count, and shut down cleanly on
-//! SIGINT/SIGTERM (drain what is already captured, report counters, detach).
+//! Wiring: load probes, read the ring buffer, enrich (process, container, pod), write events,
+//! count, and shut down cleanly on SIGINT/SIGTERM (drain what is already captured, report
+//! counters, detach).
+//!
+//! reader (tokio, AsyncFd) → enrich stage (tokio task owning the process table and the pod
+//! wait) → writer thread (stdout). Every hop is a bounded channel with back-pressure.
 
-use std::{
-    io::Write as _,
-    sync::{Arc, atomic::Ordering::Relaxed},
-};
+use std::{io::Write as _, sync::Arc};
 
 use anyhow::Context as _;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use lanner_common::{EventKind, KIND_COUNT, LOSS_REASONS, LossReason, MAP_EVENTS, MAP_LOSSES};
+use lanner_common::{EventKind, LossReason, MAP_EVENTS, MAP_LOSSES};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::{mpsc, watch},
@@ -17,11 +18,14 @@ use tokio::{
 use crate::{
     cli::Cli,
     clock::Clock,
-    enrich::Enricher,
+    enrich::{
+        Enriched, Enricher,
+        pods::{self, PodWait, PodWaitCounters},
+    },
     event::Event,
+    k8s::{K8sOptions, PodCache},
     loader::{self, LoadOptions},
     output::json,
-    process::TableStats,
     reader,
     stats::{self, Counters, KernelLosses},
 };
@@ -35,12 +39,20 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
     let losses: PerCpuArray<MapData, u64> =
         PerCpuArray::try_from(ebpf.take_map(MAP_LOSSES).context("map LOSSES missing")?)?;
 
+    let pods = PodCache::start(K8sOptions {
+        node_name: args.node_name.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        ..K8sOptions::default()
+    })
+    .await;
     let counters = Arc::new(Counters::default());
-    let (tx, rx) = mpsc::channel::<Event>(8192);
+    let wait_counters = Arc::new(PodWaitCounters::default());
+    let (event_tx, event_rx) = mpsc::channel::<Event>(8192);
+    let (out_tx, out_rx) = mpsc::channel::<Enriched>(8192);
     let (stop_tx, stop_rx) = watch::channel(false);
     let reader = tokio::spawn(reader::run(
         ring,
-        tx,
+        event_tx,
         counters.clone(),
         args.capture_env,
         stop_rx,
@@ -50,7 +62,19 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         args.proc_table_cap,
         args.exited_grace_ms * 1_000_000,
     );
-    let sink = spawn_sink(rx, enricher, args.dump_events);
+    let wait = PodWait {
+        max_wait: std::time::Duration::from_millis(args.pod_wait_ms),
+        max_pending: args.pod_pending_max,
+    };
+    let stage = tokio::spawn(pods::run(
+        event_rx,
+        out_tx,
+        enricher,
+        pods.clone(),
+        wait,
+        wait_counters.clone(),
+    ));
+    let writer = spawn_writer(out_rx, args.dump_events);
 
     if let Some(path) = &args.ready_file {
         std::fs::write(path, std::process::id().to_string())
@@ -64,37 +88,44 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    // Stop reading; each stage ends when its input closes, after passing everything on.
     let _ = stop_tx.send(true);
     reader
         .await
         .context("reader task")?
         .context("reading the ring buffer")?;
-    let table = sink
+    let table = stage.await.context("enrichment task")?;
+    writer
         .join()
         .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
 
     let kernel = kernel_losses(&losses)?;
-    let summary = stats::to_json(&counters, &kernel, &table);
+    let summary = stats::to_json(&stats::Snapshot {
+        counters: &counters,
+        kernel: &kernel,
+        table: &table,
+        pods: pods.stats(),
+        pods_enabled: pods.enabled(),
+        pods_synced: pods.synced(),
+        pods_stale: pods.stale(),
+        pods_node: pods.node(),
+        pod_wait: &wait_counters,
+    });
     eprintln!("lanner: counters {summary}");
     if let Some(path) = &args.stats_file {
         std::fs::write(path, summary.to_string())
             .with_context(|| format!("writing stats file {}", path.display()))?;
     }
-    log::debug!(
-        "detaching probes ({} events read)",
-        counters.read.iter().map(|c| c.load(Relaxed)).sum::<u64>()
-    );
     drop(ebpf);
     Ok(())
 }
 
 /// Writing to stdout can block (a slow pipe): keep it off the runtime's workers. Flushed after
 /// every batch the channel hands over, so a reader of the pipe sees events promptly.
-fn spawn_sink(
-    mut rx: mpsc::Receiver<Event>,
-    mut enricher: Enricher,
+fn spawn_writer(
+    mut rx: mpsc::Receiver<Enriched>,
     dump: bool,
-) -> std::thread::JoinHandle<anyhow::Result<TableStats>> {
+) -> std::thread::JoinHandle<anyhow::Result<()>> {
     std::thread::spawn(move || {
         let clock = Clock::new();
         let stdout = std::io::stdout();
@@ -102,10 +133,8 @@ fn spawn_sink(
         while let Some(ev) = rx.blocking_recv() {
             let mut next = Some(ev);
             while let Some(ev) = next {
-                let boot_ns = ev.boot_ns;
-                let ev = enricher.enrich(ev);
                 if dump {
-                    let line = json::enriched_json(&ev, clock.epoch_ns(boot_ns));
+                    let line = json::enriched_json(&ev, clock.epoch_ns(ev.event.boot_ns));
                     serde_json::to_writer(&mut out, &line)?;
                     out.write_all(b"\n")?;
                 }
@@ -114,7 +143,7 @@ fn spawn_sink(
             out.flush()?;
         }
         out.flush()?;
-        Ok(enricher.table_stats())
+        Ok(())
     })
 }
 
@@ -126,7 +155,5 @@ fn kernel_losses(map: &PerCpuArray<MapData, u64>) -> anyhow::Result<KernelLosses
             k.0[kind.index()][reason as usize] = per_cpu.iter().sum();
         }
     }
-    debug_assert_eq!(k.0.len(), KIND_COUNT);
-    debug_assert_eq!(k.0[0].len(), LOSS_REASONS);
     Ok(k)
 }

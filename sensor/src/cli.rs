@@ -29,6 +29,18 @@ pub struct Cli {
     /// How long an exited process stays in the table, so late events still resolve it.
     #[arg(long, default_value_t = 5_000)]
     pub exited_grace_ms: u64,
+    /// The node whose pods give context (default: $NODE_NAME, else the hostname).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Kubeconfig to use instead of in-cluster / $KUBECONFIG discovery.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long an event of a container whose pod is not known yet waits for it.
+    #[arg(long, default_value_t = 300)]
+    pub pod_wait_ms: u64,
+    /// Most events waiting for their pod at once; beyond it the oldest goes on, marked.
+    #[arg(long, default_value_t = 10_000)]
+    pub pod_pending_max: usize,
 }
 
 fn parse_ringbuf(s: &str) -> Result<u32, String> {

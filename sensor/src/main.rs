@@ -6,7 +6,7 @@ mod clock;
 mod container;
 mod enrich;
 mod event;
-pub mod k8s;
+mod k8s;
 mod loader;
 mod output;
 mod process;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use lanner_common::{EventKind, KIND_COUNT, LOSS_REASONS, LossReason};
 use serde_json::{Map, Value, json};
 
-use crate::process::TableStats;
+use crate::{enrich::pods::PodWaitCounters, k8s::PodCacheStats, process::TableStats};
 
 /// User-side counters; the kernel's are read from the `LOSSES` map into [`KernelLosses`].
 #[derive(Debug, Default)]
@@ -31,25 +31,52 @@ impl KernelLosses {
     }
 }
 
+/// Everything the exit summary reports.
+pub struct Snapshot<'a> {
+    pub counters: &'a Counters,
+    pub kernel: &'a KernelLosses,
+    pub table: &'a TableStats,
+    pub pods: PodCacheStats,
+    pub pods_enabled: bool,
+    pub pods_synced: bool,
+    pub pods_stale: bool,
+    pub pods_node: Option<&'a str>,
+    pub pod_wait: &'a PodWaitCounters,
+}
+
 /// The counters as the JSON object documented in docs/events.md.
-pub fn to_json(c: &Counters, k: &KernelLosses, table: &TableStats) -> Value {
+pub fn to_json(s: &Snapshot<'_>) -> Value {
     let mut events = Map::new();
     let mut lost = Map::new();
     for kind in EventKind::ALL {
         events.insert(
             kind.name().into(),
-            json!(c.read[kind.index()].load(Relaxed)),
+            json!(s.counters.read[kind.index()].load(Relaxed)),
         );
         let reasons: Map<String, Value> = LossReason::ALL
             .iter()
-            .map(|r| (r.name().to_string(), json!(k.get(kind, *r))))
+            .map(|r| (r.name().to_string(), json!(s.kernel.get(kind, *r))))
             .collect();
         lost.insert(kind.name().into(), Value::Object(reasons));
     }
+    let (t, p) = (s.table, &s.pods);
     json!({
         "events": events,
         "lost": lost,
-        "user_lost": { "decode_error": c.decode_error.load(Relaxed) },
-        "process_table": { "size": table.size, "expired": table.expired, "evicted": table.evicted },
+        "user_lost": { "decode_error": s.counters.decode_error.load(Relaxed) },
+        "process_table": { "size": t.size, "expired": t.expired, "evicted": t.evicted },
+        "pod_cache": {
+            "enabled": s.pods_enabled,
+            "node": s.pods_node,
+            "synced": s.pods_synced,
+            "stale": s.pods_stale,
+            "pods": p.pods,
+            "containers": p.containers,
+            "watch_errors": p.watch_errors,
+            "relists": p.relists,
+            "bad_container_ids": p.bad_container_ids,
+            "resolved_after_wait": s.pod_wait.resolved_after_wait.load(Relaxed),
+            "sent_pending": s.pod_wait.sent_pending.load(Relaxed),
+        },
     })
 }

@@ -281,12 +281,12 @@ impl FakeApiServer {
         self.shared.changes.send_modify(|n| *n += 1);
     }
 
-    /// Forgets the history up to now (as an etcd compaction would): a watch from any earlier
-    /// resourceVersion gets 410 Gone and outstanding `continue` tokens expire.
+    /// Compacts the history up to now, as etcd does: a new watch from any earlier
+    /// resourceVersion gets 410 Gone and outstanding `continue` tokens expire. (The entries stay
+    /// in memory so the watches already open still get everything, as from the watch cache.)
     pub fn expire_history(&self) {
         let mut st = lock(&self.shared.state);
         st.oldest = st.rv;
-        st.history.clear();
         st.pages.clear();
     }
 

@@ -4,6 +4,10 @@
 //! first updates the table (an exec must see its own new image), then gets a snapshot of its
 //! context, so a later change to the table never rewrites what an alert said.
 
+pub mod pods;
+
+pub use pods::PodContext;
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -59,6 +63,8 @@ pub struct Context {
     pub process: ProcContext,
     pub user: UserContext,
     pub container: ContainerRef,
+    /// Set by the pod stage (`pods::run`); `Off` until then.
+    pub pod: PodContext,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,6 +163,7 @@ impl Enricher {
                 loginname,
             },
             container,
+            pod: PodContext::Off,
         }
     }
 }

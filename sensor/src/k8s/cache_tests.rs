@@ -199,6 +199,31 @@ async fn expired_watch_history_410_leads_to_a_relist() {
     wait_until("live again", || cache.lookup(&hex_id(3)).is_some()).await;
 }
 
+/// The same compaction, but a BOOKMARK moved the watch's version on first: it resumes without
+/// 410 and without a relist (what bookmarks are for on a quiet node).
+#[tokio::test]
+async fn a_bookmark_keeps_a_quiet_watch_resumable() {
+    let f = fixture().await;
+    f.server.add_pod(pod("web", NODE, 1));
+    let cache = synced(&f.opts).await;
+    f.server.add_pod(pod("elsewhere", "node-b", 9));
+    f.server.bookmark();
+    let marked = f.server.resource_version().to_string();
+    f.server.expire_history();
+    f.server.close_watches();
+    let resumed = || {
+        let reqs = f.server.requests();
+        reqs.iter()
+            .any(|r| r.is_watch() && r.param("resourceVersion") == Some(marked.as_str()))
+    };
+    wait_until("the watch resumed from the bookmark", resumed).await;
+    f.server.add_pod(pod("late", NODE, 3));
+    wait_until("live", || cache.lookup(&hex_id(3)).is_some()).await;
+    let stats = cache.stats();
+    assert_eq!((stats.watch_errors, stats.relists), (0, 1), "{stats:?}");
+    assert!(!cache.stale());
+}
+
 #[tokio::test]
 async fn pods_of_other_nodes_are_never_indexed() {
     let f = fixture().await;

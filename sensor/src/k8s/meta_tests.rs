@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use super::{
     error::ContainerIdError,
-    meta::{HostPathMount, PodMeta, pod_containers, pod_key},
-    parse_container_id, split_image,
+    meta::{HostPathMount, PodMeta, parse_container_id, pod_containers, pod_key, split_image},
 };
 
 fn pod(v: Value) -> Pod {

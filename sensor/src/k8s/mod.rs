@@ -34,9 +34,9 @@ use kube::{
     runtime::watcher,
 };
 
-pub use error::{ContainerIdError, K8sError, WatchError};
+pub use error::K8sError;
 pub use index::PodCacheStats;
-pub use meta::{HostPathMount, PodMeta, parse_container_id, split_image};
+pub use meta::PodMeta;
 
 use index::Shared;
 

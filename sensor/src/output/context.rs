@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    enrich::{Ancestor, Context},
+    enrich::{Ancestor, Context, PodContext},
     event::Body,
 };
 
@@ -50,4 +50,70 @@ pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
     m.insert("container.id".into(), json!(ctx.container.short_id()));
     m.insert("container.full_id".into(), json!(ctx.container.full_id()));
     m.insert("container.type".into(), json!(ctx.container.kind()));
+    add_pod(m, &ctx.pod);
+}
+
+/// Pod keys: the pod's context when found, the visible `<pending>` marker when it did not
+/// arrive in time, nulls outside containers or without Kubernetes.
+pub fn add_pod(m: &mut Map<String, Value>, pod: &PodContext) {
+    const PENDING: &str = "<pending>";
+    let (state, meta) = match pod {
+        PodContext::Host => ("host", None),
+        PodContext::Off => ("off", None),
+        PodContext::Pending => ("pending", None),
+        PodContext::Found(meta) => ("found", Some(meta)),
+    };
+    m.insert("lanner.pod_context".into(), json!(state));
+    let marker = |v: Value| {
+        if matches!(pod, PodContext::Pending) {
+            json!(PENDING)
+        } else {
+            v
+        }
+    };
+    let Some(p) = meta else {
+        for key in ["k8s.ns.name", "k8s.pod.name"] {
+            m.insert(key.into(), marker(Value::Null));
+        }
+        for key in [
+            "k8s.pod.uid",
+            "k8s.pod.labels",
+            "k8s.pod.ip",
+            "container.name",
+            "container.image",
+            "container.image.repository",
+            "container.image.tag",
+            "container.privileged",
+            "container.mounts",
+            "container.start_ts",
+        ] {
+            m.insert(key.into(), Value::Null);
+        }
+        return;
+    };
+    m.insert("k8s.ns.name".into(), json!(p.namespace));
+    m.insert("k8s.pod.name".into(), json!(p.pod_name));
+    m.insert("k8s.pod.uid".into(), json!(p.pod_uid));
+    m.insert("k8s.pod.labels".into(), json!(p.labels));
+    m.insert("k8s.pod.ip".into(), json!(p.pod_ip));
+    m.insert("container.name".into(), json!(p.container_name));
+    let image = if p.runtime_image.is_empty() {
+        &p.image
+    } else {
+        &p.runtime_image
+    };
+    m.insert("container.image".into(), json!(image));
+    m.insert(
+        "container.image.repository".into(),
+        json!(p.image_repository),
+    );
+    m.insert("container.image.tag".into(), json!(p.image_tag));
+    m.insert("container.privileged".into(), json!(p.privileged));
+    let mounts: Vec<Value> = p
+        .host_path_mounts
+        .iter()
+        .map(|h| json!({"source": h.host_path, "dest": h.container_path, "read_only": h.read_only}))
+        .collect();
+    m.insert("container.mounts".into(), Value::Array(mounts));
+    m.insert("container.start_ts".into(), json!(p.started_at_ns));
 }

@@ -78,6 +78,8 @@ pub(super) async fn watch(
     }
     loop {
         tokio::select! {
+            // Changes first: what happened before a close is still sent.
+            biased;
             r = changes.changed() => if r.is_err() { break },
             _ = closes.changed() => break,
             _ = tokio::time::sleep_until(deadline) => break,

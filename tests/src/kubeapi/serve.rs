@@ -64,18 +64,19 @@ async fn read_request<R: AsyncBufReadExt + Unpin>(
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
+            (percent_decode(k, true), percent_decode(v, true))
         })
         .collect();
     let req = RecordedRequest {
         method,
-        path: percent_decode(path),
+        path: percent_decode(path, false),
         query,
     };
     Ok(Some((req, close)))
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes; `+` is a space in a query (form encoding) but not in a path.
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let hex = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
     let mut out = Vec::with_capacity(b.len());
@@ -87,7 +88,7 @@ fn percent_decode(s: &str) -> String {
                 i += 3;
                 continue;
             }
-            (b'+', ..) => out.push(b' '),
+            (b'+', ..) if plus_is_space => out.push(b' '),
             (c, ..) => out.push(c),
         }
         i += 1;
