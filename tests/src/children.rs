@@ -121,3 +121,17 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> TimedOutput {
         elapsed,
     }
 }
+
+/// Runs `/bin/busybox echo <unique marker>` on the host, waits for it, and returns its pid and
+/// the marker (to find its exec event among the host's).
+pub fn echo_on_host(tag: &str) -> (i64, String) {
+    let marker = crate::unique(tag);
+    let mut child = std::process::Command::new("/bin/busybox")
+        .args(["echo", &marker])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = i64::from(child.id());
+    assert!(child.wait().unwrap().success());
+    (pid, marker)
+}

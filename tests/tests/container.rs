@@ -158,14 +158,7 @@ fn conmon_and_other_look_alikes_are_the_host() {
 fn host_process_is_the_host() {
     require_root!();
     let mut sensor = Sensor::start();
-    let marker = unique("host");
-    let mut child = std::process::Command::new("/bin/busybox")
-        .args(["echo", &marker])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = i64::from(child.id());
-    assert!(child.wait().unwrap().success());
+    let (pid, marker) = echo_on_host("host");
     let ev = sensor.wait_for(
         |e| is_type(e, "execve") && e["proc.pid"] == pid && has_arg(e, &marker),
         EVENT_TIMEOUT,

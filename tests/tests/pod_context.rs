@@ -117,19 +117,6 @@ fn exec_in(jail: &CgroupJail) -> (i64, String) {
     (i64::from(pid), marker)
 }
 
-/// Execs `busybox echo <marker>` on the host (waiting for it) and returns (pid, marker).
-fn exec_on_host() -> (i64, String) {
-    let marker = unique("host");
-    let mut child = std::process::Command::new("/bin/busybox")
-        .args(["echo", &marker])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = i64::from(child.id());
-    assert!(child.wait().unwrap().success());
-    (pid, marker)
-}
-
 fn is_exec_of(e: &Value, pid: i64, marker: &str) -> bool {
     is_type(e, "execve") && e["proc.pid"] == pid && has_arg(e, marker)
 }
@@ -285,7 +272,7 @@ fn api_server_restart_keeps_events_flowing_and_the_cache_recovers() {
     let ev = wait_exec(&sensor, &exec_in(&jail_a), EVENT_TIMEOUT);
     assert_field(&ev, "lanner.pod_context", "found");
     assert_field(&ev, "k8s.pod.name", "pod-a");
-    let ev = wait_exec(&sensor, &exec_on_host(), EVENT_TIMEOUT);
+    let ev = wait_exec(&sensor, &echo_on_host("host"), EVENT_TIMEOUT);
     assert_no_pod(&ev, "host");
 
     api.fake()
@@ -358,7 +345,7 @@ fn without_kubernetes_pod_context_is_off() {
     let ev = wait_exec(&sensor, &exec_in(&jail), EVENT_TIMEOUT);
     assert_field(&ev, "container.full_id", id.as_str());
     assert_no_pod(&ev, "off");
-    let ev = wait_exec(&sensor, &exec_on_host(), EVENT_TIMEOUT);
+    let ev = wait_exec(&sensor, &echo_on_host("host"), EVENT_TIMEOUT);
     assert_no_pod(&ev, "host");
     let stats = sensor.stop();
     assert_eq!(stats.raw["pod_cache"]["enabled"], false, "{}", stats.raw);
