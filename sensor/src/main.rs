@@ -12,6 +12,8 @@ mod output;
 mod process;
 mod reader;
 mod stats;
+#[cfg(test)]
+mod testutil;
 
 use clap::Parser as _;
 

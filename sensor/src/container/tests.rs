@@ -292,13 +292,7 @@ fn the_leaf_wins_over_a_path_that_disagrees() {
 
 #[test]
 fn garbage_never_panics() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::testutil::xorshift();
     let alphabet: Vec<char> = "0123456789abcdefABCDEF-_.:/ scopecrio\u{0}\u{fffd}é日"
         .chars()
         .collect();
@@ -317,7 +311,7 @@ fn garbage_never_panics() {
     for _ in 0..20_000 {
         let mut s = String::new();
         for _ in 0..(next() % 12) {
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 s.push_str(pieces[(next() % pieces.len() as u64) as usize]);
             } else {
                 s.push(alphabet[(next() % alphabet.len() as u64) as usize]);

@@ -316,18 +316,11 @@ fn bad_input_never_panics() {
         Btf::from_bytes(&v2),
         Err(BtfError::BadVersion { version: 2 })
     ));
-    // xorshift: deterministic pseudo-random bytes without extra crates.
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::testutil::xorshift();
     for _ in 0..2000 {
         let len = (next() % 200) as usize;
         let mut junk: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        if len >= 4 && next() % 2 == 0 {
+        if len >= 4 && next().is_multiple_of(2) {
             junk[..4].copy_from_slice(&[0x9f, 0xeb, 1, 0]);
         }
         if let Ok(btf) = Btf::from_bytes(&junk) {
