@@ -1,0 +1,224 @@
+//! Every field the engine knows: its name, type, what argument it takes, and its meaning.
+//! Fields of events Lanner does not capture (open, ptrace, setuid, …) are known too: rules on
+//! them load and never fire, because the sensor never has a value for them.
+
+use crate::{event::FieldArg, value::FieldType};
+
+/// What may follow a field's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    None,
+    /// `[N]`, optional: `proc.aname` alone has "any ancestor" semantics.
+    Index,
+    /// `[N]`, required (`proc.args[N]` is also fine without: see `optional_arg`).
+    IndexRequired,
+    /// `[KEY]`, required (`k8s.pod.label[app]`, `proc.env[HOME]`).
+    Key,
+    /// `[N]` or `[KEY]`: all digits (no leading 0) is an index (`container.mount.dest[/etc]`).
+    IndexOrKey,
+    /// `evt.arg.NAME`, `evt.arg[NAME]` or `evt.arg[N]`.
+    EvtArg,
+}
+
+/// Field flags.
+pub mod flag {
+    /// Only usable in conditions, not in outputs (`fd.net`, `fd.ip`).
+    pub const FILTER_ONLY: u8 = 1;
+    /// No transformers on it, and it cannot be the target of `val()`.
+    pub const NO_TRANSFORMER: u8 = 2;
+    /// Without an index: true if any ancestor from the parent upward satisfies the operator.
+    pub const ANY_ANCESTOR: u8 = 4;
+    /// The argument may be omitted even though the field takes one (`proc.args`, `proc.env`).
+    pub const OPTIONAL_ARG: u8 = 8;
+    /// Deprecated; warned about at load.
+    pub const DEPRECATED: u8 = 16;
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FieldDef {
+    pub field: Field,
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub arg: ArgKind,
+    pub flags: u8,
+    pub desc: &'static str,
+}
+
+impl FieldDef {
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+macro_rules! fields {
+    ($( $variant:ident = $name:literal, $ty:ident, $arg:ident, $flags:expr, $desc:literal; )*) => {
+        /// A known field. `FIELDS[f as usize]` is its definition.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u16)]
+        pub enum Field { $( $variant, )* }
+
+        pub static FIELDS: &[FieldDef] = &[
+            $( FieldDef {
+                field: Field::$variant,
+                name: $name,
+                ty: FieldType::$ty,
+                arg: ArgKind::$arg,
+                flags: $flags,
+                desc: $desc,
+            }, )*
+        ];
+    };
+}
+
+// Classes (the part before the first dot) with a short description, for `--list`.
+pub static CLASSES: &[(&str, &str)] = &[
+    ("evt", "the event: type, time, arguments, result"),
+    ("proc", "the process (and its ancestors) that caused the event"),
+    ("thread", "the thread that caused the event"),
+    ("user", "the user of the process"),
+    ("group", "the group of the process"),
+    ("fd", "the file descriptor (socket) the event is about"),
+    ("container", "the container of the process"),
+    ("k8s", "the Kubernetes pod of the container"),
+];
+
+use flag::*;
+
+fields! {
+    EvtType = "evt.type", Str, None, 0, "Event type name (execve, connect, mount, …).";
+    EvtArg = "evt.arg", Str, EvtArg, 0, "One argument of the event as text (evt.arg.NAME, evt.arg[N]).";
+    ProcName = "proc.name", Str, None, 0, "Kernel comm of the thread: the executable's name, at most 15 characters.";
+    ProcAname = "proc.aname", Str, Index, NO_TRANSFORMER | ANY_ANCESTOR, "Name of the Nth ancestor (0 = the process, 1 = parent); without index: any ancestor from the parent up.";
+    FdNet = "fd.net", IpNet, None, FILTER_ONLY | NO_TRANSFORMER, "Client or server IP inside the CIDR.";
+    // The rest of the table follows the same pattern (see `fields_tests`).
+}
+
+/// Names an event argument may have (`evt.arg.NAME`): the parameter names of the events in
+/// Falco's event table that rules use, plus those of the events Lanner emits.
+pub static EVT_ARG_NAMES: &[&str] = &[
+    "res", "fd", "name", "flags", "mode", "dev", "dir", "type", "path", "filename", "oldpath",
+    "newpath", "linkpath", "target", "uid", "gid", "request", "cmd", "domain", "dirfd",
+    "status", "fsname", "attr_flags", "from_dfd", "from_pathname", "to_dfd", "to_pathname",
+    "dfd", "addr", "tuple", "data", "size", "pid", "sig", "ruid", "euid", "suid", "rgid", "egid",
+    "sgid", "newdirfd", "olddirfd", "linkdirfd", "exe", "args", "cwd", "env", "tty", "pgid",
+    "loginuid", "cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "trusted_exepath",
+    "ptid", "vpid", "vtid", "comm", "cgroups", "protocol", "backlog", "length", "resource",
+    "nstype", "special", "id", "addr", "prot", "option", "arg2", "arg3", "op", "operation",
+];
+
+/// Why a field reference did not resolve.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("unknown field")]
+    Unknown,
+    #[error("field '{0}' takes no argument")]
+    NoArgAllowed(&'static str),
+    #[error("field '{0}' needs an argument in brackets")]
+    ArgRequired(&'static str),
+    #[error("field '{0}' needs a number in brackets")]
+    BadIndex(&'static str),
+    #[error("unknown event argument '{0}'")]
+    UnknownEvtArg(String),
+}
+
+pub fn def(f: Field) -> &'static FieldDef {
+    &FIELDS[f as usize]
+}
+
+/// Resolve a field as written (`name` is the whole dotted token, `arg` the bracket content).
+/// The longest known name wins; `evt.arg.NAME` / `evt.rawarg.NAME` take a dotted suffix.
+pub fn lookup(name: &str, arg: Option<&str>) -> Result<(Field, FieldArg), LookupError> {
+    if let Some(d) = FIELDS.iter().find(|d| d.name == name) {
+        return resolve_arg(d, arg);
+    }
+    // Dotted argument: `evt.arg.flags` = `evt.arg` with key `flags`.
+    let d = FIELDS
+        .iter()
+        .filter(|d| d.arg == ArgKind::EvtArg)
+        .find(|d| {
+            name.strip_prefix(d.name)
+                .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+        })
+        .ok_or(LookupError::Unknown)?;
+    if arg.is_some() {
+        return Err(LookupError::Unknown);
+    }
+    let key = &name[d.name.len() + 1..];
+    evt_arg(key).map(|a| (d.field, a))
+}
+
+fn evt_arg(key: &str) -> Result<FieldArg, LookupError> {
+    if let Ok(n) = key.parse::<u32>() {
+        return Ok(FieldArg::Index(n));
+    }
+    if EVT_ARG_NAMES.contains(&key) {
+        Ok(FieldArg::Key(key.to_string()))
+    } else {
+        Err(LookupError::UnknownEvtArg(key.to_string()))
+    }
+}
+
+fn resolve_arg(d: &'static FieldDef, arg: Option<&str>) -> Result<(Field, FieldArg), LookupError> {
+    let index = |a: &str| a.parse::<u32>().map_err(|_| LookupError::BadIndex(d.name));
+    let a = match (d.arg, arg) {
+        (ArgKind::None, None) => FieldArg::None,
+        (ArgKind::None, Some(_)) => return Err(LookupError::NoArgAllowed(d.name)),
+        (_, None) if d.arg == ArgKind::Index || d.has(OPTIONAL_ARG) => FieldArg::None,
+        (_, None) => return Err(LookupError::ArgRequired(d.name)),
+        (ArgKind::Index | ArgKind::IndexRequired, Some(a)) => FieldArg::Index(index(a)?),
+        (ArgKind::Key, Some(a)) => FieldArg::Key(a.to_string()),
+        (ArgKind::IndexOrKey, Some(a)) => {
+            let digits = !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
+            if digits && (a == "0" || !a.starts_with('0')) {
+                FieldArg::Index(index(a)?)
+            } else {
+                FieldArg::Key(a.to_string())
+            }
+        }
+        (ArgKind::EvtArg, Some(a)) => evt_arg(a)?,
+    };
+    Ok((d.field, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_order_matches_the_enum() {
+        for (i, d) in FIELDS.iter().enumerate() {
+            assert_eq!(d.field as usize, i, "{}", d.name);
+        }
+    }
+
+    #[test]
+    fn dotted_and_bracketed_event_arguments() {
+        assert_eq!(
+            lookup("evt.arg.flags", None),
+            Ok((Field::EvtArg, FieldArg::Key("flags".into())))
+        );
+        assert_eq!(
+            lookup("evt.arg", Some("1")),
+            Ok((Field::EvtArg, FieldArg::Index(1)))
+        );
+        assert_eq!(
+            lookup("evt.arg.nonsense", None),
+            Err(LookupError::UnknownEvtArg("nonsense".into()))
+        );
+        assert_eq!(lookup("proc.nmae", None), Err(LookupError::Unknown));
+    }
+
+    #[test]
+    fn ancestor_index_is_optional() {
+        assert_eq!(
+            lookup("proc.aname", None),
+            Ok((Field::ProcAname, FieldArg::None))
+        );
+        assert_eq!(
+            lookup("proc.aname", Some("2")),
+            Ok((Field::ProcAname, FieldArg::Index(2)))
+        );
+        assert!(lookup("proc.aname", Some("x")).is_err());
+        assert!(lookup("proc.name", Some("1")).is_err());
+    }
+}
