@@ -72,41 +72,41 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
-/// Where the characters of a scalar's value came from in the file. Each segment says: value
-/// bytes from `offset` on start at this line and column. Block scalars (`>`, `|`) and
-/// multi-line plain scalars get one segment per source line; a single-line scalar one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the characters of a text (a condition, an output) came from in the rules files. Each
+/// segment says: bytes from `offset` on start at `pos`. Block scalars (`>`, `|`) and multi-line
+/// plain scalars get one segment per source line; text appended by a later item (`append`,
+/// `override`, exceptions) gets segments pointing into that item.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextMap {
-    pub file: Arc<str>,
-    /// (value byte offset, line, col), sorted by offset; never empty.
-    pub segments: Vec<(usize, usize, usize)>,
+    /// Sorted by offset.
+    pub segments: Vec<(usize, Pos)>,
 }
 
 impl TextMap {
-    /// A value that starts at `line:col` and continues on the same line.
-    pub fn at(file: Arc<str>, line: usize, col: usize) -> Self {
+    /// A text that starts at `pos` and continues on the same line.
+    pub fn at(pos: Pos) -> Self {
         Self {
-            file,
-            segments: vec![(0, line, col)],
+            segments: vec![(0, pos)],
         }
     }
 
-    /// The file position of byte `offset` of the value.
-    pub fn locate(&self, offset: usize) -> Pos {
+    /// The file position of byte `offset` of the text.
+    pub fn locate(&self, offset: usize) -> Option<Pos> {
         let i = self
             .segments
-            .partition_point(|(o, _, _)| *o <= offset)
-            .saturating_sub(1);
-        let (o, line, col) = self.segments[i];
-        Pos {
-            file: self.file.clone(),
-            line,
-            col: col + offset.saturating_sub(o),
-        }
+            .partition_point(|(o, _)| *o <= offset)
+            .checked_sub(1)?;
+        let (o, pos) = &self.segments[i];
+        Some(Pos {
+            col: pos.col + offset.saturating_sub(*o),
+            ..pos.clone()
+        })
     }
 
-    pub fn start(&self) -> Pos {
-        self.locate(0)
+    /// Append `other` (the map of text added at byte `at` of this text).
+    pub fn extend(&mut self, at: usize, other: &TextMap) {
+        self.segments
+            .extend(other.segments.iter().map(|(o, p)| (o + at, p.clone())));
     }
 }
 
@@ -116,14 +116,21 @@ mod tests {
 
     #[test]
     fn locate_picks_the_segment_of_the_offset() {
-        let m = TextMap {
+        let at = |line, col| Pos {
             file: "r.yaml".into(),
-            segments: vec![(0, 3, 5), (10, 4, 5), (25, 5, 7)],
+            line,
+            col,
         };
-        assert_eq!(m.locate(0).to_string(), "r.yaml:3:5");
-        assert_eq!(m.locate(9).to_string(), "r.yaml:3:14");
-        assert_eq!(m.locate(10).to_string(), "r.yaml:4:5");
-        assert_eq!(m.locate(30).to_string(), "r.yaml:5:12");
+        let mut m = TextMap {
+            segments: vec![(0, at(3, 5)), (10, at(4, 5))],
+        };
+        m.extend(25, &TextMap::at(at(5, 7)));
+        let s = |o| m.locate(o).unwrap().to_string();
+        assert_eq!(s(0), "r.yaml:3:5");
+        assert_eq!(s(9), "r.yaml:3:14");
+        assert_eq!(s(10), "r.yaml:4:5");
+        assert_eq!(s(30), "r.yaml:5:12");
+        assert_eq!(TextMap::default().locate(3), None);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub mod diag;
 pub mod event;
 pub mod evttype;
 pub mod fields;
+pub mod loader;
+pub mod ops;
+pub mod priority;
 pub mod value;
 
 pub use diag::{Diagnostic, Pos, Severity, TextMap};
@@ -17,3 +20,4 @@ pub use event::{EventSource, FieldArg};
 pub use evttype::{EvtSet, EvtType};
 pub use fields::Field;
 pub use value::{FieldType, Value};
+pub use priority::Priority;
