@@ -50,6 +50,7 @@ impl FieldDef {
     }
 }
 
+/// Defines `Field` and `FIELDS` from one table (`table.rs`), so the two cannot disagree.
 macro_rules! fields {
     ($( $variant:ident = $name:literal, $ty:ident, $arg:ident, $flags:expr, $desc:literal; )*) => {
         /// A known field. `FIELDS[f as usize]` is its definition.
@@ -57,12 +58,12 @@ macro_rules! fields {
         #[repr(u16)]
         pub enum Field { $( $variant, )* }
 
-        pub static FIELDS: &[FieldDef] = &[
-            $( FieldDef {
+        pub static FIELDS: &[$crate::fields::FieldDef] = &[
+            $( $crate::fields::FieldDef {
                 field: Field::$variant,
                 name: $name,
-                ty: FieldType::$ty,
-                arg: ArgKind::$arg,
+                ty: $crate::value::FieldType::$ty,
+                arg: $crate::fields::ArgKind::$arg,
                 flags: $flags,
                 desc: $desc,
             }, )*
@@ -70,10 +71,29 @@ macro_rules! fields {
     };
 }
 
-// Classes (the part before the first dot) with a short description, for `--list`.
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use table::{FIELDS, Field};
+
+impl Field {
+    pub fn def(self) -> &'static FieldDef {
+        def(self)
+    }
+
+    pub fn name(self) -> &'static str {
+        def(self).name
+    }
+}
+
+/// Classes (the part before the first dot) with a short description, for `--list`.
 pub static CLASSES: &[(&str, &str)] = &[
     ("evt", "the event: type, time, arguments, result"),
-    ("proc", "the process (and its ancestors) that caused the event"),
+    (
+        "proc",
+        "the process (and its ancestors) that caused the event",
+    ),
     ("thread", "the thread that caused the event"),
     ("user", "the user of the process"),
     ("group", "the group of the process"),
@@ -84,26 +104,83 @@ pub static CLASSES: &[(&str, &str)] = &[
 
 use flag::*;
 
-fields! {
-    EvtType = "evt.type", Str, None, 0, "Event type name (execve, connect, mount, …).";
-    EvtArg = "evt.arg", Str, EvtArg, 0, "One argument of the event as text (evt.arg.NAME, evt.arg[N]).";
-    ProcName = "proc.name", Str, None, 0, "Kernel comm of the thread: the executable's name, at most 15 characters.";
-    ProcAname = "proc.aname", Str, Index, NO_TRANSFORMER | ANY_ANCESTOR, "Name of the Nth ancestor (0 = the process, 1 = parent); without index: any ancestor from the parent up.";
-    FdNet = "fd.net", IpNet, None, FILTER_ONLY | NO_TRANSFORMER, "Client or server IP inside the CIDR.";
-    // The rest of the table follows the same pattern (see `fields_tests`).
-}
-
 /// Names an event argument may have (`evt.arg.NAME`): the parameter names of the events in
 /// Falco's event table that rules use, plus those of the events Lanner emits.
 pub static EVT_ARG_NAMES: &[&str] = &[
-    "res", "fd", "name", "flags", "mode", "dev", "dir", "type", "path", "filename", "oldpath",
-    "newpath", "linkpath", "target", "uid", "gid", "request", "cmd", "domain", "dirfd",
-    "status", "fsname", "attr_flags", "from_dfd", "from_pathname", "to_dfd", "to_pathname",
-    "dfd", "addr", "tuple", "data", "size", "pid", "sig", "ruid", "euid", "suid", "rgid", "egid",
-    "sgid", "newdirfd", "olddirfd", "linkdirfd", "exe", "args", "cwd", "env", "tty", "pgid",
-    "loginuid", "cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "trusted_exepath",
-    "ptid", "vpid", "vtid", "comm", "cgroups", "protocol", "backlog", "length", "resource",
-    "nstype", "special", "id", "addr", "prot", "option", "arg2", "arg3", "op", "operation",
+    "res",
+    "fd",
+    "name",
+    "flags",
+    "mode",
+    "dev",
+    "dir",
+    "type",
+    "path",
+    "filename",
+    "oldpath",
+    "newpath",
+    "linkpath",
+    "target",
+    "uid",
+    "gid",
+    "request",
+    "cmd",
+    "domain",
+    "dirfd",
+    "status",
+    "fsname",
+    "attr_flags",
+    "from_dfd",
+    "from_pathname",
+    "to_dfd",
+    "to_pathname",
+    "dfd",
+    "addr",
+    "tuple",
+    "data",
+    "size",
+    "pid",
+    "sig",
+    "ruid",
+    "euid",
+    "suid",
+    "rgid",
+    "egid",
+    "sgid",
+    "newdirfd",
+    "olddirfd",
+    "linkdirfd",
+    "exe",
+    "args",
+    "cwd",
+    "env",
+    "tty",
+    "pgid",
+    "loginuid",
+    "cap_inheritable",
+    "cap_permitted",
+    "cap_effective",
+    "exe_ino",
+    "trusted_exepath",
+    "ptid",
+    "vpid",
+    "vtid",
+    "comm",
+    "cgroups",
+    "protocol",
+    "backlog",
+    "length",
+    "resource",
+    "nstype",
+    "special",
+    "id",
+    "addr",
+    "prot",
+    "option",
+    "arg2",
+    "arg3",
+    "op",
+    "operation",
 ];
 
 /// Why a field reference did not resolve.
@@ -180,45 +257,52 @@ fn resolve_arg(d: &'static FieldDef, arg: Option<&str>) -> Result<(Field, FieldA
     Ok((d.field, a))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The field as `--list` shows it: with its argument form (`proc.aname[N]`, `evt.arg.NAME`).
+pub fn display_name(d: &FieldDef) -> String {
+    match d.arg {
+        ArgKind::None => d.name.to_string(),
+        ArgKind::Index | ArgKind::IndexRequired => format!("{}[N]", d.name),
+        ArgKind::Key => format!("{}[KEY]", d.name),
+        ArgKind::IndexOrKey => format!("{}[N|KEY]", d.name),
+        ArgKind::EvtArg => format!("{}.NAME", d.name),
+    }
+}
 
-    #[test]
-    fn table_order_matches_the_enum() {
-        for (i, d) in FIELDS.iter().enumerate() {
-            assert_eq!(d.field as usize, i, "{}", d.name);
+/// `lanner --list`: the table grouped by class, one field per line (name with its argument
+/// form, type, description), like Falco's `--list`.
+pub fn list_text() -> String {
+    use std::fmt::Write as _;
+    let width = FIELDS
+        .iter()
+        .map(|d| display_name(d).len())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut out = String::new();
+    for (i, (class, about)) in CLASSES.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "Field class: {class} ({about})\n");
+        let in_class = FIELDS
+            .iter()
+            .filter(|d| d.name.split('.').next() == Some(class));
+        for d in in_class {
+            let mut notes = String::new();
+            if d.has(FILTER_ONLY) {
+                notes.push_str("(filter only) ");
+            }
+            if d.has(DEPRECATED) {
+                notes.push_str("(deprecated) ");
+            }
+            let _ = writeln!(
+                out,
+                "{:width$}{:9}{notes}{}",
+                display_name(d),
+                d.ty.name(),
+                d.desc
+            );
         }
     }
-
-    #[test]
-    fn dotted_and_bracketed_event_arguments() {
-        assert_eq!(
-            lookup("evt.arg.flags", None),
-            Ok((Field::EvtArg, FieldArg::Key("flags".into())))
-        );
-        assert_eq!(
-            lookup("evt.arg", Some("1")),
-            Ok((Field::EvtArg, FieldArg::Index(1)))
-        );
-        assert_eq!(
-            lookup("evt.arg.nonsense", None),
-            Err(LookupError::UnknownEvtArg("nonsense".into()))
-        );
-        assert_eq!(lookup("proc.nmae", None), Err(LookupError::Unknown));
-    }
-
-    #[test]
-    fn ancestor_index_is_optional() {
-        assert_eq!(
-            lookup("proc.aname", None),
-            Ok((Field::ProcAname, FieldArg::None))
-        );
-        assert_eq!(
-            lookup("proc.aname", Some("2")),
-            Ok((Field::ProcAname, FieldArg::Index(2)))
-        );
-        assert!(lookup("proc.aname", Some("x")).is_err());
-        assert!(lookup("proc.name", Some("1")).is_err());
-    }
+    out
 }
