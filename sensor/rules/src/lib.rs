@@ -12,6 +12,7 @@ pub mod evttype;
 pub mod fields;
 pub mod loader;
 pub mod ops;
+pub mod parse;
 pub mod priority;
 pub mod value;
 
