@@ -1,0 +1,384 @@
+//! Syntax tree → filter (`filter::Node`): fields resolved and type-checked, literals parsed for
+//! their field's type, list names expanded, macros inlined (with cycle detection), operators
+//! checked against the field type as Falco does at load time.
+//!
+//! Deviation from Falco, on purpose: list names are expanded on the parsed tree (an unquoted
+//! item of a `(...)` set, or the single bare word after `in`/`intersects`/`pmatch`), not by
+//! textual substitution before parsing. Positions stay exact, and a list name inside a quoted
+//! string stays a string. Macros may refer to macros defined later in the files (Falco only
+//! allows earlier ones); every file Falco accepts still loads.
+
+use std::collections::HashMap;
+
+use crate::{
+    ast::{self, Expr, Op, Operand, Rhs, Transformer},
+    diag::{Diagnostic, Pos},
+    event::FieldArg,
+    evttype::{EvtSet, EvtType},
+    fields::{self, ArgKind, Field, flag},
+    filter::{CheckNode, Extractor, Lhs, Node, Rhs as RhsC, StrSet},
+    loader::{Collected, Located},
+    ops::{self, PathSet},
+    parse::{self, ParseError},
+    value::FieldType,
+};
+
+/// Deepest a condition may nest once macros are expanded.
+pub const MAX_EXPANDED_DEPTH: usize = 1000;
+/// Longest chain of macros using macros.
+pub const MAX_MACRO_CHAIN: usize = 100;
+
+pub struct Compiler<'c> {
+    collected: &'c Collected,
+    macros: HashMap<String, Result<Node, Diagnostic>>,
+    /// Macros being expanded, outermost first (cycle detection).
+    stack: Vec<String>,
+}
+
+impl<'c> Compiler<'c> {
+    pub fn new(collected: &'c Collected) -> Self {
+        Self {
+            collected,
+            macros: HashMap::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Compile a rule's (or any) condition.
+    pub fn condition(&mut self, src: &Located) -> Result<Node, Diagnostic> {
+        let expr = parse::parse_condition(&src.text).map_err(|e| parse_error(src, &e))?;
+        let node = self.expr(&expr, src)?;
+        if node.depth() > MAX_EXPANDED_DEPTH {
+            return Err(Diagnostic::error(
+                at(src, 0),
+                format!("condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded"),
+            ));
+        }
+        Ok(node)
+    }
+
+    /// Compile an operand on its own (output formats use this for `%field` tokens).
+    pub fn operand(&mut self, o: &Operand, src: &Located) -> Result<Extractor, Diagnostic> {
+        let (x, _) = self.extractor(o, src)?;
+        Ok(x)
+    }
+
+    fn expr(&mut self, e: &Expr, src: &Located) -> Result<Node, Diagnostic> {
+        Ok(match e {
+            Expr::And(xs) => Node::And(self.all(xs, src)?),
+            Expr::Or(xs) => Node::Or(self.all(xs, src)?),
+            Expr::Not(x) => Node::Not(Box::new(self.expr(x, src)?)),
+            Expr::Macro { name, span } => self.macro_ref(name, at(src, span.start))?,
+            Expr::Check(c) => self.check(c, src)?,
+        })
+    }
+
+    fn all(&mut self, xs: &[Expr], src: &Located) -> Result<Box<[Node]>, Diagnostic> {
+        xs.iter().map(|x| self.expr(x, src)).collect()
+    }
+
+    fn macro_ref(&mut self, name: &str, pos: Pos) -> Result<Node, Diagnostic> {
+        if let Some(done) = self.macros.get(name) {
+            return done.clone();
+        }
+        if let Some(i) = self.stack.iter().position(|m| m == name) {
+            let mut chain = self.stack[i..].to_vec();
+            chain.push(name.to_string());
+            return Err(Diagnostic::error(
+                pos,
+                format!("macro cycle: {}", chain.join(" -> ")),
+            )
+            .with_token(name));
+        }
+        let Some(def) = self.collected.macros.get(name) else {
+            return Err(
+                Diagnostic::error(pos, format!("Undefined macro '{name}' used in filter."))
+                    .with_token(name),
+            );
+        };
+        if self.stack.len() >= MAX_MACRO_CHAIN {
+            return Err(Diagnostic::error(
+                pos,
+                format!("macros nest more than {MAX_MACRO_CHAIN} deep"),
+            )
+            .with_token(name));
+        }
+        self.stack.push(name.to_string());
+        let result = parse::parse_condition(&def.condition.text)
+            .map_err(|e| parse_error(&def.condition, &e))
+            .and_then(|expr| self.expr(&expr, &def.condition));
+        self.stack.pop();
+        self.macros.insert(name.to_string(), result.clone());
+        result
+    }
+
+    fn check(&mut self, c: &ast::Check, src: &Located) -> Result<Node, Diagnostic> {
+        let op_pos = || at(src, c.op_span.start);
+        // evt.type = / in / != : resolved to a set of event types, which also indexes the rule.
+        if let Operand::Field(f) = &c.lhs
+            && f.name == "evt.type"
+            && f.arg.is_none()
+            && matches!(c.op, Op::Eq | Op::Ne | Op::In | Op::Intersects)
+            && !matches!(c.rhs, Rhs::Operand(_))
+        {
+            let set = self
+                .values(&c.rhs, c.op, src)?
+                .iter()
+                .filter_map(|v| EvtType::from_name(v))
+                .fold(EvtSet::NONE, |s, t| s.union(t.bit()));
+            let node = Node::EvtType(set);
+            return Ok(if c.op == Op::Ne {
+                Node::Not(Box::new(node))
+            } else {
+                node
+            });
+        }
+        let (lhs, ty) = self.lhs(&c.lhs, src)?;
+        check_op(ty, c.op).map_err(|m| Diagnostic::error(op_pos(), m).with_token(c.op.as_str()))?;
+        let rhs = self.rhs(c, ty, src)?;
+        Ok(Node::Check(Box::new(CheckNode { lhs, op: c.op, rhs })))
+    }
+
+    /// The left-hand side, with the special forms (any ancestor, either end, networks).
+    fn lhs(&mut self, o: &Operand, src: &Located) -> Result<(Lhs, FieldType), Diagnostic> {
+        let (x, def) = self.extractor(o, src)?;
+        if !x.transforms.is_empty() {
+            return Ok((Lhs::One(x.clone()), x.ty));
+        }
+        let by_name = |n: &str| -> Extractor {
+            let (field, arg) = fields::lookup(n, None).expect("the table has fd.cip/sip/lip/rip/cport/sport");
+            Extractor {
+                field,
+                arg,
+                transforms: Vec::new(),
+                ty: fields::def(field).ty,
+            }
+        };
+        Ok(match def.name {
+            "fd.ip" | "fd.net" => (Lhs::EitherEnd(by_name("fd.cip"), by_name("fd.sip")), def.ty),
+            "fd.port" => (Lhs::EitherEnd(by_name("fd.cport"), by_name("fd.sport")), def.ty),
+            "fd.cnet" => (Lhs::One(by_name("fd.cip")), def.ty),
+            "fd.snet" => (Lhs::One(by_name("fd.sip")), def.ty),
+            "fd.lnet" => (Lhs::One(by_name("fd.lip")), def.ty),
+            "fd.rnet" => (Lhs::One(by_name("fd.rip")), def.ty),
+            _ if def.has(flag::ANY_ANCESTOR) && x.arg == FieldArg::None => {
+                (Lhs::AnyAncestor(x.clone()), x.ty)
+            }
+            _ => (Lhs::One(x.clone()), x.ty),
+        })
+    }
+
+    /// A field or transformer chain. Returns the extractor and the base field's definition.
+    fn extractor(
+        &mut self,
+        o: &Operand,
+        src: &Located,
+    ) -> Result<(Extractor, &'static fields::FieldDef), Diagnostic> {
+        match o {
+            Operand::Field(f) => {
+                let (field, arg) = fields::lookup(&f.name, f.arg.as_deref()).map_err(|e| {
+                    Diagnostic::error(at(src, f.span.start), e.to_string()).with_token(written(f))
+                })?;
+                let def = fields::def(field);
+                Ok((
+                    Extractor {
+                        field,
+                        arg,
+                        transforms: Vec::new(),
+                        ty: def.ty,
+                    },
+                    def,
+                ))
+            }
+            Operand::Transform { kind, inner, span } => {
+                let (mut x, def) = self.extractor(inner, src)?;
+                let pos = || at(src, span.start);
+                if def.has(flag::NO_TRANSFORMER) {
+                    return Err(Diagnostic::error(
+                        pos(),
+                        format!("field '{}' does not accept transformers", def.name),
+                    )
+                    .with_token(kind.name()));
+                }
+                x.ty = ops::transform_type(*kind, x.ty)
+                    .map_err(|m| Diagnostic::error(pos(), m).with_token(kind.name()))?;
+                if *kind != Transformer::Val {
+                    x.transforms.push(*kind);
+                }
+                Ok((x, def))
+            }
+        }
+    }
+
+    fn rhs(&mut self, c: &ast::Check, ty: FieldType, src: &Located) -> Result<RhsC, Diagnostic> {
+        let op = c.op;
+        let pos = |span: ast::Span| at(src, span.start);
+        if op == Op::Exists {
+            return Ok(RhsC::None);
+        }
+        if let Rhs::Operand(o) = &c.rhs {
+            if matches!(op, Op::PMatch | Op::Regex) {
+                return Err(Diagnostic::error(
+                    pos(o.span()),
+                    format!("'{}' does not accept a field on the right-hand side", op.as_str()),
+                ));
+            }
+            let (x, def) = self.extractor(o, src)?;
+            if def.has(flag::NO_TRANSFORMER) || def.has(flag::FILTER_ONLY) {
+                return Err(Diagnostic::error(
+                    pos(o.span()),
+                    format!("field '{}' cannot be compared against another field", def.name),
+                ));
+            }
+            if x.ty != ty {
+                return Err(Diagnostic::error(
+                    pos(o.span()),
+                    format!("cannot compare a {ty} field with a {} field", x.ty),
+                ));
+            }
+            return Ok(RhsC::Field(x));
+        }
+        let hex = matches!(op, Op::BContains | Op::BStartsWith);
+        let lit = |text: &str, span| {
+            ops::parse_literal(ty, text, hex).map_err(|m| Diagnostic::error(pos(span), m).with_token(text))
+        };
+        match (op, &c.rhs) {
+            (Op::In | Op::Intersects | Op::PMatch, _) => {
+                let items = self.values(&c.rhs, op, src)?;
+                let span = rhs_span(&c.rhs);
+                Ok(match (op, ty) {
+                    (Op::PMatch, _) => RhsC::Paths(PathSet::new(&items)),
+                    (_, FieldType::Str) => RhsC::Strings(StrSet::new(items)),
+                    _ => RhsC::Lits(items.iter().map(|i| lit(i, span)).collect::<Result<_, _>>()?),
+                })
+            }
+            (Op::Regex, Rhs::Value(l)) => ops::compile_regex(&l.text)
+                .map(RhsC::Regex)
+                .map_err(|m| Diagnostic::error(pos(l.span), m).with_token(&l.text)),
+            (_, Rhs::Value(l)) => Ok(RhsC::One(lit(&l.text, l.span)?)),
+            (_, Rhs::List { span, .. }) => Err(Diagnostic::error(
+                pos(*span),
+                format!("operator '{}' takes one value, not a list", op.as_str()),
+            )),
+            (_, Rhs::None) => Err(Diagnostic::error(
+                at(src, c.op_span.end),
+                format!("operator '{}' needs a value", op.as_str()),
+            )),
+            (_, Rhs::Operand(_)) => unreachable!("handled above"),
+        }
+    }
+
+    /// The right-hand side of a set operator as strings, with list names expanded.
+    fn values(&self, rhs: &Rhs, op: Op, src: &Located) -> Result<Vec<String>, Diagnostic> {
+        let lits: &[ast::Literal] = match rhs {
+            Rhs::Value(l) => std::slice::from_ref(l),
+            Rhs::List { items, .. } => items,
+            Rhs::None | Rhs::Operand(_) => {
+                return Err(Diagnostic::error(
+                    at(src, rhs_span(rhs).start),
+                    format!("operator '{}' needs a value or a list", op.as_str()),
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(lits.len());
+        for l in lits {
+            match self.collected.lists.get(&l.text).filter(|_| !l.quoted) {
+                Some(list) => out.extend(list.items.iter().map(|i| unquote(i))),
+                None => out.push(l.text.clone()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A list item written with its quotes (`'"/bin/sh"'` in YAML) stands for the quoted text.
+fn unquote(item: &str) -> String {
+    let b = item.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        item[1..item.len() - 1].to_string()
+    } else {
+        item.to_string()
+    }
+}
+
+fn rhs_span(rhs: &Rhs) -> ast::Span {
+    match rhs {
+        Rhs::None => ast::Span::default(),
+        Rhs::Value(l) => l.span,
+        Rhs::List { span, .. } => *span,
+        Rhs::Operand(o) => o.span(),
+    }
+}
+
+fn written(f: &ast::FieldRef) -> String {
+    match &f.arg {
+        Some(a) => format!("{}[{a}]", f.name),
+        None => f.name.clone(),
+    }
+}
+
+/// Operators each type accepts (falco-fields.md 0.1).
+fn check_op(ty: FieldType, op: Op) -> Result<(), String> {
+    use Op::*;
+    let ok = match ty {
+        FieldType::Str => !matches!(op, BContains | BStartsWith),
+        FieldType::Bytes => matches!(
+            op,
+            Eq | Ne | Contains | BContains | StartsWith | BStartsWith | EndsWith | In | Intersects | Exists
+        ),
+        t if t.is_numeric() => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists),
+        _ => matches!(op, Eq | Ne | In | Intersects | Exists),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "operator '{}' is not allowed on a {ty} field",
+            op.as_str()
+        ))
+    }
+}
+
+/// The file position of byte `offset` of `src`.
+pub fn at(src: &Located, offset: usize) -> Pos {
+    src.map.locate(offset).unwrap_or_else(|| Pos {
+        file: "<condition>".into(),
+        line: 1,
+        col: offset + 1,
+    })
+}
+
+fn parse_error(src: &Located, e: &ParseError) -> Diagnostic {
+    let d = Diagnostic::error(at(src, e.offset), e.message.clone());
+    if e.token.is_empty() {
+        d
+    } else {
+        d.with_token(e.token.clone())
+    }
+}
+
+/// The event types a filter can match (falco-fields.md 3.7): from its `evt.type` checks; any
+/// other check allows every type. `not` flips through De Morgan.
+pub fn evt_types(node: &Node) -> EvtSet {
+    fn walk(n: &Node, negated: bool) -> EvtSet {
+        match n {
+            Node::EvtType(s) if negated => s.complement(),
+            Node::EvtType(s) => *s,
+            Node::Check(_) | Node::Const(_) => EvtSet::ALL,
+            Node::Not(x) => walk(x, !negated),
+            Node::And(xs) | Node::Or(xs) => {
+                let intersect = matches!(n, Node::And(_)) != negated;
+                let sets = xs.iter().map(|x| walk(x, negated));
+                if intersect {
+                    sets.fold(EvtSet::ALL, EvtSet::intersect)
+                } else {
+                    sets.fold(EvtSet::NONE, EvtSet::union)
+                }
+            }
+        }
+    }
+    walk(node, false)
+}
+
+#[allow(dead_code)]
+fn _uses(_: ArgKind, _: Field) {}

@@ -1,0 +1,272 @@
+//! Compiled conditions and their evaluation. Everything is resolved at load time — fields to
+//! table entries, literals to typed values, lists to sets, macros inlined — so evaluating an
+//! event is a walk over this tree with short-circuiting, and nothing is parsed per event.
+
+use std::collections::HashSet;
+
+use crate::{
+    ast::{Op, Transformer},
+    event::{EventSource, FieldArg},
+    evttype::EvtSet,
+    fields::Field,
+    ops::{self, Cidr, Lit, PathSet},
+    value::{FieldType, Value},
+};
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Check(Box<CheckNode>),
+    /// `evt.type = x` / `evt.type in (...)`, resolved to a set of captured types.
+    EvtType(EvtSet),
+    Const(bool),
+}
+
+/// Where a check's left-hand value comes from: a field with its argument, then transformers
+/// applied innermost first.
+#[derive(Clone, Debug)]
+pub struct Extractor {
+    pub field: Field,
+    pub arg: FieldArg,
+    pub transforms: Vec<Transformer>,
+    /// The type after the transformers.
+    pub ty: FieldType,
+}
+
+impl Extractor {
+    pub fn extract<'e, E: EventSource>(&self, ev: &'e E) -> Option<Value<'e>> {
+        self.extract_arg(ev, &self.arg)
+    }
+
+    fn extract_arg<'e, E: EventSource>(&self, ev: &'e E, arg: &FieldArg) -> Option<Value<'e>> {
+        let mut v = ev.extract(self.field, arg)?;
+        for t in &self.transforms {
+            v = ops::transform(*t, v)?;
+        }
+        Some(v)
+    }
+}
+
+/// How the left-hand side is read.
+#[derive(Clone, Debug)]
+pub enum Lhs {
+    One(Extractor),
+    /// `proc.aname` without an index: true if any ancestor from the parent upward matches.
+    AnyAncestor(Extractor),
+    /// `fd.ip`, `fd.port`, `fd.net`: the client or the server side matches; `!=` means both
+    /// (present) sides differ.
+    EitherEnd(Extractor, Extractor),
+}
+
+#[derive(Clone, Debug)]
+pub enum Rhs {
+    None,
+    One(Lit),
+    /// `in` / `intersects` over strings.
+    Strings(StrSet),
+    /// `in` / `intersects` over other literals (numbers, addresses, networks).
+    Lits(Vec<Lit>),
+    Paths(PathSet),
+    Regex(regex::Regex),
+    /// `val(field)` or a transformed field on the right.
+    Field(Extractor),
+}
+
+/// A set of strings: a few are compared in a row, many are hashed.
+#[derive(Clone, Debug)]
+pub enum StrSet {
+    Few(Vec<Box<str>>),
+    Many(HashSet<Box<str>>),
+}
+
+impl StrSet {
+    const HASH_FROM: usize = 8;
+
+    pub fn new(items: Vec<String>) -> Self {
+        if items.len() < Self::HASH_FROM {
+            Self::Few(items.into_iter().map(String::into_boxed_str).collect())
+        } else {
+            Self::Many(items.into_iter().map(String::into_boxed_str).collect())
+        }
+    }
+
+    pub fn contains(&self, s: &str) -> bool {
+        match self {
+            Self::Few(v) => v.iter().any(|x| &**x == s),
+            Self::Many(h) => h.contains(s),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckNode {
+    pub lhs: Lhs,
+    pub op: Op,
+    pub rhs: Rhs,
+}
+
+impl Node {
+    pub fn eval<E: EventSource>(&self, ev: &E) -> bool {
+        match self {
+            Node::And(xs) => xs.iter().all(|x| x.eval(ev)),
+            Node::Or(xs) => xs.iter().any(|x| x.eval(ev)),
+            Node::Not(x) => !x.eval(ev),
+            Node::Check(c) => c.eval(ev),
+            Node::EvtType(set) => set.contains(ev.evt_type()),
+            Node::Const(b) => *b,
+        }
+    }
+
+    /// Nesting depth (for the compile-time limit on expanded macros).
+    pub fn depth(&self) -> usize {
+        match self {
+            Node::And(xs) | Node::Or(xs) => 1 + xs.iter().map(Node::depth).max().unwrap_or(0),
+            Node::Not(x) => 1 + x.depth(),
+            _ => 1,
+        }
+    }
+}
+
+impl CheckNode {
+    fn eval<E: EventSource>(&self, ev: &E) -> bool {
+        match &self.lhs {
+            Lhs::One(x) => match x.extract(ev) {
+                Some(v) => self.test(&v, ev),
+                None => false,
+            },
+            Lhs::AnyAncestor(x) => (1..)
+                .map_while(|i| x.extract_arg(ev, &FieldArg::Index(i)))
+                .take(MAX_ANCESTORS)
+                .any(|v| self.test(&v, ev)),
+            Lhs::EitherEnd(c, s) => {
+                let (c, s) = (c.extract(ev), s.extract(ev));
+                if self.op == Op::Ne {
+                    // Both present sides differ; false when neither is present.
+                    let differs = |v: &Option<Value>| v.as_ref().map(|v| self.test(v, ev));
+                    match (differs(&c), differs(&s)) {
+                        (None, None) => false,
+                        (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
+                    }
+                } else {
+                    c.is_some_and(|v| self.test(&v, ev)) || s.is_some_and(|v| self.test(&v, ev))
+                }
+            }
+        }
+    }
+
+    /// The operator on one present value.
+    fn test<E: EventSource>(&self, v: &Value, ev: &E) -> bool {
+        match (&self.rhs, self.op) {
+            (_, Op::Exists) => true,
+            (Rhs::One(lit), op) => compare(v, op, lit),
+            (Rhs::Strings(set), Op::In | Op::Intersects) => match v {
+                Value::Str(s) => set.contains(s),
+                _ => false,
+            },
+            (Rhs::Lits(lits), Op::In | Op::Intersects) => lits.iter().any(|l| compare(v, Op::Eq, l)),
+            (Rhs::Paths(paths), Op::PMatch) => matches!(v, Value::Str(s) if paths.matches(s)),
+            (Rhs::Regex(re), Op::Regex) => matches!(v, Value::Str(s) if re.is_match(s)),
+            (Rhs::Field(x), op) => match x.extract(ev) {
+                Some(r) => compare_values(v, op, &r),
+                None => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Ancestor walks stop here even if the process table has a loop.
+const MAX_ANCESTORS: usize = 256;
+
+/// A present value against a literal. Mismatched kinds never match.
+pub fn compare(v: &Value, op: Op, lit: &Lit) -> bool {
+    match (v, lit) {
+        (Value::Str(s), Lit::Str(l)) => compare_str(s, op, l),
+        (Value::Bytes(b), Lit::Bytes(l)) => compare_bytes(b, op, l),
+        (Value::Bytes(b), Lit::Str(l)) => compare_bytes(b, op, l.as_bytes()),
+        (Value::Int(n), Lit::Int(l)) => compare_ord(n, op, l),
+        (Value::Uint(n), Lit::Uint(l)) => compare_ord(n, op, l),
+        (Value::Int(n), Lit::Uint(l)) => i128::from(*n).partial_cmp(&i128::from(*l)).is_some_and(|o| ord_ok(o, op)),
+        (Value::Uint(n), Lit::Int(l)) => i128::from(*n).partial_cmp(&i128::from(*l)).is_some_and(|o| ord_ok(o, op)),
+        (Value::Bool(b), Lit::Bool(l)) => eq_op(b == l, op),
+        (Value::Ip(ip), Lit::Ip(l)) => eq_op(same_ip(*ip, *l), op),
+        (Value::Ip(ip), Lit::Net(net)) => eq_op(net_contains(net, *ip), op),
+        _ => false,
+    }
+}
+
+fn net_contains(net: &Cidr, ip: std::net::IpAddr) -> bool {
+    net.contains(ip)
+}
+
+fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    a == b
+}
+
+fn eq_op(equal: bool, op: Op) -> bool {
+    match op {
+        Op::Eq | Op::In | Op::Intersects => equal,
+        Op::Ne => !equal,
+        _ => false,
+    }
+}
+
+fn ord_ok(o: std::cmp::Ordering, op: Op) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        Op::Eq | Op::In | Op::Intersects => o == Equal,
+        Op::Ne => o != Equal,
+        Op::Lt => o == Less,
+        Op::Le => o != Greater,
+        Op::Gt => o == Greater,
+        Op::Ge => o != Less,
+        _ => false,
+    }
+}
+
+fn compare_ord<T: Ord>(a: &T, op: Op, b: &T) -> bool {
+    ord_ok(a.cmp(b), op)
+}
+
+fn compare_str(s: &str, op: Op, l: &str) -> bool {
+    match op {
+        Op::Eq | Op::In | Op::Intersects => s == l,
+        Op::Ne => s != l,
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => ord_ok(s.cmp(l), op),
+        Op::Contains => s.contains(l),
+        Op::IContains => ops::icontains(s, l),
+        Op::StartsWith => s.starts_with(l),
+        Op::EndsWith => s.ends_with(l),
+        Op::Glob => ops::glob(l, s, false),
+        Op::IGlob => ops::glob(l, s, true),
+        Op::BContains => s.as_bytes().windows(l.len().max(1)).any(|w| w == l.as_bytes()),
+        Op::BStartsWith => s.as_bytes().starts_with(l.as_bytes()),
+        Op::PMatch | Op::Regex | Op::Exists => false,
+    }
+}
+
+fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
+    match op {
+        Op::Eq | Op::In | Op::Intersects => b == l,
+        Op::Ne => b != l,
+        Op::Contains | Op::BContains => l.is_empty() || b.windows(l.len()).any(|w| w == l),
+        Op::StartsWith | Op::BStartsWith => b.starts_with(l),
+        Op::EndsWith => b.ends_with(l),
+        _ => false,
+    }
+}
+
+/// Field against field (`val()`): same kinds only.
+fn compare_values(a: &Value, op: Op, b: &Value) -> bool {
+    let lit = match b {
+        Value::Str(s) => Lit::Str(s.to_string()),
+        Value::Bytes(x) => Lit::Bytes(x.to_vec()),
+        Value::Int(n) => Lit::Int(*n),
+        Value::Uint(n) => Lit::Uint(*n),
+        Value::Bool(x) => Lit::Bool(*x),
+        Value::Ip(ip) => Lit::Ip(*ip),
+    };
+    compare(a, op, &lit)
+}

@@ -1,0 +1,302 @@
+//! A compiled ruleset: rules in evaluation order (first definition across files), indexed by
+//! the event types their conditions can match, with their output formats. Immutable once
+//! built: a reload builds a new one and swaps it in whole.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value as Json};
+
+use crate::{
+    compile::{self, Compiler},
+    diag::Diagnostic,
+    event::EventSource,
+    evttype::{EvtSet, EvtType},
+    filter::Node,
+    format::Format,
+    loader::{self, Collected, Located, RuleDef, Source},
+    priority::Priority,
+    timefmt,
+};
+
+/// `rule_matching` in falco.yaml.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Matching {
+    /// Stop at the first matching rule: one alert per event.
+    #[default]
+    First,
+    /// Every matching rule fires, in evaluation order.
+    All,
+}
+
+/// One `append_output` entry of falco.yaml.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendOutput {
+    pub match_source: Option<String>,
+    pub match_rule: Option<String>,
+    /// The rule must have all of them.
+    pub match_tags: Vec<String>,
+    /// Appended to the text (after a space).
+    pub extra_output: Option<String>,
+    /// Extra `output_fields` only: (key, format) — a `None` format means the field named by the
+    /// key, typed.
+    pub extra_fields: Vec<(String, Option<String>)>,
+    /// Append the container and pod fields Falco's container plugin suggests.
+    pub suggested_output: bool,
+}
+
+impl AppendOutput {
+    fn applies(&self, r: &RuleDef) -> bool {
+        self.match_source.as_ref().is_none_or(|s| *s == r.source)
+            && self.match_rule.as_ref().is_none_or(|n| *n == r.name)
+            && self.match_tags.iter().all(|t| r.tags.contains(t))
+    }
+}
+
+/// The suggested fields, in the container plugin's order (falco-fields.md 4.3).
+pub const SUGGESTED_OUTPUT: &str = "container_id=%container.id container_name=%container.name container_image_repository=%container.image.repository container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub matching: Matching,
+    /// Rules less severe than this are loaded but not enabled.
+    pub min_priority: Priority,
+    pub append_output: Vec<AppendOutput>,
+    /// The alert text starts with `evt.time.iso8601` instead of `evt.time`.
+    pub time_format_iso_8601: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            matching: Matching::First,
+            min_priority: Priority::Debug,
+            append_output: vec![AppendOutput {
+                suggested_output: true,
+                ..AppendOutput::default()
+            }],
+            time_format_iso_8601: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub name: Arc<str>,
+    pub desc: String,
+    pub priority: Priority,
+    /// Sorted.
+    pub tags: Arc<[String]>,
+    pub source: Arc<str>,
+    /// Enabled in the files and at least `min_priority`.
+    pub enabled: bool,
+    /// Event types the condition can match (among those Lanner captures).
+    pub evt_types: EvtSet,
+    filter: Node,
+    output: Format,
+    extra_fields: Vec<(String, Format)>,
+}
+
+impl CompiledRule {
+    pub fn matches<E: EventSource>(&self, ev: &E) -> bool {
+        self.filter.eval(ev)
+    }
+}
+
+/// An alert: a rule that matched an event, with its output rendered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub rule: Arc<str>,
+    pub priority: Priority,
+    pub source: Arc<str>,
+    pub tags: Arc<[String]>,
+    pub time_ns: u64,
+    /// `<time>: <Priority> <message>`, as Falco's text alert.
+    pub output: String,
+    /// The rule's output alone.
+    pub message: String,
+    pub output_fields: Map<String, Json>,
+}
+
+impl Alert {
+    /// Falco's JSON alert object (keys as `json_output` writes them).
+    pub fn to_json(&self, hostname: &str) -> Json {
+        serde_json::json!({
+            "hostname": hostname,
+            "output": self.output,
+            "output_fields": self.output_fields,
+            "priority": self.priority.name(),
+            "rule": &*self.rule,
+            "source": &*self.source,
+            "tags": &*self.tags,
+            "time": timefmt::rfc3339(self.time_ns),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct Ruleset {
+    rules: Vec<CompiledRule>,
+    /// Per event type, the enabled rules that can match it, in evaluation order.
+    index: Vec<Vec<u32>>,
+    options: Options,
+}
+
+/// A ruleset and what loading it had to say.
+#[derive(Debug)]
+pub struct Loaded {
+    pub ruleset: Ruleset,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Load, merge and compile `sources` in order. Any error rejects the whole set (a running
+/// sensor keeps its previous ruleset).
+pub fn load(sources: &[Source], options: &Options) -> Result<Loaded, Vec<Diagnostic>> {
+    let outcome = loader::load(sources);
+    if !outcome.errors.is_empty() {
+        return Err(outcome.errors);
+    }
+    Ruleset::build(outcome.collected, options.clone())
+}
+
+impl Ruleset {
+    pub fn build(collected: Collected, options: Options) -> Result<Loaded, Vec<Diagnostic>> {
+        let mut warnings = collected.warnings.clone();
+        let mut errors: Vec<Diagnostic> = Vec::new();
+        let mut compiler = Compiler::new(&collected);
+        let mut rules = Vec::with_capacity(collected.rules.len());
+        for r in &collected.rules {
+            match compile_rule(r, &options, &mut compiler, &mut warnings) {
+                Ok(c) => rules.push(c),
+                Err(e) if r.skip_if_unknown_filter && e.message == "unknown field" => {
+                    warnings.push(Diagnostic::warning(
+                        e.pos,
+                        format!("rule '{}' skipped (skip-if-unknown-filter): {}", r.name, e.message),
+                    ));
+                }
+                Err(e) => {
+                    if !errors.contains(&e) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut index = vec![Vec::new(); EvtType::ALL.len()];
+        for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            for t in r.evt_types.iter() {
+                index[t as usize].push(i as u32);
+            }
+        }
+        Ok(Loaded {
+            ruleset: Ruleset {
+                rules,
+                index,
+                options,
+            },
+            warnings,
+        })
+    }
+
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Enabled rules that can match events Lanner captures.
+    pub fn active_count(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| r.enabled && !r.evt_types.is_empty())
+            .count()
+    }
+
+    /// Call `hit` for each matching rule, in order: the first only, or all of them.
+    pub fn evaluate<'r, E: EventSource>(&'r self, ev: &E, mut hit: impl FnMut(&'r CompiledRule)) {
+        for &i in &self.index[ev.evt_type() as usize] {
+            let r = &self.rules[i as usize];
+            if r.matches(ev) {
+                hit(r);
+                if self.options.matching == Matching::First {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Render the alert of `rule` for `ev` at `time_ns` (ns since the epoch).
+    pub fn alert<E: EventSource>(&self, rule: &CompiledRule, ev: &E, time_ns: u64) -> Alert {
+        let mut fields = Map::new();
+        let message = rule.output.render(ev, &mut fields);
+        for (key, fmt) in &rule.extra_fields {
+            let mut ignored = Map::new();
+            let text = fmt.render(ev, &mut ignored);
+            fields.insert(key.clone(), Json::String(text));
+        }
+        let (time_key, time_text) = if self.options.time_format_iso_8601 {
+            ("evt.time.iso8601", timefmt::iso8601(time_ns))
+        } else {
+            ("evt.time", timefmt::time(time_ns))
+        };
+        fields.insert(time_key.into(), Json::from(time_ns));
+        Alert {
+            rule: rule.name.clone(),
+            priority: rule.priority,
+            source: rule.source.clone(),
+            tags: rule.tags.clone(),
+            time_ns,
+            output: format!("{time_text}: {} {message}", rule.priority),
+            message,
+            output_fields: fields,
+        }
+    }
+}
+
+fn compile_rule(
+    r: &RuleDef,
+    options: &Options,
+    compiler: &mut Compiler,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<CompiledRule, Diagnostic> {
+    let filter = compiler.condition(&r.condition)?;
+    let evt_types = compile::evt_types(&filter);
+    let mut output = r.output.clone();
+    let mut extra_fields = Vec::new();
+    for a in options.append_output.iter().filter(|a| a.applies(r)) {
+        if let Some(extra) = &a.extra_output {
+            append_text(&mut output, &Located { text: extra.clone(), map: Default::default() });
+        }
+        if a.suggested_output {
+            append_text(&mut output, &Located { text: SUGGESTED_OUTPUT.into(), map: Default::default() });
+        }
+        for (key, fmt) in &a.extra_fields {
+            let text = fmt.clone().unwrap_or_else(|| format!("%{key}"));
+            let located = Located { text, map: Default::default() };
+            extra_fields.push((key.clone(), Format::compile(&located, compiler, warnings)?));
+        }
+    }
+    let output = Format::compile(&output, compiler, warnings)?;
+    Ok(CompiledRule {
+        name: r.name.as_str().into(),
+        desc: r.desc.clone(),
+        priority: r.priority,
+        tags: r.tags.iter().cloned().collect::<Vec<_>>().into(),
+        source: r.source.as_str().into(),
+        enabled: r.enabled && r.priority.at_least(options.min_priority),
+        evt_types,
+        filter,
+        output,
+        extra_fields,
+    })
+}
+
+fn append_text(to: &mut Located, extra: &Located) {
+    to.text.push(' ');
+    let at = to.text.len();
+    to.text.push_str(&extra.text);
+    to.map.extend(at, &extra.map);
+}

@@ -1,0 +1,96 @@
+//! The rules commands that exit without capturing: `-V` (validate), `-L` (list rules),
+//! `--list` (list fields).
+
+use std::{io::Write as _, path::PathBuf};
+
+use lanner_rules::Severity;
+
+use super::files;
+use crate::config::Config;
+
+/// `-V FILE…`: load the files together, print every problem with its position. Exit status 1
+/// on any error.
+pub fn validate(paths: &[PathBuf], config: &Config) -> std::process::ExitCode {
+    let mut out = std::io::stdout().lock();
+    let sources = match files::read(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let names: Vec<&str> = sources.iter().map(|s| &*s.name).collect();
+    match lanner_rules::load(&sources, &config.engine_options()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                let _ = writeln!(out, "{w}");
+            }
+            for n in names {
+                let _ = writeln!(out, "{n}: Ok");
+            }
+            let _ = writeln!(
+                out,
+                "{} rules, {} enabled for the events Lanner captures",
+                loaded.ruleset.rules().len(),
+                loaded.ruleset.active_count()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            for d in &diags {
+                let _ = writeln!(out, "{d}");
+            }
+            let _ = writeln!(out, "validation failed: {errors} error(s)");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-L`: the rules that would be loaded, with priority, tags, state and event types.
+pub fn list_rules(paths: &[PathBuf], config: &Config) -> std::process::ExitCode {
+    let ruleset = match super::live::load(paths, &config.engine_options()) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for r in ruleset.rules() {
+        let types: Vec<&str> = r.evt_types.iter().map(|t| t.name()).collect();
+        let state = match (r.enabled, types.is_empty()) {
+            (false, _) => "disabled",
+            (true, true) => "never fires (events Lanner does not capture)",
+            (true, false) => "active",
+        };
+        let _ = writeln!(
+            out,
+            "{}\n  priority: {}  tags: [{}]  {state}{}\n  {}",
+            r.name,
+            r.priority,
+            r.tags.join(", "),
+            if types.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", types.join(", "))
+            },
+            r.desc.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} rules, {} active",
+        ruleset.rules().len(),
+        ruleset.active_count()
+    );
+    std::process::ExitCode::SUCCESS
+}
+
+/// `--list`: every field with its type and meaning.
+pub fn list_fields() -> std::process::ExitCode {
+    print!("{}", lanner_rules::fields::list_text());
+    std::process::ExitCode::SUCCESS
+}

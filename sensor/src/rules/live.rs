@@ -1,0 +1,132 @@
+//! The running ruleset, swapped whole on reload (SIGHUP, or a rules file changed on disk). A
+//! reload that fails keeps the ruleset in use, logs every error and is counted.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::Duration,
+};
+
+use lanner_rules::{Options, Ruleset};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::files;
+
+/// Shared by the evaluating thread (reads the current ruleset per batch) and the reloader.
+#[derive(Clone)]
+pub struct LiveRules {
+    current: Arc<RwLock<Arc<Ruleset>>>,
+    pub counters: Arc<ReloadCounters>,
+}
+
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
+    /// Rules in the current ruleset: loaded, and enabled for events Lanner captures.
+    pub rules_loaded: AtomicU64,
+    pub rules_active: AtomicU64,
+}
+
+impl LiveRules {
+    pub fn new(ruleset: Ruleset) -> Self {
+        let counters = Arc::new(ReloadCounters::default());
+        count(&counters, &ruleset);
+        Self {
+            current: Arc::new(RwLock::new(Arc::new(ruleset))),
+            counters,
+        }
+    }
+
+    pub fn current(&self) -> Arc<Ruleset> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn swap(&self, ruleset: Ruleset) {
+        count(&self.counters, &ruleset);
+        let new = Arc::new(ruleset);
+        match self.current.write() {
+            Ok(mut g) => *g = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Load `paths` again; swap on success. Returns whether it succeeded.
+    pub fn reload(&self, paths: &[PathBuf], options: &Options) -> bool {
+        match load(paths, options) {
+            Ok(r) => {
+                log::info!(
+                    "rules reloaded: {} rules, {} active",
+                    r.rules().len(),
+                    r.active_count()
+                );
+                self.swap(r);
+                self.counters.reloads.fetch_add(1, Relaxed);
+                true
+            }
+            Err(errors) => {
+                for e in &errors {
+                    log::error!("rules reload: {e}");
+                }
+                log::error!("rules reload failed ({} errors); keeping the rules in use", errors.len());
+                self.counters.reload_failures.fetch_add(1, Relaxed);
+                false
+            }
+        }
+    }
+}
+
+fn count(c: &ReloadCounters, r: &Ruleset) {
+    c.rules_loaded.store(r.rules().len() as u64, Relaxed);
+    c.rules_active.store(r.active_count() as u64, Relaxed);
+}
+
+/// Load and compile; every problem as one line (`file:line:col: error: …`).
+pub fn load(paths: &[PathBuf], options: &Options) -> Result<Ruleset, Vec<String>> {
+    let sources = files::read(paths).map_err(|e| vec![format!("{e:#}")])?;
+    match lanner_rules::load(&sources, options) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                log::debug!("{w}");
+            }
+            Ok(loaded.ruleset)
+        }
+        Err(diags) => Err(diags.iter().map(ToString::to_string).collect()),
+    }
+}
+
+/// Reload on SIGHUP, and when `watch` is set, when the files change (checked every second).
+pub async fn watch(live: LiveRules, paths: Vec<PathBuf>, options: Options, watch: bool) {
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot handle SIGHUP, rules reload by signal disabled: {e}");
+            return;
+        }
+    };
+    let mut seen = files::fingerprint(&paths);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                log::info!("SIGHUP: reloading rules");
+                live.reload(&paths, &options);
+                seen = files::fingerprint(&paths);
+            }
+            _ = tick.tick(), if watch && !paths.is_empty() => {
+                let now = files::fingerprint(&paths);
+                if now != seen {
+                    log::info!("rules files changed: reloading");
+                    live.reload(&paths, &options);
+                    seen = now;
+                }
+            }
+        }
+    }
+}
