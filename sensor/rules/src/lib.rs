@@ -15,6 +15,7 @@ pub mod ops;
 pub mod parse;
 pub mod priority;
 pub mod value;
+pub mod yaml;
 
 pub use diag::{Diagnostic, Pos, Severity, TextMap};
 pub use event::{EventSource, FieldArg};
