@@ -21,7 +21,10 @@ pub enum Expr {
     Or(Vec<Expr>),
     Not(Box<Expr>),
     /// A bare identifier: a macro's name.
-    Macro { name: String, span: Span },
+    Macro {
+        name: String,
+        span: Span,
+    },
     Check(Check),
 }
 
@@ -195,7 +198,10 @@ pub enum Rhs {
     None,
     Value(Literal),
     /// `(a, b, c)`; `()` is legal and never matches.
-    List { items: Vec<Literal>, span: Span },
+    List {
+        items: Vec<Literal>,
+        span: Span,
+    },
     /// A transformer or `val(field)` on the right-hand side.
     Operand(Operand),
 }

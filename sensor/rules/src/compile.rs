@@ -15,7 +15,7 @@ use crate::{
     diag::{Diagnostic, Pos},
     event::FieldArg,
     evttype::{EvtSet, EvtType},
-    fields::{self, ArgKind, Field, flag},
+    fields::{self, flag},
     filter::{CheckNode, Extractor, Lhs, Node, Rhs as RhsC, StrSet},
     loader::{Collected, Located},
     ops::{self, PathSet},
@@ -51,7 +51,9 @@ impl<'c> Compiler<'c> {
         if node.depth() > MAX_EXPANDED_DEPTH {
             return Err(Diagnostic::error(
                 at(src, 0),
-                format!("condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded"),
+                format!(
+                    "condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded"
+                ),
             ));
         }
         Ok(node)
@@ -84,17 +86,17 @@ impl<'c> Compiler<'c> {
         if let Some(i) = self.stack.iter().position(|m| m == name) {
             let mut chain = self.stack[i..].to_vec();
             chain.push(name.to_string());
-            return Err(Diagnostic::error(
-                pos,
-                format!("macro cycle: {}", chain.join(" -> ")),
-            )
-            .with_token(name));
-        }
-        let Some(def) = self.collected.macros.get(name) else {
             return Err(
-                Diagnostic::error(pos, format!("Undefined macro '{name}' used in filter."))
+                Diagnostic::error(pos, format!("macro cycle: {}", chain.join(" -> ")))
                     .with_token(name),
             );
+        }
+        let Some(def) = self.collected.macros.get(name) else {
+            return Err(Diagnostic::error(
+                pos,
+                format!("Undefined macro '{name}' used in filter."),
+            )
+            .with_token(name));
         };
         if self.stack.len() >= MAX_MACRO_CHAIN {
             return Err(Diagnostic::error(
@@ -146,7 +148,8 @@ impl<'c> Compiler<'c> {
             return Ok((Lhs::One(x.clone()), x.ty));
         }
         let by_name = |n: &str| -> Extractor {
-            let (field, arg) = fields::lookup(n, None).expect("the table has fd.cip/sip/lip/rip/cport/sport");
+            let (field, arg) =
+                fields::lookup(n, None).expect("the table has fd.cip/sip/lip/rip/cport/sport");
             Extractor {
                 field,
                 arg,
@@ -156,7 +159,10 @@ impl<'c> Compiler<'c> {
         };
         Ok(match def.name {
             "fd.ip" | "fd.net" => (Lhs::EitherEnd(by_name("fd.cip"), by_name("fd.sip")), def.ty),
-            "fd.port" => (Lhs::EitherEnd(by_name("fd.cport"), by_name("fd.sport")), def.ty),
+            "fd.port" => (
+                Lhs::EitherEnd(by_name("fd.cport"), by_name("fd.sport")),
+                def.ty,
+            ),
             "fd.cnet" => (Lhs::One(by_name("fd.cip")), def.ty),
             "fd.snet" => (Lhs::One(by_name("fd.sip")), def.ty),
             "fd.lnet" => (Lhs::One(by_name("fd.lip")), def.ty),
@@ -220,14 +226,20 @@ impl<'c> Compiler<'c> {
             if matches!(op, Op::PMatch | Op::Regex) {
                 return Err(Diagnostic::error(
                     pos(o.span()),
-                    format!("'{}' does not accept a field on the right-hand side", op.as_str()),
+                    format!(
+                        "'{}' does not accept a field on the right-hand side",
+                        op.as_str()
+                    ),
                 ));
             }
             let (x, def) = self.extractor(o, src)?;
             if def.has(flag::NO_TRANSFORMER) || def.has(flag::FILTER_ONLY) {
                 return Err(Diagnostic::error(
                     pos(o.span()),
-                    format!("field '{}' cannot be compared against another field", def.name),
+                    format!(
+                        "field '{}' cannot be compared against another field",
+                        def.name
+                    ),
                 ));
             }
             if x.ty != ty {
@@ -240,7 +252,8 @@ impl<'c> Compiler<'c> {
         }
         let hex = matches!(op, Op::BContains | Op::BStartsWith);
         let lit = |text: &str, span| {
-            ops::parse_literal(ty, text, hex).map_err(|m| Diagnostic::error(pos(span), m).with_token(text))
+            ops::parse_literal(ty, text, hex)
+                .map_err(|m| Diagnostic::error(pos(span), m).with_token(text))
         };
         match (op, &c.rhs) {
             (Op::In | Op::Intersects | Op::PMatch, _) => {
@@ -249,7 +262,12 @@ impl<'c> Compiler<'c> {
                 Ok(match (op, ty) {
                     (Op::PMatch, _) => RhsC::Paths(PathSet::new(&items)),
                     (_, FieldType::Str) => RhsC::Strings(StrSet::new(items)),
-                    _ => RhsC::Lits(items.iter().map(|i| lit(i, span)).collect::<Result<_, _>>()?),
+                    _ => RhsC::Lits(
+                        items
+                            .iter()
+                            .map(|i| lit(i, span))
+                            .collect::<Result<_, _>>()?,
+                    ),
                 })
             }
             (Op::Regex, Rhs::Value(l)) => ops::compile_regex(&l.text)
@@ -324,7 +342,15 @@ fn check_op(ty: FieldType, op: Op) -> Result<(), String> {
         FieldType::Str => !matches!(op, BContains | BStartsWith),
         FieldType::Bytes => matches!(
             op,
-            Eq | Ne | Contains | BContains | StartsWith | BStartsWith | EndsWith | In | Intersects | Exists
+            Eq | Ne
+                | Contains
+                | BContains
+                | StartsWith
+                | BStartsWith
+                | EndsWith
+                | In
+                | Intersects
+                | Exists
         ),
         t if t.is_numeric() => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists),
         _ => matches!(op, Eq | Ne | In | Intersects | Exists),
@@ -379,6 +405,3 @@ pub fn evt_types(node: &Node) -> EvtSet {
     }
     walk(node, false)
 }
-
-#[allow(dead_code)]
-fn _uses(_: ArgKind, _: Field) {}

@@ -4,11 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::{
-    EvtType, Matching, Options, Priority, Ruleset,
-    loader::Source,
-    testing::MapEvent,
-};
+use crate::{EvtType, Matching, Options, Priority, Ruleset, loader::Source, testing::MapEvent};
 
 fn src(text: &str) -> Vec<Source> {
     vec![Source {
@@ -20,7 +16,13 @@ fn src(text: &str) -> Vec<Source> {
 fn ruleset_with(text: &str, options: Options) -> Ruleset {
     match crate::load(&src(text), &options) {
         Ok(l) => l.ruleset,
-        Err(e) => panic!("{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(e) => panic!(
+            "{}",
+            e.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -84,12 +86,18 @@ fn string_operators() {
     assert!(matches("proc.exepath pmatch (/usr/bin)", &e));
     assert!(!matches("proc.exepath pmatch (/usr/bi)", &e));
     assert!(matches("proc.exepath regex \"/usr/(s)?bin/[a-z]+\"", &e));
-    assert!(!matches("proc.exepath regex \"bin/bash\"", &e), "regex matches the whole value");
+    assert!(
+        !matches("proc.exepath regex \"bin/bash\"", &e),
+        "regex matches the whole value"
+    );
     assert!(matches("proc.name < bbb", &e), "strings order like strcmp");
     assert!(matches("proc.name in (sh, bash)", &e));
     assert!(matches("proc.name intersects (sh, bash)", &e));
     assert!(!matches("proc.name in ()", &e));
-    assert!(matches("proc.name in bash", &e), "one bare word is a one-element set");
+    assert!(
+        matches("proc.name in bash", &e),
+        "one bare word is a one-element set"
+    );
 }
 
 #[test]
@@ -102,9 +110,16 @@ fn numeric_and_bool_operators() {
     assert!(matches("proc.is_exe_upper_layer = true", &e));
     assert!(!matches("proc.is_exe_upper_layer = false", &e));
     // Operator/type mismatches are load errors, as in Falco.
-    let bad = errors("- rule: r\n  desc: d\n  condition: proc.tty contains 3\n  output: o\n  priority: INFO\n");
-    assert!(bad[0].contains("t.yaml:3:23") && bad[0].contains("not allowed"), "{bad:?}");
-    let bad = errors("- rule: r\n  desc: d\n  condition: proc.is_exe_upper_layer = True\n  output: o\n  priority: INFO\n");
+    let bad = errors(
+        "- rule: r\n  desc: d\n  condition: proc.tty contains 3\n  output: o\n  priority: INFO\n",
+    );
+    assert!(
+        bad[0].contains("t.yaml:3:23") && bad[0].contains("not allowed"),
+        "{bad:?}"
+    );
+    let bad = errors(
+        "- rule: r\n  desc: d\n  condition: proc.is_exe_upper_layer = True\n  output: o\n  priority: INFO\n",
+    );
     assert!(bad[0].contains("t.yaml:3:40"), "{bad:?}");
 }
 
@@ -112,7 +127,10 @@ fn numeric_and_bool_operators() {
 fn any_ancestor_fields() {
     let e = exec();
     assert!(matches("proc.aname = containerd-shim", &e));
-    assert!(!matches("proc.aname = bash", &e), "the process itself is not an ancestor");
+    assert!(
+        !matches("proc.aname = bash", &e),
+        "the process itself is not an ancestor"
+    );
     assert!(matches("proc.aname[2] = containerd-shim", &e));
     assert!(!matches("proc.aname[4] = systemd", &e));
     assert!(!matches("proc.aname[4] exists", &e));
@@ -132,7 +150,10 @@ fn network_fields_either_end_and_cidr() {
         .ip("fd.rip", "169.254.169.254");
     assert!(matches("fd.ip = 169.254.169.254", &c));
     assert!(matches("fd.ip = 10.1.2.3", &c));
-    assert!(!matches("fd.ip != 10.1.2.3", &c), "!= needs both ends to differ");
+    assert!(
+        !matches("fd.ip != 10.1.2.3", &c),
+        "!= needs both ends to differ"
+    );
     assert!(matches("fd.port = 80", &c));
     assert!(matches("fd.port < 100", &c));
     assert!(matches("fd.net = \"169.254.0.0/16\"", &c));
@@ -141,7 +162,9 @@ fn network_fields_either_end_and_cidr() {
     assert!(matches("fd.rnet = \"169.254.169.254/32\"", &c));
     assert!(matches("fd.sip = 169.254.169.254", &c));
     assert!(!matches("fd.sip = \"::1\"", &c));
-    let bad = errors("- rule: r\n  desc: d\n  condition: fd.net = 10.0.0.1\n  output: o\n  priority: INFO\n");
+    let bad = errors(
+        "- rule: r\n  desc: d\n  condition: fd.net = 10.0.0.1\n  output: o\n  priority: INFO\n",
+    );
     assert!(bad[0].contains("t.yaml:3:23"), "{bad:?}");
 }
 
@@ -153,7 +176,9 @@ fn transformers_and_field_comparisons() {
     assert!(matches("len(proc.name) = 4", &e));
     assert!(matches("proc.name = val(proc.pname)", &e));
     assert!(matches("tolower(proc.name) = val(proc.pname)", &e));
-    let bad = errors("- rule: r\n  desc: d\n  condition: tolower(proc.tty) = 1\n  output: o\n  priority: INFO\n");
+    let bad = errors(
+        "- rule: r\n  desc: d\n  condition: tolower(proc.tty) = 1\n  output: o\n  priority: INFO\n",
+    );
     assert!(bad[0].contains("t.yaml:3:14"), "{bad:?}");
 }
 
@@ -167,10 +192,22 @@ fn evt_type_indexing() {
         Options::default(),
     );
     let by_name = |n: &str| rs.rules().iter().find(|r| &*r.name == n).unwrap();
-    let names = |n: &str| by_name(n).evt_types.iter().map(|t| t.name()).collect::<Vec<_>>();
+    let names = |n: &str| {
+        by_name(n)
+            .evt_types
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names("exec"), ["execve", "execveat"]);
-    assert!(names("open").is_empty(), "openat is not captured: the rule never fires");
-    assert_eq!(names("not-connect"), ["fsopen", "fsmount", "move_mount", "open_tree"]);
+    assert!(
+        names("open").is_empty(),
+        "openat is not captured: the rule never fires"
+    );
+    assert_eq!(
+        names("not-connect"),
+        ["fsopen", "fsmount", "move_mount", "open_tree"]
+    );
     assert_eq!(names("any").len(), EvtType::ALL.len());
     assert_eq!(rs.active_count(), 3);
 }
@@ -180,7 +217,13 @@ fn first_or_all_matching_in_definition_order() {
     let text = "- rule: a\n  desc: d\n  condition: proc.name = bash\n  output: o\n  priority: INFO\n\
                 - rule: b\n  desc: d\n  condition: proc.name exists\n  output: o\n  priority: INFO\n";
     let fired = |m: Matching| {
-        let rs = ruleset_with(text, Options { matching: m, ..Options::default() });
+        let rs = ruleset_with(
+            text,
+            Options {
+                matching: m,
+                ..Options::default()
+            },
+        );
         let mut v = Vec::new();
         rs.evaluate(&exec(), |r| v.push(r.name.to_string()));
         v
@@ -205,8 +248,13 @@ fn lists_and_macros() {
 
 #[test]
 fn macro_errors_name_their_position() {
-    let undefined = errors("- rule: r\n  desc: d\n  condition: proc.name = x and nope\n  output: o\n  priority: INFO\n");
-    assert!(undefined[0].starts_with("t.yaml:3:34: error: Undefined macro 'nope'"), "{undefined:?}");
+    let undefined = errors(
+        "- rule: r\n  desc: d\n  condition: proc.name = x and nope\n  output: o\n  priority: INFO\n",
+    );
+    assert!(
+        undefined[0].starts_with("t.yaml:3:32: error: Undefined macro 'nope'"),
+        "{undefined:?}"
+    );
     let cycle = errors(
         "- macro: a\n  condition: b\n- macro: b\n  condition: proc.name = x or a\n\
          - rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: INFO\n",
@@ -217,9 +265,15 @@ fn macro_errors_name_their_position() {
 
 #[test]
 fn unknown_fields_and_bad_operators() {
-    let unknown = errors("- rule: r\n  desc: d\n  condition: proc.nmae = x\n  output: o\n  priority: INFO\n");
-    assert!(unknown[0].starts_with("t.yaml:3:14: error: unknown field (near 'proc.nmae')"), "{unknown:?}");
-    let in_output = errors("- rule: r\n  desc: d\n  condition: proc.name = x\n  output: \"x=%fd.net\"\n  priority: INFO\n");
+    let unknown =
+        errors("- rule: r\n  desc: d\n  condition: proc.nmae = x\n  output: o\n  priority: INFO\n");
+    assert!(
+        unknown[0].starts_with("t.yaml:3:14: error: unknown field (near 'proc.nmae')"),
+        "{unknown:?}"
+    );
+    let in_output = errors(
+        "- rule: r\n  desc: d\n  condition: proc.name = x\n  output: \"x=%fd.net\"\n  priority: INFO\n",
+    );
     assert!(in_output[0].contains("filter only"), "{in_output:?}");
 }
 
@@ -231,7 +285,9 @@ fn outputs_render_text_and_typed_fields() {
     );
     let ev = exec();
     let mut alert = None;
-    rs.evaluate(&ev, |r| alert = Some(rs.alert(r, &ev, 1_685_022_245_478_445_995)));
+    rs.evaluate(&ev, |r| {
+        alert = Some(rs.alert(r, &ev, 1_685_022_245_478_445_995))
+    });
     let a = alert.expect("fires");
     assert_eq!(a.priority, Priority::Critical);
     assert_eq!(&*a.tags, ["a", "b"]);
@@ -246,7 +302,10 @@ fn outputs_render_text_and_typed_fields() {
     assert_eq!(f["proc.aname[1]"], "runc");
     assert_eq!(f["container.id"], "0123456789ab");
     assert_eq!(f["evt.time"], 1_685_022_245_478_445_995u64);
-    assert!(!f.contains_key("toupper(proc.name)"), "transformed tokens stay out of JSON");
+    assert!(
+        !f.contains_key("toupper(proc.name)"),
+        "transformed tokens stay out of JSON"
+    );
     let j = a.to_json("node-1");
     assert_eq!(j["time"], "2023-05-25T13:44:05.478445995Z");
     assert_eq!(j["rule"], "r");
@@ -256,7 +315,10 @@ fn outputs_render_text_and_typed_fields() {
 fn min_priority_disables_less_severe_rules() {
     let rs = ruleset_with(
         "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: o\n  priority: NOTICE\n",
-        Options { min_priority: Priority::Warning, ..Options::default() },
+        Options {
+            min_priority: Priority::Warning,
+            ..Options::default()
+        },
     );
     assert!(!rs.rules()[0].enabled);
     let mut hit = false;

@@ -98,6 +98,8 @@ impl EvtSet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = EvtType> {
-        EvtType::ALL.into_iter().filter(move |t| self.contains(t.to_owned()))
+        EvtType::ALL
+            .into_iter()
+            .filter(move |t| self.contains(t.to_owned()))
     }
 }

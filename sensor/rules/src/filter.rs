@@ -165,7 +165,9 @@ impl CheckNode {
                 Value::Str(s) => set.contains(s),
                 _ => false,
             },
-            (Rhs::Lits(lits), Op::In | Op::Intersects) => lits.iter().any(|l| compare(v, Op::Eq, l)),
+            (Rhs::Lits(lits), Op::In | Op::Intersects) => {
+                lits.iter().any(|l| compare(v, Op::Eq, l))
+            }
             (Rhs::Paths(paths), Op::PMatch) => matches!(v, Value::Str(s) if paths.matches(s)),
             (Rhs::Regex(re), Op::Regex) => matches!(v, Value::Str(s) if re.is_match(s)),
             (Rhs::Field(x), op) => match x.extract(ev) {
@@ -188,8 +190,12 @@ pub fn compare(v: &Value, op: Op, lit: &Lit) -> bool {
         (Value::Bytes(b), Lit::Str(l)) => compare_bytes(b, op, l.as_bytes()),
         (Value::Int(n), Lit::Int(l)) => compare_ord(n, op, l),
         (Value::Uint(n), Lit::Uint(l)) => compare_ord(n, op, l),
-        (Value::Int(n), Lit::Uint(l)) => i128::from(*n).partial_cmp(&i128::from(*l)).is_some_and(|o| ord_ok(o, op)),
-        (Value::Uint(n), Lit::Int(l)) => i128::from(*n).partial_cmp(&i128::from(*l)).is_some_and(|o| ord_ok(o, op)),
+        (Value::Int(n), Lit::Uint(l)) => i128::from(*n)
+            .partial_cmp(&i128::from(*l))
+            .is_some_and(|o| ord_ok(o, op)),
+        (Value::Uint(n), Lit::Int(l)) => i128::from(*n)
+            .partial_cmp(&i128::from(*l))
+            .is_some_and(|o| ord_ok(o, op)),
         (Value::Bool(b), Lit::Bool(l)) => eq_op(b == l, op),
         (Value::Ip(ip), Lit::Ip(l)) => eq_op(same_ip(*ip, *l), op),
         (Value::Ip(ip), Lit::Net(net)) => eq_op(net_contains(net, *ip), op),
@@ -241,7 +247,10 @@ fn compare_str(s: &str, op: Op, l: &str) -> bool {
         Op::EndsWith => s.ends_with(l),
         Op::Glob => ops::glob(l, s, false),
         Op::IGlob => ops::glob(l, s, true),
-        Op::BContains => s.as_bytes().windows(l.len().max(1)).any(|w| w == l.as_bytes()),
+        Op::BContains => s
+            .as_bytes()
+            .windows(l.len().max(1))
+            .any(|w| w == l.as_bytes()),
         Op::BStartsWith => s.as_bytes().starts_with(l.as_bytes()),
         Op::PMatch | Op::Regex | Op::Exists => false,
     }

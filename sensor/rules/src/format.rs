@@ -72,7 +72,10 @@ impl Format {
                     if def.has(flag::FILTER_ONLY) {
                         return Err(Diagnostic::error(
                             pos(),
-                            format!("'{}' is filter only and cannot be used as a display field", def.name),
+                            format!(
+                                "'{}' is filter only and cannot be used as a display field",
+                                def.name
+                            ),
                         )
                         .with_token(written));
                     }

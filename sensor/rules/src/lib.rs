@@ -6,14 +6,19 @@
 //! that does it says so.
 
 pub mod ast;
+pub mod compile;
 pub mod diag;
 pub mod event;
 pub mod evttype;
 pub mod fields;
+pub mod filter;
+pub mod format;
 pub mod loader;
 pub mod ops;
 pub mod parse;
 pub mod priority;
+pub mod ruleset;
+pub mod timefmt;
 pub mod value;
 pub mod yaml;
 
@@ -21,5 +26,18 @@ pub use diag::{Diagnostic, Pos, Severity, TextMap};
 pub use event::{EventSource, FieldArg};
 pub use evttype::{EvtSet, EvtType};
 pub use fields::Field;
-pub use value::{FieldType, Value};
 pub use priority::Priority;
+pub use ruleset::{Alert, CompiledRule, Loaded, Matching, Options, Ruleset, load};
+pub use value::{FieldType, Value};
+
+/// Lanner's default ruleset (`default/lanner_rules.yaml`), used when no rules file is given.
+pub const DEFAULT_RULES: &str = include_str!("../default/lanner_rules.yaml");
+
+/// A plain map-backed event, for tests and benchmarks.
+#[doc(hidden)]
+pub mod testing;
+
+#[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
+mod official_tests;

@@ -32,7 +32,9 @@ impl Priority {
         if l == "info" {
             return Some(Self::Informational);
         }
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(&l))
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(&l))
     }
 
     /// The canonical name (`Informational`, never `Info`).
@@ -69,7 +71,10 @@ mod tests {
     fn parses_any_case_and_info() {
         assert_eq!(Priority::parse("WARNING"), Some(Priority::Warning));
         assert_eq!(Priority::parse("info"), Some(Priority::Informational));
-        assert_eq!(Priority::parse("Informational"), Some(Priority::Informational));
+        assert_eq!(
+            Priority::parse("Informational"),
+            Some(Priority::Informational)
+        );
         assert_eq!(Priority::parse("warn"), None);
         assert!(Priority::Critical.at_least(Priority::Warning));
         assert!(!Priority::Debug.at_least(Priority::Warning));

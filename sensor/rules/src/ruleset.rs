@@ -170,7 +170,10 @@ impl Ruleset {
                 Err(e) if r.skip_if_unknown_filter && e.message == "unknown field" => {
                     warnings.push(Diagnostic::warning(
                         e.pos,
-                        format!("rule '{}' skipped (skip-if-unknown-filter): {}", r.name, e.message),
+                        format!(
+                            "rule '{}' skipped (skip-if-unknown-filter): {}",
+                            r.name, e.message
+                        ),
                     ));
                 }
                 Err(e) => {
@@ -268,14 +271,29 @@ fn compile_rule(
     let mut extra_fields = Vec::new();
     for a in options.append_output.iter().filter(|a| a.applies(r)) {
         if let Some(extra) = &a.extra_output {
-            append_text(&mut output, &Located { text: extra.clone(), map: Default::default() });
+            append_text(
+                &mut output,
+                &Located {
+                    text: extra.clone(),
+                    map: Default::default(),
+                },
+            );
         }
         if a.suggested_output {
-            append_text(&mut output, &Located { text: SUGGESTED_OUTPUT.into(), map: Default::default() });
+            append_text(
+                &mut output,
+                &Located {
+                    text: SUGGESTED_OUTPUT.into(),
+                    map: Default::default(),
+                },
+            );
         }
         for (key, fmt) in &a.extra_fields {
             let text = fmt.clone().unwrap_or_else(|| format!("%{key}"));
-            let located = Located { text, map: Default::default() };
+            let located = Located {
+                text,
+                map: Default::default(),
+            };
             extra_fields.push((key.clone(), Format::compile(&located, compiler, warnings)?));
         }
     }

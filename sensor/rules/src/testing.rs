@@ -62,7 +62,8 @@ impl MapEvent {
     pub fn ancestors(mut self, names: &[&str]) -> Self {
         for (i, n) in names.iter().enumerate() {
             let key = Self::key("proc.aname", Some(&(i + 1).to_string()));
-            self.values.insert(key, Value::Str(Cow::Owned(n.to_string())));
+            self.values
+                .insert(key, Value::Str(Cow::Owned(n.to_string())));
         }
         self
     }
