@@ -294,8 +294,21 @@ impl CgroupJail {
 
     fn fork_join_exec(&self, argv: &[&str]) -> libc::pid_t {
         let args = CArgs::new(argv);
-        let procs = &self.procs;
         let exe = CString::new(argv[0]).unwrap();
+        self.fork_in(|| {
+            // SAFETY: valid NULL-terminated argv built before fork.
+            unsafe { libc::execv(exe.as_ptr(), args.as_ptr()) };
+            127
+        })
+    }
+
+    /// Forks a child that joins the jail in every hierarchy and then runs `child`, exiting
+    /// with its return value (125 if it could not join). For syscalls no busybox applet
+    /// makes (the new mount API, exec from a memfd) made "in a container". `child` runs in a
+    /// fork of a multi-threaded process: async-signal-safe code only, as in [`fork_child`].
+    /// The caller must [`wait_status`] the returned pid.
+    pub fn fork_in(&self, child: impl FnOnce() -> i32) -> libc::pid_t {
+        let procs = &self.procs;
         fork_child(|| {
             for p in procs {
                 // SAFETY: raw syscalls with valid C strings and buffers, in the forked child.
@@ -307,9 +320,7 @@ impl CgroupJail {
                     libc::close(fd);
                 }
             }
-            // SAFETY: valid NULL-terminated argv built before fork.
-            unsafe { libc::execv(exe.as_ptr(), args.as_ptr()) };
-            127
+            child()
         })
     }
 
@@ -380,7 +391,7 @@ pub struct RuncExec {
 }
 
 /// Time a runc command gets.
-const RUNC_TIMEOUT: Duration = Duration::from_secs(30);
+pub const RUNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An OCI container run by runc, with a busybox rootfs whose /etc/passwd and /etc/group hold a
 /// user the host does not have ([`CTR_USER`] = [`CTR_UID`], [`CTR_GROUP`] = [`CTR_GID`]). Its
@@ -488,6 +499,11 @@ impl RuncContainer {
         &self.id
     }
 
+    /// The 12-digit id events and alerts carry as `container.id`.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+
     /// The cgroup path, the same in every hierarchy.
     pub fn cgroup_path(&self) -> &str {
         &self.cgroup_path
@@ -505,22 +521,32 @@ impl RuncContainer {
     /// `runc exec` of `argv` in the container as [`CTR_UID`]:[`CTR_GID`], waiting for it.
     #[track_caller]
     pub fn exec(&self, argv: &[&str]) -> RuncExec {
+        self.exec_with(&["--user", &format!("{CTR_UID}:{CTR_GID}")], argv)
+    }
+
+    /// The `runc exec` command line for `argv` with the exec options `runc_args` (`--user`,
+    /// `--cap`, `--tty`, ...), and the pid file it will write. For callers that need other
+    /// stdio than [`RuncContainer::exec_with`]'s (a terminal).
+    pub fn exec_command(&self, runc_args: &[&str], argv: &[&str]) -> (Command, PathBuf) {
         let pid_file = self.bundle.path().join(crate::unique("exec.pid"));
-        let out = run_with_timeout(
-            Command::new(runc_bin())
-                .arg("--root")
-                .arg(&self.state)
-                .args([
-                    "exec",
-                    "--user",
-                    &format!("{CTR_UID}:{CTR_GID}"),
-                    "--pid-file",
-                ])
-                .arg(&pid_file)
-                .arg(&self.id)
-                .args(argv),
-            RUNC_TIMEOUT,
-        );
+        let mut cmd = Command::new(runc_bin());
+        cmd.arg("--root")
+            .arg(&self.state)
+            .arg("exec")
+            .args(runc_args)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(&self.id)
+            .args(argv);
+        (cmd, pid_file)
+    }
+
+    /// `runc exec` of `argv` with the exec options `runc_args` (e.g. `--user 0:0 --cap
+    /// CAP_SYS_ADMIN`), waiting for it.
+    #[track_caller]
+    pub fn exec_with(&self, runc_args: &[&str], argv: &[&str]) -> RuncExec {
+        let (mut cmd, pid_file) = self.exec_command(runc_args, argv);
+        let out = run_with_timeout(&mut cmd, RUNC_TIMEOUT);
         assert!(
             out.status.is_some(),
             "runc exec {argv:?} timed out: {out:?}"
@@ -534,8 +560,9 @@ impl RuncContainer {
     }
 }
 
+/// The pid runc wrote to `path` (`--pid-file`).
 #[track_caller]
-fn read_pid(path: &Path) -> i64 {
+pub fn read_pid(path: &Path) -> i64 {
     let text = fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("runc pid file {}: {e}", path.display()));
     text.trim()

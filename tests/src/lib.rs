@@ -7,6 +7,11 @@
 //! ([`unique`]). The suite assumes it runs as root in the initial pid namespace.
 //!
 //! Modules, all re-exported here (tests `use lanner_tests::*;`):
+//! - [`alerts`]: alert lines (Falco's schema), waiting for one and asserting none came;
+//! - [`default_ruleset`]: names, priorities and tags of the default rules;
+//! - [`rootfs`]: busybox applets, scripts and files in a container's root or a host dir;
+//! - [`official`]: where the official Falco rules files are;
+//! - [`terminal`]: `runc exec --tty` with a pseudo-terminal;
 //! - [`sensor`]: the sensor process ([`Sensor`]) and its timeouts;
 //! - [`stats`]: the counters object of `--stats-file` ([`Stats`]);
 //! - [`schema`]: [`assert_schema`] and the keys documented per event type;
@@ -19,22 +24,32 @@
 //! - [`kubeapi`]: a fake Kubernetes API server (Pods list/watch over plain HTTP) for the
 //!   pod-context tests ([`FakeApiServer`], [`pod_json`]).
 
+pub mod alerts;
 pub mod children;
 pub mod containers;
+pub mod default_ruleset;
 pub mod event;
 pub mod host;
 pub mod kubeapi;
 pub mod mounts;
+pub mod official;
+pub mod rootfs;
 pub mod schema;
 pub mod sensor;
 pub mod stats;
+pub mod terminal;
 
+pub use alerts::*;
 pub use children::*;
 pub use containers::*;
+pub use default_ruleset::*;
 pub use event::*;
 pub use host::*;
 pub use kubeapi::*;
 pub use mounts::*;
+pub use official::*;
+pub use rootfs::*;
 pub use schema::*;
 pub use sensor::*;
 pub use stats::*;
+pub use terminal::*;

@@ -18,3 +18,21 @@ impl Drop for Unmount {
         while unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } == 0 {}
     }
 }
+
+/// mount(2) of `fstype` from `src` on `dir` with the option string `data`; panics with the
+/// errno on failure.
+#[track_caller]
+pub fn mount_fs(src: &str, dir: &str, fstype: &str, data: &str) {
+    let (src, cdir, fstype, data) = (c(src), c(dir), c(fstype), c(data));
+    // SAFETY: valid C strings; `data` is the NUL-terminated option string of the fs.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            cdir.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    assert_eq!(r, 0, "mount {dir}: errno {}", crate::last_errno());
+}

@@ -1,0 +1,204 @@
+//! The rules command line, without probes: `lanner -V FILE...` validates rules files and
+//! reports each error as `file:line:col: error: message (near 'token')`, exiting 1 on any
+//! error; `lanner -L` lists the loaded rules; `lanner --list` lists the fields.
+//!
+//! Every broken fixture writes its condition on one line, so the expected position is the
+//! fixture line and the 1-based column of the offending token in it, computed from the text
+//! the test wrote.
+
+use lanner_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn lanner(args: &[&str]) -> TimedOutput {
+    let out = run_with_timeout(
+        Command::new(lanner_bin()).args(args),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.is_some(), "lanner {args:?} timed out: {out:?}");
+    out
+}
+
+fn exit_code(out: &TimedOutput) -> Option<i32> {
+    out.status.and_then(|s| s.code())
+}
+
+/// Writes `text` as `<dir>/<name>` and returns its path.
+fn fixture(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// 1-based (line, column) of the first occurrence of `needle` in `text` at or after line
+/// `from_line` (1-based).
+fn position(text: &str, needle: &str, from_line: usize) -> (usize, usize) {
+    text.lines()
+        .enumerate()
+        .skip(from_line - 1)
+        .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
+        .unwrap_or_else(|| panic!("{needle:?} not in fixture after line {from_line}"))
+}
+
+/// Validates `path` and asserts exit 1 with an error at `line:col` of it that names `near`.
+#[track_caller]
+fn assert_error_at(path: &Path, (line, col): (usize, usize), near: &str) {
+    let p = path.to_string_lossy();
+    let out = lanner(&["-V", &p]);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(exit_code(&out), Some(1), "lanner -V {p}: {out:?}");
+    let prefix = format!("{p}:{line}:{col}: error: ");
+    let err = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no error line starting with {prefix:?} in:\n{text}"));
+    assert!(
+        err.contains(&format!("(near '{near}')")),
+        "error should name the token {near:?}: {err}"
+    );
+}
+
+/// A rule whose condition is `condition` (one line), after a `spawned_process` macro.
+fn rule_file(condition: &str) -> String {
+    format!(
+        "- macro: spawned_process\n  condition: evt.type in (execve, execveat)\n\n\
+         - rule: Broken\n  desc: a rule with an error\n  condition: {condition}\n  \
+         output: broken (proc=%proc.cmdline)\n  priority: WARNING\n  tags: [test]\n"
+    )
+}
+
+#[test]
+fn unknown_field_is_reported_at_the_field() {
+    let dir = TempDir::new("cli");
+    let text = rule_file("spawned_process and proc.nmae = bash");
+    let path = fixture(&dir, "unknown_field.yaml", &text);
+    assert_error_at(&path, position(&text, "proc.nmae", 1), "proc.nmae");
+}
+
+#[test]
+fn undefined_macro_is_reported_at_its_use() {
+    let dir = TempDir::new("cli");
+    let text = rule_file("spawned_process and not_a_defined_macro");
+    let path = fixture(&dir, "undefined_macro.yaml", &text);
+    assert_error_at(
+        &path,
+        position(&text, "not_a_defined_macro", 1),
+        "not_a_defined_macro",
+    );
+}
+
+/// A loop needs a redefinition: a macro may only use macros defined before it, so `loop_a`
+/// (redefined last, as `loop_b`) and `loop_b` (which uses `loop_a`) see each other. The
+/// error is at the use that closes the loop when the rule's `loop_a` is expanded: `loop_b`
+/// (current definition) uses `loop_a`, which is being expanded.
+#[test]
+fn macro_cycle_is_reported_at_the_reference_closing_it() {
+    let dir = TempDir::new("cli");
+    let text = "- macro: loop_a\n  condition: evt.type = execve\n\n\
+                - macro: loop_b\n  condition: proc.name = x and loop_a\n\n\
+                - macro: loop_a\n  condition: loop_b\n\n\
+                - rule: Cyclic\n  desc: uses a macro loop\n  condition: loop_a\n  \
+                output: cyclic (proc=%proc.cmdline)\n  priority: WARNING\n";
+    let path = fixture(&dir, "macro_cycle.yaml", text);
+    assert_error_at(&path, position(text, "loop_a", 5), "loop_a");
+}
+
+#[test]
+fn unknown_operator_is_reported_at_the_operator() {
+    let dir = TempDir::new("cli");
+    let text = rule_file("spawned_process and proc.name containz bash");
+    let path = fixture(&dir, "bad_operator.yaml", &text);
+    assert_error_at(&path, position(&text, "containz", 1), "containz");
+}
+
+#[test]
+fn operator_not_defined_for_the_field_type_is_reported_at_the_operator() {
+    let dir = TempDir::new("cli");
+    // `contains` is a string operator; proc.pid is a number.
+    let text = rule_file("spawned_process and proc.pid contains 5");
+    let path = fixture(&dir, "operator_type.yaml", &text);
+    assert_error_at(&path, position(&text, "contains", 6), "contains");
+}
+
+#[test]
+fn bad_yaml_indentation_is_reported_at_the_misplaced_key() {
+    let dir = TempDir::new("cli");
+    // `output` is indented less than the other keys of its rule: it belongs to no mapping.
+    let text = "- rule: Misindented\n  desc: a key out of line\n  condition: evt.type = execve\n \
+                output: misindented (proc=%proc.cmdline)\n  priority: WARNING\n";
+    let path = fixture(&dir, "bad_indentation.yaml", text);
+    assert_error_at(&path, position(text, "output", 1), "output");
+}
+
+#[test]
+fn official_rules_files_validate_together() {
+    let files = official_rules_paths();
+    let mut args = vec!["-V"];
+    args.extend(files.iter().map(String::as_str));
+    let out = lanner(&args);
+    assert_eq!(exit_code(&out), Some(0), "lanner {args:?}: {out:?}");
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains(": error: "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn default_ruleset_validates() {
+    let path = default_rules_path();
+    let p = path.to_string_lossy();
+    let out = lanner(&["-V", &p]);
+    assert_eq!(exit_code(&out), Some(0), "lanner -V {p}: {out:?}");
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains(": error: "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn list_rules_shows_every_default_rule_with_priority_and_tags() {
+    let out = lanner(&["-L"]);
+    assert_eq!(exit_code(&out), Some(0), "lanner -L: {out:?}");
+    for spec in DEFAULT_RULES {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(spec.name))
+            .unwrap_or_else(|| panic!("`{}` not listed:\n{}", spec.name, out.stdout));
+        assert!(
+            line.to_lowercase().contains(&spec.priority.to_lowercase()),
+            "priority {} of `{}` not on its line: {line}",
+            spec.priority,
+            spec.name
+        );
+        for tag in spec.tags {
+            assert!(
+                line.contains(tag),
+                "tag {tag} of `{}` not on its line: {line}",
+                spec.name
+            );
+        }
+    }
+}
+
+#[test]
+fn list_fields_includes_ancestor_fields() {
+    let out = lanner(&["--list"]);
+    assert_eq!(exit_code(&out), Some(0), "lanner --list: {out:?}");
+    for field in [
+        "proc.aname",
+        "proc.name",
+        "fd.sip",
+        "container.id",
+        "evt.type",
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| w.starts_with(field))),
+            "{field} not listed:\n{}",
+            out.stdout
+        );
+    }
+}
