@@ -11,6 +11,7 @@ mod loader;
 mod output;
 mod process;
 mod reader;
+mod rules;
 mod stats;
 #[cfg(test)]
 mod testutil;

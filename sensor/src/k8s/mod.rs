@@ -36,7 +36,7 @@ use kube::{
 
 pub use error::K8sError;
 pub use index::PodCacheStats;
-pub use meta::PodMeta;
+pub use meta::{HostPathMount, PodMeta};
 
 use index::Shared;
 

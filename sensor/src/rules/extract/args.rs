@@ -1,0 +1,295 @@
+//! `evt.arg.*`, `evt.rawarg.*` and `evt.args`: the event's parameters under the names
+//! `--dump-events` uses (Falco's, for the events Falco has), rendered as Falco renders them
+//! (falco-fields.md 1.2): errno names for negative results, flag names, `AT_FDCWD`, fds as
+//! `<4t>1.2.3.4:5->6.7.8.9:80`.
+
+use std::borrow::Cow;
+
+use lanner_rules::{FieldArg, Value};
+
+use super::{EventView, int, loginuid, owned};
+use crate::{
+    event::{Body, Exec, ExecSyscall, MountOp, Text},
+    output::names,
+};
+
+/// One parameter: its raw number (for `evt.rawarg`) and/or its text (for `evt.arg`).
+enum Param<'s> {
+    Num(i64),
+    Text(Cow<'s, str>),
+    /// A number Falco shows resolved: an errno name, flag names, a user name.
+    Resolved(i64, Cow<'s, str>),
+}
+
+impl<'s> Param<'s> {
+    fn text(self) -> Cow<'s, str> {
+        match self {
+            Param::Num(n) => Cow::Owned(n.to_string()),
+            Param::Text(t) | Param::Resolved(_, t) => t,
+        }
+    }
+
+    fn raw(&self) -> Option<i64> {
+        match self {
+            Param::Num(n) | Param::Resolved(n, _) => Some(*n),
+            Param::Text(_) => None,
+        }
+    }
+}
+
+/// Parameters of execve/execveat in Falco's order (the exit event's, then the enter event's
+/// that Falco appends); `None` for those Lanner does not capture. Only `evt.arg[N]` needs the
+/// order.
+#[rustfmt::skip]
+const EXECVE: &[Option<&str>] = &[
+    Some("res"), Some("exe"), Some("args"), Some("tid"), Some("pid"), Some("ptid"), Some("cwd"),
+    None, None, None, None, None, None, Some("comm"), None, Some("env"), Some("tty"), None,
+    Some("loginuid"), Some("flags"), None, Some("cap_permitted"), Some("cap_effective"), None,
+    None, None, None, None, Some("pgid"), None, Some("filename"),
+];
+#[rustfmt::skip]
+const EXECVEAT: &[Option<&str>] = &[
+    Some("res"), Some("exe"), Some("args"), Some("tid"), Some("pid"), Some("ptid"), Some("cwd"),
+    None, None, None, None, None, None, Some("comm"), None, Some("env"), Some("tty"), None,
+    Some("loginuid"), Some("flags"), None, Some("cap_permitted"), Some("cap_effective"), None,
+    None, None, None, None, Some("pgid"), None, Some("dirfd"), Some("filename"),
+];
+const MOUNT: &[Option<&str>] = &[
+    Some("res"),
+    Some("dev"),
+    Some("dir"),
+    Some("type"),
+    Some("flags"),
+];
+const UMOUNT2: &[Option<&str>] = &[Some("res"), Some("name"), Some("flags")];
+const FSOPEN: &[Option<&str>] = &[Some("res"), Some("fsname"), Some("flags")];
+const FSMOUNT: &[Option<&str>] = &[Some("res"), Some("fd"), Some("flags"), Some("attr_flags")];
+#[rustfmt::skip]
+const MOVE_MOUNT: &[Option<&str>] = &[
+    Some("res"), Some("from_dfd"), Some("from_pathname"), Some("to_dfd"), Some("to_pathname"),
+    Some("flags"),
+];
+const OPEN_TREE: &[Option<&str>] = &[Some("res"), Some("dfd"), Some("filename"), Some("flags")];
+const CONNECT: &[Option<&str>] = &[Some("res"), Some("tuple"), Some("fd"), Some("addr")];
+const CLONE: &[Option<&str>] = &[Some("res")];
+const PROCEXIT: &[Option<&str>] = &[Some("status")];
+
+/// Falco's exec flags (`PPM_EXE_*`) Lanner knows: the executable is in the overlay upper
+/// layer, or a memfd. `EXE_WRITABLE` and `EXE_LOWER_LAYER` are not captured.
+const EXE_UPPER_LAYER: i64 = 1 << 1;
+const EXE_FROM_MEMFD: i64 = 1 << 2;
+
+/// umount2(2) flags, named as Falco names them.
+const UMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FORCE"), (2, "DETACH"), (4, "EXPIRE"), (8, "NOFOLLOW")];
+
+fn b(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
+}
+
+/// A result: the errno name when negative, else the number.
+fn res(ret: i64) -> Param<'static> {
+    let text = if ret < 0 {
+        names::errno_name(-ret).map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
+    } else {
+        Cow::Owned(ret.to_string())
+    };
+    Param::Resolved(ret, text)
+}
+
+/// A directory fd: `AT_FDCWD` for -100, the number otherwise (Lanner does not know fd names).
+fn dirfd(fd: i32) -> Param<'static> {
+    if fd == -100 {
+        Param::Resolved(-100, b("AT_FDCWD"))
+    } else {
+        Param::Num(i64::from(fd))
+    }
+}
+
+/// A captured string; missing when the kernel could not read it.
+fn text(t: &Text) -> Option<Param<'_>> {
+    t.value.as_deref().map(|v| Param::Text(b(v)))
+}
+
+fn exe_flags(e: &Exec) -> Param<'static> {
+    let mut bits = 0;
+    let mut text: Vec<&str> = Vec::new();
+    if e.upper_layer == Some(true) {
+        bits |= EXE_UPPER_LAYER;
+        text.push("EXE_UPPER_LAYER");
+    }
+    if e.from_memfd {
+        bits |= EXE_FROM_MEMFD;
+        text.push("EXE_FROM_MEMFD");
+    }
+    // No flag: Falco shows the raw number.
+    if text.is_empty() {
+        return Param::Num(0);
+    }
+    Param::Resolved(bits, Cow::Owned(text.join("|")))
+}
+
+fn umount_flags(flags: u64) -> Param<'static> {
+    let set: Vec<&str> = UMOUNT_FLAGS
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() || flags & !0xf != 0 {
+        return Param::Num(flags as i64);
+    }
+    Param::Resolved(flags as i64, Cow::Owned(set.join("|")))
+}
+
+impl EventView<'_> {
+    fn param_names(&self) -> &'static [Option<&'static str>] {
+        match &self.ev.event.body {
+            Body::Exec(e) if e.syscall == ExecSyscall::Execveat => EXECVEAT,
+            Body::Exec(_) => EXECVE,
+            Body::Mount(m) => match m.op {
+                MountOp::Mount => MOUNT,
+                MountOp::Umount2 => UMOUNT2,
+                MountOp::Fsopen => FSOPEN,
+                MountOp::Fsmount => FSMOUNT,
+                MountOp::MoveMount => MOVE_MOUNT,
+                MountOp::OpenTree => OPEN_TREE,
+            },
+            Body::Connect(_) => CONNECT,
+            Body::Fork(_) => CLONE,
+            Body::Exit(_) => PROCEXIT,
+        }
+    }
+
+    /// The parameter `evt.arg.NAME` / `evt.arg[N]` names, if this event has it.
+    fn param_named(&self, arg: &FieldArg) -> Option<&'static str> {
+        let names = self.param_names();
+        match arg {
+            FieldArg::Key(k) => names.iter().flatten().find(|n| **n == k.as_str()).copied(),
+            FieldArg::Index(i) => *names.get(usize::try_from(*i).ok()?)?,
+            FieldArg::None => None,
+        }
+    }
+
+    fn param(&self, name: &str) -> Option<Param<'_>> {
+        let ev = &self.ev.event;
+        let task = &ev.task;
+        Some(match &ev.body {
+            Body::Exec(e) => {
+                let ok = e.ret >= 0;
+                match name {
+                    "res" => res(e.ret),
+                    "exe" => Param::Text(b(e.argv.first().map_or("", String::as_str))),
+                    // The process's own arguments are cached; a failed exec's are not its own.
+                    "args" if ok => Param::Text(b(self.join_args()?)),
+                    "args" => {
+                        Param::Text(Cow::Owned(e.argv.get(1..).unwrap_or_default().join(" ")))
+                    }
+                    "tid" => Param::Num(i64::from(task.tid)),
+                    "pid" => Param::Num(i64::from(task.pid)),
+                    "ptid" => Param::Num(i64::from(e.ppid)),
+                    "cwd" => Param::Text(b(e.cwd.value.as_deref()?)),
+                    "comm" => Param::Text(b(&task.comm)),
+                    "env" => {
+                        let env = e.env.as_deref()?;
+                        Param::Text(if ok {
+                            b(self.env.get_or_init(|| env.join(" ")))
+                        } else {
+                            Cow::Owned(env.join(" "))
+                        })
+                    }
+                    "tty" => Param::Num(i64::from(e.tty?)),
+                    // A uid parameter shows the user name, `<NONE>` for unset.
+                    "loginuid" => match loginuid(e.loginuid?) {
+                        -1 => Param::Resolved(-1, b("<NONE>")),
+                        n => Param::Resolved(n, b(&self.ev.ctx.user.loginname)),
+                    },
+                    "flags" => exe_flags(e),
+                    "cap_permitted" => Param::Resolved(
+                        e.cap_permitted as i64,
+                        b(self
+                            .cap_permitted
+                            .get_or_init(|| names::caps(e.cap_permitted))),
+                    ),
+                    "cap_effective" => Param::Resolved(
+                        e.cap_effective as i64,
+                        b(self
+                            .cap_effective
+                            .get_or_init(|| names::caps(e.cap_effective))),
+                    ),
+                    "pgid" => Param::Num(i64::from(e.groups?.pgid)),
+                    "filename" => Param::Text(b(e.filename.value.as_deref()?)),
+                    "dirfd" if e.syscall == ExecSyscall::Execveat => dirfd(e.dirfd),
+                    _ => return None,
+                }
+            }
+            Body::Mount(m) => match (m.op, name) {
+                (_, "res") => res(m.ret),
+                (MountOp::Mount, "dev") => text(&m.source)?,
+                (MountOp::Mount, "dir") => text(&m.target)?,
+                (MountOp::Mount, "type") => text(&m.fstype)?,
+                (MountOp::Mount, "flags") => {
+                    Param::Resolved(m.flags as i64, Cow::Owned(names::mount_flags(m.flags)))
+                }
+                (MountOp::Umount2, "name") => text(&m.target)?,
+                (MountOp::Umount2, "flags") => umount_flags(m.flags),
+                (MountOp::Fsopen, "fsname") => text(&m.fstype)?,
+                (MountOp::Fsmount, "fd") => dirfd(m.fd1),
+                (MountOp::Fsmount, "attr_flags") => Param::Num(m.flags2 as i64),
+                (MountOp::MoveMount, "from_dfd") => dirfd(m.fd1),
+                (MountOp::MoveMount, "from_pathname") => text(&m.source)?,
+                (MountOp::MoveMount, "to_dfd") => dirfd(m.fd2),
+                (MountOp::MoveMount, "to_pathname") => text(&m.target)?,
+                (MountOp::OpenTree, "dfd") => dirfd(m.fd1),
+                (MountOp::OpenTree, "filename") => text(&m.source)?,
+                (
+                    MountOp::Fsopen | MountOp::Fsmount | MountOp::MoveMount | MountOp::OpenTree,
+                    "flags",
+                ) => Param::Num(m.flags as i64),
+                _ => return None,
+            },
+            Body::Connect(c) => match name {
+                "res" => res(c.ret),
+                "tuple" => Param::Text(b(self.fd_name()?)),
+                "fd" => match self.fd_tag() {
+                    Some(tag) => Param::Resolved(
+                        i64::from(c.fd),
+                        Cow::Owned(format!("<{tag}>{}", self.fd_name().unwrap_or_default())),
+                    ),
+                    None => Param::Num(i64::from(c.fd)),
+                },
+                "addr" => Param::Text(self.peer_addr()?),
+                _ => return None,
+            },
+            Body::Fork(f) => match name {
+                "res" => Param::Num(i64::from(f.child_tid)),
+                _ => return None,
+            },
+            Body::Exit(x) => match name {
+                "status" => Param::Num(i64::from(x.exit_code)),
+                _ => return None,
+            },
+        })
+    }
+
+    /// `evt.arg.NAME` / `evt.arg[N]`: always text.
+    pub(super) fn evt_arg(&self, arg: &FieldArg) -> Option<Value<'_>> {
+        let name = self.param_named(arg)?;
+        Some(Value::Str(self.param(name)?.text()))
+    }
+
+    /// `evt.rawarg.NAME`: the number; missing for text parameters.
+    pub(super) fn evt_rawarg(&self, arg: &FieldArg) -> Option<Value<'_>> {
+        let name = self.param_named(arg)?;
+        Some(int(self.param(name)?.raw()?))
+    }
+
+    /// `evt.args`: `name=value` for every parameter the event has, space separated.
+    pub(super) fn evt_args(&self) -> Value<'static> {
+        let parts: Vec<String> = self
+            .param_names()
+            .iter()
+            .flatten()
+            .filter_map(|n| Some(format!("{n}={}", self.param(n)?.text())))
+            .collect();
+        owned(parts.join(" "))
+    }
+}
