@@ -3,9 +3,18 @@
 //! counters, detach).
 //!
 //! reader (tokio, AsyncFd) → enrich stage (tokio task owning the process table and the pod
-//! wait) → writer thread (stdout). Every hop is a bounded channel with back-pressure.
+//! wait) → rules and writer thread (evaluates every event against the current ruleset, writes
+//! alerts and, with `--dump-events`, the events to stdout). Every hop is a bounded channel with
+//! back-pressure.
 
-use std::{io::Write as _, sync::Arc};
+use std::{
+    io::Write as _,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+};
 
 use anyhow::Context as _;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
@@ -18,6 +27,7 @@ use tokio::{
 use crate::{
     cli::Cli,
     clock::Clock,
+    config::Config,
     enrich::{
         Enriched, Enricher,
         pods::{self, PodWait, PodWaitCounters},
@@ -25,12 +35,20 @@ use crate::{
     event::Event,
     k8s::{K8sOptions, PodCache},
     loader::{self, LoadOptions},
-    output::json,
+    output::{alert, alert::AlertFormat, json},
     reader,
+    rules::{extract::EventView, live::LiveRules},
     stats::{self, Counters, KernelLosses},
 };
 
-pub async fn run(args: Cli) -> anyhow::Result<()> {
+/// The rules the sensor runs with, loaded before any probe is attached.
+pub struct RulesSetup {
+    pub live: LiveRules,
+    pub paths: Vec<PathBuf>,
+    pub config: Config,
+}
+
+pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let mut ebpf = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
@@ -74,7 +92,28 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         wait,
         wait_counters.clone(),
     ));
-    let writer = spawn_writer(out_rx, args.dump_events);
+    let format = AlertFormat::from_config(
+        &rules.config,
+        rules
+            .config
+            .hostname
+            .clone()
+            .unwrap_or_else(alert::default_hostname),
+    );
+    let alerts = Arc::new(AtomicU64::new(0));
+    let writer = spawn_writer(
+        out_rx,
+        rules.live.clone(),
+        format,
+        args.dump_events,
+        alerts.clone(),
+    );
+    tokio::spawn(crate::rules::live::watch(
+        rules.live.clone(),
+        rules.paths.clone(),
+        rules.config.engine_options(),
+        rules.config.watch_config_files,
+    ));
 
     if let Some(path) = &args.ready_file {
         std::fs::write(path, std::process::id().to_string())
@@ -100,7 +139,7 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
 
     let kernel = kernel_losses(&losses)?;
-    let summary = stats::to_json(&stats::Snapshot {
+    let mut summary = stats::to_json(&stats::Snapshot {
         counters: &counters,
         kernel: &kernel,
         table: &table,
@@ -111,6 +150,13 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
         pods_node: pods.node(),
         pod_wait: &wait_counters,
     });
+    summary["rules"] = serde_json::json!({
+        "alerts": alerts.load(Relaxed),
+        "loaded": rules.live.counters.rules_loaded.load(Relaxed),
+        "active": rules.live.counters.rules_active.load(Relaxed),
+        "reloads": rules.live.counters.reloads.load(Relaxed),
+        "reload_failures": rules.live.counters.reload_failures.load(Relaxed),
+    });
     eprintln!("lanner: counters {summary}");
     if let Some(path) = &args.stats_file {
         std::fs::write(path, summary.to_string())
@@ -120,21 +166,35 @@ pub async fn run(args: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writing to stdout can block (a slow pipe): keep it off the runtime's workers. Flushed after
-/// every batch the channel hands over, so a reader of the pipe sees events promptly.
+/// Rule evaluation and output, on their own thread: writing to stdout can block (a slow pipe)
+/// and must not stall the runtime's workers. The ruleset is fetched once per batch, so a
+/// reload takes effect at the next batch. Flushed after every batch, so a reader of the pipe
+/// (Fluent Bit tailing the container log) sees alerts promptly.
 fn spawn_writer(
     mut rx: mpsc::Receiver<Enriched>,
+    rules: LiveRules,
+    format: AlertFormat,
     dump: bool,
+    alerts: Arc<AtomicU64>,
 ) -> std::thread::JoinHandle<anyhow::Result<()>> {
     std::thread::spawn(move || {
         let clock = Clock::new();
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
         while let Some(ev) = rx.blocking_recv() {
+            let ruleset = rules.current();
             let mut next = Some(ev);
             while let Some(ev) = next {
+                let epoch_ns = clock.epoch_ns(ev.event.boot_ns);
+                let view = EventView::new(&ev, epoch_ns).with_hostname(&format.hostname);
+                let mut fired = Vec::new();
+                ruleset.evaluate(&view, |r| fired.push(ruleset.alert(r, &view, epoch_ns)));
+                for a in &fired {
+                    alert::write(&mut out, a, &format)?;
+                }
+                alerts.fetch_add(fired.len() as u64, Relaxed);
                 if dump {
-                    let line = json::enriched_json(&ev, clock.epoch_ns(ev.event.boot_ns));
+                    let line = json::enriched_json(&ev, epoch_ns);
                     serde_json::to_writer(&mut out, &line)?;
                     out.write_all(b"\n")?;
                 }

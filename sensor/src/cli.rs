@@ -3,8 +3,36 @@
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "lanner", version, about = "eBPF runtime security sensor")]
+#[command(
+    name = "lanner",
+    about = "eBPF runtime security sensor",
+    // `-V` is Falco's validate; the version is `--version` only.
+    disable_version_flag = true
+)]
 pub struct Cli {
+    /// Print the version and exit.
+    #[arg(long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+    /// Rules file or directory (`*.yaml`, `*.yml`), repeatable, loaded in order; later files
+    /// override earlier ones. Default: `rules_files` of the config, else the built-in ruleset.
+    #[arg(short = 'r', long = "rules", value_name = "FILE|DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Validate these rules files (loaded together, in order), print every problem with its
+    /// position, and exit (status 1 on any error).
+    #[arg(short = 'V', long = "validate", value_name = "FILE|DIR", num_args = 1..)]
+    pub validate: Vec<PathBuf>,
+    /// List the loaded rules (priority, tags, event types) and exit.
+    #[arg(short = 'L', long = "list-rules")]
+    pub list_rules: bool,
+    /// List the fields rules can use, with type and description, and exit.
+    #[arg(long = "list")]
+    pub list_fields: bool,
+    /// Configuration file (YAML, falco.yaml's key names).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a configuration key (the value is YAML): `-o rule_matching=all`. Repeatable.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
     /// Print every captured event as one JSON object per line (Falco field names).
     #[arg(long)]
     pub dump_events: bool,

@@ -61,7 +61,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("json_include_output_fields_property", "bool"),
     ("json_include_message_property", "bool"),
     ("time_format_iso_8601", "bool"),
-    ("append_output", "list of {match: {source, rule, tags}, extra_output, extra_fields, suggested_output}"),
+    (
+        "append_output",
+        "list of {match: {source, rule, tags}, extra_output, extra_fields, suggested_output}",
+    ),
     ("watch_config_files", "bool"),
     ("hostname", "string"),
 ];
@@ -73,8 +76,15 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config {}", path.display()))?;
-            let docs = YamlLoader::load_from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.marker().line(), e.marker().col() + 1, e.info()))?;
+            let docs = YamlLoader::load_from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}:{}: {}",
+                    path.display(),
+                    e.marker().line(),
+                    e.marker().col() + 1,
+                    e.info()
+                )
+            })?;
             match docs.into_iter().next() {
                 None | Some(Yaml::Null) => {}
                 Some(Yaml::Hash(h)) => {

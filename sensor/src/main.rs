@@ -3,6 +3,7 @@
 mod app;
 mod cli;
 mod clock;
+mod config;
 mod container;
 mod enrich;
 mod event;
@@ -21,6 +22,58 @@ use clap::Parser as _;
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = cli::Cli::parse();
+    if args.list_fields {
+        return rules::commands::list_fields();
+    }
+    let config = match config::Config::load(args.config.as_deref(), &args.options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lanner: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if !args.validate.is_empty() {
+        return rules::commands::validate(&args.validate, &config);
+    }
+    // `-r` replaces the config's `rules_files`; neither: the built-in ruleset.
+    let paths = if args.rules.is_empty() {
+        config.rules_files.clone()
+    } else {
+        args.rules.clone()
+    };
+    if args.list_rules {
+        return rules::commands::list_rules(&paths, &config);
+    }
+    // Rules are loaded before any probe: a broken rules file stops the start, with its errors.
+    let ruleset = match rules::live::load(&paths, &config.engine_options()) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("lanner: {e}");
+            }
+            eprintln!("lanner: the rules did not load; not starting");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    log::info!(
+        "rules loaded: {} rules, {} active ({})",
+        ruleset.rules().len(),
+        ruleset.active_count(),
+        if paths.is_empty() {
+            "built-in ruleset".to_string()
+        } else {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let setup = app::RulesSetup {
+        live: rules::live::LiveRules::new(ruleset),
+        paths,
+        config,
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -32,7 +85,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(app::run(args)) {
+    match rt.block_on(app::run(args, setup)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lanner: {e:#}");

@@ -52,7 +52,10 @@ pub fn to_json(a: &Alert, f: &AlertFormat) -> Value {
         m.insert("tags".into(), a.tags.iter().cloned().collect());
     }
     if f.include_output_fields {
-        m.insert("output_fields".into(), Value::Object(a.output_fields.clone()));
+        m.insert(
+            "output_fields".into(),
+            Value::Object(a.output_fields.clone()),
+        );
     }
     Value::Object(m)
 }
@@ -65,7 +68,7 @@ pub fn write(out: &mut impl Write, a: &Alert, f: &AlertFormat) -> io::Result<()>
         // Falco passes the text line through a JSON string encoder and drops the quotes, so
         // control characters in an attacker-chosen command line cannot forge log lines.
         let quoted = Value::String(a.output.clone()).to_string();
-        out.write_all(quoted[1..quoted.len() - 1].as_bytes())?;
+        out.write_all(&quoted.as_bytes()[1..quoted.len() - 1])?;
     }
     out.write_all(b"\n")
 }

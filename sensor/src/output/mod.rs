@@ -1,4 +1,5 @@
 //! Rendering events for the outside world.
+pub mod alert;
 pub mod context;
 pub mod json;
 pub mod names;

@@ -37,7 +37,10 @@ pub fn validate(paths: &[PathBuf], config: &Config) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(diags) => {
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             for d in &diags {
                 let _ = writeln!(out, "{d}");
             }

@@ -11,7 +11,6 @@
 //! labels, `fd.name`) are built once per event, on first use, and kept in the view.
 
 // Not called from the agent until the rule stage is wired in; the tests use all of it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 mod args;
 mod net;

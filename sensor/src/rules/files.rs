@@ -22,11 +22,7 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("listing rules directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.extension()
-                        .is_some_and(|x| x == "yaml" || x == "yml")
-                        && f.is_file()
-                })
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && f.is_file())
                 .collect();
             files.sort();
             out.extend(files);
@@ -50,8 +46,8 @@ pub fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
 }
 
 pub fn read_file(f: &Path) -> anyhow::Result<Source> {
-    let text =
-        std::fs::read_to_string(f).with_context(|| format!("reading rules file {}", f.display()))?;
+    let text = std::fs::read_to_string(f)
+        .with_context(|| format!("reading rules file {}", f.display()))?;
     Ok(Source {
         name: Arc::from(f.display().to_string()),
         text,

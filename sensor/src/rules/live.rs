@@ -74,7 +74,10 @@ impl LiveRules {
                 for e in &errors {
                     log::error!("rules reload: {e}");
                 }
-                log::error!("rules reload failed ({} errors); keeping the rules in use", errors.len());
+                log::error!(
+                    "rules reload failed ({} errors); keeping the rules in use",
+                    errors.len()
+                );
                 self.counters.reload_failures.fetch_add(1, Relaxed);
                 false
             }
