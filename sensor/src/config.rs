@@ -163,6 +163,9 @@ impl Config {
             min_priority: self.priority,
             append_output: self.append_output.clone(),
             time_format_iso_8601: self.time_format_iso_8601,
+            // What the sensor's extraction can fill: checks on anything else are settled at
+            // load time (tested against the extraction in rules::extract_tests).
+            available: lanner_rules::availability::lanner,
         }
     }
 }

@@ -30,6 +30,8 @@ pub const MAX_MACRO_CHAIN: usize = 100;
 
 pub struct Compiler<'c> {
     collected: &'c Collected,
+    /// Memo slots handed out to macros (see `filter::Memo`).
+    slots: u32,
     macros: HashMap<String, Result<Node, Diagnostic>>,
     /// Macros being expanded, outermost first (cycle detection).
     stack: Vec<String>,
@@ -39,9 +41,15 @@ impl<'c> Compiler<'c> {
     pub fn new(collected: &'c Collected) -> Self {
         Self {
             collected,
+            slots: 0,
             macros: HashMap::new(),
             stack: Vec::new(),
         }
+    }
+
+    /// Memo slots the compiled filters use.
+    pub fn memo_slots(&self) -> usize {
+        self.slots as usize
     }
 
     /// Compile a rule's (or any) condition.
@@ -108,7 +116,11 @@ impl<'c> Compiler<'c> {
         self.stack.push(name.to_string());
         let result = parse::parse_condition(&def.condition.text)
             .map_err(|e| parse_error(&def.condition, &e))
-            .and_then(|expr| self.expr(&expr, &def.condition));
+            .and_then(|expr| self.expr(&expr, &def.condition))
+            .map(|node| {
+                self.slots += 1;
+                Node::Memo(self.slots - 1, std::sync::Arc::new(node))
+            });
         self.stack.pop();
         self.macros.insert(name.to_string(), result.clone());
         result
@@ -392,6 +404,7 @@ pub fn evt_types(node: &Node) -> EvtSet {
             Node::EvtType(s) => *s,
             Node::Check(_) | Node::Const(_) => EvtSet::ALL,
             Node::Not(x) => walk(x, !negated),
+            Node::Memo(_, x) => walk(x, negated),
             Node::And(xs) | Node::Or(xs) => {
                 let intersect = matches!(n, Node::And(_)) != negated;
                 let sets = xs.iter().map(|x| walk(x, negated));

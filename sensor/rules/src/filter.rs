@@ -2,7 +2,11 @@
 //! table entries, literals to typed values, lists to sets, macros inlined — so evaluating an
 //! event is a walk over this tree with short-circuiting, and nothing is parsed per event.
 
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    hash::{BuildHasherDefault, Hasher},
+    sync::Arc,
+};
 
 use crate::{
     ast::{Op, Transformer},
@@ -22,6 +26,31 @@ pub enum Node {
     /// `evt.type = x` / `evt.type in (...)`, resolved to a set of captured types.
     EvtType(EvtSet),
     Const(bool),
+    /// A macro: evaluated at most once per event, whichever rules use it (`spawned_process`,
+    /// `container`, `shell_procs` recur in dozens of rules).
+    Memo(u32, Arc<Node>),
+}
+
+/// Per-event results of macros. A slot holds a result only if its generation is the current
+/// event's, so starting an event costs one increment, not a clear.
+#[derive(Debug, Default)]
+pub struct Memo {
+    generation: u32,
+    slots: Vec<(u32, bool)>,
+}
+
+impl Memo {
+    /// Forget every result: a new event with `slots` macros.
+    pub fn start(&mut self, slots: usize) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill((0, false));
+            self.generation = 1;
+        }
+        if self.slots.len() < slots {
+            self.slots.resize(slots, (0, false));
+        }
+    }
 }
 
 /// Where a check's left-hand value comes from: a field with its argument, then transformers
@@ -41,6 +70,11 @@ impl Extractor {
     }
 
     fn extract_arg<'e, E: EventSource>(&self, ev: &'e E, arg: &FieldArg) -> Option<Value<'e>> {
+        // Most checks have no transformer: hand the value on as extracted (re-wrapping it made
+        // the compiler copy it through unaligned stack slots, the main cost of a check).
+        if self.transforms.is_empty() {
+            return ev.extract(self.field, arg);
+        }
         let mut v = ev.extract(self.field, arg)?;
         for t in &self.transforms {
             v = ops::transform(*t, v)?;
@@ -74,11 +108,34 @@ pub enum Rhs {
     Field(Extractor),
 }
 
-/// A set of strings: a few are compared in a row, many are hashed.
+/// A set of strings: a few are compared in a row, many are hashed (with a fast hasher: the
+/// keys are rule literals, not attacker-chosen, and lookups are on the hot path).
 #[derive(Clone, Debug)]
 pub enum StrSet {
     Few(Vec<Box<str>>),
-    Many(HashSet<Box<str>>),
+    Many(HashSet<Box<str>, BuildHasherDefault<FastHasher>>),
+}
+
+/// Multiply-rotate hashing over 8-byte words (the FxHash scheme): a few ns for a process name,
+/// where SipHash takes tens.
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl StrSet {
@@ -89,6 +146,13 @@ impl StrSet {
             Self::Few(items.into_iter().map(String::into_boxed_str).collect())
         } else {
             Self::Many(items.into_iter().map(String::into_boxed_str).collect())
+        }
+    }
+
+    pub fn items(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            Self::Few(v) => Box::new(v.iter().map(|s| &**s)),
+            Self::Many(h) => Box::new(h.iter().map(|s| &**s)),
         }
     }
 
@@ -108,14 +172,38 @@ pub struct CheckNode {
 }
 
 impl Node {
-    pub fn eval<E: EventSource>(&self, ev: &E) -> bool {
+    /// Evaluate for `ev`; `memo` must have been started for this event with enough slots.
+    pub fn eval<E: EventSource>(&self, ev: &E, memo: &mut Memo) -> bool {
         match self {
-            Node::And(xs) => xs.iter().all(|x| x.eval(ev)),
-            Node::Or(xs) => xs.iter().any(|x| x.eval(ev)),
-            Node::Not(x) => !x.eval(ev),
+            Node::And(xs) => xs.iter().all(|x| x.eval(ev, memo)),
+            Node::Or(xs) => xs.iter().any(|x| x.eval(ev, memo)),
+            Node::Not(x) => !x.eval(ev, memo),
             Node::Check(c) => c.eval(ev),
             Node::EvtType(set) => set.contains(ev.evt_type()),
             Node::Const(b) => *b,
+            Node::Memo(slot, x) => {
+                let slot = *slot as usize;
+                match memo.slots.get(slot) {
+                    Some(&(g, v)) if g == memo.generation => v,
+                    _ => {
+                        let v = x.eval(ev, memo);
+                        if let Some(s) = memo.slots.get_mut(slot) {
+                            *s = (memo.generation, v);
+                        }
+                        v
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nodes in the tree, counting each macro's subtree where it is used.
+    pub fn size(&self) -> usize {
+        match self {
+            Node::And(xs) | Node::Or(xs) => 1 + xs.iter().map(Node::size).sum::<usize>(),
+            Node::Not(x) => 1 + x.size(),
+            Node::Memo(_, x) => 1 + x.size(),
+            _ => 1,
         }
     }
 
@@ -124,6 +212,7 @@ impl Node {
         match self {
             Node::And(xs) | Node::Or(xs) => 1 + xs.iter().map(Node::depth).max().unwrap_or(0),
             Node::Not(x) => 1 + x.depth(),
+            Node::Memo(_, x) => x.depth(),
             _ => 1,
         }
     }

@@ -6,6 +6,7 @@
 //! that does it says so.
 
 pub mod ast;
+pub mod availability;
 pub mod compile;
 pub mod diag;
 pub mod event;
@@ -13,11 +14,13 @@ pub mod evttype;
 pub mod fields;
 pub mod filter;
 pub mod format;
+mod index;
 pub mod loader;
 pub mod ops;
 pub mod parse;
 pub mod priority;
 pub mod ruleset;
+pub mod specialize;
 pub mod timefmt;
 pub mod value;
 pub mod yaml;

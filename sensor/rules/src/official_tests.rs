@@ -96,3 +96,88 @@ fn the_default_ruleset_loads() {
     });
     assert!(loaded.ruleset.active_count() > 10);
 }
+
+/// The rule index (event type, process-name narrowing) and the per-type specialisation give
+/// exactly what trying every enabled rule on its own gives, in the same order.
+#[test]
+fn the_index_gives_what_trying_every_rule_gives() {
+    use crate::{Matching, testing::MapEvent};
+    let names = [
+        "bash", "sh", "nc", "ncat", "ls", "apt", "curl", "kubectl", "sudo", "find", "grep",
+        "debugfs", "xmrig", "mount", "useradd", "python3", "node", "base64",
+    ];
+    let mut events = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for ty in [EvtType::Execve, EvtType::Execveat, EvtType::Connect] {
+            for container in ["host", "0123456789ab"] {
+                let ev = MapEvent::new(ty)
+                    .str("evt.type", ty.name())
+                    .str("evt.res", "SUCCESS")
+                    .str("proc.name", name)
+                    .str("proc.exe", name)
+                    .str("proc.exepath", &format!("/usr/bin/{name}"))
+                    .str(
+                        "proc.cmdline",
+                        &format!("{name} -e /bin/sh -c id /dev/shm/x"),
+                    )
+                    .str("proc.args", "-e /bin/sh -c id /dev/shm/x")
+                    .str("proc.pname", names[(i + 1) % names.len()])
+                    .str("proc.cwd", "/dev/shm/")
+                    .uint("proc.tty", (i as u64 % 2) * 34816)
+                    .str("container.id", container)
+                    .str("user.name", "root")
+                    .ip("fd.sip", "169.254.169.254")
+                    .uint("fd.sport", 80)
+                    .str("fd.typechar", "4")
+                    .str("fd.l4proto", "tcp")
+                    .ancestors(&["runc", "containerd-shim"]);
+                events.push(ev);
+            }
+        }
+    }
+    let everything = Options {
+        matching: Matching::All,
+        ..Options::default()
+    };
+    // With Lanner's availability, events carry only what the sensor can fill for their type.
+    let lanner = Options {
+        available: crate::availability::lanner,
+        ..everything.clone()
+    };
+    let only_available: Vec<MapEvent> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.values
+                .retain(|(f, _), _| crate::availability::lanner(e.ty, *f));
+            e
+        })
+        .collect();
+    assert_same(&everything, &events);
+    assert_same(&lanner, &only_available);
+}
+
+fn assert_same(options: &Options, events: &[crate::testing::MapEvent]) {
+    let loaded = crate::load(&official_sources(), options).expect("official rules load");
+    let rs = &loaded.ruleset;
+    let mut fired = 0;
+    for ev in events {
+        let mut indexed = Vec::new();
+        rs.evaluate(ev, |r| indexed.push(r.name.clone()));
+        let brute: Vec<_> = rs
+            .rules()
+            .iter()
+            .filter(|r| r.enabled && r.evt_types.contains(ev.ty) && r.matches(ev))
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(
+            indexed,
+            brute,
+            "{:?}",
+            ev.values
+                .get(&crate::fields::lookup("proc.name", None).unwrap())
+        );
+        fired += indexed.len();
+    }
+    assert!(fired > 20, "the sample events fire rules ({fired})");
+}

@@ -2,7 +2,7 @@
 //! the event types their conditions can match, with their output formats. Immutable once
 //! built: a reload builds a new one and swaps it in whole.
 
-use std::sync::Arc;
+use std::{cell::RefCell, sync::Arc};
 
 use serde_json::{Map, Value as Json};
 
@@ -11,10 +11,12 @@ use crate::{
     diag::Diagnostic,
     event::EventSource,
     evttype::{EvtSet, EvtType},
-    filter::Node,
+    filter::{Memo, Node},
     format::Format,
+    index::TypeIndex,
     loader::{self, Collected, Located, RuleDef, Source},
     priority::Priority,
+    specialize::{self, Availability, Specializer},
     timefmt,
 };
 
@@ -63,6 +65,9 @@ pub struct Options {
     pub append_output: Vec<AppendOutput>,
     /// The alert text starts with `evt.time.iso8601` instead of `evt.time`.
     pub time_format_iso_8601: bool,
+    /// Which fields the event source can have per event type: checks on the others are
+    /// settled at load time (see `specialize`).
+    pub available: Availability,
 }
 
 impl Default for Options {
@@ -75,6 +80,7 @@ impl Default for Options {
                 ..AppendOutput::default()
             }],
             time_format_iso_8601: false,
+            available: specialize::everything,
         }
     }
 }
@@ -91,15 +97,28 @@ pub struct CompiledRule {
     pub enabled: bool,
     /// Event types the condition can match (among those Lanner captures).
     pub evt_types: EvtSet,
+    /// Of those, the types on which it can still match given the fields the event source has
+    /// (a rule on `fd.name` of an `execve` never does).
+    pub live_types: EvtSet,
     filter: Node,
     output: Format,
     extra_fields: Vec<(String, Format)>,
+    memo_slots: usize,
 }
 
 impl CompiledRule {
+    /// This rule alone on `ev` (tests, benchmarks; `Ruleset::evaluate` shares macro results
+    /// between rules).
     pub fn matches<E: EventSource>(&self, ev: &E) -> bool {
-        self.filter.eval(ev)
+        let mut memo = Memo::default();
+        memo.start(self.memo_slots);
+        self.filter.eval(ev, &mut memo)
     }
+}
+
+thread_local! {
+    /// Macro results of the event being evaluated on this thread.
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
 /// An alert: a rule that matched an event, with its output rendered.
@@ -136,9 +155,11 @@ impl Alert {
 #[derive(Debug)]
 pub struct Ruleset {
     rules: Vec<CompiledRule>,
-    /// Per event type, the enabled rules that can match it, in evaluation order.
-    index: Vec<Vec<u32>>,
+    /// Per event type, the enabled rules that can match it, in evaluation order, each with
+    /// its filter specialised for that type.
+    index: Vec<TypeIndex>,
     options: Options,
+    memo_slots: usize,
 }
 
 /// A ruleset and what loading it had to say.
@@ -186,10 +207,25 @@ impl Ruleset {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut index = vec![Vec::new(); EvtType::ALL.len()];
-        for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
-            for t in r.evt_types.iter() {
-                index[t as usize].push(i as u32);
+        let memo_slots = compiler.memo_slots();
+        for r in &mut rules {
+            r.memo_slots = memo_slots;
+        }
+        let mut index: Vec<TypeIndex> = EvtType::ALL.iter().map(|_| TypeIndex::default()).collect();
+        for t in EvtType::ALL {
+            let mut spec = Specializer::new(t, options.available);
+            for (i, r) in rules.iter_mut().enumerate() {
+                if !r.evt_types.contains(t) {
+                    continue;
+                }
+                let node = spec.node(&r.filter);
+                if matches!(node, Node::Const(false)) {
+                    continue;
+                }
+                r.live_types = r.live_types.union(t.bit());
+                if r.enabled {
+                    index[t as usize].push(i as u32, node);
+                }
             }
         }
         Ok(Loaded {
@@ -197,6 +233,7 @@ impl Ruleset {
                 rules,
                 index,
                 options,
+                memo_slots,
             },
             warnings,
         })
@@ -214,21 +251,30 @@ impl Ruleset {
     pub fn active_count(&self) -> usize {
         self.rules
             .iter()
-            .filter(|r| r.enabled && !r.evt_types.is_empty())
+            .filter(|r| r.enabled && !r.live_types.is_empty())
             .count()
     }
 
-    /// Call `hit` for each matching rule, in order: the first only, or all of them.
+    /// (rules, filter nodes) evaluated at most for an event of type `ty`: the size of the
+    /// specialised filters in its index.
+    pub fn index_size(&self, ty: EvtType) -> (usize, usize) {
+        let entries = self.index[ty as usize].entries();
+        (entries.len(), entries.iter().map(|e| e.filter.size()).sum())
+    }
+
+    /// Call `hit` for each matching rule, in order: the first only, or all of them. (`hit`
+    /// must not evaluate events itself: the macro memo of this thread is in use.)
     pub fn evaluate<'r, E: EventSource>(&'r self, ev: &E, mut hit: impl FnMut(&'r CompiledRule)) {
-        for &i in &self.index[ev.evt_type() as usize] {
-            let r = &self.rules[i as usize];
-            if r.matches(ev) {
-                hit(r);
-                if self.options.matching == Matching::First {
-                    return;
+        MEMO.with_borrow_mut(|memo| {
+            memo.start(self.memo_slots);
+            self.index[ev.evt_type() as usize].candidates(ev, |e| {
+                if !e.filter.eval(ev, memo) {
+                    return true;
                 }
-            }
-        }
+                hit(&self.rules[e.rule as usize]);
+                self.options.matching == Matching::All
+            });
+        })
     }
 
     /// Render the alert of `rule` for `ev` at `time_ns` (ns since the epoch).
@@ -306,9 +352,11 @@ fn compile_rule(
         source: r.source.as_str().into(),
         enabled: r.enabled && r.priority.at_least(options.min_priority),
         evt_types,
+        live_types: EvtSet::NONE,
         filter,
         output,
         extra_fields,
+        memo_slots: 0,
     })
 }
 

@@ -26,6 +26,16 @@ fn connect(ret: i64, peer: Peer, local: Option<(IpAddr, u16)>, l4: Option<L4>) -
     )
 }
 
+/// A connected IPv4 TCP socket (for tests across event kinds).
+pub(super) fn sample_connect() -> Enriched {
+    connect(
+        0,
+        Peer::Inet(ip("10.0.0.1"), 443),
+        Some((ip("10.1.0.5"), 40000)),
+        Some(L4::Tcp),
+    )
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }

@@ -1,0 +1,106 @@
+//! The rules an event meets: per event type, and within a type narrowed by the process name
+//! where a rule requires one (`proc.name in (...)` as a top-level condition — most exec rules:
+//! `spawned_process and shell_procs and …`). A rule is skipped only when its own condition
+//! would be false, so the result is exactly what trying every rule gives, in the same order.
+
+use std::{collections::HashMap, hash::BuildHasherDefault};
+
+use crate::{
+    ast::Op,
+    event::{EventSource, FieldArg},
+    fields::Field,
+    filter::{FastHasher, Lhs, Node, Rhs},
+    ops::Lit,
+    value::Value,
+};
+
+/// One rule's filter for this event type.
+#[derive(Debug)]
+pub struct Entry {
+    pub rule: u32,
+    pub filter: Node,
+}
+
+#[derive(Debug, Default)]
+pub struct TypeIndex {
+    /// In evaluation order.
+    entries: Vec<Entry>,
+    /// Positions (in `entries`) of rules that need no particular process name.
+    any_name: Vec<u32>,
+    /// Positions of the rules that need this process name, ascending.
+    by_name: HashMap<Box<str>, Vec<u32>, BuildHasherDefault<FastHasher>>,
+}
+
+impl TypeIndex {
+    pub fn push(&mut self, rule: u32, filter: Node) {
+        let pos = self.entries.len() as u32;
+        match required_names(&filter) {
+            Some(names) => {
+                for n in names {
+                    let list = self.by_name.entry(n.into()).or_default();
+                    if list.last() != Some(&pos) {
+                        list.push(pos);
+                    }
+                }
+            }
+            None => self.any_name.push(pos),
+        }
+        self.entries.push(Entry { rule, filter });
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entries `ev` could match, in evaluation order; `visit` returns false to stop.
+    pub fn candidates<E: EventSource>(&self, ev: &E, mut visit: impl FnMut(&Entry) -> bool) {
+        let named: &[u32] = match ev.extract(Field::ProcName, &FieldArg::None) {
+            Some(Value::Str(name)) => self.by_name.get(name.as_ref()).map_or(&[], |v| v),
+            _ => &[],
+        };
+        // Merge the two ascending position lists.
+        let (mut a, mut b) = (self.any_name.iter().peekable(), named.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x < y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => return,
+            };
+            if let Some(&pos) = next
+                && !visit(&self.entries[pos as usize])
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The process names without which `n` is false, if it has such a requirement.
+fn required_names(n: &Node) -> Option<Vec<String>> {
+    match n {
+        Node::Check(c) => {
+            let Lhs::One(x) = &c.lhs else { return None };
+            if x.field != Field::ProcName || !x.transforms.is_empty() || x.arg != FieldArg::None {
+                return None;
+            }
+            match (c.op, &c.rhs) {
+                (Op::Eq | Op::In | Op::Intersects, Rhs::One(Lit::Str(s))) => Some(vec![s.clone()]),
+                (Op::In | Op::Intersects, Rhs::Strings(set)) => {
+                    Some(set.items().map(str::to_string).collect())
+                }
+                _ => None,
+            }
+        }
+        // Any one conjunct's requirement holds for the whole; take the narrowest.
+        Node::And(xs) => xs.iter().filter_map(required_names).min_by_key(Vec::len),
+        // Every branch needs one of its names.
+        Node::Or(xs) => xs.iter().try_fold(Vec::new(), |mut all, x| {
+            all.extend(required_names(x)?);
+            Some(all)
+        }),
+        Node::Memo(_, x) => required_names(x),
+        Node::Not(_) | Node::EvtType(_) | Node::Const(_) => None,
+    }
+}

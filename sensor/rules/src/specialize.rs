@@ -1,0 +1,103 @@
+//! Specialise a filter for one event type: `evt.type` checks become constants, checks on
+//! fields the event source never has for that type become false (Falco's missing-value rule:
+//! every comparison on a missing value is false, `exists` too), and the constants are folded
+//! away. What is left is only what can differ between two events of that type.
+//!
+//! The official rules are full of placeholders (`never_true` = `evt.num=0`, a field Lanner
+//! never fills) and of `fd.*` or `evt.type` tests that are settled by the event type alone;
+//! folding them removes most of the tree walk per event.
+
+use std::{collections::HashMap, sync::Arc};
+
+use crate::{
+    evttype::EvtType,
+    fields::Field,
+    filter::{CheckNode, Lhs, Node, Rhs},
+};
+
+/// Whether an event source can ever have a value for `field` on events of a type. Given by
+/// the event source (the sensor knows what it fills); the default claims every field.
+pub type Availability = fn(EvtType, Field) -> bool;
+
+pub fn everything(_: EvtType, _: Field) -> bool {
+    true
+}
+
+pub struct Specializer {
+    ty: EvtType,
+    available: Availability,
+    /// Macros already specialised for this type, by memo slot.
+    memo: HashMap<u32, Node>,
+}
+
+impl Specializer {
+    pub fn new(ty: EvtType, available: Availability) -> Self {
+        Self {
+            ty,
+            available,
+            memo: HashMap::new(),
+        }
+    }
+
+    pub fn node(&mut self, n: &Node) -> Node {
+        match n {
+            Node::EvtType(set) => Node::Const(set.contains(self.ty)),
+            Node::Const(b) => Node::Const(*b),
+            Node::Check(c) if !self.can_have(c) => Node::Const(false),
+            Node::Check(c) => Node::Check(c.clone()),
+            Node::Not(x) => match self.node(x) {
+                Node::Const(b) => Node::Const(!b),
+                x => Node::Not(Box::new(x)),
+            },
+            Node::And(xs) => self.fold(xs, true),
+            Node::Or(xs) => self.fold(xs, false),
+            Node::Memo(slot, x) => {
+                if let Some(done) = self.memo.get(slot) {
+                    return done.clone();
+                }
+                let done = match self.node(x) {
+                    // A constant or a single check is cheaper than a memo lookup.
+                    c @ (Node::Const(_) | Node::Check(_)) => c,
+                    x => Node::Memo(*slot, Arc::new(x)),
+                };
+                self.memo.insert(*slot, done.clone());
+                done
+            }
+        }
+    }
+
+    /// `And` (`all` = true) or `Or`: drop neutral constants, stop at an absorbing one, splice
+    /// nested nodes of the same kind, unwrap a single operand.
+    fn fold(&mut self, xs: &[Node], all: bool) -> Node {
+        let mut out = Vec::with_capacity(xs.len());
+        for x in xs {
+            match self.node(x) {
+                Node::Const(b) if b == all => {}
+                Node::Const(b) => return Node::Const(b),
+                Node::And(ys) if all => out.extend(ys.into_vec()),
+                Node::Or(ys) if !all => out.extend(ys.into_vec()),
+                x => out.push(x),
+            }
+        }
+        match out.len() {
+            0 => Node::Const(all),
+            1 => out.pop().unwrap_or(Node::Const(all)),
+            _ if all => Node::And(out.into()),
+            _ => Node::Or(out.into()),
+        }
+    }
+
+    /// Could this check see a value on events of this type?
+    fn can_have(&self, c: &CheckNode) -> bool {
+        let has = |f: Field| (self.available)(self.ty, f);
+        let lhs = match &c.lhs {
+            Lhs::One(x) | Lhs::AnyAncestor(x) => has(x.field),
+            Lhs::EitherEnd(a, b) => has(a.field) || has(b.field),
+        };
+        let rhs = match &c.rhs {
+            Rhs::Field(x) => has(x.field),
+            _ => true,
+        };
+        lhs && rhs
+    }
+}
