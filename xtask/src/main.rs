@@ -1,7 +1,9 @@
-//! Project tasks: `cargo xtask setup | build | run | test | bench` (see each module).
+//! Project tasks: `cargo xtask setup | build | run | test | bench | bench-rules` (see each
+//! module).
 
 mod audit;
 mod bench;
+mod bench_rules;
 mod build;
 mod monitors;
 mod report;
@@ -27,7 +29,8 @@ enum Task {
     Setup,
     /// Setup, then `cargo build --release`.
     Build,
-    /// Build, then run `lanner --dump-events [ARGS]` in the foreground.
+    /// Build, then run `lanner [ARGS]` in the foreground: the built-in ruleset, alerts as
+    /// JSON lines on stdout (add `-- --dump-events` to see every event too).
     Run {
         /// Extra arguments for lanner (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -35,8 +38,11 @@ enum Task {
     },
     /// Setup, fmt, clippy (user crates and eBPF), build, then the test suite.
     Test,
-    /// Measure the overhead of Lanner and peer monitors; writes BENCHMARKS.md.
+    /// Measure the overhead of Lanner and peer monitors; writes BENCHMARKS.md, then runs
+    /// bench-rules.
     Bench(bench::Opts),
+    /// Rule evaluation alone with the official Falco rules; writes BENCHMARKS-rules.md.
+    BenchRules,
 }
 
 fn main() -> ExitCode {
@@ -45,7 +51,8 @@ fn main() -> ExitCode {
         Task::Build => build::run(),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
-        Task::Bench(opts) => bench::run(&opts),
+        Task::Bench(opts) => bench::run(&opts).and_then(|()| bench_rules::run()),
+        Task::BenchRules => bench_rules::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
-//! `cargo xtask run [-- ARGS]`: build, then `lanner --dump-events ARGS` in the foreground.
+//! `cargo xtask run [-- ARGS]`: build, then `lanner ARGS` in the foreground (default config:
+//! the built-in ruleset, alerts as JSON lines on stdout).
 //!
 //! A Ctrl-C at the terminal reaches lanner directly (same process group); a SIGINT, SIGTERM
 //! or SIGHUP sent to xtask alone (kill) is forwarded to lanner. Either way xtask waits for
@@ -16,7 +17,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::build::run()?;
     let lanner = crate::build::release_bin("lanner");
     let mut c = util::cmd(&lanner);
-    c.arg("--dump-events").args(args);
+    c.args(args);
     println!("xtask: {}", util::display(&c));
     let mut child = c
         .spawn()
