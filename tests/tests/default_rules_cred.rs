@@ -45,6 +45,14 @@ fn credential_read_fires_for_cat_of_service_account_token_and_aws_credentials() 
         assert_out(&alert, "user.name", CTR_USER);
         assert_out(&alert, "proc.pname", "runc");
     }
+    // From busybox's shell, `cat` runs as busybox's applet through /proc/self/exe: comm `exe`.
+    let run = ctr.exec(&["/bin/sh", "-c", &format!("cat {SA_TOKEN}; true")]);
+    assert!(run.success, "{run:?}");
+    let alert = sensor.wait_alert(&CREDENTIAL_READ, |a| {
+        out_is(a, "proc.cmdline", format!("exe {SA_TOKEN}"))
+            && out_is(a, "container.id", ctr.short_id())
+    });
+    assert_out(&alert, "proc.pname", "sh");
     drop(ctr);
     sensor.stop();
 }

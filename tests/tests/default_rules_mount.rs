@@ -30,7 +30,9 @@ fn container_escape_fires_for_proc_mount_and_bind_of_etc_in_a_container() {
         &[
             "/bin/sh",
             "-c",
-            &format!("mount -t proc proc {dir}/proc && mount --bind /etc {dir}/etc"),
+            // Paths, not bare names: busybox's shell would run its `mount` applet as
+            // /proc/self/exe (comm `exe`), and the test asserts the command line.
+            &format!("/bin/mount -t proc proc {dir}/proc && /bin/mount --bind /etc {dir}/etc"),
         ],
     );
     assert!(run.success, "{run:?}");

