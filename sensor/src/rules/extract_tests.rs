@@ -15,6 +15,7 @@ use crate::{
     k8s::{HostPathMount, PodMeta},
 };
 
+mod available;
 mod net;
 mod pod;
 
@@ -70,7 +71,7 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
     }
 }
 
-fn in_container() -> ContainerRef {
+pub(super) fn in_container() -> ContainerRef {
     ContainerRef::Container {
         runtime: Some(Runtime::Containerd),
         full_id: ID.into(),
@@ -125,7 +126,7 @@ fn task(pid: u32, comm: &str) -> Task {
     }
 }
 
-fn exec_body(ret: i64) -> Exec {
+pub(super) fn exec_body(ret: i64) -> Exec {
     Exec {
         syscall: ExecSyscall::Execve,
         ret,
@@ -169,7 +170,7 @@ fn enriched(body: Body, container: ContainerRef, pod: PodContext) -> Enriched {
     }
 }
 
-fn exec_in_pod() -> Enriched {
+pub(super) fn exec_in_pod() -> Enriched {
     enriched(
         Body::Exec(exec_body(0)),
         in_container(),
@@ -381,7 +382,7 @@ fn ancestors_by_index_and_without() {
     );
 }
 
-fn mount_body(op: MountOp, flags: u64) -> Body {
+pub(super) fn mount_body(op: MountOp, flags: u64) -> Body {
     Body::Mount(Mount {
         op,
         ret: -1,
@@ -552,62 +553,4 @@ fn values_are_borrowed_from_the_event() {
         other => panic!("{other:?}"),
     }
     let _ = FieldArg::None;
-}
-
-/// Every field the extraction fills on a sample of each event type is one the engine is told
-/// Lanner can fill (`lanner_rules::availability::lanner`): the ruleset settles checks on the
-/// others at load time, so a field missing from that table would silently never match.
-#[test]
-fn extraction_fills_only_fields_claimed_available() {
-    use lanner_rules::{availability, fields::FIELDS};
-    let samples = [
-        exec_in_pod(),
-        enriched(Body::Exec(exec_body(-2)), in_container(), PodContext::Off),
-        enriched(
-            mount_body(MountOp::Mount, 1 << 12),
-            ContainerRef::Host,
-            PodContext::Host,
-        ),
-        enriched(
-            mount_body(MountOp::Umount2, 0),
-            in_container(),
-            PodContext::Off,
-        ),
-        enriched(
-            Body::Fork(Fork {
-                child_pid: 5,
-                child_tid: 5,
-            }),
-            in_container(),
-            PodContext::Off,
-        ),
-        enriched(
-            Body::Exit(Exit { exit_code: 0 }),
-            in_container(),
-            PodContext::Off,
-        ),
-        net::sample_connect(),
-    ];
-    let args = [
-        FieldArg::None,
-        FieldArg::Index(0),
-        FieldArg::Index(1),
-        FieldArg::Key("flags".into()),
-        FieldArg::Key("PATH".into()),
-        FieldArg::Key("app".into()),
-        FieldArg::Key("/".into()),
-    ];
-    for e in &samples {
-        let view = EventView::new(e, EPOCH).with_hostname("node-1");
-        let ty = view.evt_type();
-        for def in FIELDS {
-            let filled = args.iter().any(|a| view.extract(def.field, a).is_some());
-            assert!(
-                !filled || availability::lanner(ty, def.field),
-                "{} is filled on {} but not claimed available",
-                def.name,
-                ty.name()
-            );
-        }
-    }
 }
