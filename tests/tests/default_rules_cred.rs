@@ -116,6 +116,8 @@ fn private_key_search_ignores_ordinary_find_and_grep() {
         &["/bin/grep", "-r", "hello", "/tmp/notes"],
         // "password" but not recursive: a config check, not a hunt.
         &["/bin/grep", "-q", "password", "/tmp/notes/readme"],
+        // Recursive, on /etc/passwd: "passwd" is not "password".
+        &["/bin/grep", "-r", "root", "/etc/passwd"],
     ] {
         let run = ctr.exec(argv);
         sensor.wait_exec(run.pid);
