@@ -156,12 +156,13 @@ impl<'a> YamlFile<'a> {
                 repairs += 1;
                 continue;
             }
-            let pos = Pos {
-                file,
-                line: line.max(1),
-                col: col + 1,
-            };
-            return Err(Diagnostic::error(pos, msg));
+            let (line, col, token) = blame(&text, &msg, line.max(1), col + 1);
+            let pos = Pos { file, line, col };
+            let d = Diagnostic::error(pos, msg);
+            return Err(match token {
+                Some(t) => d.with_token(t),
+                None => d,
+            });
         }
     }
 
@@ -526,4 +527,39 @@ impl MarkedEventReceiver for Builder {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
+}
+
+/// Where to point for a YAML error: yaml-rust2 reports where it stopped, which for the common
+/// mistakes is not where the mistake is (libyaml's positions are). A tab is reported where the
+/// scalar before it began: point at the tab. A key indented less than its siblings is reported
+/// at its colon: point at the key, and name it (an over-indented one stays at its colon, as
+/// libyaml has it). Lines and columns are 1-based.
+fn blame(text: &str, msg: &str, line: usize, col: usize) -> (usize, usize, Option<String>) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    if msg.contains("found a tab") {
+        for (i, l) in lines.iter().enumerate().skip(line - 1) {
+            let from = if i + 1 == line {
+                col.saturating_sub(1)
+            } else {
+                0
+            };
+            if let Some(c) = l.chars().skip(from).position(|c| c == '\t') {
+                return (i + 1, from + c + 1, None);
+            }
+        }
+    }
+    if msg.contains("did not find expected")
+        && let Some(l) = lines.get(line - 1)
+    {
+        let indent = l.chars().take_while(|c| *c == ' ').count();
+        let content = &l.trim_start_matches(' ');
+        if indent + 1 < col
+            && let Some((key, _)) = content.split_once(':')
+            && !key.is_empty()
+            && !key.contains(char::is_whitespace)
+        {
+            return (line, indent + 1, Some(key.to_string()));
+        }
+    }
+    (line, col, None)
 }

@@ -12,8 +12,13 @@ fn bad_indentation_is_an_error_at_its_place() {
     );
     let e = error("- list: a\n  items: [x\n- list: b\n");
     assert!(e.starts_with("a.yaml:"), "{e}");
+    // Under-indented: at the key, as libyaml reports it (yaml-rust2 stops at the colon).
     let e = error("- list: a\n items: [x]\n");
-    assert!(e.starts_with("a.yaml:2:7: error:"), "{e}");
+    assert!(e.starts_with("a.yaml:2:2: error:"), "{e}");
+    assert!(e.ends_with("(near 'items')"), "{e}");
+    // A tab: at the tab (yaml-rust2 reports the start of the scalar before it).
+    let e = error("- rule: T\n  desc: x\n\tcondition: c\n");
+    assert!(e.starts_with("a.yaml:3:1: error:"), "{e}");
 }
 
 #[test]
