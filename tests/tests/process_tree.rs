@@ -120,8 +120,17 @@ fn ancestry_of_processes_older_than_the_sensor_comes_from_the_proc_scan() {
     // so their comms are the copies' names.
     let dir = TempDir::new("ptree");
     let d = dir.path_str();
+    // Copied by a `cp` child, not in this process: a write fd opened here could be inherited
+    // by another test thread's fork for an instant, and exec'ing the copy would then fail
+    // with ETXTBSY ("Text file busy").
     for lvl in 1..=3 {
-        fs::copy("/usr/bin/dash", dir.path().join(format!("ptree-l{lvl}"))).unwrap();
+        let copy = dir.path().join(format!("ptree-l{lvl}"));
+        let ok = Command::new("cp")
+            .arg("/usr/bin/dash")
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "cp dash {}", copy.display());
     }
     let marker = unique("ptree-old");
     // `; true` keeps each shell alive (waiting) instead of exec'ing its last command.
