@@ -418,7 +418,7 @@ impl RuncContainer {
         for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
             fs::create_dir_all(rootfs.join(d)).unwrap();
         }
-        fs::copy(crate::canonical("/bin/busybox"), rootfs.join("bin/busybox")).unwrap();
+        crate::copy_executable(crate::canonical("/bin/busybox"), rootfs.join("bin/busybox"));
         std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
         fs::write(
             rootfs.join("etc/passwd"),

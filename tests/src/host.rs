@@ -208,6 +208,21 @@ pub fn own_cgroup_v1_leaf(controller: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Copy an executable to `to` (mode 0755) for a test to exec. The copy is made by a `cp` child:
+/// a write fd opened in this process could be inherited for an instant by another test
+/// thread's fork, and an exec of the file in that instant fails with ETXTBSY.
+pub fn copy_executable(from: impl AsRef<Path>, to: impl AsRef<Path>) {
+    let (from, to) = (from.as_ref(), to.as_ref());
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

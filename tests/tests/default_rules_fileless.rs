@@ -10,7 +10,6 @@ use lanner_tests::*;
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
@@ -27,8 +26,7 @@ fn containerd_jail() -> (CgroupJail, String) {
 /// A copy of busybox at `path`, executable.
 fn copy_busybox(path: &Path) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::copy(canonical("/bin/busybox"), path).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    lanner_tests::copy_executable(canonical("/bin/busybox"), path);
 }
 
 /// Runs `<exe> echo <marker>` (argv[0] `busybox`) in `jail`; returns the pid once it exited 0.

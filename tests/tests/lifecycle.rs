@@ -34,8 +34,7 @@ fn bin_for_nobody(dir: &TempDir) -> PathBuf {
     }
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let copy = dir.path().join("lanner");
-    fs::copy(&bin, &copy).unwrap();
-    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    lanner_tests::copy_executable(&bin, &copy);
     assert!(
         others_can_exec(&copy),
         "{} not executable by others",

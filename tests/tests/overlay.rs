@@ -38,8 +38,7 @@ fn umount(dir: &str) {
 }
 
 fn copy_exe(from: &str, to: &Path) {
-    fs::copy(from, to).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", to.display()));
-    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
+    lanner_tests::copy_executable(from, to);
 }
 
 /// Runs `<path> echo <marker>` with argv[0] `busybox` (busybox picks the applet from the

@@ -125,12 +125,7 @@ fn ancestry_of_processes_older_than_the_sensor_comes_from_the_proc_scan() {
     // with ETXTBSY ("Text file busy").
     for lvl in 1..=3 {
         let copy = dir.path().join(format!("ptree-l{lvl}"));
-        let ok = Command::new("cp")
-            .arg("/usr/bin/dash")
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "cp dash {}", copy.display());
+        lanner_tests::copy_executable("/usr/bin/dash", &copy);
     }
     let marker = unique("ptree-old");
     // `; true` keeps each shell alive (waiting) instead of exec'ing its last command.
