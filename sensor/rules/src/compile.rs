@@ -150,7 +150,12 @@ impl<'c> Compiler<'c> {
         let (lhs, ty) = self.lhs(&c.lhs, src)?;
         check_op(ty, c.op).map_err(|m| Diagnostic::error(op_pos(), m).with_token(c.op.as_str()))?;
         let rhs = self.rhs(c, ty, src)?;
-        Ok(Node::Check(Box::new(CheckNode { lhs, op: c.op, rhs })))
+        Ok(Node::Check(Box::new(CheckNode {
+            lhs,
+            op: c.op,
+            rhs,
+            negate: false,
+        })))
     }
 
     /// The left-hand side, with the special forms (any ancestor, either end, networks).

@@ -169,6 +169,9 @@ pub struct CheckNode {
     pub lhs: Lhs,
     pub op: Op,
     pub rhs: Rhs,
+    /// `not` folded into the check (one node less per exclusion): the result is inverted,
+    /// missing values included (`not x = y` is true when x is missing).
+    pub negate: bool,
 }
 
 impl Node {
@@ -178,7 +181,7 @@ impl Node {
             Node::And(xs) => xs.iter().all(|x| x.eval(ev, memo)),
             Node::Or(xs) => xs.iter().any(|x| x.eval(ev, memo)),
             Node::Not(x) => !x.eval(ev, memo),
-            Node::Check(c) => c.eval(ev),
+            Node::Check(c) => c.eval(ev) != c.negate,
             Node::EvtType(set) => set.contains(ev.evt_type()),
             Node::Const(b) => *b,
             Node::Memo(slot, x) => {

@@ -82,6 +82,9 @@ fn required_names(n: &Node) -> Option<Vec<String>> {
     match n {
         Node::Check(c) => {
             let Lhs::One(x) = &c.lhs else { return None };
+            if c.negate {
+                return None;
+            }
             if x.field != Field::ProcName || !x.transforms.is_empty() || x.arg != FieldArg::None {
                 return None;
             }

@@ -214,6 +214,7 @@ impl Ruleset {
         let mut index: Vec<TypeIndex> = EvtType::ALL.iter().map(|_| TypeIndex::default()).collect();
         for t in EvtType::ALL {
             let mut spec = Specializer::new(t, options.available);
+            let (mut ids, mut filters) = (Vec::new(), Vec::new());
             for (i, r) in rules.iter_mut().enumerate() {
                 if !r.evt_types.contains(t) {
                     continue;
@@ -224,8 +225,13 @@ impl Ruleset {
                 }
                 r.live_types = r.live_types.union(t.bit());
                 if r.enabled {
-                    index[t as usize].push(i as u32, node);
+                    ids.push(i as u32);
+                    filters.push(node);
                 }
+            }
+            specialize::unwrap_single_use(&mut filters);
+            for (i, f) in ids.into_iter().zip(filters) {
+                index[t as usize].push(i, f);
             }
         }
         Ok(Loaded {

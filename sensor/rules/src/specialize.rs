@@ -43,10 +43,15 @@ impl Specializer {
         match n {
             Node::EvtType(set) => Node::Const(set.contains(self.ty)),
             Node::Const(b) => Node::Const(*b),
-            Node::Check(c) if !self.can_have(c) => Node::Const(false),
+            // Every comparison on a missing value is false (inverted when negated).
+            Node::Check(c) if !self.can_have(c) => Node::Const(c.negate),
             Node::Check(c) => Node::Check(c.clone()),
             Node::Not(x) => match self.node(x) {
                 Node::Const(b) => Node::Const(!b),
+                Node::Check(mut c) => {
+                    c.negate = !c.negate;
+                    Node::Check(c)
+                }
                 x => Node::Not(Box::new(x)),
             },
             Node::And(xs) => self.fold(xs, true),
@@ -99,5 +104,42 @@ impl Specializer {
             _ => true,
         };
         lhs && rhs
+    }
+}
+
+/// Unwrap the macros that only one place of `filters` uses: a memo pays off only when a second
+/// place can reuse the result.
+pub fn unwrap_single_use(filters: &mut [Node]) {
+    fn count(n: &Node, uses: &mut HashMap<u32, usize>) {
+        match n {
+            Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| count(x, uses)),
+            Node::Not(x) => count(x, uses),
+            Node::Memo(slot, x) => {
+                let seen = uses.entry(*slot).or_insert(0);
+                *seen += 1;
+                // The subtree is shared: count what it uses once.
+                if *seen == 1 {
+                    count(x, uses);
+                }
+            }
+            Node::Check(_) | Node::EvtType(_) | Node::Const(_) => {}
+        }
+    }
+    fn unwrap(n: &Node, uses: &HashMap<u32, usize>) -> Node {
+        match n {
+            Node::And(xs) => Node::And(xs.iter().map(|x| unwrap(x, uses)).collect()),
+            Node::Or(xs) => Node::Or(xs.iter().map(|x| unwrap(x, uses)).collect()),
+            Node::Not(x) => Node::Not(Box::new(unwrap(x, uses))),
+            Node::Memo(slot, x) if uses.get(slot) == Some(&1) => unwrap(x, uses),
+            Node::Memo(slot, x) => Node::Memo(*slot, Arc::new(unwrap(x, uses))),
+            other => other.clone(),
+        }
+    }
+    let mut uses = HashMap::new();
+    for f in filters.iter() {
+        count(f, &mut uses);
+    }
+    for f in filters.iter_mut() {
+        *f = unwrap(f, &uses);
     }
 }
