@@ -26,7 +26,7 @@ fn is_mapped(ip: IpAddr) -> bool {
 
 /// An IP connect's endpoints.
 struct Ends {
-    local: Option<(IpAddr, u16)>,
+    local: (IpAddr, u16),
     peer: (IpAddr, u16),
 }
 
@@ -46,20 +46,27 @@ impl<'a> EventView<'a> {
         // Only a pair that is mapped on both known sides becomes IPv4.
         let v4 = is_mapped(ip) && c.local.is_none_or(|(l, _)| is_mapped(l));
         let conv = |a: IpAddr| if v4 { unmap(a) } else { a };
+        // A socket the kernel never bound (a connect that failed before choosing a source
+        // address) has the unspecified local address and port 0: what Falco's driver reads from
+        // the socket too, so `fd.name` is `0.0.0.0:0->…` rather than missing.
+        let peer = (conv(ip), port);
+        let unbound = match peer.0 {
+            IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
         Some(Ends {
-            local: c.local.map(|(l, p)| (conv(l), p)),
-            peer: (conv(ip), port),
+            local: c.local.map_or((unbound, 0), |(l, p)| (conv(l), p)),
+            peer,
         })
     }
 
     /// `fd.name`: `lip:lport->sip:sport` (no brackets around IPv6), or the unix socket's path.
-    /// Missing while the local address is unknown.
     pub(super) fn fd_name(&self) -> Option<&str> {
         self.fd_name
             .get_or_init(|| match &self.connect()?.peer {
                 Peer::Inet(..) => {
                     let e = self.ends()?;
-                    let (lip, lport) = e.local?;
+                    let (lip, lport) = e.local;
                     let (sip, sport) = e.peer;
                     Some(format!("{lip}:{lport}->{sip}:{sport}"))
                 }
@@ -118,7 +125,7 @@ impl<'a> EventView<'a> {
 
     pub(super) fn fd_field(&self, field: Field) -> Option<Value<'_>> {
         let c = self.connect()?;
-        let local = || self.ends()?.local;
+        let local = || Some(self.ends()?.local);
         let peer = || Some(self.ends()?.peer);
         Some(match field {
             Field::FdNum => int(c.fd),

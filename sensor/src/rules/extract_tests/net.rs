@@ -132,11 +132,20 @@ fn connect_unix_and_unknown_addresses() {
     assert_eq!(get(&e, "fd.sip"), None);
     assert_eq!(get(&e, "evt.arg.fd"), st("<u>/var/run/docker.sock"));
 
-    // Local side not bound yet: no tuple, but the server is known.
-    let e = connect(-115, Peer::Inet(ip("1.2.3.4"), 22), None, Some(L4::Tcp));
-    assert_eq!(get(&e, "fd.name"), None);
-    assert_eq!(get(&e, "fd.cip"), None);
+    // Local side never bound (the connect failed before a source address was chosen): the
+    // socket's unspecified address and port 0, as Falco's driver reads them.
+    let e = connect(-101, Peer::Inet(ip("1.2.3.4"), 22), None, Some(L4::Tcp));
+    assert_eq!(get(&e, "fd.name"), st("0.0.0.0:0->1.2.3.4:22"));
+    assert_eq!(get(&e, "fd.cip"), Some(Value::Ip(ip("0.0.0.0"))));
+    assert_eq!(get(&e, "fd.cport"), Some(Value::Uint(0)));
     assert_eq!(get(&e, "fd.sport"), Some(Value::Uint(22)));
+    let e = connect(
+        -101,
+        Peer::Inet(ip("2001:db8::1"), 443),
+        None,
+        Some(L4::Tcp),
+    );
+    assert_eq!(get(&e, "fd.name"), st(":::0->2001:db8::1:443"));
 
     let e = connect(0, Peer::Other(16), None, None);
     for f in ["fd.name", "fd.type", "fd.typechar", "fd.sockfamily"] {
