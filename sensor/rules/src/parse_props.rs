@@ -1,7 +1,7 @@
 //! Whole-input properties of the parser: every official rules file parses; no input panics;
 //! over-deep input is an error; printing a tree and parsing it back gives the same tree.
 
-use std::{env, fs, path::PathBuf};
+use std::{fs, path::PathBuf};
 
 use proptest::prelude::*;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -12,22 +12,14 @@ use crate::parse::{MAX_DEPTH, ParseError, parse_condition, parse_output};
 
 // ---- the official rules files --------------------------------------------------------------
 
-/// `LANNER_FALCO_RULES_DIR`, else the copy shared with this workspace. The files are data we
-/// test against, not part of the repository.
-fn rules_dir() -> Option<PathBuf> {
-    if let Some(dir) = env::var_os("LANNER_FALCO_RULES_DIR") {
-        return Some(dir.into());
-    }
-    let shared = PathBuf::from("/work/shared/falco-rules");
-    shared.is_dir().then_some(shared)
+/// Where the official files are (see `official_tests`); the test fails when they are absent.
+fn rules_dir() -> PathBuf {
+    crate::official_tests::official_dir()
 }
 
 #[test]
 fn every_condition_and_output_of_the_official_rules_parses() {
-    let Some(dir) = rules_dir() else {
-        eprintln!("skipped: no Falco rules files (set LANNER_FALCO_RULES_DIR)");
-        return;
-    };
+    let dir = rules_dir();
     let mut conditions = 0;
     let mut outputs = 0;
     for file in [

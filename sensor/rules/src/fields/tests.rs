@@ -165,14 +165,9 @@ fn list_text_groups_by_class_and_marks_filter_only_fields() {
     );
 }
 
-/// Where the official rules files are: `$LANNER_FALCO_RULES_DIR`, else `shared/falco-rules`
-/// beside the repository (where the workplace and CI put it).
-fn rules_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("LANNER_FALCO_RULES_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/falco-rules");
-    d.is_dir().then_some(d)
+/// Where the official rules files are (see `official_tests`); the test fails when they are absent.
+fn rules_dir() -> PathBuf {
+    crate::official_tests::official_dir()
 }
 
 /// Operators a field in a condition is followed by.
@@ -280,10 +275,7 @@ fn indent_flow_ends(text: &str) -> String {
 
 #[test]
 fn every_field_of_the_official_rules_is_known() {
-    let Some(dir) = rules_dir() else {
-        eprintln!("official Falco rules not found: set LANNER_FALCO_RULES_DIR");
-        return;
-    };
+    let dir = rules_dir();
     let mut seen = BTreeSet::new();
     let mut unknown = Vec::new();
     let mut files = 0;

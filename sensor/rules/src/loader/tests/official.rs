@@ -1,7 +1,5 @@
 //! The three official Falco rules files load together, unchanged, without errors.
 
-use std::path::PathBuf;
-
 use super::{rule, show};
 use crate::{
     loader::{Source, load},
@@ -15,8 +13,7 @@ const FILES: [&str; 3] = [
 ];
 
 fn sources() -> Vec<Source> {
-    let dir = std::env::var_os("LANNER_FALCO_RULES_DIR")
-        .map_or_else(|| PathBuf::from("/work/shared/falco-rules"), PathBuf::from);
+    let dir = crate::official_tests::official_dir();
     FILES
         .iter()
         .map(|f| {
