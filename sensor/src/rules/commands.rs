@@ -63,11 +63,12 @@ pub fn list_rules(paths: &[PathBuf], config: &Config) -> std::process::ExitCode 
     };
     let mut out = std::io::stdout().lock();
     for r in ruleset.rules() {
-        let types: Vec<&str> = r.evt_types.iter().map(|t| t.name()).collect();
-        let state = match (r.enabled, types.is_empty()) {
-            (false, _) => "disabled",
-            (true, true) => "never fires (events Lanner does not capture)",
-            (true, false) => "active",
+        let types: Vec<&str> = r.live_types.iter().map(|t| t.name()).collect();
+        let state = match (r.enabled, r.evt_types.is_empty(), types.is_empty()) {
+            (false, _, _) => "disabled",
+            (true, true, _) => "never fires (events Lanner does not capture)",
+            (true, false, true) => "never fires (needs fields Lanner does not fill)",
+            (true, false, false) => "active",
         };
         let _ = writeln!(
             out,
