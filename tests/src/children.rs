@@ -135,3 +135,34 @@ pub fn echo_on_host(tag: &str) -> (i64, String) {
     assert!(child.wait().unwrap().success());
     (pid, marker)
 }
+
+/// A read-only descriptor of a memfd named `name` holding a copy of busybox: exec'ing it is a
+/// fileless exec. Read-only, because exec through a writable descriptor can fail with ETXTBSY.
+pub fn busybox_memfd(name: &str) -> fs::File {
+    let cname = std::ffi::CString::new(name).unwrap();
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0, "memfd_create: errno {}", last_errno());
+    // SAFETY: fd is a fresh memfd that nothing else owns.
+    let mut mem = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    std::io::copy(&mut fs::File::open("/bin/busybox").unwrap(), &mut mem).unwrap();
+    fs::File::open(format!("/proc/self/fd/{fd}")).unwrap()
+}
+
+/// For a forked child: `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`. Returns 127 (the exit
+/// status to use) only if the exec failed. Async-signal-safe: one raw syscall.
+pub fn execveat_fd(fd: std::os::fd::RawFd, argv: &CArgs, envp: &CArgs) -> i32 {
+    const EMPTY: &std::ffi::CStr = c"";
+    // SAFETY: raw syscall with valid, NUL-terminated pointers.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            EMPTY.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    127
+}

@@ -106,19 +106,6 @@ fn dev_shm_execution_ignores_the_same_binary_in_tmp() {
     sensor.stop();
 }
 
-/// A read-only descriptor of a memfd named `name` holding busybox.
-fn busybox_memfd(name: &str) -> fs::File {
-    let cname = CString::new(name).unwrap();
-    // SAFETY: valid C string.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: errno {}", last_errno());
-    // SAFETY: fd is a fresh memfd that nothing else owns.
-    let mut mem = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    std::io::copy(&mut fs::File::open("/bin/busybox").unwrap(), &mut mem).unwrap();
-    // Exec through a read-only descriptor: a writable one can make exec fail with ETXTBSY.
-    fs::File::open(format!("/proc/self/fd/{fd}")).unwrap()
-}
-
 #[test]
 fn fileless_execution_fires_for_exec_from_a_memfd_in_a_container() {
     require_root!();
@@ -129,21 +116,7 @@ fn fileless_execution_fires_for_exec_from_a_memfd_in_a_container() {
     let fd = mem.as_raw_fd();
     let argv = CArgs::new(&["busybox", "echo", &marker]);
     let envp = CArgs::new::<&str>(&[]);
-    let empty = CString::new("").unwrap();
-    let pid = jail.fork_in(|| {
-        // SAFETY: raw syscall with valid pointers, in the forked child.
-        unsafe {
-            libc::syscall(
-                libc::SYS_execveat,
-                fd,
-                empty.as_ptr(),
-                argv.as_ptr(),
-                envp.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            )
-        };
-        127
-    });
+    let pid = jail.fork_in(|| execveat_fd(fd, &argv, &envp));
     assert_eq!(wait_status(pid), 0, "exec from memfd");
     let alert = sensor.wait_alert(&FILELESS_MEMFD, |a| out_is(a, "proc.pid", pid));
     assert_out(&alert, "container.id", short.as_str());

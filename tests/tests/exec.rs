@@ -3,7 +3,7 @@
 use lanner_tests::*;
 use serde_json::{Value, json};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 
 fn busybox() -> String {
@@ -247,34 +247,11 @@ fn exec_from_memfd_is_flagged() {
     require_root!();
     let mut sensor = Sensor::start();
     let marker = unique("memfd");
-    let name = CString::new(marker.clone()).unwrap();
-    // SAFETY: valid C string.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: errno {}", last_errno());
-    // SAFETY: fd is a fresh memfd that nothing else owns.
-    let mut mem = unsafe { std::fs::File::from_raw_fd(fd) };
-    std::io::copy(&mut std::fs::File::open("/bin/busybox").unwrap(), &mut mem).unwrap();
-    // Exec through a read-only descriptor (a writable one may make exec fail with ETXTBSY).
-    let mem_ro = std::fs::File::open(format!("/proc/self/fd/{fd}")).unwrap();
-    drop(mem);
+    let mem_ro = busybox_memfd(&marker);
     let fd = mem_ro.as_raw_fd();
     let argv = CArgs::new(&["busybox", "echo", &marker]);
     let envp = CArgs::new::<&str>(&[]);
-    let empty = CString::new("").unwrap();
-    let pid = fork_child(|| {
-        // SAFETY: raw syscall with valid pointers, in the forked child.
-        unsafe {
-            libc::syscall(
-                libc::SYS_execveat,
-                fd,
-                empty.as_ptr(),
-                argv.as_ptr(),
-                envp.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            )
-        };
-        127
-    });
+    let pid = fork_child(|| execveat_fd(fd, &argv, &envp));
     assert_eq!(wait_status(pid), 0, "exec from memfd failed");
     let ev = sensor.wait_for(
         |e| e["proc.pid"] == pid && argv_is(e, &["busybox", "echo", &marker]),

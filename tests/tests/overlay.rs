@@ -9,25 +9,8 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-#[track_caller]
-fn mount(src: &str, dir: &str, fstype: &str, data: &str) {
-    let (src, cdir, fstype, data) = (c(src), c(dir), c(fstype), c(data));
-    // SAFETY: valid C strings; `data` is the NUL-terminated option string of the fs.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            cdir.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            data.as_ptr().cast(),
-        )
-    };
-    assert_eq!(r, 0, "mount {dir}: errno {}", last_errno());
-}
 
 #[track_caller]
 fn umount(dir: &str) {
@@ -35,10 +18,6 @@ fn umount(dir: &str) {
     // SAFETY: valid C string.
     let r = unsafe { libc::umount2(p.as_ptr(), 0) };
     assert_eq!(r, 0, "umount {dir}: errno {}", last_errno());
-}
-
-fn copy_exe(from: &str, to: &Path) {
-    lanner_tests::copy_executable(from, to);
 }
 
 /// Runs `<path> echo <marker>` with argv[0] `busybox` (busybox picks the applet from the
@@ -72,7 +51,7 @@ fn exec_from_overlay_upper_layer_is_flagged() {
     let root = TempDir::new("ovl");
     let r = root.path_str();
     let _tmpfs_guard = Unmount(r.clone());
-    mount(&unique("ovl-tmpfs"), &r, "tmpfs", "mode=0755");
+    mount_fs(&unique("ovl-tmpfs"), &r, "tmpfs", "mode=0755");
     let (lower, upper, work, merged) = (
         root.path().join("lower"),
         root.path().join("upper"),
@@ -84,7 +63,7 @@ fn exec_from_overlay_upper_layer_is_flagged() {
     }
     let busybox = canonical("/bin/busybox");
     for name in ["bb-lower", "bb-chmod", "bb-append"] {
-        copy_exe(&busybox, &lower.join(name));
+        copy_executable(&busybox, lower.join(name));
     }
     let m = merged.to_string_lossy().into_owned();
     let _overlay_guard = Unmount(m.clone());
@@ -94,10 +73,10 @@ fn exec_from_overlay_upper_layer_is_flagged() {
         upper.display(),
         work.display()
     );
-    mount("overlay", &m, "overlay", &opts);
+    mount_fs("overlay", &m, "overlay", &opts);
 
     // A new file lands in the upper layer; any change to a lower file copies it up first.
-    copy_exe(&busybox, &merged.join("bb-upper"));
+    copy_executable(&busybox, merged.join("bb-upper"));
     fs::set_permissions(merged.join("bb-chmod"), fs::Permissions::from_mode(0o750)).unwrap();
     fs::OpenOptions::new()
         .append(true)

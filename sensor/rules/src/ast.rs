@@ -127,6 +127,28 @@ pub enum Op {
 }
 
 impl Op {
+    pub const ALL: [Op; 19] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Lt,
+        Op::Le,
+        Op::Gt,
+        Op::Ge,
+        Op::Contains,
+        Op::IContains,
+        Op::BContains,
+        Op::StartsWith,
+        Op::BStartsWith,
+        Op::EndsWith,
+        Op::Glob,
+        Op::IGlob,
+        Op::In,
+        Op::Intersects,
+        Op::PMatch,
+        Op::Regex,
+        Op::Exists,
+    ];
+
     /// The operator spelled `word` (`==` is `=`).
     pub fn from_word(word: &str) -> Option<Self> {
         Some(match word {

@@ -227,28 +227,7 @@ fn literal() -> impl Strategy<Value = Literal> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    use Op::*;
-    prop::sample::select(vec![
-        Eq,
-        Ne,
-        Lt,
-        Le,
-        Gt,
-        Ge,
-        Contains,
-        IContains,
-        BContains,
-        StartsWith,
-        BStartsWith,
-        EndsWith,
-        Glob,
-        IGlob,
-        In,
-        Intersects,
-        PMatch,
-        Regex,
-        Exists,
-    ])
+    prop::sample::select(Op::ALL.to_vec())
 }
 
 fn rhs_for(op: Op) -> BoxedStrategy<Rhs> {
