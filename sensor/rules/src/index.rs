@@ -27,7 +27,8 @@ pub struct TypeIndex {
     entries: Vec<Entry>,
     /// Positions (in `entries`) of rules that need no particular process name.
     any_name: Vec<u32>,
-    /// Positions of the rules that need this process name, ascending.
+    /// Per process name some rule needs: the positions of those rules merged with `any_name`,
+    /// ascending — the whole candidate list for an event with that name.
     by_name: HashMap<Box<str>, Vec<u32>, BuildHasherDefault<FastHasher>>,
 }
 
@@ -48,29 +49,28 @@ impl TypeIndex {
         self.entries.push(Entry { rule, filter });
     }
 
+    /// Merge `any_name` into each name's list, once all rules are in: an event then walks one
+    /// ready list.
+    pub fn finish(&mut self) {
+        for list in self.by_name.values_mut() {
+            list.extend_from_slice(&self.any_name);
+            list.sort_unstable();
+            list.dedup();
+        }
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
     /// The entries `ev` could match, in evaluation order; `visit` returns false to stop.
     pub fn candidates<E: EventSource>(&self, ev: &E, mut visit: impl FnMut(&Entry) -> bool) {
-        let named: &[u32] = match ev.extract(Field::ProcName, &FieldArg::None) {
-            Some(Value::Str(name)) => self.by_name.get(name.as_ref()).map_or(&[], |v| v),
-            _ => &[],
+        let list: &[u32] = match ev.extract(Field::ProcName, &FieldArg::None) {
+            Some(Value::Str(name)) => self.by_name.get(name.as_ref()).unwrap_or(&self.any_name),
+            _ => &self.any_name,
         };
-        // Merge the two ascending position lists.
-        let (mut a, mut b) = (self.any_name.iter().peekable(), named.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x < y => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => return,
-            };
-            if let Some(&pos) = next
-                && !visit(&self.entries[pos as usize])
-            {
+        for &pos in list {
+            if !visit(&self.entries[pos as usize]) {
                 return;
             }
         }

@@ -233,6 +233,7 @@ impl Ruleset {
             for (i, f) in ids.into_iter().zip(filters) {
                 index[t as usize].push(i, f);
             }
+            index[t as usize].finish();
         }
         Ok(Loaded {
             ruleset: Ruleset {
