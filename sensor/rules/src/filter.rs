@@ -224,8 +224,11 @@ impl Node {
 impl CheckNode {
     fn eval<E: EventSource>(&self, ev: &E) -> bool {
         match &self.lhs {
-            Lhs::One(x) => match x.extract(ev) {
-                Some(v) => self.test(&v, ev),
+            // Borrow the extracted value in place: moving it to another stack slot first made
+            // the copy wait on the callee's narrower stores (a store-forwarding stall that was
+            // the single largest cost of a check).
+            Lhs::One(x) => match &x.extract(ev) {
+                Some(v) => self.test(v, ev),
                 None => false,
             },
             Lhs::AnyAncestor(x) => (1..)
