@@ -11,3 +11,16 @@ pub fn xorshift() -> impl FnMut() -> u64 {
         seed
     }
 }
+
+/// A task (the process itself, uid/gid 0, not in a container) for hand-built events.
+pub fn task(pid: u32, comm: &str) -> crate::event::Task {
+    crate::event::Task {
+        pid,
+        tid: pid,
+        uid: 0,
+        gid: 0,
+        comm: comm.into(),
+        cgroup_id: 1,
+        cgroup: None,
+    }
+}

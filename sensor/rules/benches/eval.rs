@@ -3,12 +3,10 @@
 //! match). Field values come from an array indexed by field, so this measures the engine, not
 //! the sensor's extraction (which borrows from the enriched event the same way).
 
-use std::{borrow::Cow, hint::black_box, net::IpAddr, path::PathBuf, sync::Arc};
+use std::{borrow::Cow, hint::black_box, net::IpAddr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lanner_rules::{
-    EventSource, EvtType, Field, FieldArg, Options, Ruleset, Value, fields, loader::Source,
-};
+use lanner_rules::{EventSource, EvtType, Field, FieldArg, Options, Ruleset, Value, fields};
 
 struct BenchEvent {
     ty: EvtType,
@@ -158,26 +156,7 @@ fn events() -> Vec<(&'static str, BenchEvent)> {
 }
 
 fn official() -> Ruleset {
-    let dir = [
-        std::env::var_os("LANNER_FALCO_RULES_DIR").map(PathBuf::from),
-        Some(PathBuf::from("/work/shared/falco-rules")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/falco-rules")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("falco_rules.yaml").is_file())
-    .expect("the official rules: set LANNER_FALCO_RULES_DIR");
-    let sources: Vec<Source> = [
-        "falco_rules.yaml",
-        "falco-incubating_rules.yaml",
-        "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: Arc::from(*f),
-        text: std::fs::read_to_string(dir.join(f)).expect("rules file"),
-    })
-    .collect();
+    let sources = lanner_rules::testing::official_sources();
     let options = Options {
         available: lanner_rules::availability::lanner,
         ..Options::default()

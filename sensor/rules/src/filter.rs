@@ -364,13 +364,16 @@ fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
 
 /// Field against field (`val()`): same kinds only.
 fn compare_values(a: &Value, op: Op, b: &Value) -> bool {
-    let lit = match b {
-        Value::Str(s) => Lit::Str(s.to_string()),
-        Value::Bytes(x) => Lit::Bytes(x.to_vec()),
-        Value::Int(n) => Lit::Int(*n),
-        Value::Uint(n) => Lit::Uint(*n),
-        Value::Bool(x) => Lit::Bool(*x),
-        Value::Ip(ip) => Lit::Ip(*ip),
+    // Strings and bytes are compared in place (this runs per event, per `val()` check).
+    let lit = match (a, b) {
+        (Value::Str(s), Value::Str(r)) => return compare_str(s, op, r),
+        (Value::Bytes(x), Value::Bytes(r)) => return compare_bytes(x, op, r),
+        (Value::Bytes(x), Value::Str(r)) => return compare_bytes(x, op, r.as_bytes()),
+        (_, Value::Str(_) | Value::Bytes(_)) => return false,
+        (_, Value::Int(n)) => Lit::Int(*n),
+        (_, Value::Uint(n)) => Lit::Uint(*n),
+        (_, Value::Bool(x)) => Lit::Bool(*x),
+        (_, Value::Ip(ip)) => Lit::Ip(*ip),
     };
     compare(a, op, &lit)
 }

@@ -2,42 +2,10 @@
 //! with zero errors. They are read from `$LANNER_FALCO_RULES_DIR`, else `/work/shared/falco-rules`
 //! or `../shared/falco-rules` next to the workspace; they are test data, not part of Lanner.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
+pub use crate::testing::{official_dir, official_sources};
 use crate::{EvtType, Options, loader::Source};
-
-pub const OFFICIAL_FILES: [&str; 3] = [
-    "falco_rules.yaml",
-    "falco-incubating_rules.yaml",
-    "falco-sandbox_rules.yaml",
-];
-
-pub fn official_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("LANNER_FALCO_RULES_DIR").map(PathBuf::from),
-        Some(PathBuf::from("/work/shared/falco-rules")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/falco-rules")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join(OFFICIAL_FILES[0]).is_file())
-        .expect("the official Falco rules files: set LANNER_FALCO_RULES_DIR to their directory")
-}
-
-pub fn official_sources() -> Vec<Source> {
-    let dir = official_dir();
-    OFFICIAL_FILES
-        .iter()
-        .map(|f| {
-            let path = dir.join(f);
-            Source {
-                name: Arc::from(path.display().to_string()),
-                text: std::fs::read_to_string(&path).expect("readable rules file"),
-            }
-        })
-        .collect()
-}
 
 #[test]
 fn the_three_official_files_load_together_without_errors() {

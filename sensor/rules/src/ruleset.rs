@@ -136,22 +136,6 @@ pub struct Alert {
     pub output_fields: Map<String, Json>,
 }
 
-impl Alert {
-    /// Falco's JSON alert object (keys as `json_output` writes them).
-    pub fn to_json(&self, hostname: &str) -> Json {
-        serde_json::json!({
-            "hostname": hostname,
-            "output": self.output,
-            "output_fields": self.output_fields,
-            "priority": self.priority.name(),
-            "rule": &*self.rule,
-            "source": &*self.source,
-            "tags": &*self.tags,
-            "time": timefmt::rfc3339(self.time_ns),
-        })
-    }
-}
-
 #[derive(Debug)]
 pub struct Ruleset {
     rules: Vec<CompiledRule>,

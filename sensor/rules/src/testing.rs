@@ -1,11 +1,12 @@
 //! A plain event for tests and benchmarks: a type and a map of field values.
 
-use std::{borrow::Cow, collections::HashMap, net::IpAddr};
+use std::{borrow::Cow, collections::HashMap, net::IpAddr, path::PathBuf, sync::Arc};
 
 use crate::{
     event::{EventSource, FieldArg},
     evttype::EvtType,
     fields::{self, Field},
+    loader::Source,
     value::Value,
 };
 
@@ -81,4 +82,42 @@ impl EventSource for MapEvent {
             other => other.clone(),
         })
     }
+}
+
+/// The official Falco rules files, in load order.
+pub const OFFICIAL_FILES: [&str; 3] = [
+    "falco_rules.yaml",
+    "falco-incubating_rules.yaml",
+    "falco-sandbox_rules.yaml",
+];
+
+/// The directory of the official Falco rules files (test data, not part of Lanner):
+/// `$LANNER_FALCO_RULES_DIR`, else `/work/shared/falco-rules`, else `../shared/falco-rules` next
+/// to the workspace. Panics when none holds them: a test must not pass without its data.
+pub fn official_dir() -> PathBuf {
+    let candidates = [
+        std::env::var_os("LANNER_FALCO_RULES_DIR").map(PathBuf::from),
+        Some(PathBuf::from("/work/shared/falco-rules")),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/falco-rules")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.join(OFFICIAL_FILES[0]).is_file())
+        .expect("the official Falco rules files: set LANNER_FALCO_RULES_DIR to their directory")
+}
+
+/// The three official files, in Falco's load order.
+pub fn official_sources() -> Vec<Source> {
+    let dir = official_dir();
+    OFFICIAL_FILES
+        .iter()
+        .map(|f| {
+            let path = dir.join(f);
+            Source {
+                name: Arc::from(path.display().to_string()),
+                text: std::fs::read_to_string(&path).expect("readable rules file"),
+            }
+        })
+        .collect()
 }

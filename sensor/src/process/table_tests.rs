@@ -1,19 +1,8 @@
 //! Process table: fork/exec/exit bookkeeping, lineage, grace period and the cap.
 
 use super::*;
-use crate::event::{Exec, ExecSyscall, Exit, Fork, Task, Text};
-
-fn task(pid: u32, comm: &str) -> Task {
-    Task {
-        pid,
-        tid: pid,
-        uid: 0,
-        gid: 0,
-        comm: comm.into(),
-        cgroup_id: 1,
-        cgroup: None,
-    }
-}
+use crate::event::{Exec, ExecSyscall, Exit, Fork, Text};
+use crate::testutil::task;
 
 fn fork(t: u64, parent: u32, child: u32) -> Event {
     Event {

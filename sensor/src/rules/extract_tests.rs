@@ -9,10 +9,9 @@ use super::extract::EventView;
 use crate::{
     container::{ContainerRef, Runtime},
     enrich::{Ancestor, Context, Enriched, PodContext, ProcContext, UserContext},
-    event::{
-        Body, Event, Exec, ExecSyscall, Exit, Fork, Mount, MountOp, ProcessGroups, Task, Text,
-    },
+    event::{Body, Event, Exec, ExecSyscall, Exit, Fork, Mount, MountOp, ProcessGroups, Text},
     k8s::{HostPathMount, PodMeta},
+    testutil::task,
 };
 
 mod available;
@@ -112,18 +111,6 @@ fn pod_meta() -> Arc<PodMeta> {
         ],
         started_at_ns: Some(EPOCH - 1_000),
     })
-}
-
-fn task(pid: u32, comm: &str) -> Task {
-    Task {
-        pid,
-        tid: pid,
-        uid: 0,
-        gid: 0,
-        comm: comm.into(),
-        cgroup_id: 1,
-        cgroup: None,
-    }
 }
 
 pub(super) fn exec_body(ret: i64) -> Exec {

@@ -1,3 +1,4 @@
+use crate::ast::Op;
 use std::{collections::BTreeSet, path::PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
@@ -170,27 +171,6 @@ fn rules_dir() -> PathBuf {
     crate::official_tests::official_dir()
 }
 
-/// Operators a field in a condition is followed by.
-const OPERATORS: &[&str] = &[
-    "=",
-    "!=",
-    "<",
-    ">",
-    "in",
-    "intersects",
-    "contains",
-    "icontains",
-    "bcontains",
-    "startswith",
-    "bstartswith",
-    "endswith",
-    "glob",
-    "iglob",
-    "pmatch",
-    "regex",
-    "exists",
-];
-
 /// The field tokens (name, bracket argument) in `text`. In a condition a field stands where a
 /// check starts (after the start, whitespace, `(` or `,`) and an operator follows it, which
 /// tells it from a value (`/usr/bin/x.sh`, `"a.conf"`, `docker.io`); in an output (prose around
@@ -208,7 +188,7 @@ fn field_tokens(text: &str, percent_only: bool) -> Vec<(String, Option<String>)>
             let starts = before.is_none_or(|c| c.is_whitespace() || "(,".contains(c));
             let rest = text[all.end()..].trim_start();
             starts
-                && OPERATORS.iter().any(|op| {
+                && Op::ALL.iter().map(|o| o.as_str()).any(|op| {
                     rest.strip_prefix(op).is_some_and(|after| {
                         op.starts_with(|c: char| !c.is_ascii_alphabetic())
                             || after.starts_with(|c: char| c.is_whitespace() || c == '(')
