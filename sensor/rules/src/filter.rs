@@ -51,11 +51,27 @@ impl Memo {
             self.slots.resize(slots, (0, false));
         }
     }
+
+    /// This event's result for macro `slot`, if it has one yet.
+    #[inline]
+    pub fn get(&self, slot: u32) -> Option<bool> {
+        match self.slots.get(slot as usize) {
+            Some(&(g, v)) if g == self.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn set(&mut self, slot: u32, value: bool) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = (self.generation, value);
+        }
+    }
 }
 
 /// Where a check's left-hand value comes from: a field with its argument, then transformers
 /// applied innermost first.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Extractor {
     pub field: Field,
     pub arg: FieldArg,
@@ -84,7 +100,7 @@ impl Extractor {
 }
 
 /// How the left-hand side is read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Lhs {
     One(Extractor),
     /// `proc.aname` without an index: true if any ancestor from the parent upward matches.
@@ -106,32 +122,61 @@ pub enum Rhs {
     Regex(regex::Regex),
     /// `val(field)` or a transformed field on the right.
     Field(Extractor),
+    /// Several tests of the same value, true if any holds (the check's own `op` is then the
+    /// first one's): sibling checks of one field merged at load so the value is read once.
+    AnyOf(Box<[(Op, Rhs)]>),
 }
 
 /// A set of strings: a few are compared in a row, many are hashed (with a fast hasher: the
 /// keys are rule literals, not attacker-chosen, and lookups are on the hot path).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StrSet {
     Few(Vec<Box<str>>),
     Many(HashSet<Box<str>, BuildHasherDefault<FastHasher>>),
 }
 
 /// Multiply-rotate hashing over 8-byte words (the FxHash scheme): a few ns for a process name,
-/// where SipHash takes tens.
+/// where SipHash takes tens. The tail is read as one zero-padded word, so a name of up to
+/// eight bytes costs one round (plus one for the terminator `str` hashing adds).
 #[derive(Default)]
 pub struct FastHasher(u64);
 
+impl FastHasher {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    #[inline]
+    fn round(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(Self::K);
+    }
+}
+
 impl Hasher for FastHasher {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+            self.round(u64::from_le_bytes(c.try_into().unwrap_or_default()));
         }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            // Read the tail with loads of its own bytes (overlapping if need be), never through
+            // a byte-wise copy into a word: loading a word just written byte by byte stalls on
+            // store forwarding, which cost more than the hashing.
+            let n = tail.len();
+            let word = if n >= 4 {
+                let lo = u32::from_le_bytes(tail[..4].try_into().unwrap_or_default());
+                let hi = u32::from_le_bytes(tail[n - 4..].try_into().unwrap_or_default());
+                u64::from(lo) | (u64::from(hi) << 32)
+            } else {
+                u64::from(tail[0]) | (u64::from(tail[n / 2]) << 8) | (u64::from(tail[n - 1]) << 16)
+            };
+            // The length keeps tails that read the same bytes apart.
+            self.round(word ^ ((n as u64) << 59));
         }
+    }
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.round(u64::from(b));
     }
     fn finish(&self) -> u64 {
         self.0
@@ -184,19 +229,14 @@ impl Node {
             Node::Check(c) => c.eval(ev) != c.negate,
             Node::EvtType(set) => set.contains(ev.evt_type()),
             Node::Const(b) => *b,
-            Node::Memo(slot, x) => {
-                let slot = *slot as usize;
-                match memo.slots.get(slot) {
-                    Some(&(g, v)) if g == memo.generation => v,
-                    _ => {
-                        let v = x.eval(ev, memo);
-                        if let Some(s) = memo.slots.get_mut(slot) {
-                            *s = (memo.generation, v);
-                        }
-                        v
-                    }
+            Node::Memo(slot, x) => match memo.get(*slot) {
+                Some(v) => v,
+                None => {
+                    let v = x.eval(ev, memo);
+                    memo.set(*slot, v);
+                    v
                 }
-            }
+            },
         }
     }
 
@@ -222,7 +262,7 @@ impl Node {
 }
 
 impl CheckNode {
-    fn eval<E: EventSource>(&self, ev: &E) -> bool {
+    pub(crate) fn eval<E: EventSource>(&self, ev: &E) -> bool {
         match &self.lhs {
             // Borrow the extracted value in place: moving it to another stack slot first made
             // the copy wait on the callee's narrower stores (a store-forwarding stall that was
@@ -253,7 +293,14 @@ impl CheckNode {
 
     /// The operator on one present value.
     fn test<E: EventSource>(&self, v: &Value, ev: &E) -> bool {
-        match (&self.rhs, self.op) {
+        Self::test_with(&self.rhs, self.op, v, ev)
+    }
+
+    fn test_with<E: EventSource>(rhs: &Rhs, op: Op, v: &Value, ev: &E) -> bool {
+        match (rhs, op) {
+            (Rhs::AnyOf(tests), _) => tests
+                .iter()
+                .any(|(op, rhs)| Self::test_with(rhs, *op, v, ev)),
             (_, Op::Exists) => true,
             (Rhs::One(lit), op) => compare(v, op, lit),
             (Rhs::Strings(set), Op::In | Op::Intersects) => match v {

@@ -11,6 +11,7 @@ use crate::{
     fields::Field,
     filter::{FastHasher, Lhs, Node, Rhs},
     ops::Lit,
+    program::Program,
     value::Value,
 };
 
@@ -18,7 +19,10 @@ use crate::{
 #[derive(Debug)]
 pub struct Entry {
     pub rule: u32,
+    /// The specialised filter, as a tree (for sizes and the name index)…
     pub filter: Node,
+    /// …and flattened, as evaluation runs it.
+    pub program: Program,
 }
 
 #[derive(Debug, Default)]
@@ -46,7 +50,12 @@ impl TypeIndex {
             }
             None => self.any_name.push(pos),
         }
-        self.entries.push(Entry { rule, filter });
+        let program = Program::compile(&filter);
+        self.entries.push(Entry {
+            rule,
+            filter,
+            program,
+        });
     }
 
     /// Merge `any_name` into each name's list, once all rules are in: an event then walks one
@@ -88,13 +97,7 @@ fn required_names(n: &Node) -> Option<Vec<String>> {
             if x.field != Field::ProcName || !x.transforms.is_empty() || x.arg != FieldArg::None {
                 return None;
             }
-            match (c.op, &c.rhs) {
-                (Op::Eq | Op::In | Op::Intersects, Rhs::One(Lit::Str(s))) => Some(vec![s.clone()]),
-                (Op::In | Op::Intersects, Rhs::Strings(set)) => {
-                    Some(set.items().map(str::to_string).collect())
-                }
-                _ => None,
-            }
+            names_of(c.op, &c.rhs)
         }
         // Any one conjunct's requirement holds for the whole; take the narrowest.
         Node::And(xs) => xs.iter().filter_map(required_names).min_by_key(Vec::len),
@@ -105,5 +108,21 @@ fn required_names(n: &Node) -> Option<Vec<String>> {
         }),
         Node::Memo(_, x) => required_names(x),
         Node::Not(_) | Node::EvtType(_) | Node::Const(_) => None,
+    }
+}
+
+/// The names a test of `proc.name` accepts, if it accepts only listed names.
+fn names_of(op: Op, rhs: &Rhs) -> Option<Vec<String>> {
+    match (op, rhs) {
+        (Op::Eq | Op::In | Op::Intersects, Rhs::One(Lit::Str(s))) => Some(vec![s.clone()]),
+        (Op::In | Op::Intersects, Rhs::Strings(set)) => {
+            Some(set.items().map(str::to_string).collect())
+        }
+        // Merged alternatives: each must accept only listed names.
+        (_, Rhs::AnyOf(tests)) => tests.iter().try_fold(Vec::new(), |mut all, (op, rhs)| {
+            all.extend(names_of(*op, rhs)?);
+            Some(all)
+        }),
+        _ => None,
     }
 }

@@ -11,6 +11,7 @@ pub mod compile;
 pub mod diag;
 pub mod event;
 pub mod evttype;
+pub mod factor;
 pub mod fields;
 pub mod filter;
 pub mod format;
@@ -19,6 +20,7 @@ pub mod loader;
 pub mod ops;
 pub mod parse;
 pub mod priority;
+mod program;
 pub mod ruleset;
 pub mod specialize;
 pub mod timefmt;
@@ -44,3 +46,5 @@ pub mod testing;
 mod engine_tests;
 #[cfg(test)]
 mod official_tests;
+#[cfg(test)]
+mod program_props;

@@ -11,6 +11,7 @@ use crate::{
     diag::Diagnostic,
     event::EventSource,
     evttype::{EvtSet, EvtType},
+    factor,
     filter::{Memo, Node},
     format::Format,
     index::TypeIndex,
@@ -215,7 +216,7 @@ impl Ruleset {
             }
             specialize::unwrap_single_use(&mut filters);
             for (i, f) in ids.into_iter().zip(filters) {
-                index[t as usize].push(i, f);
+                index[t as usize].push(i, factor::factor(f));
             }
             index[t as usize].finish();
         }
@@ -259,7 +260,7 @@ impl Ruleset {
         MEMO.with_borrow_mut(|memo| {
             memo.start(self.memo_slots);
             self.index[ev.evt_type() as usize].candidates(ev, |e| {
-                if !e.filter.eval(ev, memo) {
+                if !e.program.eval(ev, memo) {
                     return true;
                 }
                 hit(&self.rules[e.rule as usize]);

@@ -1,0 +1,158 @@
+//! A filter flattened into straight-line tests with jump targets, the form evaluation runs.
+//!
+//! Walking the tree cost a recursive call and an indirect branch per node, `and`/`or` nodes
+//! included — half the nodes of a typical rule, and most of the time of a check-light rule.
+//! Here `and`, `or`, `not` and constants become jump targets fixed at load time (short-circuit
+//! code generation), so evaluating an event runs one loop over the tests it actually makes.
+//! A macro shared between rules keeps its per-event memo: a lookup that either answers or
+//! runs the macro's own tests, whose two exits record the result before jumping on.
+
+use crate::{
+    event::EventSource,
+    evttype::EvtSet,
+    filter::{CheckNode, Memo, Node},
+};
+
+/// Where a test jumps: an instruction index, or one of the two exits.
+type Target = u32;
+const EXIT_TRUE: Target = u32::MAX;
+const EXIT_FALSE: Target = u32::MAX - 1;
+
+#[derive(Clone, Debug)]
+enum Test {
+    Check(Box<CheckNode>),
+    EvtType(EvtSet),
+    /// The macro's result if this event already has one, else go to `miss` (its tests).
+    MemoGet {
+        slot: u32,
+        miss: Target,
+    },
+    /// Record a macro's result (reached from its tests' exits), then jump on it.
+    MemoSet {
+        slot: u32,
+        value: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Instr {
+    test: Test,
+    on_true: Target,
+    on_false: Target,
+}
+
+#[derive(Clone, Debug)]
+pub struct Program {
+    code: Box<[Instr]>,
+    entry: Target,
+}
+
+impl Program {
+    pub fn compile(node: &Node) -> Self {
+        let mut code = Vec::new();
+        let entry = emit(node, EXIT_TRUE, EXIT_FALSE, &mut code);
+        // Emission goes from the last test backwards; reverse so execution mostly moves forward.
+        let last = code.len() as u32;
+        let flip = |t: Target| if t >= EXIT_FALSE { t } else { last - 1 - t };
+        let code = code
+            .into_iter()
+            .rev()
+            .map(|mut i| {
+                i.on_true = flip(i.on_true);
+                i.on_false = flip(i.on_false);
+                if let Test::MemoGet { miss, .. } = &mut i.test {
+                    *miss = flip(*miss);
+                }
+                i
+            })
+            .collect();
+        Self {
+            code,
+            entry: flip(entry),
+        }
+    }
+
+    /// Evaluate for `ev`; `memo` must have been started for this event with enough slots.
+    pub fn eval<E: EventSource>(&self, ev: &E, memo: &mut Memo) -> bool {
+        let mut pc = self.entry;
+        loop {
+            if pc >= EXIT_FALSE {
+                return pc == EXIT_TRUE;
+            }
+            let Some(ins) = self.code.get(pc as usize) else {
+                // Unreachable: targets are fixed at compile time within the code.
+                return false;
+            };
+            let result = match &ins.test {
+                Test::Check(c) => c.eval(ev) != c.negate,
+                Test::EvtType(set) => set.contains(ev.evt_type()),
+                Test::MemoGet { slot, miss } => match memo.get(*slot) {
+                    Some(v) => v,
+                    None => {
+                        pc = *miss;
+                        continue;
+                    }
+                },
+                Test::MemoSet { slot, value } => {
+                    memo.set(*slot, *value);
+                    *value
+                }
+            };
+            pc = if result { ins.on_true } else { ins.on_false };
+        }
+    }
+}
+
+/// Emit `node` so that it continues at `t` when true and `f` when false; returns its entry.
+fn emit(node: &Node, t: Target, f: Target, code: &mut Vec<Instr>) -> Target {
+    match node {
+        Node::Const(b) => {
+            if *b {
+                t
+            } else {
+                f
+            }
+        }
+        Node::Check(c) => push(code, Test::Check(c.clone()), t, f),
+        Node::EvtType(set) => push(code, Test::EvtType(*set), t, f),
+        Node::Not(x) => emit(x, f, t, code),
+        // Each conjunct's success leads to the next one; any failure to `f`.
+        Node::And(xs) => xs.iter().rev().fold(t, |next, x| emit(x, next, f, code)),
+        Node::Or(xs) => xs.iter().rev().fold(f, |next, x| emit(x, t, next, code)),
+        Node::Memo(slot, x) => {
+            let set_true = push(
+                code,
+                Test::MemoSet {
+                    slot: *slot,
+                    value: true,
+                },
+                t,
+                f,
+            );
+            let set_false = push(
+                code,
+                Test::MemoSet {
+                    slot: *slot,
+                    value: false,
+                },
+                t,
+                f,
+            );
+            let body = emit(x, set_true, set_false, code);
+            let get = Test::MemoGet {
+                slot: *slot,
+                miss: body,
+            };
+            push(code, get, t, f)
+        }
+    }
+}
+
+fn push(code: &mut Vec<Instr>, test: Test, on_true: Target, on_false: Target) -> Target {
+    code.push(Instr {
+        test,
+        on_true,
+        on_false,
+    });
+    code.len() as u32 - 1
+}
