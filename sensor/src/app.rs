@@ -5,20 +5,18 @@
 //! reader (tokio, AsyncFd) → enrich stage (tokio task owning the process table and the pod
 //! wait) → rules and writer thread (evaluates every event against the current ruleset, writes
 //! alerts and, with `--dump-events`, the events to stdout). Every hop is a bounded channel with
-//! back-pressure.
+//! back-pressure. Beside them: the metrics endpoint and the health task (kernel loss counters,
+//! the drop alert).
 
 use std::{
-    io::Write as _,
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
-    },
+    sync::{Arc, Mutex, PoisonError, atomic::Ordering::Relaxed},
 };
 
 use anyhow::Context as _;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use lanner_common::{EventKind, LossReason, MAP_EVENTS, MAP_LOSSES};
+use lanner_rules::Alert;
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::{mpsc, watch},
@@ -35,10 +33,11 @@ use crate::{
     event::Event,
     k8s::{K8sOptions, PodCache},
     loader::{self, LoadOptions},
-    output::{alert, alert::AlertFormat, json},
+    metrics::{self, Metrics, falco_events::FalcoEvents, health, server},
+    output::{alert, alert::AlertFormat, writer::Writer},
     reader,
-    rules::{extract::EventView, live::LiveRules},
-    stats::{self, Counters, KernelLosses},
+    rules::live::LiveRules,
+    stats::{self, Counters, KernelLosses, StageGauges},
 };
 
 /// The rules the sensor runs with, loaded before any probe is attached.
@@ -49,6 +48,12 @@ pub struct RulesSetup {
 }
 
 pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
+    let exporter = &rules.config.exporter;
+    // Bound before the probes load, so a taken port fails the start with its address.
+    let listener = match exporter.enabled {
+        true => Some(server::bind(&exporter.listen_address).await?),
+        false => None,
+    };
     let mut ebpf = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
@@ -56,6 +61,7 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).context("map EVENTS missing")?)?;
     let losses: PerCpuArray<MapData, u64> =
         PerCpuArray::try_from(ebpf.take_map(MAP_LOSSES).context("map LOSSES missing")?)?;
+    let losses = Arc::new(Mutex::new(losses));
 
     let pods = PodCache::start(K8sOptions {
         node_name: args.node_name.clone(),
@@ -65,15 +71,33 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     .await;
     let counters = Arc::new(Counters::default());
     let wait_counters = Arc::new(PodWaitCounters::default());
+    let gauges = Arc::new(StageGauges::default());
+    let hostname = rules
+        .config
+        .hostname
+        .clone()
+        .unwrap_or_else(alert::default_hostname);
+    let metrics = Arc::new(Metrics::new(
+        hostname.clone(),
+        FalcoEvents::new(exporter.labels.clone(), exporter.series_ttl),
+        metrics::Sources {
+            counters: counters.clone(),
+            stage: gauges.clone(),
+            pod_wait: wait_counters.clone(),
+            pods: pods.clone(),
+            rules: rules.live.counters.clone(),
+        },
+    ));
     let (event_tx, event_rx) = mpsc::channel::<Event>(8192);
     let (out_tx, out_rx) = mpsc::channel::<Enriched>(8192);
+    let (internal_tx, internal_rx) = mpsc::channel::<Alert>(64);
     let (stop_tx, stop_rx) = watch::channel(false);
     let reader = tokio::spawn(reader::run(
         ring,
         event_tx,
         counters.clone(),
         args.capture_env,
-        stop_rx,
+        stop_rx.clone(),
     ));
     let enricher = Enricher::new(
         &args.proc_root,
@@ -91,32 +115,48 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         pods.clone(),
         wait,
         wait_counters.clone(),
+        gauges,
     ));
-    let format = AlertFormat::from_config(
-        &rules.config,
-        rules
-            .config
-            .hostname
-            .clone()
-            .unwrap_or_else(alert::default_hostname),
-    );
-    let alerts = Arc::new(AtomicU64::new(0));
-    let writer = spawn_writer(
-        out_rx,
-        rules.live.clone(),
+    let format = AlertFormat::from_config(&rules.config, hostname);
+    let writer = Writer {
+        rules: rules.live.clone(),
         format,
-        args.dump_events,
-        alerts.clone(),
-    );
+        dump: args.dump_events,
+        metrics: metrics.clone(),
+    }
+    .spawn(out_rx, internal_rx);
     tokio::spawn(crate::rules::live::watch(
         rules.live.clone(),
         rules.paths.clone(),
         rules.config.engine_options(),
         rules.config.watch_config_files,
     ));
+    let health = {
+        let losses = losses.clone();
+        tokio::spawn(health::run(
+            metrics.clone(),
+            move || kernel_losses(&lock(&losses)),
+            rules.config.syscall_event_drops.clone(),
+            internal_tx,
+            Clock::new(),
+            stop_rx.clone(),
+        ))
+    };
+    let metrics_addr = listener.as_ref().and_then(server::local_addr);
+    if let Some(l) = listener {
+        tokio::spawn(server::serve(l, metrics.clone(), stop_rx.clone()));
+        if let Some(a) = metrics_addr {
+            log::info!("metrics endpoint on http://{a}/metrics (/healthz, /readyz)");
+        }
+    }
+    metrics.capturing.store(true, Relaxed);
 
     if let Some(path) = &args.ready_file {
-        std::fs::write(path, std::process::id().to_string())
+        let ready = serde_json::json!({
+            "pid": std::process::id(),
+            "metrics": metrics_addr.map(|a| a.to_string()),
+        });
+        std::fs::write(path, ready.to_string())
             .with_context(|| format!("writing ready file {}", path.display()))?;
     }
     log::info!("probes attached; capturing exec, mount, connect, fork and exit");
@@ -134,11 +174,14 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         .context("reader task")?
         .context("reading the ring buffer")?;
     let table = stage.await.context("enrichment task")?;
+    // The health task ends on the stop signal, closing the internal alerts channel, so the
+    // writer can finish.
+    let _ = health.await;
     writer
         .join()
         .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
 
-    let kernel = kernel_losses(&losses)?;
+    let kernel = kernel_losses(&lock(&losses))?;
     let mut summary = stats::to_json(&stats::Snapshot {
         counters: &counters,
         kernel: &kernel,
@@ -151,7 +194,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         pod_wait: &wait_counters,
     });
     summary["rules"] = serde_json::json!({
-        "alerts": alerts.load(Relaxed),
+        "alerts": metrics.alerts.load(Relaxed),
+        "drop_alerts": metrics.drop_alerts.load(Relaxed),
         "loaded": rules.live.counters.rules_loaded.load(Relaxed),
         "active": rules.live.counters.rules_active.load(Relaxed),
         "reloads": rules.live.counters.reloads.load(Relaxed),
@@ -166,47 +210,6 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rule evaluation and output, on their own thread: writing to stdout can block (a slow pipe)
-/// and must not stall the runtime's workers. The ruleset is fetched once per batch, so a
-/// reload takes effect at the next batch. Flushed after every batch, so a reader of the pipe
-/// (Fluent Bit tailing the container log) sees alerts promptly.
-fn spawn_writer(
-    mut rx: mpsc::Receiver<Enriched>,
-    rules: LiveRules,
-    format: AlertFormat,
-    dump: bool,
-    alerts: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<anyhow::Result<()>> {
-    std::thread::spawn(move || {
-        let clock = Clock::new();
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-        while let Some(ev) = rx.blocking_recv() {
-            let ruleset = rules.current();
-            let mut next = Some(ev);
-            while let Some(ev) = next {
-                let epoch_ns = clock.epoch_ns(ev.event.boot_ns);
-                let view = EventView::new(&ev, epoch_ns).with_hostname(&format.hostname);
-                let mut fired = Vec::new();
-                ruleset.evaluate(&view, |r| fired.push(ruleset.alert(r, &view, epoch_ns)));
-                for a in &fired {
-                    alert::write(&mut out, a, &format)?;
-                }
-                alerts.fetch_add(fired.len() as u64, Relaxed);
-                if dump {
-                    let line = json::enriched_json(&ev, epoch_ns);
-                    serde_json::to_writer(&mut out, &line)?;
-                    out.write_all(b"\n")?;
-                }
-                next = rx.try_recv().ok();
-            }
-            out.flush()?;
-        }
-        out.flush()?;
-        Ok(())
-    })
-}
-
 fn kernel_losses(map: &PerCpuArray<MapData, u64>) -> anyhow::Result<KernelLosses> {
     let mut k = KernelLosses::default();
     for kind in EventKind::ALL {
@@ -216,4 +219,8 @@ fn kernel_losses(map: &PerCpuArray<MapData, u64>) -> anyhow::Result<KernelLosses
         }
     }
     Ok(k)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

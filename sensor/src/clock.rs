@@ -30,3 +30,15 @@ impl Clock {
         u64::try_from(i128::from(boot_ns) + self.offset_ns).unwrap_or(0)
     }
 }
+
+impl Clock {
+    /// The wall clock now, in ns since the epoch.
+    pub fn now_epoch_ns(&self) -> u64 {
+        u64::try_from(now_ns(libc::CLOCK_REALTIME)).unwrap_or(0)
+    }
+}
+
+/// The boot clock now (the clock of the kernel's event timestamps).
+pub fn boot_now_ns() -> u64 {
+    u64::try_from(now_ns(libc::CLOCK_BOOTTIME)).unwrap_or(0)
+}

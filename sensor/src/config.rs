@@ -3,11 +3,16 @@
 //! `-o 'rules_files=[/etc/lanner/rules.d]'`). Unknown keys and wrong types are errors that
 //! name the key and where it came from.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use lanner_rules::{Matching, Priority, ruleset::AppendOutput};
 use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::metrics::{falco_events::Label, health::DropPolicy};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -27,6 +32,31 @@ pub struct Config {
     pub watch_config_files: bool,
     /// `hostname` of alerts; default: $FALCO_HOSTNAME, $NODE_NAME, the host name.
     pub hostname: Option<String>,
+    /// The metrics endpoint (`exporter.*`, named after falco-exporter, whose port it takes).
+    pub exporter: Exporter,
+    /// falco.yaml's `syscall_event_drops`.
+    pub syscall_event_drops: DropPolicy,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exporter {
+    pub enabled: bool,
+    pub listen_address: String,
+    /// Labels of `falco_events`, in this order.
+    pub labels: Vec<Label>,
+    /// Series of a pod gone from the node are dropped after this long without an alert.
+    pub series_ttl: Duration,
+}
+
+impl Default for Exporter {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen_address: "0.0.0.0:9376".into(),
+            labels: Label::ALL.to_vec(),
+            series_ttl: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl Default for Config {
@@ -46,6 +76,8 @@ impl Default for Config {
             append_output: engine.append_output,
             watch_config_files: true,
             hostname: None,
+            exporter: Exporter::default(),
+            syscall_event_drops: DropPolicy::default(),
         }
     }
 }
@@ -67,6 +99,29 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("watch_config_files", "bool"),
     ("hostname", "string"),
+    (
+        "exporter.enabled",
+        "bool: serve /metrics, /healthz, /readyz",
+    ),
+    (
+        "exporter.listen_address",
+        "host:port (default 0.0.0.0:9376)",
+    ),
+    (
+        "exporter.labels",
+        "labels of falco_events (default: rule, priority, hostname, source, tags, k8s_ns_name, k8s_pod_name, namespace, pod)",
+    ),
+    (
+        "exporter.series_ttl_seconds",
+        "drop series of pods gone this long (default 3600)",
+    ),
+    (
+        "syscall_event_drops.threshold",
+        "share of lost events that triggers the actions (0.1)",
+    ),
+    ("syscall_event_drops.actions", "list of log, alert, ignore"),
+    ("syscall_event_drops.rate", "actions per second (0.03333)"),
+    ("syscall_event_drops.max_burst", "number (1)"),
 ];
 
 impl Config {
@@ -138,6 +193,53 @@ impl Config {
             "time_format_iso_8601" => self.time_format_iso_8601 = boolean(v)?,
             "watch_config_files" => self.watch_config_files = boolean(v)?,
             "hostname" => self.hostname = Some(string(v)?),
+            // Sections given as maps set each of their keys.
+            "exporter" | "syscall_event_drops" if matches!(v, Yaml::Hash(_)) => {
+                let Yaml::Hash(h) = v else { return Ok(()) };
+                for (k, sub) in h {
+                    let k = k.as_str().unwrap_or("");
+                    self.set(&format!("{key}.{k}"), sub)?;
+                }
+            }
+            "exporter.enabled" => self.exporter.enabled = boolean(v)?,
+            "exporter.listen_address" => self.exporter.listen_address = string(v)?,
+            "exporter.labels" => {
+                self.exporter.labels = strings(v)?
+                    .iter()
+                    .map(|l| {
+                        Label::parse(l).with_context(|| {
+                            let known: Vec<&str> = Label::ALL.iter().map(|l| l.name()).collect();
+                            format!(
+                                "exporter.labels: unknown label '{l}'; known: {}",
+                                known.join(", ")
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            "exporter.series_ttl_seconds" => {
+                self.exporter.series_ttl = Duration::from_secs_f64(non_negative(v)?)
+            }
+            "syscall_event_drops.threshold" => {
+                self.syscall_event_drops.threshold = non_negative(v)?
+            }
+            "syscall_event_drops.rate" => self.syscall_event_drops.rate = non_negative(v)?,
+            "syscall_event_drops.max_burst" => {
+                self.syscall_event_drops.max_burst = non_negative(v)?
+            }
+            "syscall_event_drops.actions" => {
+                let d = &mut self.syscall_event_drops;
+                (d.log, d.alert) = (false, false);
+                for a in strings(v)? {
+                    match a.as_str() {
+                        "log" => d.log = true,
+                        "alert" => d.alert = true,
+                        "ignore" => {}
+                        // Falco's `exit` would stop the sensor on a loss burst: refused.
+                        other => bail!("'{other}' is not log, alert or ignore"),
+                    }
+                }
+            }
             "append_output" => {
                 let Yaml::Array(items) = v else {
                     bail!("expected a list")
@@ -176,6 +278,18 @@ fn string(v: &Yaml) -> anyhow::Result<String> {
         Yaml::Integer(n) => Ok(n.to_string()),
         Yaml::Boolean(b) => Ok(b.to_string()),
         _ => bail!("expected a string"),
+    }
+}
+
+fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
+    let n = match v {
+        Yaml::Real(s) => s.parse::<f64>().ok(),
+        Yaml::Integer(n) => Some(*n as f64),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => bail!("expected a non-negative number"),
     }
 }
 
@@ -261,6 +375,30 @@ mod tests {
         assert!(format!("{e:#}").contains("unknown key"), "{e:#}");
         let e = Config::load(None, &["json_output=maybe".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("true or false"), "{e:#}");
+    }
+
+    #[test]
+    fn exporter_and_drop_sections_as_maps_or_dotted_keys() {
+        let c = Config::load(
+            None,
+            &[
+                "exporter={listen_address: '127.0.0.1:0', labels: [rule, pod]}".into(),
+                "syscall_event_drops.actions=[log]".into(),
+                "syscall_event_drops.threshold=0.5".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.exporter.listen_address, "127.0.0.1:0");
+        assert_eq!(c.exporter.labels, [Label::Rule, Label::Pod]);
+        assert!(c.exporter.enabled);
+        assert!(c.syscall_event_drops.log && !c.syscall_event_drops.alert);
+        assert_eq!(c.syscall_event_drops.threshold, 0.5);
+        let e = Config::load(None, &["exporter.labels=[rule, podd]".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown label 'podd'"), "{e:#}");
+        let e = Config::load(None, &["syscall_event_drops.actions=[exit]".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("'exit'"), "{e:#}");
+        let e = Config::load(None, &["exporter.bogus=1".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown key"), "{e:#}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod enrich;
 mod event;
 mod k8s;
 mod loader;
+mod metrics;
 mod output;
 mod process;
 mod reader;

@@ -21,6 +21,24 @@ impl Counters {
     }
 }
 
+/// Levels of the enrichment stage, updated as it goes (for the metrics endpoint).
+#[derive(Debug, Default)]
+pub struct StageGauges {
+    /// Events waiting for their pod's metadata.
+    pub pending: AtomicU64,
+    pub table_size: AtomicU64,
+    pub table_expired: AtomicU64,
+    pub table_evicted: AtomicU64,
+}
+
+impl StageGauges {
+    pub fn set_table(&self, t: &TableStats) {
+        self.table_size.store(t.size as u64, Relaxed);
+        self.table_expired.store(t.expired, Relaxed);
+        self.table_evicted.store(t.evicted, Relaxed);
+    }
+}
+
 /// Sum over CPUs of the kernel's per-kind loss counters.
 #[derive(Debug, Default, Clone)]
 pub struct KernelLosses(pub [[u64; LOSS_REASONS]; KIND_COUNT]);

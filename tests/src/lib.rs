@@ -22,7 +22,11 @@
 //! - [`host`]: the test process and its host (capabilities, tty, cgroups, [`TempDir`],
 //!   [`unique`], [`now_ns`], `require_root!`);
 //! - [`kubeapi`]: a fake Kubernetes API server (Pods list/watch over plain HTTP) for the
-//!   pod-context tests ([`FakeApiServer`], [`pod_json`]).
+//!   pod-context tests ([`FakeApiServer`], [`pod_json`]);
+//! - [`prometheus`]: a real Prometheus scraping test targets, promtool checks, a minimal HTTP
+//!   client (not re-exported: `use lanner_tests::prometheus::*;`);
+//! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
+//!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
 pub mod alerts;
 pub mod children;
@@ -30,11 +34,14 @@ pub mod containers;
 pub mod default_ruleset;
 pub mod event;
 pub mod host;
+pub mod kube_fixture;
 pub mod kubeapi;
 pub mod mounts;
 pub mod official;
+pub mod prometheus;
 pub mod rootfs;
 pub mod schema;
+pub mod seed;
 pub mod sensor;
 pub mod stats;
 pub mod terminal;

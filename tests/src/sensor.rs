@@ -62,12 +62,21 @@ impl Sensor {
         let dir = std::env::temp_dir().join(unique("sensor"));
         fs::create_dir_all(&dir).unwrap();
         let ready = dir.join("ready");
+        // Sensors of parallel tests must not fight over port 9376: an ephemeral port unless the
+        // test picks the endpoint itself ([`Sensor::metrics_addr`] tells which port it got).
+        let own_exporter = extra.iter().any(|a| a.starts_with("exporter"));
+        let exporter: &[&str] = if own_exporter {
+            &[]
+        } else {
+            &["-o", "exporter.listen_address=127.0.0.1:0"]
+        };
         let mut child = Command::new(&bin)
             .arg("--dump-events")
             .arg("--ready-file")
             .arg(&ready)
             .arg("--stats-file")
             .arg(dir.join("stats.json"))
+            .args(exporter)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -134,6 +143,18 @@ impl Sensor {
 
     pub fn pid(&self) -> i64 {
         i64::from(self.pid)
+    }
+
+    /// Where the metrics endpoint listens (from the ready file); panics when it is off.
+    #[track_caller]
+    pub fn metrics_addr(&self) -> String {
+        let text = fs::read_to_string(self.dir.join("ready")).unwrap_or_default();
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("ready file is not JSON ({e}): {text}"));
+        match v["metrics"].as_str() {
+            Some(a) => a.to_string(),
+            None => panic!("the sensor reports no metrics endpoint: {text}"),
+        }
     }
 
     /// Waits until an event matches `pred`, checks it with [`assert_schema`] and returns it;

@@ -4,85 +4,9 @@
 
 use lanner_tests::*;
 use serde_json::{Value, json};
-use std::future::Future;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
-/// A [`FakeApiServer`] on a current-thread runtime driven by its own thread, a kubeconfig for it
-/// in a temp dir, and the node name its pods are on.
-struct Api {
-    server: Option<FakeApiServer>,
-    handle: tokio::runtime::Handle,
-    quit: Option<oneshot::Sender<()>>,
-    driver: Option<std::thread::JoinHandle<()>>,
-    kubeconfig: String,
-    node: String,
-    _dir: TempDir,
-}
-
-impl Api {
-    fn start() -> Api {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt.handle().clone();
-        let (quit, quit_rx) = oneshot::channel::<()>();
-        // Runtime::block_on on this thread drives IO and timers for every task of the runtime.
-        let driver = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let _ = quit_rx.await;
-            });
-        });
-        let server = handle.block_on(FakeApiServer::start()).unwrap();
-        let dir = TempDir::new("kubeconfig");
-        let kubeconfig = server.write_kubeconfig(dir.path()).unwrap();
-        Api {
-            server: Some(server),
-            handle,
-            quit: Some(quit),
-            driver: Some(driver),
-            kubeconfig: kubeconfig.to_string_lossy().into_owned(),
-            node: unique("node"),
-            _dir: dir,
-        }
-    }
-
-    fn fake(&self) -> &FakeApiServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn block_on<T>(&self, f: impl Future<Output = T>) -> T {
-        self.handle.block_on(f)
-    }
-
-    /// The sensor pointed at this server and node, with `--pod-wait-ms <wait_ms>`.
-    fn sensor(&self, wait_ms: u64) -> Sensor {
-        let wait = wait_ms.to_string();
-        Sensor::start_with(&[
-            "--kubeconfig",
-            &self.kubeconfig,
-            "--node-name",
-            &self.node,
-            "--pod-wait-ms",
-            &wait,
-        ])
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.handle.block_on(s.stop());
-        }
-        if let Some(q) = self.quit.take() {
-            let _ = q.send(());
-        }
-        if let Some(d) = self.driver.take() {
-            let _ = d.join();
-        }
-    }
-}
+use lanner_tests::kube_fixture::KubeFixture as Api;
 
 /// A fresh container id and a jail named like containerd's systemd scope for it.
 fn jail() -> (String, CgroupJail) {

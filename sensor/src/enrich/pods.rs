@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use super::{Enriched, Enricher};
-use crate::{event::Event, k8s::PodCache, k8s::PodMeta, process::TableStats};
+use crate::{event::Event, k8s::PodCache, k8s::PodMeta, process::TableStats, stats::StageGauges};
 
 /// The pod side of an event's context.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +65,7 @@ pub async fn run(
     pods: PodCache,
     wait: PodWait,
     counters: Arc<PodWaitCounters>,
+    gauges: Arc<StageGauges>,
 ) -> TableStats {
     let mut queue: VecDeque<Waiting> = VecDeque::new();
     loop {
@@ -75,19 +76,23 @@ pub async fn run(
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 let e = enricher.enrich(ev);
+                gauges.set_table(&enricher.table_stats());
                 if !admit(e, &pods, &mut queue, wait, &tx, &counters).await {
                     break;
                 }
+                gauges.pending.store(queue.len() as u64, Relaxed);
             }
             () = changed, if !queue.is_empty() => {
                 if !release(&mut queue, &pods, false, &tx, &counters).await {
                     break;
                 }
+                gauges.pending.store(queue.len() as u64, Relaxed);
             }
             () = sleep_until(next_deadline.unwrap_or_else(Instant::now)), if next_deadline.is_some() => {
                 if !release(&mut queue, &pods, false, &tx, &counters).await {
                     break;
                 }
+                gauges.pending.store(queue.len() as u64, Relaxed);
             }
         }
     }

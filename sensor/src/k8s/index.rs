@@ -89,6 +89,20 @@ impl Shared {
         self.read(|ix| ix.containers.get(id).cloned())
     }
 
+    /// (namespace, name) of every pod in the index.
+    pub fn pods(&self) -> Vec<(String, String)> {
+        self.read(|ix| {
+            let mut v: Vec<(String, String)> = ix
+                .containers
+                .values()
+                .map(|m| (m.namespace.clone(), m.pod_name.clone()))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }

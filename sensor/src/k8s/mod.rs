@@ -152,6 +152,14 @@ impl PodCache {
         self.inner.as_ref()?.shared.lookup(container_full_id)
     }
 
+    /// (namespace, name) of the pods with a container in the index (none when disabled).
+    pub fn pods(&self) -> Vec<(String, String)> {
+        self.inner
+            .as_ref()
+            .map(|i| i.shared.pods())
+            .unwrap_or_default()
+    }
+
     /// Resolves at the next change of the index after this call (an ADDED, MODIFIED or DELETED
     /// pod, or a completed relist). Call it *before* the lookup it is meant to retry, so a change
     /// in between is not missed; bound the wait with a timeout. Never resolves when disabled.

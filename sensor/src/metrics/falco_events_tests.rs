@@ -1,0 +1,90 @@
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use lanner_rules::{Alert, Priority};
+
+use super::*;
+
+fn alert(rule: &str, priority: Priority, tags: &[&str]) -> Alert {
+    Alert {
+        rule: rule.into(),
+        priority,
+        source: "syscall".into(),
+        tags: Arc::from(tags.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+        time_ns: 0,
+        output: String::new(),
+        message: String::new(),
+        output_fields: Default::default(),
+    }
+}
+
+fn pod(ns: &str, name: &str) -> PodRef {
+    PodRef {
+        namespace: ns.into(),
+        pod: name.into(),
+    }
+}
+
+fn render(f: &mut FalcoEvents) -> String {
+    let mut e = Exposition::default();
+    f.render(&mut e);
+    e.into_string()
+}
+
+#[test]
+fn a_new_series_shows_zero_on_its_first_scrape_then_its_count() {
+    let mut f = FalcoEvents::new(Label::ALL.to_vec(), Duration::from_secs(60));
+    let a = alert(
+        "Reverse Shell",
+        Priority::Critical,
+        &["shell", "mitre_execution", "container"],
+    );
+    f.record(&a, "node-1", &pod("shop", "web-1"));
+    f.record(&a, "node-1", &pod("shop", "web-1"));
+    let series = "falco_events{rule=\"Reverse Shell\",priority=\"Critical\",hostname=\"node-1\",source=\"syscall\",tags=\",container,mitre_execution,shell,\",k8s_ns_name=\"shop\",k8s_pod_name=\"web-1\",namespace=\"shop\",pod=\"web-1\"}";
+    let first = render(&mut f);
+    assert!(first.contains("# TYPE falco_events untyped\n"), "{first}");
+    assert!(first.contains(&format!("{series} 0\n")), "{first}");
+    let second = render(&mut f);
+    assert!(second.contains(&format!("{series} 2\n")), "{second}");
+    f.record(&a, "node-1", &pod("shop", "web-1"));
+    assert!(render(&mut f).contains(&format!("{series} 3\n")));
+}
+
+#[test]
+fn the_label_set_is_configurable_and_host_alerts_have_empty_pod_labels() {
+    let mut f = FalcoEvents::new(vec![Label::Rule, Label::Pod], Duration::from_secs(60));
+    f.record(&alert("A", Priority::Warning, &[]), "n", &PodRef::default());
+    render(&mut f);
+    assert_eq!(
+        render(&mut f),
+        "# HELP falco_events Alerts raised, per rule and context (a counter; named as falco-exporter's)\n# TYPE falco_events untyped\nfalco_events{rule=\"A\",pod=\"\"} 1\n"
+    );
+}
+
+#[test]
+fn series_of_pods_gone_for_the_ttl_are_dropped_others_kept() {
+    let ttl = Duration::from_secs(60);
+    let mut f = FalcoEvents::new(Label::ALL.to_vec(), ttl);
+    let t0 = Instant::now();
+    let a = alert("A", Priority::Warning, &[]);
+    f.record_at(&a, "n", &pod("ns", "gone"), t0);
+    f.record_at(&a, "n", &pod("ns", "alive"), t0);
+    f.record_at(&a, "n", &PodRef::default(), t0);
+    let live: HashSet<PodRef> = [pod("ns", "alive")].into_iter().collect();
+    f.expire(&live, t0 + Duration::from_secs(30));
+    assert_eq!(f.series_count(), 3, "idle for less than the ttl");
+    f.expire(&live, t0 + ttl + Duration::from_secs(1));
+    assert_eq!(f.series_count(), 2, "the gone pod's series is dropped");
+    assert_eq!(f.expired_total(), 1);
+    assert!(!render(&mut f).contains("pod=\"gone\""));
+}
+
+#[test]
+fn tags_take_falco_exporters_form() {
+    assert_eq!(exporter_tags(&[]), "");
+    assert_eq!(exporter_tags(&["b".into(), "a".into()]), ",a,b,");
+}

@@ -1,0 +1,343 @@
+//! The metrics endpoint's content: `falco_events` (what the seed's Prometheus rules and
+//! dashboards query) and Lanner's own health (`lanner_*`): events captured and lost per hop,
+//! pod metadata, process table, rules, latencies, last event, build.
+//!
+//! Everything is read at scrape time from the counters the pipeline already keeps; the only
+//! lock on the event path is the one `falco_events` takes per alert (alerts are rare).
+
+pub mod falco_events;
+pub mod health;
+pub mod histogram;
+pub mod server;
+pub mod text;
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+    },
+    time::Instant,
+};
+
+use lanner_common::{EventKind, LossReason};
+
+use crate::{
+    enrich::pods::PodWaitCounters,
+    k8s::PodCache,
+    rules::live::ReloadCounters,
+    stats::{Counters, KernelLosses, StageGauges},
+};
+use falco_events::{FalcoEvents, PodRef};
+use histogram::Histogram;
+use text::Exposition;
+
+/// Rule evaluation of one event: well under a µs to a few µs.
+static EVAL_BOUNDS: [f64; 10] = [
+    2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3,
+];
+/// Syscall to alert written: sub-ms normally; the pod wait adds up to `--pod-wait-ms`.
+static E2E_BOUNDS: [f64; 14] = [
+    1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Where the health figures come from (shared with the pipeline stages).
+pub struct Sources {
+    pub counters: Arc<Counters>,
+    pub stage: Arc<StageGauges>,
+    pub pod_wait: Arc<PodWaitCounters>,
+    pub pods: PodCache,
+    pub rules: Arc<ReloadCounters>,
+}
+
+pub struct Metrics {
+    pub hostname: String,
+    falco: Mutex<FalcoEvents>,
+    sources: Sources,
+    /// The kernel's loss counters as last read by the health task.
+    kernel: Mutex<KernelLosses>,
+    pub eval_latency: Histogram,
+    pub e2e_latency: Histogram,
+    /// Wall-clock ns of the last event the output stage handled.
+    pub last_event_ns: AtomicU64,
+    pub alerts: AtomicU64,
+    pub drop_alerts: AtomicU64,
+    /// Probes attached and capturing (`/readyz` also needs the pod cache synced).
+    pub capturing: AtomicBool,
+    started: Instant,
+}
+
+impl Metrics {
+    pub fn new(hostname: String, falco: FalcoEvents, sources: Sources) -> Self {
+        Self {
+            hostname,
+            falco: Mutex::new(falco),
+            sources,
+            kernel: Mutex::default(),
+            eval_latency: Histogram::new(&EVAL_BOUNDS),
+            e2e_latency: Histogram::new(&E2E_BOUNDS),
+            last_event_ns: AtomicU64::new(0),
+            alerts: AtomicU64::new(0),
+            drop_alerts: AtomicU64::new(0),
+            capturing: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn record_alert(&self, a: &lanner_rules::Alert, pod: &PodRef) {
+        self.alerts.fetch_add(1, Relaxed);
+        lock(&self.falco).record(a, &self.hostname, pod);
+    }
+
+    pub fn set_kernel_losses(&self, k: KernelLosses) {
+        *lock(&self.kernel) = k;
+    }
+
+    /// Drop `falco_events` series of pods gone from the node.
+    pub fn expire_series(&self) {
+        let live: HashSet<PodRef> = self
+            .sources
+            .pods
+            .pods()
+            .into_iter()
+            .map(|(namespace, pod)| PodRef { namespace, pod })
+            .collect();
+        lock(&self.falco).expire(&live, Instant::now());
+    }
+
+    /// Ready: capturing, and the pod cache synced (or Kubernetes off).
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if !self.capturing.load(Relaxed) {
+            return Err("probes not attached");
+        }
+        if self.sources.pods.enabled() && !self.sources.pods.synced() {
+            return Err("pod cache not synced");
+        }
+        Ok(())
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Exposition::default();
+        lock(&self.falco).render(&mut out);
+        self.render_events(&mut out);
+        self.render_pipeline(&mut out);
+        out.into_string()
+    }
+
+    fn render_events(&self, out: &mut Exposition) {
+        let s = &self.sources;
+        out.family(
+            "lanner_events_total",
+            "Events read from the kernel, per kind",
+            "counter",
+        );
+        for kind in EventKind::ALL {
+            let n = s.counters.read[kind.index()].load(Relaxed);
+            out.sample("lanner_events_total", &[("kind", kind.name())], n as f64);
+        }
+        let kernel = lock(&self.kernel).clone();
+        out.family(
+            "lanner_events_lost_total",
+            "Events lost, per kind, hop and reason. The user-space hops apply back-pressure instead of dropping, so a slow stage shows up as kernel ring-buffer losses",
+            "counter",
+        );
+        for kind in EventKind::ALL {
+            for (reason, r) in [
+                ("ringbuf_full", LossReason::RingbufFull),
+                ("dropped", LossReason::Dropped),
+            ] {
+                let labels = [("kind", kind.name()), ("hop", "kernel"), ("reason", reason)];
+                out.sample(
+                    "lanner_events_lost_total",
+                    &labels,
+                    kernel.get(kind, r) as f64,
+                );
+            }
+        }
+        let decode = s.counters.decode_error.load(Relaxed);
+        let labels = [
+            ("kind", "unknown"),
+            ("hop", "decode"),
+            ("reason", "decode_error"),
+        ];
+        out.sample("lanner_events_lost_total", &labels, decode as f64);
+        out.family(
+            "lanner_events_degraded_total",
+            "Events delivered with a field cut short or unreadable, per kind and reason",
+            "counter",
+        );
+        for kind in EventKind::ALL {
+            for (reason, r) in [
+                ("truncated", LossReason::Truncated),
+                ("read_failed", LossReason::ReadFailed),
+            ] {
+                let labels = [("kind", kind.name()), ("reason", reason)];
+                out.sample(
+                    "lanner_events_degraded_total",
+                    &labels,
+                    kernel.get(kind, r) as f64,
+                );
+            }
+        }
+        let last = self.last_event_ns.load(Relaxed);
+        out.single(
+            "lanner_last_event_timestamp_seconds",
+            "Wall-clock time of the last event handled (a silent sensor stops moving it)",
+            "gauge",
+            last as f64 / 1e9,
+        );
+    }
+
+    fn render_pipeline(&self, out: &mut Exposition) {
+        let s = &self.sources;
+        let g = |name: &str, help: &str, v: u64, out: &mut Exposition| {
+            out.single(name, help, "gauge", v as f64)
+        };
+        let c = |name: &str, help: &str, v: u64, out: &mut Exposition| {
+            out.single(name, help, "counter", v as f64)
+        };
+        let pods = s.pods.stats();
+        g(
+            "lanner_pod_metadata_pending",
+            "Events waiting for their pod's metadata",
+            s.stage.pending.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_pod_metadata_missing_total",
+            "Events sent on without pod metadata (marked <pending>)",
+            s.pod_wait.sent_pending.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_pod_metadata_resolved_after_wait_total",
+            "Events that waited and got their pod",
+            s.pod_wait.resolved_after_wait.load(Relaxed),
+            out,
+        );
+        g(
+            "lanner_pod_cache_synced",
+            "1 once the pod cache has listed this node's pods (1 when Kubernetes is off)",
+            u64::from(!s.pods.enabled() || s.pods.synced()),
+            out,
+        );
+        g(
+            "lanner_pod_cache_stale",
+            "1 while the pod watch is failing (lookups may miss recent pods)",
+            u64::from(s.pods.enabled() && s.pods.stale()),
+            out,
+        );
+        g(
+            "lanner_pod_cache_pods",
+            "Pods of this node in the cache",
+            pods.pods,
+            out,
+        );
+        c(
+            "lanner_pod_cache_watch_errors_total",
+            "Failed list/watch attempts",
+            pods.watch_errors,
+            out,
+        );
+        g(
+            "lanner_process_table_size",
+            "Processes tracked",
+            s.stage.table_size.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_process_table_evictions_total",
+            "Processes dropped early because the table was full",
+            s.stage.table_evicted.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_process_table_expired_total",
+            "Exited processes dropped after their grace period",
+            s.stage.table_expired.load(Relaxed),
+            out,
+        );
+        g(
+            "lanner_rules_loaded",
+            "Rules in the current ruleset",
+            s.rules.rules_loaded.load(Relaxed),
+            out,
+        );
+        g(
+            "lanner_rules_active",
+            "Enabled rules that can match the events Lanner captures",
+            s.rules.rules_active.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_rules_reloads_total",
+            "Successful rules reloads",
+            s.rules.reloads.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_rules_reload_failures_total",
+            "Failed rules reloads (the previous ruleset stays)",
+            s.rules.reload_failures.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_alerts_total",
+            "Alerts raised (all rules)",
+            self.alerts.load(Relaxed),
+            out,
+        );
+        c(
+            "lanner_drop_alerts_total",
+            "'Falco internal: syscall event drop' alerts raised",
+            self.drop_alerts.load(Relaxed),
+            out,
+        );
+        let (series, expired) = {
+            let f = lock(&self.falco);
+            (f.series_count() as u64, f.expired_total())
+        };
+        g(
+            "lanner_falco_events_series",
+            "Series of falco_events exposed",
+            series,
+            out,
+        );
+        c(
+            "lanner_falco_events_series_expired_total",
+            "falco_events series dropped after their pod left the node",
+            expired,
+            out,
+        );
+        self.eval_latency.render(
+            out,
+            "lanner_rule_evaluation_seconds",
+            "Rule evaluation time per event (sampled: one event in 16)",
+        );
+        self.e2e_latency.render(out, "lanner_event_latency_seconds", "From the syscall to its alerts written, for events that raised alerts and one event in 16");
+        out.single(
+            "lanner_uptime_seconds",
+            "Seconds since the sensor started",
+            "gauge",
+            self.started.elapsed().as_secs_f64(),
+        );
+        out.family("lanner_build_info", "Build of the running sensor", "gauge");
+        out.sample(
+            "lanner_build_info",
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("rules_engine", &engine_version()),
+            ],
+            1.0,
+        );
+    }
+}
+
+fn engine_version() -> String {
+    let (a, b, c) = lanner_rules::loader::ENGINE_VERSION;
+    format!("{a}.{b}.{c}")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,142 @@
+//! Rule evaluation and output, on their own thread: writing to stdout can block (a slow pipe)
+//! and must not stall the runtime's workers. The ruleset is fetched once per batch, so a
+//! reload takes effect at the next batch. Flushed after every batch, so a reader of the pipe
+//! (Fluent Bit tailing the container log) sees alerts promptly. Internal alerts (the drop
+//! alert) come in on their own channel and go out the same way.
+
+use std::{
+    io::Write as _,
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::Instant,
+};
+
+use lanner_rules::Alert;
+use tokio::sync::mpsc;
+
+use crate::{
+    clock::{self, Clock},
+    enrich::{Enriched, pods::PodContext},
+    metrics::{Metrics, falco_events::PodRef},
+    output::{alert, alert::AlertFormat, json},
+    rules::{extract::EventView, live::LiveRules},
+};
+
+/// One event in this many has its evaluation and end-to-end latency timed (plus every event
+/// that raises an alert): two clock reads per event would cost more than evaluating it.
+const SAMPLE_EVERY: u64 = 16;
+
+pub struct Writer {
+    pub rules: LiveRules,
+    pub format: AlertFormat,
+    pub dump: bool,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    pub fn spawn(
+        self,
+        events: mpsc::Receiver<Enriched>,
+        internal: mpsc::Receiver<Alert>,
+    ) -> std::thread::JoinHandle<anyhow::Result<()>> {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()?;
+            rt.block_on(self.run(events, internal))
+        })
+    }
+
+    async fn run(
+        self,
+        mut events: mpsc::Receiver<Enriched>,
+        mut internal: mpsc::Receiver<Alert>,
+    ) -> anyhow::Result<()> {
+        let clock = Clock::new();
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let mut seen: u64 = 0;
+        let mut internal_open = true;
+        loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { break };
+                    let ruleset = self.rules.current();
+                    let mut next = Some(ev);
+                    while let Some(ev) = next {
+                        seen += 1;
+                        self.one(&ruleset, &ev, &clock, seen.is_multiple_of(SAMPLE_EVERY), &mut out)?;
+                        next = events.try_recv().ok();
+                    }
+                }
+                a = internal.recv(), if internal_open => {
+                    match a {
+                        Some(a) => {
+                            self.metrics.record_alert(&a, &PodRef::default());
+                            alert::write(&mut out, &a, &self.format)?;
+                        }
+                        None => internal_open = false,
+                    }
+                }
+            }
+            out.flush()?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    fn one(
+        &self,
+        ruleset: &lanner_rules::Ruleset,
+        ev: &Enriched,
+        clock: &Clock,
+        sample: bool,
+        out: &mut impl std::io::Write,
+    ) -> anyhow::Result<()> {
+        let epoch_ns = clock.epoch_ns(ev.event.boot_ns);
+        let view = EventView::new(ev, epoch_ns).with_hostname(&self.format.hostname);
+        let started = sample.then(Instant::now);
+        let mut fired = Vec::new();
+        ruleset.evaluate(&view, |r| fired.push(r));
+        if let Some(t) = started {
+            self.metrics
+                .eval_latency
+                .observe_ns(t.elapsed().as_nanos() as u64);
+        }
+        let alerted = !fired.is_empty();
+        if alerted {
+            let pod = pod_ref(&ev.ctx.pod);
+            for r in fired {
+                let a = ruleset.alert(r, &view, epoch_ns);
+                alert::write(out, &a, &self.format)?;
+                self.metrics.record_alert(&a, &pod);
+            }
+        }
+        if sample || alerted {
+            let latency = clock::boot_now_ns().saturating_sub(ev.event.boot_ns);
+            self.metrics.e2e_latency.observe_ns(latency);
+        }
+        if self.dump {
+            let line = json::enriched_json(ev, epoch_ns);
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        self.metrics.last_event_ns.store(epoch_ns, Relaxed);
+        Ok(())
+    }
+}
+
+/// The pod labels of an event's alerts: empty on the host (and with Kubernetes off), the
+/// visible marker when the pod's metadata never came.
+fn pod_ref(p: &PodContext) -> PodRef {
+    match p {
+        PodContext::Found(m) => PodRef {
+            namespace: m.namespace.clone(),
+            pod: m.pod_name.clone(),
+        },
+        PodContext::Pending => PodRef {
+            namespace: "<pending>".into(),
+            pod: "<pending>".into(),
+        },
+        PodContext::Host | PodContext::Off => PodRef::default(),
+    }
+}
