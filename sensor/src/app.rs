@@ -37,6 +37,7 @@ use crate::{
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
     rules::live::LiveRules,
+    sinks,
     stats::{self, Counters, KernelLosses, StageGauges},
 };
 
@@ -118,11 +119,14 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         gauges,
     ));
     let format = AlertFormat::from_config(&rules.config, hostname);
+    let sinks = sinks::start(&rules.config.sinks, &stop_rx)?;
+    metrics.set_sinks(sinks.stats.clone());
     let writer = Writer {
         rules: rules.live.clone(),
         format,
         dump: args.dump_events,
         metrics: metrics.clone(),
+        sinks: sinks.handles,
     }
     .spawn(out_rx, internal_rx);
     tokio::spawn(crate::rules::live::watch(
@@ -180,6 +184,10 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     writer
         .join()
         .map_err(|_| anyhow::anyhow!("output thread panicked"))??;
+    // The sinks deliver what is queued, for at most their drain time.
+    for t in sinks.tasks {
+        let _ = t.await;
+    }
 
     let kernel = kernel_losses(&lock(&losses))?;
     let mut summary = stats::to_json(&stats::Snapshot {
@@ -193,6 +201,7 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         pods_node: pods.node(),
         pod_wait: &wait_counters,
     });
+    summary["sinks"] = metrics.sinks_json();
     summary["rules"] = serde_json::json!({
         "alerts": metrics.alerts.load(Relaxed),
         "drop_alerts": metrics.drop_alerts.load(Relaxed),

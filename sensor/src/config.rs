@@ -12,7 +12,10 @@ use anyhow::{Context as _, bail};
 use lanner_rules::{Matching, Priority, ruleset::AppendOutput};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::metrics::{falco_events::Label, health::DropPolicy};
+use crate::{
+    metrics::{falco_events::Label, health::DropPolicy},
+    sinks::config::{KEYS as SINK_KEYS, SECTIONS, SinksConfig},
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -36,6 +39,8 @@ pub struct Config {
     pub exporter: Exporter,
     /// falco.yaml's `syscall_event_drops`.
     pub syscall_event_drops: DropPolicy,
+    /// Alert outputs besides stdout.
+    pub sinks: SinksConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +83,7 @@ impl Default for Config {
             hostname: None,
             exporter: Exporter::default(),
             syscall_event_drops: DropPolicy::default(),
+            sinks: SinksConfig::default(),
         }
     }
 }
@@ -163,6 +169,7 @@ impl Config {
                 .unwrap_or(Yaml::Null);
             c.set(key.trim(), &v).with_context(|| format!("-o {o}"))?;
         }
+        c.sinks.validate()?;
         Ok(c)
     }
 
@@ -194,7 +201,7 @@ impl Config {
             "watch_config_files" => self.watch_config_files = boolean(v)?,
             "hostname" => self.hostname = Some(string(v)?),
             // Sections given as maps set each of their keys.
-            "exporter" | "syscall_event_drops" if matches!(v, Yaml::Hash(_)) => {
+            "exporter" | "syscall_event_drops" | "sinks" if matches!(v, Yaml::Hash(_)) => {
                 let Yaml::Hash(h) = v else { return Ok(()) };
                 for (k, sub) in h {
                     let k = k.as_str().unwrap_or("");
@@ -250,8 +257,16 @@ impl Config {
                     .map(|(i, a)| append_output(a).with_context(|| format!("item {i}")))
                     .collect::<anyhow::Result<_>>()?;
             }
+            s if SECTIONS.contains(&s) && matches!(v, Yaml::Hash(_)) => {
+                let Yaml::Hash(h) = v else { return Ok(()) };
+                for (k, sub) in h {
+                    let k = k.as_str().unwrap_or("");
+                    self.set(&format!("{key}.{k}"), sub)?;
+                }
+            }
+            _ if self.sinks.set(key, v)? => {}
             _ => {
-                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+                let known: Vec<&str> = KEYS.iter().chain(SINK_KEYS).map(|(k, _)| *k).collect();
                 bail!("unknown key; known keys: {}", known.join(", "))
             }
         }
@@ -272,7 +287,7 @@ impl Config {
     }
 }
 
-fn string(v: &Yaml) -> anyhow::Result<String> {
+pub(crate) fn string(v: &Yaml) -> anyhow::Result<String> {
     match v {
         Yaml::String(s) | Yaml::Real(s) => Ok(s.clone()),
         Yaml::Integer(n) => Ok(n.to_string()),
@@ -281,7 +296,7 @@ fn string(v: &Yaml) -> anyhow::Result<String> {
     }
 }
 
-fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
+pub(crate) fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
     let n = match v {
         Yaml::Real(s) => s.parse::<f64>().ok(),
         Yaml::Integer(n) => Some(*n as f64),
@@ -293,7 +308,7 @@ fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
     }
 }
 
-fn boolean(v: &Yaml) -> anyhow::Result<bool> {
+pub(crate) fn boolean(v: &Yaml) -> anyhow::Result<bool> {
     match v {
         Yaml::Boolean(b) => Ok(*b),
         _ => bail!("expected true or false"),

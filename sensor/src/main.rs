@@ -14,6 +14,7 @@ mod output;
 mod process;
 mod reader;
 mod rules;
+mod sinks;
 mod stats;
 #[cfg(test)]
 mod testutil;

@@ -25,6 +25,9 @@
 //!   pod-context tests ([`FakeApiServer`], [`pod_json`]);
 //! - [`prometheus`]: a real Prometheus scraping test targets, promtool checks, a minimal HTTP
 //!   client (not re-exported: `use lanner_tests::prometheus::*;`);
+//! - [`receivers`]: fake Fluentd `in_http` and Elasticsearch `_bulk` receivers with failure
+//!   injection, and a minimal keep-alive HTTP client (not re-exported:
+//!   `use lanner_tests::receivers::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -39,6 +42,7 @@ pub mod kubeapi;
 pub mod mounts;
 pub mod official;
 pub mod prometheus;
+pub mod receivers;
 pub mod rootfs;
 pub mod schema;
 pub mod seed;

@@ -328,3 +328,29 @@ fn min_priority_disables_less_severe_rules() {
     rs.evaluate(&exec(), |_| hit = true);
     assert!(!hit);
 }
+
+#[test]
+fn extra_fields_keep_their_type_when_they_are_a_bare_field() {
+    let options = Options {
+        append_output: vec![crate::ruleset::AppendOutput {
+            extra_fields: vec![
+                ("proc.tty".into(), None),
+                ("fd.sport".into(), None),
+                ("who".into(), Some("%proc.name on %proc.tty".into())),
+            ],
+            ..Default::default()
+        }],
+        ..Options::default()
+    };
+    let rs = ruleset_with(
+        "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: o\n  priority: CRITICAL\n",
+        options,
+    );
+    let ev = exec();
+    let mut alert = None;
+    rs.evaluate(&ev, |r| alert = Some(rs.alert(r, &ev, 1)));
+    let f = alert.expect("fires").output_fields;
+    assert_eq!(f["proc.tty"], serde_json::json!(34816));
+    assert_eq!(f["fd.sport"], serde_json::Value::Null);
+    assert_eq!(f["who"], "bash on 34816");
+}

@@ -116,6 +116,15 @@ impl Format {
         out
     }
 
+    /// The value of an `append_output` extra field: typed (null when missing) when the format
+    /// is a single field, as Falco stores a bare field; the rendered text otherwise.
+    pub fn render_value<E: EventSource>(&self, ev: &E) -> Json {
+        match self.parts.as_slice() {
+            [Part::Field(f)] if f.in_json && f.width.is_none() => f.value(ev).1,
+            _ => Json::String(self.render(ev, &mut Map::new())),
+        }
+    }
+
     /// Tokens that go into `output_fields`.
     pub fn json_keys(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {

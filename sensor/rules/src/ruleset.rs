@@ -274,9 +274,7 @@ impl Ruleset {
         let mut fields = Map::new();
         let message = rule.output.render(ev, &mut fields);
         for (key, fmt) in &rule.extra_fields {
-            let mut ignored = Map::new();
-            let text = fmt.render(ev, &mut ignored);
-            fields.insert(key.clone(), Json::String(text));
+            fields.insert(key.clone(), fmt.render_value(ev));
         }
         let (time_key, time_text) = if self.options.time_format_iso_8601 {
             ("evt.time.iso8601", timefmt::iso8601(time_ns))

@@ -26,6 +26,7 @@ use crate::{
     enrich::pods::PodWaitCounters,
     k8s::PodCache,
     rules::live::ReloadCounters,
+    sinks::deliver::SinkStats,
     stats::{Counters, KernelLosses, StageGauges},
 };
 use falco_events::{FalcoEvents, PodRef};
@@ -65,6 +66,7 @@ pub struct Metrics {
     /// Probes attached and capturing (`/readyz` also needs the pod cache synced).
     pub capturing: AtomicBool,
     started: Instant,
+    sinks: Mutex<Vec<(String, Arc<SinkStats>)>>,
 }
 
 impl Metrics {
@@ -81,7 +83,30 @@ impl Metrics {
             drop_alerts: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
             started: Instant::now(),
+            sinks: Mutex::default(),
         }
+    }
+
+    pub fn set_sinks(&self, sinks: Vec<(String, Arc<SinkStats>)>) {
+        *lock(&self.sinks) = sinks;
+    }
+
+    /// The sinks' counters for the exit summary.
+    pub fn sinks_json(&self) -> serde_json::Value {
+        let sinks = lock(&self.sinks);
+        let mut m = serde_json::Map::new();
+        for (name, s) in sinks.iter() {
+            m.insert(
+                name.clone(),
+                serde_json::json!({
+                    "delivered": s.delivered.load(Relaxed),
+                    "rejected": s.rejected.load(Relaxed),
+                    "dropped": s.dropped.load(Relaxed),
+                    "retries": s.retries.load(Relaxed),
+                }),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 
     pub fn record_alert(&self, a: &lanner_rules::Alert, pod: &PodRef) {
@@ -121,7 +146,53 @@ impl Metrics {
         lock(&self.falco).render(&mut out);
         self.render_events(&mut out);
         self.render_pipeline(&mut out);
+        self.render_sinks(&mut out);
         out.into_string()
+    }
+
+    fn render_sinks(&self, out: &mut Exposition) {
+        let sinks = lock(&self.sinks);
+        out.family(
+            "lanner_sink_alerts_total",
+            "Alerts per sink and outcome: delivered, rejected (refused for good by the receiver), dropped (queue or spool full, or left in memory at shutdown)",
+            "counter",
+        );
+        for (name, s) in sinks.iter() {
+            for (outcome, n) in [
+                ("delivered", &s.delivered),
+                ("rejected", &s.rejected),
+                ("dropped", &s.dropped),
+            ] {
+                let labels = [("sink", name.as_str()), ("outcome", outcome)];
+                out.sample("lanner_sink_alerts_total", &labels, n.load(Relaxed) as f64);
+            }
+        }
+        for (family, help, kind, pick) in [
+            (
+                "lanner_sink_retries_total",
+                "Failed delivery attempts, retried with backoff",
+                "counter",
+                0,
+            ),
+            (
+                "lanner_sink_queued_alerts",
+                "Alerts in a sink's memory queue",
+                "gauge",
+                1,
+            ),
+            (
+                "lanner_sink_spool_bytes",
+                "Bytes in a sink's on-disk spool",
+                "gauge",
+                2,
+            ),
+        ] {
+            out.family(family, help, kind);
+            for (name, s) in sinks.iter() {
+                let v = [&s.retries, &s.queued, &s.spool_bytes][pick].load(Relaxed);
+                out.sample(family, &[("sink", name.as_str())], v as f64);
+            }
+        }
     }
 
     fn render_events(&self, out: &mut Exposition) {

@@ -87,3 +87,7 @@ pub fn default_hostname() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
 }
+
+#[cfg(test)]
+#[path = "alert_tests.rs"]
+mod tests;

@@ -19,6 +19,7 @@ use crate::{
     metrics::{Metrics, falco_events::PodRef},
     output::{alert, alert::AlertFormat, json},
     rules::{extract::EventView, live::LiveRules},
+    sinks::{Record, deliver::SinkHandle},
 };
 
 /// One event in this many has its evaluation and end-to-end latency timed (plus every event
@@ -30,6 +31,8 @@ pub struct Writer {
     pub format: AlertFormat,
     pub dump: bool,
     pub metrics: Arc<Metrics>,
+    /// The other outputs' queues (file, Fluentd, Elasticsearch).
+    pub sinks: Vec<SinkHandle>,
 }
 
 impl Writer {
@@ -47,7 +50,7 @@ impl Writer {
     }
 
     async fn run(
-        self,
+        mut self,
         mut events: mpsc::Receiver<Enriched>,
         mut internal: mpsc::Receiver<Alert>,
     ) -> anyhow::Result<()> {
@@ -70,10 +73,7 @@ impl Writer {
                 }
                 a = internal.recv(), if internal_open => {
                     match a {
-                        Some(a) => {
-                            self.metrics.record_alert(&a, &PodRef::default());
-                            alert::write(&mut out, &a, &self.format)?;
-                        }
+                        Some(a) => emit(&a, &PodRef::default(), &self.format, &self.metrics, &mut self.sinks, &mut out)?,
                         None => internal_open = false,
                     }
                 }
@@ -81,11 +81,14 @@ impl Writer {
             out.flush()?;
         }
         out.flush()?;
+        for s in &mut self.sinks {
+            s.close();
+        }
         Ok(())
     }
 
     fn one(
-        &self,
+        &mut self,
         ruleset: &lanner_rules::Ruleset,
         ev: &Enriched,
         clock: &Clock,
@@ -107,8 +110,7 @@ impl Writer {
             let pod = pod_ref(&ev.ctx.pod);
             for r in fired {
                 let a = ruleset.alert(r, &view, epoch_ns);
-                alert::write(out, &a, &self.format)?;
-                self.metrics.record_alert(&a, &pod);
+                emit(&a, &pod, &self.format, &self.metrics, &mut self.sinks, out)?;
             }
         }
         if sample || alerted {
@@ -123,6 +125,26 @@ impl Writer {
         self.metrics.last_event_ns.store(epoch_ns, Relaxed);
         Ok(())
     }
+}
+
+/// One alert to stdout, the sinks and the metrics.
+fn emit(
+    a: &Alert,
+    pod: &PodRef,
+    format: &AlertFormat,
+    metrics: &Metrics,
+    sinks: &mut [SinkHandle],
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    alert::write(out, a, format)?;
+    if !sinks.is_empty() {
+        let record = Record::new(alert::to_json(a, format).to_string(), a.time_ns);
+        for s in sinks.iter_mut() {
+            s.send(&record);
+        }
+    }
+    metrics.record_alert(a, pod);
+    Ok(())
 }
 
 /// The pod labels of an event's alerts: empty on the host (and with Kubernetes off), the

@@ -1,0 +1,282 @@
+//! Protocol-faithful fake log receivers for the output-sink tests, standing in for services that
+//! cannot run here: [`FakeFluentd`] (Fluentd's `in_http` input) and [`FakeElasticsearch`] (the
+//! `_bulk` API). Not re-exported: `use lanner_tests::receivers::*;`.
+//!
+//! Each is a real HTTP/1.1 server on `127.0.0.1:<ephemeral port>` with its own thread and tokio
+//! runtime, so sync test code drives it: persistent connections (several requests on one, bodies
+//! by `Content-Length` or `Transfer-Encoding: chunked`, `Expect: 100-continue`), `Connection:
+//! close` and HTTP/1.0 honoured; a malformed request gets a 400 (unrecorded) and the connection is
+//! closed. Every request is recorded ([`ReceivedRequest`], with the answered status and the
+//! server-side connection number that proves keep-alive reuse), the stored data survives
+//! `stop()` / `restart()` on the same port, and while stopped the listener and every open
+//! connection are closed, so a client sees "connection refused" as with a receiver that is down.
+//!
+//! [`HttpClient`] is a minimal blocking keep-alive client for the tests; [`http_post`] a one-shot.
+//!
+//! Modules: `http` (server-side HTTP/1.1, codecs), `client`, `fluentd`, `elasticsearch` (bulk
+//! request handling in `bulk`).
+
+use std::{
+    io,
+    net::{SocketAddr, TcpListener as StdListener},
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use tokio::{io::BufReader, net::TcpListener, sync::oneshot};
+
+mod bulk;
+mod client;
+mod elasticsearch;
+mod fluentd;
+mod http;
+
+pub use bulk::{bulk_items, bulk_op};
+pub use client::*;
+pub use elasticsearch::*;
+pub use fluentd::*;
+pub use http::{base64, basic_auth, form_decode, percent_decode};
+
+use http::Response;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    /// Server-side connection number (from 1, unique per receiver across restarts): equal for
+    /// requests that came on one persistent connection.
+    pub conn: u64,
+    pub method: String,
+    /// The request target's path, still percent-encoded.
+    pub path: String,
+    /// The raw query string (after `?`), empty if none.
+    pub query: String,
+    /// Names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+    /// The status the fake answered.
+    pub status: u16,
+}
+
+impl ReceivedRequest {
+    /// The first header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        let mut it = self.headers.iter();
+        it.find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The media type of `Content-Type`, lower-cased, without parameters (`""` if none).
+    pub fn media_type(&self) -> String {
+        let ct = self.header("content-type").unwrap_or_default();
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }
+}
+
+/// What a fake does with a request; runs under the receiver's lock.
+pub(crate) trait Handler: Send + 'static {
+    fn handle(&mut self, req: &ReceivedRequest) -> Response;
+}
+
+pub(crate) struct Inner<S> {
+    pub requests: Vec<ReceivedRequest>,
+    pub state: S,
+}
+
+struct Shared<S> {
+    inner: Mutex<Inner<S>>,
+    /// Notified after every request.
+    changed: Condvar,
+    conns: AtomicU64,
+    body_limit: usize,
+}
+
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    thread: thread::JoinHandle<()>,
+}
+
+/// The HTTP server under a fake: a thread with a current-thread runtime per start.
+pub(crate) struct Server<S: Handler> {
+    addr: SocketAddr,
+    shared: Arc<Shared<S>>,
+    running: Mutex<Option<Running>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<S: Handler> Server<S> {
+    pub fn start(state: S, body_limit: usize) -> io::Result<Server<S>> {
+        let listener = StdListener::bind(("127.0.0.1", 0))?;
+        let server = Server {
+            addr: listener.local_addr()?,
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    requests: Vec::new(),
+                    state,
+                }),
+                changed: Condvar::new(),
+                conns: AtomicU64::new(0),
+                body_limit,
+            }),
+            running: Mutex::new(None),
+        };
+        server.serve(listener)?;
+        Ok(server)
+    }
+
+    fn serve(&self, listener: StdListener) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (shutdown, stop) = oneshot::channel();
+        let shared = self.shared.clone();
+        let thread = thread::Builder::new()
+            .name(format!("fake-receiver-{}", self.addr.port()))
+            .spawn(move || {
+                rt.block_on(accept_loop(listener, shared, stop));
+                // Dropping the runtime drops every connection task, closing its socket.
+                drop(rt);
+            })?;
+        *lock(&self.running) = Some(Running { shutdown, thread });
+        Ok(())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes the listener and every open connection; returns once they are closed.
+    pub fn stop(&self) {
+        if let Some(r) = lock(&self.running).take() {
+            let _ = r.shutdown.send(());
+            let _ = r.thread.join();
+        }
+    }
+
+    /// Listens again on the same port (stopping first if running), with the same state.
+    pub fn restart(&self) -> io::Result<()> {
+        self.stop();
+        self.serve(StdListener::bind(self.addr)?)
+    }
+
+    pub fn is_running(&self) -> bool {
+        lock(&self.running).is_some()
+    }
+
+    /// Runs `f` on the state under the lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Inner<S>) -> R) -> R {
+        f(&mut lock(&self.shared.inner))
+    }
+
+    /// Waits until `f` returns `Some` (checked now and after each request), up to `timeout`.
+    pub fn wait<R>(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut(&Inner<S>) -> Option<R>,
+    ) -> Option<R> {
+        let deadline = Instant::now() + timeout;
+        let mut g = lock(&self.shared.inner);
+        loop {
+            if let Some(r) = f(&g) {
+                return Some(r);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            g = self
+                .shared
+                .changed
+                .wait_timeout(g, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl<S: Handler> Drop for Server<S> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop<S: Handler>(
+    listener: StdListener,
+    shared: Arc<Shared<S>>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(serve_conn(stream, shared.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn serve_conn<S: Handler>(stream: tokio::net::TcpStream, shared: Arc<Shared<S>>) {
+    let conn = shared.conns.fetch_add(1, Ordering::Relaxed) + 1;
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    loop {
+        let incoming = http::read_request(&mut rd, &mut wr, conn, shared.body_limit).await;
+        let (resp, head, keep_alive) = match incoming {
+            Ok(None) => return,
+            Ok(Some(inc)) => {
+                let mut g = lock(&shared.inner);
+                let mut req = inc.req;
+                let resp = g.state.handle(&req);
+                req.status = resp.status;
+                let head = req.method == "HEAD";
+                g.requests.push(req);
+                drop(g);
+                shared.changed.notify_all();
+                (resp, head, inc.keep_alive)
+            }
+            Err(e) => match e.response() {
+                Some(resp) => (resp, false, false),
+                None => return,
+            },
+        };
+        if http::write_response(&mut wr, &resp, head, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            return;
+        }
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes; whether it held.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
