@@ -49,6 +49,7 @@ pub mod seed;
 pub mod sensor;
 pub mod stats;
 pub mod terminal;
+pub mod tls_proxy;
 
 pub use alerts::*;
 pub use children::*;

@@ -218,3 +218,61 @@ fn a_taken_metrics_port_fails_the_start_with_its_address() {
         "{stderr}"
     );
 }
+
+/// Kernel losses forced with the smallest ring buffer and a connect storm raise Falco's
+/// internal drop alert (threshold 0: any loss), on stdout and in `falco_events`.
+#[test]
+fn ring_buffer_losses_raise_the_syscall_event_drop_alert() {
+    require_root!();
+    let sensor = Sensor::start_with(&[
+        "--ringbuf-bytes",
+        "4096",
+        "-o",
+        "syscall_event_drops.threshold=0",
+    ]);
+    let workload = std::path::Path::new(env!("CARGO_BIN_EXE_lanner-workload"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut alert = None;
+    while alert.is_none() && std::time::Instant::now() < deadline {
+        let st = std::process::Command::new(workload)
+            .args(["connect", "20000"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        alert = sensor.try_wait_for(
+            |v| is_alert(v) && v["rule"] == "Falco internal: syscall event drop",
+            Duration::from_secs(2),
+        );
+    }
+    let alert = alert.unwrap_or_else(|| sensor.fail("no drop alert after connect storms"));
+    assert_eq!(alert["priority"], "Critical");
+    let f = &alert["output_fields"];
+    let n_drops: u64 = f["n_drops"].as_str().unwrap().parse().unwrap();
+    assert!(n_drops > 0, "{alert}");
+    assert!(
+        alert["output"].as_str().unwrap().contains(&format!(
+            "Falco internal: syscall event drop. {n_drops} system calls dropped in last second."
+        )),
+        "{alert}"
+    );
+    // Counted in the metrics as any alert (after the series' first scrape shows 0).
+    let addr = sensor.metrics_addr();
+    let _ = http_get(&addr, "/metrics").unwrap();
+    let text = http_get(&addr, "/metrics").unwrap().body;
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "falco_events{rule=\"Falco internal: syscall event drop\",priority=\"Critical\""
+        ) && !l.ends_with(" 0")),
+        "{text}"
+    );
+    assert!(
+        metric_value(&text, "lanner_drop_alerts_total ").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    let lost: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("lanner_events_lost_total{") && l.contains("hop=\"kernel\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(lost >= n_drops as f64, "{text}");
+}

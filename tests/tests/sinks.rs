@@ -336,3 +336,79 @@ fn the_file_sink_rotates_and_keeps_n() {
     // The newest alerts, in order, ending with the last one sent.
     assert_eq!(lines.as_slice(), &sent[sent.len() - lines.len()..]);
 }
+
+#[test]
+fn fluentd_over_mutual_tls() {
+    require_root!();
+    use lanner_tests::tls_proxy::{Pki, TlsProxy};
+    let pki = Pki::generate().unwrap();
+    let fluentd = FakeFluentd::start().unwrap();
+    let proxy = TlsProxy::start(&pki, fluentd.addr(), true).unwrap();
+    let dir = TempDir::new("sink-tls");
+    let marker = unique("tls");
+    let rules = rules_file(&dir, &marker);
+    let url = format!("http_output.url=https://{}/falco.alerts", proxy.addr);
+    let ca = format!("http_output.ca_cert={}", pki.ca_cert().display());
+    let cert = format!("http_output.client_cert={}", pki.client_cert().display());
+    let key = format!("http_output.client_key={}", pki.client_key().display());
+    let with_cert: Vec<String> = [
+        "http_output.enabled=true",
+        &url,
+        &ca,
+        &cert,
+        &key,
+        "sinks.backoff_max_seconds=1",
+        "sinks.drain_seconds=1",
+    ]
+    .iter()
+    .flat_map(|o| ["-o".to_string(), o.to_string()])
+    .collect();
+    let mut sensor = start(&rules, &with_cert);
+    let sent = fire(&sensor, &marker, 0);
+    let got = fluentd.wait_records(1, Duration::from_secs(20)).unwrap();
+    assert_eq!(got[0].1, sent);
+    let stats = sensor.stop();
+    assert_eq!(sink_counts(&stats, "http"), (1, 0, 0));
+
+    // Without the client certificate the proxy refuses the handshake: nothing gets through,
+    // and the sink says why and retries.
+    let before = fluentd.record_count();
+    let without: Vec<String> = with_cert
+        .chunks(2)
+        .filter(|o| !o[1].contains("client_"))
+        .flatten()
+        .cloned()
+        .collect();
+    let mut sensor = start(&rules, &without);
+    fire(&sensor, &marker, 1);
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = sensor.stop();
+    assert_eq!(fluentd.record_count(), before);
+    let s = &stats.raw["sinks"]["http"];
+    assert_eq!(s["delivered"], 0, "{}", stats.raw);
+    assert!(s["retries"].as_u64().unwrap() >= 1, "{}", stats.raw);
+    assert!(
+        sensor.stderr().contains("not delivered"),
+        "{}",
+        sensor.stderr()
+    );
+}
+
+#[test]
+fn a_missing_certificate_file_fails_the_start_naming_it() {
+    require_root!();
+    let out = Command::new(lanner_bin())
+        .args([
+            "-o",
+            "http_output.enabled=true",
+            "-o",
+            "http_output.ca_cert=/nonexistent/ca.pem",
+            "-o",
+            "exporter.enabled=false",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+}
