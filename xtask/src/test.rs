@@ -9,7 +9,15 @@ use anyhow::{Result, bail};
 use crate::util::{self, cargo, secs};
 use crate::{build, setup};
 
-const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool", "runc"];
+/// Real peers the tests run: busybox applets, bpftool, runc containers, Prometheus and promtool
+/// (metrics), openssl (TLS certificates for the sink tests).
+const TEST_PACKAGES: &[&str] = &[
+    "busybox-static",
+    "bpftool",
+    "runc",
+    "prometheus",
+    "openssl",
+];
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
