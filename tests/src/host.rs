@@ -223,6 +223,34 @@ pub fn copy_executable(from: impl AsRef<Path>, to: impl AsRef<Path>) {
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// The directory of the shared test data `name` (`../shared/<name>`, data the repository does not
+/// carry): `$<env_var>`, else `/work/shared/<name>`, else `<workspace>/../shared/<name>`, the first
+/// that holds every one of `files`. Panics saying where it looked: a test must not pass
+/// without its data.
+pub fn shared_data_dir(env_var: &str, name: &str, files: &[&str]) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let candidates = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            PathBuf::from("/work/shared").join(name),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared")
+                .join(name),
+        ]);
+    let mut tried = Vec::new();
+    for dir in candidates {
+        if files.iter().all(|f| dir.join(f).is_file()) {
+            return dir;
+        }
+        tried.push(dir.display().to_string());
+    }
+    panic!(
+        "{files:?} not found; looked in: {}. Set {env_var} to the directory holding them.",
+        tried.join(", ")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

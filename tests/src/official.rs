@@ -13,25 +13,11 @@ pub const OFFICIAL_RULES_FILES: [&str; 3] = [
 
 /// The directory holding the official rules files; panics saying where it looked.
 pub fn official_rules_dir() -> PathBuf {
-    let candidates = std::env::var_os("LANNER_FALCO_RULES_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from("/work/shared/falco-rules"),
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco-rules"),
-        ]);
-    let mut tried = Vec::new();
-    for dir in candidates {
-        if OFFICIAL_RULES_FILES.iter().all(|f| dir.join(f).is_file()) {
-            return dir;
-        }
-        tried.push(dir.display().to_string());
-    }
-    panic!(
-        "official Falco rules files {OFFICIAL_RULES_FILES:?} not found; looked in: {}. Set \
-         LANNER_FALCO_RULES_DIR to the directory holding them.",
-        tried.join(", ")
-    );
+    crate::host::shared_data_dir(
+        "LANNER_FALCO_RULES_DIR",
+        "falco-rules",
+        &OFFICIAL_RULES_FILES,
+    )
 }
 
 /// The three files' paths, in load order.

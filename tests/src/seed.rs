@@ -13,25 +13,7 @@ pub const SEED_DOC: &str = "security-monitoring.md";
 
 /// The directory holding the seed document; panics saying where it looked.
 pub fn seed_dir() -> PathBuf {
-    let candidates = std::env::var_os("LANNER_SEED_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from("/work/shared/seed"),
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed"),
-        ]);
-    let mut tried = Vec::new();
-    for dir in candidates {
-        if dir.join(SEED_DOC).is_file() {
-            return dir;
-        }
-        tried.push(dir.display().to_string());
-    }
-    panic!(
-        "seed document {SEED_DOC} not found; looked in: {}. Set LANNER_SEED_DIR to the directory \
-         holding it.",
-        tried.join(", ")
-    );
+    crate::host::shared_data_dir("LANNER_SEED_DIR", "seed", &[SEED_DOC])
 }
 
 /// The seed document's text.
