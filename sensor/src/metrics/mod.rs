@@ -261,125 +261,126 @@ impl Metrics {
 
     fn render_pipeline(&self, out: &mut Exposition) {
         let s = &self.sources;
-        let g = |name: &str, help: &str, v: u64, out: &mut Exposition| {
-            out.single(name, help, "gauge", v as f64)
-        };
-        let c = |name: &str, help: &str, v: u64, out: &mut Exposition| {
-            out.single(name, help, "counter", v as f64)
-        };
         let pods = s.pods.stats();
-        g(
-            "lanner_pod_metadata_pending",
-            "Events waiting for their pod's metadata",
-            s.stage.pending.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_pod_metadata_missing_total",
-            "Events sent on without pod metadata (marked <pending>)",
-            s.pod_wait.sent_pending.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_pod_metadata_resolved_after_wait_total",
-            "Events that waited and got their pod",
-            s.pod_wait.resolved_after_wait.load(Relaxed),
-            out,
-        );
-        g(
-            "lanner_pod_cache_synced",
-            "1 once the pod cache has listed this node's pods (1 when Kubernetes is off)",
-            u64::from(!s.pods.enabled() || s.pods.synced()),
-            out,
-        );
-        g(
-            "lanner_pod_cache_stale",
-            "1 while the pod watch is failing (lookups may miss recent pods)",
-            u64::from(s.pods.enabled() && s.pods.stale()),
-            out,
-        );
-        g(
-            "lanner_pod_cache_pods",
-            "Pods of this node in the cache",
-            pods.pods,
-            out,
-        );
-        c(
-            "lanner_pod_cache_watch_errors_total",
-            "Failed list/watch attempts",
-            pods.watch_errors,
-            out,
-        );
-        g(
-            "lanner_process_table_size",
-            "Processes tracked",
-            s.stage.table_size.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_process_table_evictions_total",
-            "Processes dropped early because the table was full",
-            s.stage.table_evicted.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_process_table_expired_total",
-            "Exited processes dropped after their grace period",
-            s.stage.table_expired.load(Relaxed),
-            out,
-        );
-        g(
-            "lanner_rules_loaded",
-            "Rules in the current ruleset",
-            s.rules.rules_loaded.load(Relaxed),
-            out,
-        );
-        g(
-            "lanner_rules_active",
-            "Enabled rules that can match the events Lanner captures",
-            s.rules.rules_active.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_rules_reloads_total",
-            "Successful rules reloads",
-            s.rules.reloads.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_rules_reload_failures_total",
-            "Failed rules reloads (the previous ruleset stays)",
-            s.rules.reload_failures.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_alerts_total",
-            "Alerts raised (all rules)",
-            self.alerts.load(Relaxed),
-            out,
-        );
-        c(
-            "lanner_drop_alerts_total",
-            "'Falco internal: syscall event drop' alerts raised",
-            self.drop_alerts.load(Relaxed),
-            out,
-        );
         let (series, expired) = {
             let f = lock(&self.falco);
             (f.series_count() as u64, f.expired_total())
         };
-        g(
-            "lanner_falco_events_series",
-            "Series of falco_events exposed",
-            series,
-            out,
-        );
-        c(
-            "lanner_falco_events_series_expired_total",
-            "falco_events series dropped after their pod left the node",
-            expired,
-            out,
-        );
+        const GAUGE: &str = "gauge";
+        const COUNTER: &str = "counter";
+        let single: [(&str, &str, &str, u64); 18] = [
+            (
+                "lanner_pod_metadata_pending",
+                "Events waiting for their pod's metadata",
+                GAUGE,
+                s.stage.pending.load(Relaxed),
+            ),
+            (
+                "lanner_pod_metadata_missing_total",
+                "Events sent on without pod metadata (marked <pending>)",
+                COUNTER,
+                s.pod_wait.sent_pending.load(Relaxed),
+            ),
+            (
+                "lanner_pod_metadata_resolved_after_wait_total",
+                "Events that waited and got their pod",
+                COUNTER,
+                s.pod_wait.resolved_after_wait.load(Relaxed),
+            ),
+            (
+                "lanner_pod_cache_synced",
+                "1 once the pod cache has listed this node's pods (1 when Kubernetes is off)",
+                GAUGE,
+                u64::from(!s.pods.enabled() || s.pods.synced()),
+            ),
+            (
+                "lanner_pod_cache_stale",
+                "1 while the pod watch is failing (lookups may miss recent pods)",
+                GAUGE,
+                u64::from(s.pods.enabled() && s.pods.stale()),
+            ),
+            (
+                "lanner_pod_cache_pods",
+                "Pods of this node in the cache",
+                GAUGE,
+                pods.pods,
+            ),
+            (
+                "lanner_pod_cache_watch_errors_total",
+                "Failed list/watch attempts",
+                COUNTER,
+                pods.watch_errors,
+            ),
+            (
+                "lanner_process_table_size",
+                "Processes tracked",
+                GAUGE,
+                s.stage.table_size.load(Relaxed),
+            ),
+            (
+                "lanner_process_table_evictions_total",
+                "Processes dropped early because the table was full",
+                COUNTER,
+                s.stage.table_evicted.load(Relaxed),
+            ),
+            (
+                "lanner_process_table_expired_total",
+                "Exited processes dropped after their grace period",
+                COUNTER,
+                s.stage.table_expired.load(Relaxed),
+            ),
+            (
+                "lanner_rules_loaded",
+                "Rules in the current ruleset",
+                GAUGE,
+                s.rules.rules_loaded.load(Relaxed),
+            ),
+            (
+                "lanner_rules_active",
+                "Enabled rules that can match the events Lanner captures",
+                GAUGE,
+                s.rules.rules_active.load(Relaxed),
+            ),
+            (
+                "lanner_rules_reloads_total",
+                "Successful rules reloads",
+                COUNTER,
+                s.rules.reloads.load(Relaxed),
+            ),
+            (
+                "lanner_rules_reload_failures_total",
+                "Failed rules reloads (the previous ruleset stays)",
+                COUNTER,
+                s.rules.reload_failures.load(Relaxed),
+            ),
+            (
+                "lanner_alerts_total",
+                "Alerts raised (all rules)",
+                COUNTER,
+                self.alerts.load(Relaxed),
+            ),
+            (
+                "lanner_drop_alerts_total",
+                "'Falco internal: syscall event drop' alerts raised",
+                COUNTER,
+                self.drop_alerts.load(Relaxed),
+            ),
+            (
+                "lanner_falco_events_series",
+                "Series of falco_events exposed",
+                GAUGE,
+                series,
+            ),
+            (
+                "lanner_falco_events_series_expired_total",
+                "falco_events series dropped after their pod left the node",
+                COUNTER,
+                expired,
+            ),
+        ];
+        for (name, help, kind, v) in single {
+            out.single(name, help, kind, v as f64);
+        }
         self.eval_latency.render(
             out,
             "lanner_rule_evaluation_seconds",
