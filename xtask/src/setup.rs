@@ -156,3 +156,33 @@ fn tracefs() -> Result<Outcome> {
     util::run(cmd("mount").args(["-t", "tracefs", "tracefs", TRACEFS]))?;
     Ok(Outcome::Installed)
 }
+
+/// Installs the missing ones of `tools` (PyPI packages named as their command) with pip.
+pub fn ensure_pip(tools: &[&str]) -> Result<Outcome> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !cmd(t)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(Outcome::Present);
+    }
+    println!("setup: installing {} with pip", missing.join(" "));
+    util::run(
+        cmd("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(&missing),
+    )?;
+    Ok(Outcome::Installed)
+}

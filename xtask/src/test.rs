@@ -11,13 +11,9 @@ use crate::{build, setup};
 
 /// Real peers the tests run: busybox applets, bpftool, runc containers, Prometheus and promtool
 /// (metrics), openssl (TLS certificates for the sink tests).
-const TEST_PACKAGES: &[&str] = &[
-    "busybox-static",
-    "bpftool",
-    "runc",
-    "prometheus",
-    "openssl",
-];
+const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool", "runc", "prometheus", "openssl"];
+
+const PIP_TOOLS: &[&str] = &["kubernetes-validate", "yamllint"];
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
@@ -28,6 +24,11 @@ pub fn run() -> Result<()> {
     setup::report(
         &format!("apt {}", TEST_PACKAGES.join(" ")),
         setup::ensure_apt(TEST_PACKAGES)?,
+    );
+    // The deploy/ checks: Kubernetes schema validation and YAML lint (from PyPI).
+    setup::report(
+        &format!("pip {}", PIP_TOOLS.join(" ")),
+        setup::ensure_pip(PIP_TOOLS)?,
     );
     let lanner = build::release_bin("lanner");
 
