@@ -53,6 +53,13 @@ impl Sensor {
     /// Like [`Sensor::start`] with extra command-line arguments.
     #[track_caller]
     pub fn start_with(extra: &[&str]) -> Sensor {
+        Sensor::start_via(&[], extra)
+    }
+
+    /// Like [`Sensor::start_with`], run through `wrapper` (e.g. `setpriv` with a reduced
+    /// capability set): `wrapper[0] wrapper[1..] lanner …`.
+    #[track_caller]
+    pub fn start_via(wrapper: &[&str], extra: &[&str]) -> Sensor {
         let bin = lanner_bin();
         assert!(
             bin.exists(),
@@ -70,7 +77,15 @@ impl Sensor {
         } else {
             &["-o", "exporter.listen_address=127.0.0.1:0"]
         };
-        let mut child = Command::new(&bin)
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let mut child = command
             .arg("--dump-events")
             .arg("--ready-file")
             .arg(&ready)

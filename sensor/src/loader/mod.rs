@@ -2,6 +2,7 @@
 //! hook. Errors name what is missing (capability, BTF, tracefs) so an operator can fix it.
 
 pub mod btf;
+pub mod caps;
 pub mod offsets;
 pub mod tracefs;
 
@@ -46,6 +47,8 @@ const BTF_HOOKS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error(transparent)]
+    Capability(#[from] caps::Missing),
     #[error(
         "kernel BTF is not available at {path}: Lanner needs a kernel built with \
          CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)"
@@ -96,6 +99,9 @@ fn hint_for(err: &dyn std::error::Error) -> &'static str {
 
 /// Load and attach everything. The returned `Ebpf` owns the links: dropping it detaches.
 pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
+    for warning in caps::check(&caps::Context::current())? {
+        log::warn!("{warning}");
+    }
     raise_memlock();
     if !std::path::Path::new(offsets::VMLINUX_BTF).exists() {
         return Err(LoadError::NoBtf {
