@@ -10,8 +10,15 @@ use crate::util::{self, cargo, secs};
 use crate::{build, setup};
 
 /// Real peers the tests run: busybox applets, bpftool, runc containers, Prometheus and promtool
-/// (metrics), openssl (TLS certificates for the sink tests).
-const TEST_PACKAGES: &[&str] = &["busybox-static", "bpftool", "runc", "prometheus", "openssl"];
+/// (metrics), amtool (the AlertManager config), openssl (TLS certificates for the sink tests).
+const TEST_PACKAGES: &[&str] = &[
+    "busybox-static",
+    "bpftool",
+    "runc",
+    "prometheus",
+    "prometheus-alertmanager",
+    "openssl",
+];
 
 const PIP_TOOLS: &[&str] = &["kubernetes-validate", "yamllint"];
 
