@@ -55,6 +55,15 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         true => Some(server::bind(&exporter.listen_address).await?),
         false => None,
     };
+    // Sinks too: a bad URL or certificate file fails the start before any probe loads.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sinks = sinks::start(&rules.config.sinks, &stop_rx)?;
+    // Opened before the probes load, so a bad path fails the start.
+    let record = args
+        .record_raw
+        .as_deref()
+        .map(reader::record::Recorder::create)
+        .transpose()?;
     let mut ebpf = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
@@ -80,7 +89,11 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         .unwrap_or_else(alert::default_hostname);
     let metrics = Arc::new(Metrics::new(
         hostname.clone(),
-        FalcoEvents::new(exporter.labels.clone(), exporter.series_ttl),
+        FalcoEvents::new(
+            exporter.labels.clone(),
+            exporter.series_ttl,
+            exporter.new_series_hold,
+        ),
         metrics::Sources {
             counters: counters.clone(),
             stage: gauges.clone(),
@@ -92,13 +105,13 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let (event_tx, event_rx) = mpsc::channel::<Event>(8192);
     let (out_tx, out_rx) = mpsc::channel::<Enriched>(8192);
     let (internal_tx, internal_rx) = mpsc::channel::<Alert>(64);
-    let (stop_tx, stop_rx) = watch::channel(false);
     let reader = tokio::spawn(reader::run(
         ring,
         event_tx,
         counters.clone(),
         args.capture_env,
         stop_rx.clone(),
+        record,
     ));
     let enricher = Enricher::new(
         &args.proc_root,
@@ -119,7 +132,6 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         gauges,
     ));
     let format = AlertFormat::from_config(&rules.config, hostname);
-    let sinks = sinks::start(&rules.config.sinks, &stop_rx)?;
     metrics.set_sinks(sinks.stats.clone());
     let writer = Writer {
         rules: rules.live.clone(),

@@ -69,6 +69,18 @@ pub struct Cli {
     /// Most events waiting for their pod at once; beyond it the oldest goes on, marked.
     #[arg(long, default_value_t = 10_000)]
     pub pod_pending_max: usize,
+    /// Benchmarking: also append every raw ring-buffer record to FILE (u32 LE length, then
+    /// the bytes), for `--replay`.
+    #[arg(long, hide = true, value_name = "FILE", conflicts_with = "replay")]
+    pub record_raw: Option<PathBuf>,
+    /// Benchmarking: no probes; run the records of FILE (from `--record-raw`) through decode,
+    /// enrichment, the rules and alert JSON on one thread, print a JSON summary and exit.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// With `--replay`: how many times the recording is played.
+    #[arg(long, hide = true, default_value_t = 1, requires = "replay",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub replay_rounds: u32,
 }
 
 fn parse_ringbuf(s: &str) -> Result<u32, String> {

@@ -51,6 +51,8 @@ pub struct Exporter {
     pub labels: Vec<Label>,
     /// Series of a pod gone from the node are dropped after this long without an alert.
     pub series_ttl: Duration,
+    /// A new `falco_events` series shows 0 this long (and at least one scrape) before its count.
+    pub new_series_hold: Duration,
 }
 
 impl Default for Exporter {
@@ -60,6 +62,7 @@ impl Default for Exporter {
             listen_address: "0.0.0.0:9376".into(),
             labels: Label::ALL.to_vec(),
             series_ttl: Duration::from_secs(3600),
+            new_series_hold: Duration::from_secs(30),
         }
     }
 }
@@ -223,6 +226,9 @@ impl Config {
                         })
                     })
                     .collect::<anyhow::Result<_>>()?;
+            }
+            "exporter.new_series_hold_seconds" => {
+                self.exporter.new_series_hold = Duration::from_secs_f64(non_negative(v)?)
             }
             "exporter.series_ttl_seconds" => {
                 self.exporter.series_ttl = Duration::from_secs_f64(non_negative(v)?)

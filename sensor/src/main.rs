@@ -13,6 +13,7 @@ mod metrics;
 mod output;
 mod process;
 mod reader;
+mod replay;
 mod rules;
 mod sinks;
 mod stats;
@@ -71,6 +72,9 @@ fn main() -> std::process::ExitCode {
                 .join(", ")
         }
     );
+    if let Some(file) = &args.replay {
+        return replay::main(&args, file, ruleset, &config);
+    }
     let setup = app::RulesSetup {
         live: rules::live::LiveRules::new(ruleset),
         paths,

@@ -71,11 +71,18 @@ impl Sensor {
         let ready = dir.join("ready");
         // Sensors of parallel tests must not fight over port 9376: an ephemeral port unless the
         // test picks the endpoint itself ([`Sensor::metrics_addr`] tells which port it got).
+        // A new falco_events series shows its count from the second scrape, without the 30 s
+        // hold meant for HA scrapers (tests of the hold set it).
         let own_exporter = extra.iter().any(|a| a.starts_with("exporter"));
         let exporter: &[&str] = if own_exporter {
             &[]
         } else {
-            &["-o", "exporter.listen_address=127.0.0.1:0"]
+            &[
+                "-o",
+                "exporter.listen_address=127.0.0.1:0",
+                "-o",
+                "exporter.new_series_hold_seconds=0",
+            ]
         };
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {

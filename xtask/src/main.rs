@@ -1,9 +1,13 @@
-//! Project tasks: `cargo xtask setup | build | run | test | bench | bench-rules` (see each
-//! module).
+//! Project tasks: `cargo xtask setup | build | run | test | bench | bench-rules |
+//! bench-pipeline` (see each module).
 
 mod audit;
 mod bench;
+mod bench_latency;
+mod bench_pipeline;
+mod bench_pipeline_report;
 mod bench_rules;
+mod bench_sensor;
 mod build;
 mod monitors;
 mod report;
@@ -39,10 +43,13 @@ enum Task {
     /// Setup, fmt, clippy (user crates and eBPF), build, then the test suite.
     Test,
     /// Measure the overhead of Lanner and peer monitors; writes BENCHMARKS.md, then runs
-    /// bench-rules.
+    /// bench-rules and bench-pipeline.
     Bench(bench::Opts),
     /// Rule evaluation alone with the official Falco rules; writes BENCHMARKS-rules.md.
     BenchRules,
+    /// Userspace pipeline throughput (replay of a recording), exec-to-alert latency and RSS;
+    /// writes BENCHMARKS-pipeline.md.
+    BenchPipeline,
 }
 
 fn main() -> ExitCode {
@@ -51,8 +58,11 @@ fn main() -> ExitCode {
         Task::Build => build::run(),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
-        Task::Bench(opts) => bench::run(&opts).and_then(|()| bench_rules::run()),
+        Task::Bench(opts) => bench::run(&opts)
+            .and_then(|()| bench_rules::run())
+            .and_then(|()| bench_pipeline::run()),
         Task::BenchRules => bench_rules::run(),
+        Task::BenchPipeline => bench_pipeline::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

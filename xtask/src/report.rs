@@ -247,7 +247,7 @@ fn method(s: &mut String) {
     );
 }
 
-fn cpu_model() -> String {
+pub fn cpu_model() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     info.lines()
         .find_map(|l| l.strip_prefix("model name")?.split_once(':'))

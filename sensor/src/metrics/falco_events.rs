@@ -3,11 +3,12 @@
 //! query by that exact name.
 //!
 //! Two choices worth knowing:
-//! - A new series is exposed at 0 for its first scrape and with its count from the next one.
-//!   Prometheus's `increase()`/`rate()` only see growth between two samples, so a series that
-//!   first appears at 1 (every rare alert, exactly the Critical ones) would never show an
-//!   increase and the seed's `FalcoCriticalAlert` would never fire. The cost is one scrape
-//!   interval of delay on a series' first alert.
+//! - A new series is exposed at 0 until it has been scraped once AND `new_series_hold` has
+//!   passed, then with its count. Prometheus's `increase()`/`rate()` only see growth between
+//!   two samples, so a series that first appears at 1 (every rare alert, exactly the Critical
+//!   ones) would never show an increase and the seed's `FalcoCriticalAlert` would never fire.
+//!   The hold (default 30 s, two 15 s scrape intervals) lets every scraper of an HA pair see the
+//!   0 too, not only the first one. The cost is that delay on a series' first alert.
 //! - Series of a pod are dropped once the pod has been gone from the node (and the series idle)
 //!   for `series_ttl`, so pod churn does not grow the number of series forever. Series without
 //!   a pod (host processes) are kept.
@@ -83,6 +84,7 @@ struct Series {
     count: u64,
     /// Not scraped yet: exposed at 0 (see the module comment).
     fresh: bool,
+    created: Instant,
     last_change: Instant,
     pod: PodRef,
 }
@@ -92,15 +94,17 @@ pub struct FalcoEvents {
     labels: Vec<Label>,
     series: BTreeMap<Vec<String>, Series>,
     ttl: Duration,
+    hold: Duration,
     expired: u64,
 }
 
 impl FalcoEvents {
-    pub fn new(labels: Vec<Label>, ttl: Duration) -> Self {
+    pub fn new(labels: Vec<Label>, ttl: Duration, hold: Duration) -> Self {
         Self {
             labels,
             series: BTreeMap::new(),
             ttl,
+            hold,
             expired: 0,
         }
     }
@@ -126,6 +130,7 @@ impl FalcoEvents {
         let s = self.series.entry(key).or_insert_with(|| Series {
             count: 0,
             fresh: true,
+            created: now,
             last_change: now,
             pod: pod.clone(),
         });
@@ -155,6 +160,10 @@ impl FalcoEvents {
 
     /// Write the family; marks every series as scraped.
     pub fn render(&mut self, out: &mut Exposition) {
+        self.render_at(out, Instant::now());
+    }
+
+    fn render_at(&mut self, out: &mut Exposition, now: Instant) {
         // Declared untyped: `promtool check metrics` rejects a counter whose name lacks
         // `_total`, and the name must stay `falco_events`. PromQL's `rate`/`increase` do not
         // depend on the declared type.
@@ -170,7 +179,8 @@ impl FalcoEvents {
                 .copied()
                 .zip(key.iter().map(String::as_str))
                 .collect();
-            let value = if s.fresh { 0 } else { s.count };
+            let held = s.fresh || now.saturating_duration_since(s.created) < self.hold;
+            let value = if held { 0 } else { s.count };
             out.sample("falco_events", &pairs, value as f64);
             s.fresh = false;
         }

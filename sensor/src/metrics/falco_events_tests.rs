@@ -36,7 +36,7 @@ fn render(f: &mut FalcoEvents) -> String {
 
 #[test]
 fn a_new_series_shows_zero_on_its_first_scrape_then_its_count() {
-    let mut f = FalcoEvents::new(Label::ALL.to_vec(), Duration::from_secs(60));
+    let mut f = FalcoEvents::new(Label::ALL.to_vec(), Duration::from_secs(60), Duration::ZERO);
     let a = alert(
         "Reverse Shell",
         Priority::Critical,
@@ -56,7 +56,11 @@ fn a_new_series_shows_zero_on_its_first_scrape_then_its_count() {
 
 #[test]
 fn the_label_set_is_configurable_and_host_alerts_have_empty_pod_labels() {
-    let mut f = FalcoEvents::new(vec![Label::Rule, Label::Pod], Duration::from_secs(60));
+    let mut f = FalcoEvents::new(
+        vec![Label::Rule, Label::Pod],
+        Duration::from_secs(60),
+        Duration::ZERO,
+    );
     f.record(&alert("A", Priority::Warning, &[]), "n", &PodRef::default());
     render(&mut f);
     assert_eq!(
@@ -68,7 +72,7 @@ fn the_label_set_is_configurable_and_host_alerts_have_empty_pod_labels() {
 #[test]
 fn series_of_pods_gone_for_the_ttl_are_dropped_others_kept() {
     let ttl = Duration::from_secs(60);
-    let mut f = FalcoEvents::new(Label::ALL.to_vec(), ttl);
+    let mut f = FalcoEvents::new(Label::ALL.to_vec(), ttl, Duration::ZERO);
     let t0 = Instant::now();
     let a = alert("A", Priority::Warning, &[]);
     f.record_at(&a, "n", &pod("ns", "gone"), t0);
@@ -87,4 +91,28 @@ fn series_of_pods_gone_for_the_ttl_are_dropped_others_kept() {
 fn tags_take_falco_exporters_form() {
     assert_eq!(exporter_tags(&[]), "");
     assert_eq!(exporter_tags(&["b".into(), "a".into()]), ",a,b,");
+}
+
+#[test]
+fn a_new_series_stays_at_zero_for_the_hold_so_every_scraper_sees_it() {
+    let hold = Duration::from_secs(30);
+    let mut f = FalcoEvents::new(vec![Label::Rule], Duration::from_secs(60), hold);
+    let t0 = Instant::now();
+    f.record_at(
+        &alert("A", Priority::Critical, &[]),
+        "n",
+        &PodRef::default(),
+        t0,
+    );
+    let at = |f: &mut FalcoEvents, secs: u64| {
+        let mut e = Exposition::default();
+        f.render_at(&mut e, t0 + Duration::from_secs(secs));
+        e.into_string()
+    };
+    assert!(at(&mut f, 1).contains("falco_events{rule=\"A\"} 0\n"));
+    assert!(
+        at(&mut f, 15).contains("falco_events{rule=\"A\"} 0\n"),
+        "a second scraper"
+    );
+    assert!(at(&mut f, 31).contains("falco_events{rule=\"A\"} 1\n"));
 }

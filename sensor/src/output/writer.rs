@@ -24,7 +24,7 @@ use crate::{
 
 /// One event in this many has its evaluation and end-to-end latency timed (plus every event
 /// that raises an alert): two clock reads per event would cost more than evaluating it.
-const SAMPLE_EVERY: u64 = 16;
+pub const SAMPLE_EVERY: u64 = 16;
 
 pub struct Writer {
     pub rules: LiveRules,
@@ -87,7 +87,9 @@ impl Writer {
         Ok(())
     }
 
-    fn one(
+    /// One event: evaluate, write its alerts to `out` (and the sinks), time the sampled ones.
+    /// Also the per-event work of `lanner --replay`.
+    pub fn one(
         &mut self,
         ruleset: &lanner_rules::Ruleset,
         ev: &Enriched,

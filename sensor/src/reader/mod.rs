@@ -3,24 +3,28 @@
 //! whose overflow the kernel counts), so nothing is dropped silently in user space.
 
 pub mod decode;
+pub mod record;
 
 use std::sync::Arc;
 
 use aya::maps::{MapData, RingBuf};
 use tokio::{io::unix::AsyncFd, sync::mpsc, sync::watch};
 
+use self::record::Recorder;
 use crate::{event::Event, stats::Counters};
 
 /// Longest time an event waits in the ring buffer before user space reads it.
 const DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Read until `stop` flips, then drain what is already in the ring and return.
+/// Read until `stop` flips, then drain what is already in the ring and return. With `record`
+/// (`--record-raw`), every record is also appended to the recording as it is read.
 pub async fn run(
     ring: RingBuf<MapData>,
     tx: mpsc::Sender<Event>,
     counters: Arc<Counters>,
     capture_env: bool,
     mut stop: watch::Receiver<bool>,
+    mut record: Option<Recorder>,
 ) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd for as long as the AsyncFd owns the RingBuf, and
     // always reports that same fd.
@@ -34,14 +38,17 @@ pub async fn run(
         tokio::select! {
             guard = fd.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &tx, &counters, capture_env).await;
+                drain(guard.get_inner_mut(), &tx, &counters, capture_env, &mut record).await;
                 guard.clear_ready();
             }
-            _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, capture_env).await,
+            _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, capture_env, &mut record).await,
             _ = stop.changed() => break,
         }
     }
-    drain(fd.get_mut(), &tx, &counters, capture_env).await;
+    drain(fd.get_mut(), &tx, &counters, capture_env, &mut record).await;
+    if let Some(Err(e)) = record.as_mut().map(Recorder::flush) {
+        log::error!("--record-raw: the recording is incomplete: {e}");
+    }
     Ok(())
 }
 
@@ -50,12 +57,20 @@ async fn drain(
     tx: &mpsc::Sender<Event>,
     counters: &Counters,
     capture_env: bool,
+    record: &mut Option<Recorder>,
 ) {
     // Decode in a batch first: a ring item borrows the ring and cannot live across an await.
     let mut batch = Vec::new();
     loop {
         batch.clear();
         while let Some(item) = ring.next() {
+            // Off (the normal case), this is one never-taken branch per record.
+            if let Some(r) = record
+                && let Err(e) = r.write(&item)
+            {
+                log::error!("--record-raw: writing failed, recording stops: {e}");
+                *record = None;
+            }
             match decode::decode(&item, capture_env) {
                 Ok(ev) => {
                     counters.count_read(ev.kind());

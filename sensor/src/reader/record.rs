@@ -1,0 +1,93 @@
+//! Raw recordings of the ring buffer (`--record-raw`), for the userspace benchmark
+//! (`--replay`): every record as the reader got it, appended as a u32 little-endian length
+//! followed by the record's bytes.
+
+use std::{
+    fs::File,
+    io::{self, BufWriter, Write as _},
+    path::Path,
+};
+
+use anyhow::Context as _;
+
+/// Appends records to the recording file. Buffered: the file is complete once the sensor
+/// has stopped (the reader flushes it as it returns).
+pub struct Recorder {
+    out: BufWriter<File>,
+}
+
+impl Recorder {
+    /// Opens `path` for appending (created if missing).
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the recording file {}", path.display()))?;
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    pub fn write(&mut self, record: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(record.len()).map_err(io::Error::other)?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(record)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The records of a recording, in order. A record cut short (the file ends inside it) is an
+/// error that says where.
+pub fn split(bytes: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+            .with_context(|| format!("the recording ends inside a length prefix at {at}"))?;
+        let start = at + 4;
+        let end = start + len as usize;
+        let record = bytes.get(start..end).with_context(|| {
+            format!(
+                "the recording ends inside record {} (at {at}, {len} bytes)",
+                records.len()
+            )
+        })?;
+        records.push(record);
+        at = end;
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_appends_add_up() {
+        let dir = std::env::temp_dir().join(format!("lanner-record-test.{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("raw");
+        let _ = std::fs::remove_file(&path);
+        let batches: [&[&[u8]]; 2] = [&[b"abc", b""], &[b"\x01\x02\x03\x04\x05"]];
+        for batch in batches {
+            let mut r = Recorder::create(&path).unwrap();
+            for rec in batch {
+                r.write(rec).unwrap();
+            }
+            r.flush().unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let records = split(&bytes).unwrap();
+        assert_eq!(records, [&b"abc"[..], b"", b"\x01\x02\x03\x04\x05"]);
+        assert!(split(&bytes[..bytes.len() - 1]).is_err());
+        assert!(split(&bytes[..2]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

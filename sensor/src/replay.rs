@@ -1,0 +1,311 @@
+//! `lanner --replay FILE [--replay-rounds N] [-r RULES…]`: the userspace pipeline alone, for
+//! `cargo xtask bench-pipeline`. No probes, one thread: every record of a `--record-raw`
+//! recording goes through the sensor's own functions — `reader::decode`, `Enricher::enrich`
+//! (a real process table seeded from `--proc-root`, user names from its files), the pod
+//! context as the enrich stage sets it without Kubernetes (`host`/`off`), then the output
+//! stage's `Writer::one` (rule evaluation, Falco JSON of every alert, the alert metrics) —
+//! with alerts written to memory instead of stdout. Events are not serialized (no
+//! `--dump-events`), as in production. The channels between the stages, and stdout, are not
+//! part of it.
+//!
+//! Each round plays the whole recording again, its timestamps moved past the previous
+//! round's, so the process table sees time pass (exited processes expire as they would) and
+//! the same pids fork, exec and exit again. A summary goes to stdout as one JSON object:
+//! `events_per_second` (wall clock) and `events_per_cpu_second` (this thread's CPU time, so
+//! other load on the machine does not count) cover the decode → alert JSON loop only (not
+//! reading the file, not seeding the table). One more round, not in those figures, runs stage
+//! by stage over batches of 256 records (the reader's batch) to split the time per stage.
+
+use std::{
+    path::Path,
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use lanner_rules::Ruleset;
+use serde_json::{Value, json};
+
+use crate::{
+    cli::Cli,
+    clock::Clock,
+    config::Config,
+    enrich::{Enriched, Enricher, PodContext, pods::PodWaitCounters},
+    event::Event,
+    k8s::PodCache,
+    metrics::{self, Metrics, falco_events::FalcoEvents},
+    output::{
+        alert::{self, AlertFormat},
+        writer::{SAMPLE_EVERY, Writer},
+    },
+    reader::{decode, record},
+    rules::live::LiveRules,
+    stats::{Counters, StageGauges},
+};
+
+/// The alerts' in-memory sink is emptied (its size counted) beyond this.
+const SINK_BYTES: usize = 1 << 20;
+/// Records per batch in the stage-by-stage round (the reader's batch).
+const BATCH: usize = 256;
+
+/// Runs the replay and prints its summary; the exit status says whether it worked.
+pub fn main(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> std::process::ExitCode {
+    match run(args, file, ruleset, config) {
+        Ok(summary) => {
+            println!("{summary}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lanner: replay: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Result<Value> {
+    let loading = Instant::now();
+    let bytes =
+        std::fs::read(file).with_context(|| format!("reading the recording {}", file.display()))?;
+    let records = record::split(&bytes)?;
+    let scan = Scan::of(&records, args.capture_env);
+    let mut p = Pipeline::new(args, ruleset, config);
+    let load_seconds = loading.elapsed().as_secs_f64();
+    // Each round's timestamps start a second after the previous round's last one.
+    let period = scan.span_ns() + 1_000_000_000;
+
+    let started = Instant::now();
+    let cpu_started = thread_cpu_ns();
+    let mut events = 0u64;
+    for round in 0..u64::from(args.replay_rounds) {
+        for rec in &records {
+            if let Some(ev) = p.decode(rec, round * period) {
+                let e = p.enrich(ev);
+                p.output(&e)?;
+                events += 1;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = thread_cpu_ns().saturating_sub(cpu_started) as f64 / 1e9;
+    let alerts = p.writer.metrics.alerts.load(Relaxed);
+    let decode_errors = p.decode_errors;
+    let split = p.split_round(&records, u64::from(args.replay_rounds) * period)?;
+
+    let table = p.enricher.table_stats();
+    Ok(json!({
+        "file": file.display().to_string(),
+        "records": records.len(),
+        "kinds": scan.kinds,
+        "recording_span_seconds": scan.span_ns() as f64 / 1e9,
+        "rounds": args.replay_rounds,
+        "events": events,
+        "decode_errors": decode_errors,
+        "alerts": alerts,
+        "alert_bytes": p.sink_bytes + p.sink.len() as u64,
+        "seconds": seconds,
+        "events_per_second": events as f64 / seconds.max(1e-9),
+        "cpu_seconds": cpu_seconds,
+        "events_per_cpu_second": events as f64 / cpu_seconds.max(1e-9),
+        "load_seconds": load_seconds,
+        "rules": {
+            "loaded": p.ruleset.rules().len(),
+            "active": p.ruleset.active_count(),
+        },
+        "split": split,
+        "process_table": {"size": table.size, "expired": table.expired, "evicted": table.evicted},
+        "vm_hwm_kib": vm_hwm_kib(),
+    }))
+}
+
+/// What a pass over the recording finds before the timed rounds: the events per kind and the
+/// time the recording spans.
+struct Scan {
+    kinds: serde_json::Map<String, Value>,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+impl Scan {
+    fn of(records: &[&[u8]], capture_env: bool) -> Self {
+        let mut counts = [0u64; lanner_common::KIND_COUNT];
+        let (mut first_ns, mut last_ns) = (u64::MAX, 0);
+        for ev in records
+            .iter()
+            .filter_map(|r| decode::decode(r, capture_env).ok())
+        {
+            counts[ev.kind().index()] += 1;
+            first_ns = first_ns.min(ev.boot_ns);
+            last_ns = last_ns.max(ev.boot_ns);
+        }
+        let kinds = lanner_common::EventKind::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), counts[k.index()].into()))
+            .collect();
+        Self {
+            kinds,
+            first_ns,
+            last_ns,
+        }
+    }
+
+    fn span_ns(&self) -> u64 {
+        self.last_ns.saturating_sub(self.first_ns)
+    }
+}
+
+/// The stages, each as the sensor runs it, with the state they keep between events.
+struct Pipeline {
+    capture_env: bool,
+    counters: Counters,
+    decode_errors: u64,
+    enricher: Enricher,
+    gauges: Arc<StageGauges>,
+    writer: Writer,
+    ruleset: Arc<Ruleset>,
+    clock: Clock,
+    seen: u64,
+    sink: Vec<u8>,
+    sink_bytes: u64,
+}
+
+impl Pipeline {
+    fn new(args: &Cli, ruleset: Ruleset, config: &Config) -> Self {
+        let live = LiveRules::new(ruleset);
+        let hostname = config
+            .hostname
+            .clone()
+            .unwrap_or_else(alert::default_hostname);
+        let gauges = Arc::new(StageGauges::default());
+        let metrics = Arc::new(Metrics::new(
+            hostname.clone(),
+            FalcoEvents::new(
+                config.exporter.labels.clone(),
+                config.exporter.series_ttl,
+                config.exporter.new_series_hold,
+            ),
+            metrics::Sources {
+                counters: Arc::new(Counters::default()),
+                stage: gauges.clone(),
+                pod_wait: Arc::new(PodWaitCounters::default()),
+                pods: PodCache::disabled(),
+                rules: live.counters.clone(),
+            },
+        ));
+        Self {
+            capture_env: args.capture_env,
+            counters: Counters::default(),
+            decode_errors: 0,
+            enricher: Enricher::new(
+                &args.proc_root,
+                args.proc_table_cap,
+                args.exited_grace_ms * 1_000_000,
+            ),
+            gauges,
+            ruleset: live.current(),
+            writer: Writer {
+                rules: live,
+                format: AlertFormat::from_config(config, hostname),
+                dump: false,
+                metrics,
+                sinks: Vec::new(),
+            },
+            clock: Clock::new(),
+            seen: 0,
+            sink: Vec::with_capacity(SINK_BYTES + (64 << 10)),
+            sink_bytes: 0,
+        }
+    }
+
+    /// The reader's work on one record (`reader::drain`), the timestamp moved by `shift_ns`.
+    fn decode(&mut self, rec: &[u8], shift_ns: u64) -> Option<Event> {
+        match decode::decode(rec, self.capture_env) {
+            Ok(mut ev) => {
+                self.counters.count_read(ev.kind());
+                ev.boot_ns += shift_ns;
+                Some(ev)
+            }
+            Err(_) => {
+                self.decode_errors += 1;
+                None
+            }
+        }
+    }
+
+    /// The enrich stage's work on one event (`enrich::pods::run` and `admit` without
+    /// Kubernetes: no pod wait).
+    fn enrich(&mut self, ev: Event) -> Enriched {
+        let mut e = self.enricher.enrich(ev);
+        self.gauges.set_table(&self.enricher.table_stats());
+        e.ctx.pod = match e.ctx.container.full_id() {
+            Some(_) => PodContext::Off,
+            None => PodContext::Host,
+        };
+        e
+    }
+
+    /// The output stage's work on one event, alerts into the in-memory sink.
+    fn output(&mut self, e: &Enriched) -> anyhow::Result<()> {
+        self.seen += 1;
+        let sample = self.seen.is_multiple_of(SAMPLE_EVERY);
+        self.writer
+            .one(&self.ruleset, e, &self.clock, sample, &mut self.sink)?;
+        if self.sink.len() >= SINK_BYTES {
+            self.sink_bytes += self.sink.len() as u64;
+            self.sink.clear();
+        }
+        Ok(())
+    }
+
+    /// One more round, stage by stage over batches, timing each stage.
+    fn split_round(&mut self, records: &[&[u8]], shift_ns: u64) -> anyhow::Result<Value> {
+        let mut spent = [Duration::ZERO; 3];
+        let mut events = 0u64;
+        for batch in records.chunks(BATCH) {
+            let t0 = Instant::now();
+            let decoded: Vec<Event> = batch
+                .iter()
+                .filter_map(|r| self.decode(r, shift_ns))
+                .collect();
+            let t1 = Instant::now();
+            let enriched: Vec<Enriched> = decoded.into_iter().map(|e| self.enrich(e)).collect();
+            let t2 = Instant::now();
+            events += enriched.len() as u64;
+            for e in &enriched {
+                self.output(e)?;
+            }
+            // Freeing the event is the output stage's, as in the sensor.
+            drop(enriched);
+            let t3 = Instant::now();
+            for (s, d) in spent.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+                *s += d;
+            }
+        }
+        let per_event = |d: Duration| d.as_nanos() as f64 / events.max(1) as f64;
+        let total: Duration = spent.iter().sum();
+        Ok(json!({
+            "events": events,
+            "decode_ns_per_event": per_event(spent[0]),
+            "enrich_ns_per_event": per_event(spent[1]),
+            "rules_and_output_ns_per_event": per_event(spent[2]),
+            "events_per_second": events as f64 / total.as_secs_f64().max(1e-9),
+        }))
+    }
+}
+
+/// CPU time of the calling thread (user and system), ns.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// This process's peak resident set (VmHWM), KiB.
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
