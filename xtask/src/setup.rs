@@ -157,17 +157,17 @@ fn tracefs() -> Result<Outcome> {
     Ok(Outcome::Installed)
 }
 
-/// Installs the missing ones of `tools` (PyPI packages named as their command) with pip.
-pub fn ensure_pip(tools: &[&str]) -> Result<Outcome> {
+/// Installs with pip the PyPI packages of `tools` (package, command) whose command is missing.
+pub fn ensure_pip(tools: &[(&str, &str)]) -> Result<Outcome> {
     let missing: Vec<&str> = tools
         .iter()
-        .copied()
-        .filter(|t| {
-            !cmd(t)
+        .filter(|(_, c)| {
+            !cmd(c)
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
+        .map(|(package, _)| *package)
         .collect();
     if missing.is_empty() {
         return Ok(Outcome::Present);

