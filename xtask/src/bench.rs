@@ -81,15 +81,7 @@ pub fn run(opts: &Opts) -> Result<()> {
     let unavailable = install_peers(&monitors);
 
     println!("bench: building lanner-workload");
-    util::run(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "lanner-tests",
-        "--bin",
-        "lanner-workload",
-    ]))?;
-    let workload_bin = crate::build::release_bin("lanner-workload");
+    let workload_bin = crate::build::workload_bin()?;
     let lanner = crate::build::release_bin("lanner");
     let mut lanner_failure = None;
     if monitors.contains(&Monitor::Lanner) {

@@ -79,16 +79,8 @@ pub fn run() -> Result<()> {
     crate::setup::run()?;
     println!("bench-pipeline: building lanner and lanner-workload");
     util::run(cargo().args(["build", "--release", "--package", "lanner"]))?;
-    util::run(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "lanner-tests",
-        "--bin",
-        "lanner-workload",
-    ]))?;
+    let workload = crate::build::workload_bin()?;
     let lanner = crate::build::release_bin("lanner");
-    let workload = crate::build::release_bin("lanner-workload");
     let rules = official_rules()?;
     let scratch =
         std::env::temp_dir().join(format!("lanner-bench-pipeline.{}", std::process::id()));

@@ -25,3 +25,16 @@ pub fn target_dir() -> PathBuf {
 pub fn release_bin(name: &str) -> PathBuf {
     target_dir().join("release").join(name)
 }
+
+/// Build the benchmarks' workload generator (`tests/src/bin/workload.rs`); its path.
+pub fn workload_bin() -> anyhow::Result<PathBuf> {
+    crate::util::run(crate::util::cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "lanner-tests",
+        "--bin",
+        "lanner-workload",
+    ]))?;
+    Ok(release_bin("lanner-workload"))
+}
