@@ -67,6 +67,7 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let mut ebpf = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
+        proc_root: args.proc_root.clone(),
     })?;
     let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).context("map EVENTS missing")?)?;
     let losses: PerCpuArray<MapData, u64> =

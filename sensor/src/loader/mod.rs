@@ -6,6 +6,8 @@ pub mod caps;
 pub mod offsets;
 pub mod tracefs;
 
+use std::path::{Path, PathBuf};
+
 use aya::{
     Ebpf, EbpfLoader,
     programs::{BtfTracePoint, ProgramError, TracePoint},
@@ -76,10 +78,12 @@ pub enum LoadError {
 }
 
 /// Options that change what is loaded.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub ringbuf_bytes: u32,
     pub capture_env: bool,
+    /// The host's procfs (`--proc-root`): the sensor's own tgid is read from its `self`.
+    pub proc_root: PathBuf,
 }
 
 const PERM_HINT: &str = " (permission denied: run as root, or grant CAP_BPF and CAP_PERFMON; \
@@ -112,7 +116,7 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
     let (vmlinux, overlay) = offsets::load_btf().map_err(offsets::OffsetsError::from)?;
     let layout = offsets::resolve(&vmlinux, overlay.as_ref(), cgroup_is_hybrid())?;
     let settings = Settings {
-        self_tgid: std::process::id(),
+        self_tgid: own_tgid(&opts.proc_root),
         capture_env: u32::from(opts.capture_env),
         // An eighth of the ring (at most 1 MiB): early enough that a burst never fills it
         // before the reader runs, late enough to batch hundreds of records per wake-up.
@@ -177,6 +181,43 @@ where
         })
 }
 
+/// The sensor's tgid as the kernel programs see it: `bpf_get_current_pid_tgid()` gives it in
+/// the initial pid namespace, `getpid()` in the sensor's own (1 in a pod without hostPID). procfs resolves `self` to the reader's tgid in the pid namespace of that procfs
+/// mount (`proc_self_get_link`: `task_tgid_nr_ns(current, proc_pid_ns(sb))`), whoever reads
+/// it. `--proc-root` is the host's procfs (`/proc` on the host, the hostPath `/host/proc` in
+/// the DaemonSet, a bind mount of the same superblock), so its `self` is the host tgid even
+/// from the pod's own pid namespace. If it cannot be read (the link is `ENOENT` when the reader
+/// is not visible in that namespace), `getpid()` is the fallback: right only in the host
+/// namespace, so it is logged.
+fn own_tgid(proc_root: &Path) -> u32 {
+    let link = proc_root.join("self");
+    let tgid = std::fs::read_link(&link)
+        .map_err(|e| e.to_string())
+        .and_then(|target| {
+            (target.to_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| format!("not a pid: {}", target.display()))
+        });
+    match tgid {
+        Ok(tgid) => {
+            log::debug!(
+                "own tgid {tgid} (from {}), filtered in the kernel",
+                link.display()
+            );
+            tgid
+        }
+        Err(why) => {
+            let pid = std::process::id();
+            log::warn!(
+                "reading {} failed ({why}): the self-filter uses getpid() {pid}, which is \
+                 wrong outside the host pid namespace (it would drop another process's events \
+                 and report the sensor's own); point --proc-root at the host's /proc",
+                link.display()
+            );
+            pid
+        }
+    }
+}
+
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it.
 fn raise_memlock() {
     let rlim = libc::rlimit {
@@ -200,4 +241,30 @@ fn cgroup_is_hybrid() -> bool {
         return true;
     }
     st.f_type != libc::CGROUP2_SUPER_MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_tgid;
+    use lanner_tests::TempDir;
+
+    #[test]
+    fn own_tgid_reads_the_proc_root_self_link() {
+        let dir = TempDir::new("loader-self");
+        std::os::unix::fs::symlink("4242", dir.path().join("self")).unwrap();
+        assert_eq!(own_tgid(dir.path()), 4242);
+    }
+
+    #[test]
+    fn own_tgid_falls_back_to_getpid() {
+        let dir = TempDir::new("loader-noself");
+        assert_eq!(own_tgid(dir.path()), std::process::id(), "no self link");
+        std::os::unix::fs::symlink("not-a-pid", dir.path().join("self")).unwrap();
+        assert_eq!(own_tgid(dir.path()), std::process::id(), "not a number");
+    }
+
+    #[test]
+    fn own_tgid_of_this_hosts_proc_is_getpid() {
+        assert_eq!(own_tgid(std::path::Path::new("/proc")), std::process::id());
+    }
 }
