@@ -164,10 +164,12 @@ pub enum ExecVariant {
     Execveat = 1,
 }
 
-/// One exec, successful (sent from `sched_process_exec`) or failed (sent from `sys_exit_exec*`).
+/// One exec, successful (sent from `sched_process_exec`) or failed (sent from `sys_exit_exec*`):
+/// everything but the environment, which is sent only when env capture is on. A type of its
+/// own so the reader can read a record sent without env in place, as it does whole records.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct ExecRecord {
+pub struct ExecHead {
     pub header: Header,
     pub ret: i64,
     pub ppid: u32,
@@ -199,8 +201,30 @@ pub struct ExecRecord {
     pub cwd: [u8; PATH_ARRAY],
     /// NUL separated, exactly as on the new stack.
     pub argv: [u8; ARGV_LEN],
-    /// Last, so the record can be sent without it when env capture is off.
+}
+
+/// An exec record with its environment block, last so the record can be sent without it.
+/// Derefs to its head, so `rec.ret` reads as if the fields were its own.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecRecord {
+    pub head: ExecHead,
     pub env: [u8; ENV_LEN],
+}
+
+impl core::ops::Deref for ExecRecord {
+    type Target = ExecHead;
+    #[inline(always)]
+    fn deref(&self) -> &ExecHead {
+        &self.head
+    }
+}
+
+impl core::ops::DerefMut for ExecRecord {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut ExecHead {
+        &mut self.head
+    }
 }
 
 pub const EXEC_UPPER_LAYER: u32 = 1;
@@ -211,7 +235,8 @@ pub const EXEC_VPID_KNOWN: u32 = 16;
 pub const EXEC_PGRP_KNOWN: u32 = 32;
 
 pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
-pub const EXEC_RECORD_NO_ENV: usize = EXEC_RECORD_SIZE - ENV_LEN;
+pub const EXEC_RECORD_NO_ENV: usize = core::mem::size_of::<ExecHead>();
+const _: () = assert!(EXEC_RECORD_NO_ENV == EXEC_RECORD_SIZE - ENV_LEN);
 const _: () =
     assert!(EXEC_RECORD_SIZE == 320 + 96 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
 
@@ -403,8 +428,8 @@ pub struct Settings {
     pub self_tgid: u32,
     /// 1 to capture the environment of exec'd processes.
     pub capture_env: u32,
-    /// Wake the reader only once this many bytes are waiting; the reader also drains on a
-    /// timer. One wake-up per record costs more than the record (a context switch each).
+    /// Besides the first record into an empty ring, wake the reader only once this many bytes
+    /// are waiting. One wake-up per record costs more than the record (a context switch each).
     pub wakeup_bytes: u32,
     pub _pad: u32,
 }

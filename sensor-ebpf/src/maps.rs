@@ -64,13 +64,15 @@ const BPF_RB_AVAIL_DATA: u64 = 0;
 const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
-/// Send a record; a full ring buffer is counted, never silent. The reader is woken only when
-/// enough data waits (it also drains on a short timer), so a burst costs one wake-up, not one
-/// per record.
+/// Send a record; a full ring buffer is counted, never silent. The reader is woken by the
+/// first record into an empty ring (it has read everything: it is asleep, or about to be, and
+/// this record's alert should not wait) and again when a good amount of data waits; records
+/// that join a ring it has not drained yet do not wake it again, so a burst costs a few
+/// wake-ups, not one per record.
 #[inline(always)]
 pub fn send<T: ?Sized>(kind: EventKind, rec: &T) {
     let waiting = EVENTS.query(BPF_RB_AVAIL_DATA);
-    let flags = if waiting >= crate::kernel::settings_wakeup_bytes() {
+    let flags = if waiting == 0 || waiting >= crate::kernel::settings_wakeup_bytes() {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP

@@ -66,7 +66,9 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
     let loading = Instant::now();
     let bytes =
         std::fs::read(file).with_context(|| format!("reading the recording {}", file.display()))?;
-    let records = record::split(&bytes)?;
+    let aligned = record::Aligned::of(&record::split(&bytes)?);
+    drop(bytes);
+    let records = aligned.records();
     let scan = Scan::of(&records, args.capture_env);
     let mut p = Pipeline::new(args, ruleset, config);
     let load_seconds = loading.elapsed().as_secs_f64();

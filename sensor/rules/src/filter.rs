@@ -383,16 +383,13 @@ fn compare_str(s: &str, op: Op, l: &str) -> bool {
         Op::Eq | Op::In | Op::Intersects => s == l,
         Op::Ne => s != l,
         Op::Lt | Op::Le | Op::Gt | Op::Ge => ord_ok(s.cmp(l), op),
-        Op::Contains => s.contains(l),
+        Op::Contains => memchr::memmem::find(s.as_bytes(), l.as_bytes()).is_some(),
         Op::IContains => ops::icontains(s, l),
         Op::StartsWith => s.starts_with(l),
         Op::EndsWith => s.ends_with(l),
         Op::Glob => ops::glob(l, s, false),
         Op::IGlob => ops::glob(l, s, true),
-        Op::BContains => s
-            .as_bytes()
-            .windows(l.len().max(1))
-            .any(|w| w == l.as_bytes()),
+        Op::BContains => memchr::memmem::find(s.as_bytes(), l.as_bytes()).is_some(),
         Op::BStartsWith => s.as_bytes().starts_with(l.as_bytes()),
         Op::PMatch | Op::Regex | Op::Exists => false,
     }
@@ -402,7 +399,7 @@ fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
     match op {
         Op::Eq | Op::In | Op::Intersects => b == l,
         Op::Ne => b != l,
-        Op::Contains | Op::BContains => l.is_empty() || b.windows(l.len()).any(|w| w == l),
+        Op::Contains | Op::BContains => memchr::memmem::find(b, l).is_some(),
         Op::StartsWith | Op::BStartsWith => b.starts_with(l),
         Op::EndsWith => b.ends_with(l),
         _ => false,

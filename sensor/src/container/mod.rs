@@ -70,8 +70,9 @@ pub enum ContainerRef {
     Container {
         /// `None` for the bare-id form, which several runtimes use.
         runtime: Option<Runtime>,
-        /// 64 lowercase hex digits (always, when made by [`from_cgroup`]).
-        full_id: String,
+        /// 64 lowercase hex digits (always, when made by [`from_cgroup`]). Shared: every event
+        /// of the container carries it.
+        full_id: std::sync::Arc<str>,
     },
 }
 
@@ -144,11 +145,34 @@ const FORMS: &[(&str, &str, Runtime)] = &[
     ("libpod-", "", Runtime::Podman),
 ];
 
+/// [`from_cgroup`] of leaf names already seen: every event names its cgroup, and a node has
+/// few. Bounded: when full it starts over.
+#[derive(Default)]
+pub struct LeafCache {
+    known: std::collections::HashMap<Box<str>, ContainerRef>,
+}
+
+impl LeafCache {
+    const CAP: usize = 8192;
+
+    pub fn of(&mut self, leaf: &str) -> ContainerRef {
+        if let Some(c) = self.known.get(leaf) {
+            return c.clone();
+        }
+        if self.known.len() >= Self::CAP {
+            self.known.clear();
+        }
+        let c = from_cgroup(leaf, None);
+        self.known.insert(leaf.into(), c.clone());
+        c
+    }
+}
+
 /// One path component (`parent` is the component above it, if known) as a container.
 fn component(name: &str, parent: Option<&str>) -> Option<ContainerRef> {
     let container = |runtime, id: &str| ContainerRef::Container {
         runtime,
-        full_id: id.to_string(),
+        full_id: id.into(),
     };
     if is_id(name) {
         let runtime = (parent == Some("docker")).then_some(Runtime::Docker);

@@ -10,7 +10,7 @@ const POD_UID_SYSTEMD: &str = "0b6e6f5a_2c1d_4e8f_9a7b_3c2d1e0f9a8b";
 fn container(runtime: Option<Runtime>, id: &str) -> ContainerRef {
     ContainerRef::Container {
         runtime,
-        full_id: id.to_string(),
+        full_id: id.into(),
     }
 }
 

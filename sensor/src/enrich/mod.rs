@@ -10,34 +10,40 @@ pub use pods::PodContext;
 
 use std::{
     collections::HashMap,
+    ops::Deref,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
+pub use crate::process::users::UserContext;
 use crate::{
-    container::{self, ContainerRef},
+    container::{ContainerRef, LeafCache},
     event::{Body, Event},
     process::{
-        ProcInfo, ProcessTable, TableStats,
-        users::{RootKey, UserDb},
+        Image, ProcInfo, ProcessTable, TableStats,
+        users::{Query, RootKey, UserDb},
     },
 };
 
-/// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it.
+/// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it:
+/// its pid and the image it ran at the event (`name` is the image's `comm`, and so on).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ancestor {
     pub pid: u32,
-    pub name: String,
-    pub exe: String,
-    pub exepath: Option<String>,
-    pub cmdline: String,
+    pub image: Arc<Image>,
+}
+
+impl Deref for Ancestor {
+    type Target = Image;
+    fn deref(&self) -> &Image {
+        &self.image
+    }
 }
 
 /// Process context of an event, from the table. `lineage[0]` is the process itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcContext {
     pub lineage: Vec<Ancestor>,
-    pub args: Option<Vec<String>>,
-    pub cwd: Option<String>,
     pub vpid: Option<u32>,
     /// Comm of the session leader.
     pub sname: Option<String>,
@@ -49,13 +55,16 @@ impl ProcContext {
     pub fn parent(&self) -> Option<&Ancestor> {
         self.lineage.get(1)
     }
-}
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserContext {
-    pub name: String,
-    pub group: String,
-    pub loginname: String,
+    /// argv[1..] of the process, when the table knows it.
+    pub fn args(&self) -> Option<&[String]> {
+        self.lineage.first().map(|me| me.args.as_slice())
+    }
+
+    /// Its working directory at exec, with a trailing `/`.
+    pub fn cwd(&self) -> Option<&str> {
+        self.lineage.first().and_then(|me| me.cwd.as_deref())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -79,6 +88,7 @@ pub struct Enricher {
     /// A process seen in each container, to read the container's root through when the
     /// event's own process is gone (short-lived execs usually are by the time we look).
     anchors: HashMap<String, u32>,
+    containers: LeafCache,
     proc_root: PathBuf,
 }
 
@@ -99,6 +109,7 @@ impl Enricher {
             table,
             users: UserDb::new(proc_root),
             anchors: HashMap::new(),
+            containers: LeafCache::default(),
             proc_root: proc_root.to_path_buf(),
         }
     }
@@ -118,19 +129,15 @@ impl Enricher {
         // Fork and exit records carry no cgroup name (not read there): the table has it.
         let me = self.table.get(t.pid);
         let cgroup = t.cgroup.as_deref().or(me.and_then(|p| p.cgroup.as_deref()));
-        let container = cgroup.map_or(ContainerRef::Host, |leaf| {
-            container::from_cgroup(leaf, None)
-        });
+        let container = cgroup.map_or(ContainerRef::Host, |leaf| self.containers.of(leaf));
         let lineage: Vec<&ProcInfo> = self.table.lineage(t.pid);
         let process = ProcContext {
             lineage: lineage.iter().map(|p| ancestor(p)).collect(),
-            args: me.map(|p| p.args.clone()),
-            cwd: me.and_then(|p| p.cwd.clone()),
             vpid: me.and_then(|p| p.vpid),
             sname: me
                 .and_then(|p| p.groups)
                 .and_then(|g| self.table.get(g.sid))
-                .map(|leader| leader.comm.clone()),
+                .map(|leader| leader.image.name.clone()),
             vpgid: me
                 .and_then(|p| p.groups)
                 .map(|g| g.vpgid)
@@ -146,38 +153,41 @@ impl Enricher {
             Body::Exec(e) => e.loginuid,
             _ => me.and_then(|p| p.loginuid),
         };
-        let (key, pids) = match container.full_id() {
-            Some(id) => {
-                let anchor = self.anchor(id, t.pid);
-                (RootKey::Container(id.to_string()), vec![t.pid, anchor])
-            }
-            None => (RootKey::Host, vec![t.pid]),
+        let key = match &container {
+            ContainerRef::Container { full_id, .. } => RootKey::Container(full_id.clone()),
+            ContainerRef::Host => RootKey::Host,
         };
-        let (name, group) = self.users.names(&key, &pids, t.uid, t.gid);
-        let loginname = self.users.login_name(&key, &pids, loginuid);
+        let query = Query {
+            key: &key,
+            now_ns: ev.boot_ns,
+            exec: matches!(ev.body, Body::Exec(_)),
+            uid: t.uid,
+            gid: t.gid,
+            loginuid,
+        };
+        let (anchors, proc_root) = (&mut self.anchors, &self.proc_root);
+        let pids = || match container.full_id() {
+            Some(id) => vec![t.pid, anchor(anchors, proc_root, id, t.pid)],
+            None => vec![t.pid],
+        };
+        let user = self.users.context(&query, pids);
         Context {
             process,
-            user: UserContext {
-                name,
-                group,
-                loginname,
-            },
+            user,
             container,
             pod: PodContext::Off,
         }
     }
 }
 
-impl Enricher {
-    /// The remembered process of container `id`, replaced by `pid` once it is gone.
-    fn anchor(&mut self, id: &str, pid: u32) -> u32 {
-        let alive = |p: u32| self.proc_root.join(p.to_string()).exists();
-        match self.anchors.get(id) {
-            Some(&a) if alive(a) => a,
-            _ => {
-                self.anchors.insert(id.to_string(), pid);
-                pid
-            }
+/// The remembered process of container `id`, replaced by `pid` once it is gone.
+fn anchor(anchors: &mut HashMap<String, u32>, proc_root: &Path, id: &str, pid: u32) -> u32 {
+    let alive = |p: u32| proc_root.join(p.to_string()).exists();
+    match anchors.get(id) {
+        Some(&a) if alive(a) => a,
+        _ => {
+            anchors.insert(id.to_string(), pid);
+            pid
         }
     }
 }
@@ -185,9 +195,6 @@ impl Enricher {
 fn ancestor(p: &ProcInfo) -> Ancestor {
     Ancestor {
         pid: p.pid,
-        name: p.comm.clone(),
-        exe: p.exe.clone(),
-        exepath: p.exepath.clone(),
-        cmdline: p.cmdline(),
+        image: p.image.clone(),
     }
 }

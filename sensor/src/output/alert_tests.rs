@@ -24,6 +24,7 @@ use crate::{
     enrich::{Ancestor, Context, Enriched, PodContext, ProcContext, UserContext},
     event::{Body, Connect, Event, Exec, ExecSyscall, L4, Peer, Text},
     k8s::PodMeta,
+    process::Image,
     rules::extract::EventView,
     testutil::task,
 };
@@ -72,13 +73,17 @@ fn text(v: &str) -> Text {
 }
 
 fn ancestor(pid: u32, cmdline: &str) -> Ancestor {
-    let name = cmdline.split(' ').next().unwrap_or_default();
+    let mut words = cmdline.split(' ');
+    let name = words.next().unwrap_or_default();
     Ancestor {
         pid,
-        name: name.into(),
-        exe: name.into(),
-        exepath: Some(format!("/usr/bin/{name}")),
-        cmdline: cmdline.into(),
+        image: Arc::new(Image::new(
+            name.into(),
+            name.into(),
+            Some(format!("/usr/bin/{name}")),
+            words.map(String::from).collect(),
+            None,
+        )),
     }
 }
 

@@ -21,8 +21,8 @@ pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
     keep("proc.exe", json!(me.map(|a| &a.exe)));
     keep("proc.exepath", json!(me.and_then(|a| a.exepath.as_ref())));
     keep("proc.cmdline", json!(me.map(|a| &a.cmdline)));
-    keep("proc.args", json!(p.args.as_ref().map(|a| a.join(" "))));
-    keep("proc.cwd", json!(p.cwd));
+    keep("proc.args", json!(p.args().map(|a| a.join(" "))));
+    keep("proc.cwd", json!(p.cwd()));
     m.insert("proc.pname".into(), json!(parent.map(|a| &a.name)));
     m.insert("proc.pexe".into(), json!(parent.map(|a| &a.exe)));
     m.insert(
@@ -44,9 +44,9 @@ pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
     let leader = p.vpgid.zip(vpid).map(|(g, v)| g == v);
     m.insert("proc.is_vpgid_leader".into(), json!(leader));
     m.insert("proc.duration".into(), json!(p.duration_ns));
-    m.insert("user.name".into(), json!(ctx.user.name));
-    m.insert("group.name".into(), json!(ctx.user.group));
-    m.insert("user.loginname".into(), json!(ctx.user.loginname));
+    m.insert("user.name".into(), json!(&*ctx.user.name));
+    m.insert("group.name".into(), json!(&*ctx.user.group));
+    m.insert("user.loginname".into(), json!(&*ctx.user.loginname));
     m.insert("container.id".into(), json!(ctx.container.short_id()));
     m.insert("container.full_id".into(), json!(ctx.container.full_id()));
     m.insert("container.type".into(), json!(ctx.container.kind()));

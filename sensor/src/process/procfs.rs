@@ -2,9 +2,9 @@
 //! Processes vanish while we read: every file is optional, a process whose `stat` is gone is
 //! skipped, and nothing here fails the start.
 
-use std::{fs, path::Path};
+use std::{fs, path::Path, sync::Arc};
 
-use super::table::ProcInfo;
+use super::table::{Image, ProcInfo};
 use crate::event::ProcessGroups;
 
 /// Every process currently in `proc_root`.
@@ -67,11 +67,13 @@ pub fn read(proc_root: &Path, pid: u32, ticks: u64) -> Option<ProcInfo> {
     Some(ProcInfo {
         pid,
         ppid: stat.ppid,
-        comm: stat.comm,
-        exe: argv.first().cloned().unwrap_or_default(),
-        exepath: link("exe"),
-        args: argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
-        cwd: link("cwd").map(|c| if c.ends_with('/') { c } else { c + "/" }),
+        image: Arc::new(Image::new(
+            stat.comm,
+            argv.first().cloned().unwrap_or_default(),
+            link("exe"),
+            argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
+            link("cwd").map(|c| if c.ends_with('/') { c } else { c + "/" }),
+        )),
         uid: ids("Uid:").first().copied().unwrap_or(0),
         gid: ids("Gid:").first().copied().unwrap_or(0),
         loginuid: fs::read_to_string(dir.join("loginuid"))
@@ -181,7 +183,7 @@ mod tests {
         assert_eq!(p.ppid, std::os::unix::process::parent_id());
         assert!(p.start_boot_ns.is_some_and(|t| t > 0));
         assert_eq!(
-            p.exepath.as_deref(),
+            p.image.exepath.as_deref(),
             std::env::current_exe()
                 .ok()
                 .as_deref()

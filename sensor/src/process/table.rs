@@ -1,16 +1,20 @@
 //! Bounded process table with a grace period for exited processes.
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::{BuildHasherDefault, Hasher},
+    sync::Arc,
+};
 
 use crate::event::{Body, Event, ProcessGroups};
 
-/// What the table knows of one process (thread group).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProcInfo {
-    pub pid: u32,
-    pub ppid: u32,
-    /// Kernel `comm`.
-    pub comm: String,
+/// What a process is running, as its last exec made it. Shared, never changed in place: a
+/// fork shares its parent's, and every event's lineage snapshot holds a reference, so
+/// snapshotting a process tree costs a reference count per ancestor, not copies of strings.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// Kernel `comm` (Falco's `proc.name`).
+    pub name: String,
     /// argv[0] as passed.
     pub exe: String,
     pub exepath: Option<String>,
@@ -18,6 +22,51 @@ pub struct ProcInfo {
     pub args: Vec<String>,
     /// With a trailing `/`.
     pub cwd: Option<String>,
+    /// Falco's `proc.cmdline`, made once here rather than per event and ancestor.
+    pub cmdline: String,
+}
+
+impl Image {
+    pub fn new(
+        name: String,
+        exe: String,
+        exepath: Option<String>,
+        args: Vec<String>,
+        cwd: Option<String>,
+    ) -> Self {
+        let cmdline = if args.is_empty() {
+            name.clone()
+        } else {
+            format!("{name} {}", args.join(" "))
+        };
+        Self {
+            name,
+            exe,
+            exepath,
+            args,
+            cwd,
+            cmdline,
+        }
+    }
+
+    /// A process known only by its `comm` (a fork or event before any exec we saw).
+    pub fn named(comm: &str) -> Arc<Self> {
+        Arc::new(Self::new(
+            comm.to_owned(),
+            String::new(),
+            None,
+            Vec::new(),
+            None,
+        ))
+    }
+}
+
+/// What the table knows of one process (thread group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub image: Arc<Image>,
     pub uid: u32,
     pub gid: u32,
     pub loginuid: Option<u32>,
@@ -28,17 +77,6 @@ pub struct ProcInfo {
     /// Leaf name of its cgroup.
     pub cgroup: Option<String>,
     pub exited_boot_ns: Option<u64>,
-}
-
-impl ProcInfo {
-    /// Falco's `proc.cmdline`: comm, then the arguments.
-    pub fn cmdline(&self) -> String {
-        if self.args.is_empty() {
-            self.comm.clone()
-        } else {
-            format!("{} {}", self.comm, self.args.join(" "))
-        }
-    }
 }
 
 /// Counters for the metrics endpoint.
@@ -52,12 +90,35 @@ pub struct TableStats {
 }
 
 pub struct ProcessTable {
-    procs: HashMap<u32, ProcInfo>,
+    procs: HashMap<u32, ProcInfo, BuildHasherDefault<PidHasher>>,
     /// Exited pids in exit order, with their exit time.
     exited: VecDeque<(u64, u32)>,
     cap: usize,
     grace_ns: u64,
     stats: TableStats,
+}
+
+/// Hashes a pid with one multiplication. The table is looked up several times per event (the
+/// lineage walk), where SipHash cost more than the rest of the walk; pids are small integers
+/// the kernel hands out, not input an attacker chooses freely, so flooding is not a concern.
+#[derive(Default)]
+pub struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        // The high bits of the product are the well-mixed ones; hashbrown uses the top 7 bits
+        // as tags and the low bits as the bucket, so fold them together.
+        let p = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = p ^ (p >> 32);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Ancestry walks stop here (and at loops).
@@ -66,7 +127,7 @@ pub const MAX_ANCESTRY: usize = 32;
 impl ProcessTable {
     pub fn new(cap: usize, grace_ns: u64) -> Self {
         Self {
-            procs: HashMap::new(),
+            procs: HashMap::default(),
             exited: VecDeque::new(),
             cap: cap.max(1),
             grace_ns,
@@ -117,7 +178,7 @@ impl ProcessTable {
             Body::Fork(f) if f.child_pid != t.pid => {
                 let mut child = self.procs.get(&t.pid).cloned().unwrap_or_else(|| ProcInfo {
                     pid: t.pid,
-                    comm: t.comm.clone(),
+                    image: Image::named(&t.comm),
                     uid: t.uid,
                     gid: t.gid,
                     ..ProcInfo::default()
@@ -136,11 +197,13 @@ impl ProcessTable {
                     ..ProcInfo::default()
                 });
                 entry.ppid = e.ppid;
-                entry.comm = t.comm.clone();
-                entry.exe = e.argv.first().cloned().unwrap_or_default();
-                entry.exepath = e.exepath.value.clone();
-                entry.args = e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default();
-                entry.cwd = e.cwd.value.clone();
+                entry.image = Arc::new(Image::new(
+                    t.comm.clone(),
+                    e.argv.first().cloned().unwrap_or_default(),
+                    e.exepath.value.clone(),
+                    e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
+                    e.cwd.value.clone(),
+                ));
                 entry.uid = t.uid;
                 entry.gid = t.gid;
                 entry.loginuid = e.loginuid;
@@ -160,7 +223,7 @@ impl ProcessTable {
                 if !self.procs.contains_key(&t.pid) && t.pid != 0 {
                     self.insert(ProcInfo {
                         pid: t.pid,
-                        comm: t.comm.clone(),
+                        image: Image::named(&t.comm),
                         uid: t.uid,
                         gid: t.gid,
                         cgroup: t.cgroup.clone(),

@@ -63,17 +63,25 @@ fn fork_then_exec_builds_a_lineage() {
     let mut t = ProcessTable::new(100, 1_000);
     t.insert(ProcInfo {
         pid: 1,
-        comm: "init".into(),
+        image: Image::named("init"),
         ..ProcInfo::default()
     });
     t.apply(&exec(1, 10, 1, "bash", &["bash"]));
     t.apply(&fork(2, 10, 11));
-    assert_eq!(t.get(11).unwrap().comm, "bash", "a fork inherits the image");
+    assert_eq!(
+        t.get(11).unwrap().image.name,
+        "bash",
+        "a fork inherits the image"
+    );
     assert_eq!(t.get(11).unwrap().start_boot_ns, Some(2));
     t.apply(&exec(3, 11, 10, "curl", &["curl", "-s", "x"]));
-    let names: Vec<&str> = t.lineage(11).iter().map(|p| p.comm.as_str()).collect();
+    let names: Vec<&str> = t
+        .lineage(11)
+        .iter()
+        .map(|p| p.image.name.as_str())
+        .collect();
     assert_eq!(names, ["curl", "bash", "init"]);
-    assert_eq!(t.get(11).unwrap().cmdline(), "curl -s x");
+    assert_eq!(t.get(11).unwrap().image.cmdline, "curl -s x");
     assert_eq!(
         t.get(11).unwrap().start_boot_ns,
         Some(2),
@@ -101,7 +109,7 @@ fn a_reused_pid_is_not_expired_with_its_predecessor() {
     t.apply(&fork(6, 1, 10));
     t.apply(&exec(7, 10, 1, "new", &["new"]));
     t.apply(&fork(5_000, 1, 20));
-    assert_eq!(t.get(10).unwrap().comm, "new");
+    assert_eq!(t.get(10).unwrap().image.name, "new");
 }
 
 #[test]

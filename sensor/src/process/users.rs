@@ -8,25 +8,40 @@ use std::{
     collections::HashMap,
     fs,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    sync::Arc,
 };
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";
-const RELOAD_AFTER: Duration = Duration::from_secs(5);
+/// Tables older than this are re-read (a user added after the first read).
+const RELOAD_AFTER_NS: u64 = 5_000_000_000;
+/// How long a root found for a [`RootKey`] is trusted before `/proc` is asked again. Looking
+/// costs one or two `statx` per event, most of what enriching an event cost; roots change
+/// rarely (a chroot or pivot), and an exec in a container, where its entrypoint first runs in
+/// its own root, always looks again (see [`Query::exec`]).
+const RECHECK_NS: u64 = 1_000_000_000;
+
+/// `user.name`, `group.name` and `user.loginname` of an event. Shared strings: the same few
+/// names go out with every event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserContext {
+    pub name: Arc<str>,
+    pub group: Arc<str>,
+    pub loginname: Arc<str>,
+}
 
 #[derive(Debug, Default)]
 struct Tables {
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
-    loaded: Option<Instant>,
+    users: HashMap<u32, Arc<str>>,
+    groups: HashMap<u32, Arc<str>>,
+    loaded_ns: u64,
 }
 
 /// Which root a process's user tables belong to: the container it runs in, or the host.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum RootKey {
     Host,
-    Container(String),
+    Container(Arc<str>),
 }
 
 /// A root directory, by device and inode of `/proc/<pid>/root`. Keyed this way, not by the
@@ -34,22 +49,46 @@ pub enum RootKey {
 /// (runc mounts the container's filesystems from inside the container's cgroup first).
 type RootId = (u64, u64);
 
+/// The root last found for a key (`None`: none was ever found), and when (event time)
+/// `/proc` was last asked.
+#[derive(Clone, Copy, Debug)]
+struct Found {
+    root: Option<RootId>,
+    checked_ns: u64,
+}
+
+/// One event's lookup.
+pub struct Query<'a> {
+    pub key: &'a RootKey,
+    /// The event's time (`CLOCK_BOOTTIME` ns): the clock of every cache age here, so a replay
+    /// ages them as the recording did.
+    pub now_ns: u64,
+    /// The event is an exec: in a container, look the root up again whatever the cache says.
+    pub exec: bool,
+    pub uid: u32,
+    pub gid: u32,
+    /// The audit login uid; `None` or `u32::MAX` when unset.
+    pub loginuid: Option<u32>,
+}
+
 pub struct UserDb {
     proc_root: PathBuf,
     tables: HashMap<RootId, Tables>,
-    /// The last root seen for each container, for events whose processes are all gone.
-    last_root: HashMap<RootKey, RootId>,
+    /// The root found for each key; kept when its processes are gone, for their late events.
+    found: HashMap<RootKey, Found>,
+    root: Arc<str>,
+    na: Arc<str>,
 }
 
 /// `name:x:id:…` lines; malformed lines are skipped.
-fn parse_ids(text: &str) -> HashMap<u32, String> {
+fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let mut f = l.split(':');
             let name = f.next()?;
             let id = f.nth(1)?.parse().ok()?;
-            (!name.is_empty()).then(|| (id, name.to_string()))
+            (!name.is_empty()).then(|| (id, Arc::from(name)))
         })
         .collect()
 }
@@ -59,38 +98,55 @@ impl UserDb {
         Self {
             proc_root: proc_root.to_path_buf(),
             tables: HashMap::new(),
-            last_root: HashMap::new(),
+            found: HashMap::new(),
+            root: Arc::from("root"),
+            na: Arc::from(NA),
         }
     }
 
-    /// (user name, group name) for `uid`/`gid` in the root of the first of `pids` still alive
-    /// (the process itself may be gone already), else the root last seen for `key`.
-    pub fn names(&mut self, key: &RootKey, pids: &[u32], uid: u32, gid: u32) -> (String, String) {
-        let root = self.resolve(key, pids);
-        let user = root.and_then(|r| self.lookup(r, |t| t.users.get(&uid).cloned()));
-        let group = root.and_then(|r| self.lookup(r, |t| t.groups.get(&gid).cloned()));
-        (
-            user.unwrap_or_else(|| if uid == 0 { "root".into() } else { NA.into() }),
-            group.unwrap_or_else(|| if gid == 0 { "root".into() } else { NA.into() }),
-        )
-    }
-
-    /// `user.loginname`: the login uid's name; `<NA>` when unset or unknown.
-    pub fn login_name(&mut self, key: &RootKey, pids: &[u32], loginuid: Option<u32>) -> String {
-        match loginuid {
-            None | Some(u32::MAX) => NA.into(),
-            Some(0) => "root".into(),
-            Some(uid) => self.names(key, pids, uid, 0).0,
+    /// The names for `q`, in the root of the first of `pids()` still alive (the process
+    /// itself may be gone already), else the root last found for the key. `pids` is called
+    /// only when the cache has to be checked against `/proc`.
+    pub fn context(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> UserContext {
+        let root = self.resolve(q, pids);
+        let tables = root.and_then(|r| self.tables.get(&r));
+        let name = |ids: Option<&HashMap<u32, Arc<str>>>, id: u32| {
+            ids.and_then(|t| t.get(&id)).cloned().unwrap_or_else(|| {
+                if id == 0 {
+                    self.root.clone()
+                } else {
+                    self.na.clone()
+                }
+            })
+        };
+        let loginname = match q.loginuid {
+            None | Some(u32::MAX) => self.na.clone(),
+            Some(uid) => name(tables.map(|t| &t.users), uid),
+        };
+        UserContext {
+            name: name(tables.map(|t| &t.users), q.uid),
+            group: name(tables.map(|t| &t.groups), q.gid),
+            loginname,
         }
     }
 
-    /// The root of the first live pid (the host's through pid 1 for host processes), its
-    /// tables loaded or refreshed as needed.
-    fn resolve(&mut self, key: &RootKey, pids: &[u32]) -> Option<RootId> {
+    /// The key's root: the cached one while fresh, else the root of the first live pid (the
+    /// host's through pid 1 for host processes), its tables loaded or refreshed as needed.
+    fn resolve(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> Option<RootId> {
+        let cached = self.found.get(q.key).copied();
+        // A container's exec may be its entrypoint's, the first event in its own root; the
+        // host's root does not move.
+        let recheck = q.exec && *q.key != RootKey::Host;
+        if let Some(f) = cached
+            && !recheck
+            && q.now_ns.saturating_sub(f.checked_ns) < RECHECK_NS
+        {
+            return f.root;
+        }
         // Host processes: init's root first (the host's even for a chrooted process), then the
         // process itself (init's root may be unreadable, e.g. under a sandboxing pid 1).
-        let host_first = (*key == RootKey::Host).then_some(1u32);
-        for pid in host_first.into_iter().chain(pids.iter().copied()) {
+        let host_first = (*q.key == RootKey::Host).then_some(1u32);
+        for pid in host_first.into_iter().chain(pids()) {
             let dir = self.proc_root.join(pid.to_string()).join("root");
             let Ok(meta) = fs::metadata(&dir) else {
                 continue;
@@ -100,31 +156,38 @@ impl UserDb {
             let stale = self
                 .tables
                 .get(&id)
-                .is_none_or(|t| t.loaded.is_none_or(|at| at.elapsed() >= RELOAD_AFTER));
-            if stale && let Some(t) = load(&dir) {
+                .is_none_or(|t| q.now_ns.saturating_sub(t.loaded_ns) >= RELOAD_AFTER_NS);
+            if stale && let Some(t) = load(&dir, q.now_ns) {
                 self.tables.insert(id, t);
             }
             if self.tables.contains_key(&id) {
-                self.last_root.insert(key.clone(), id);
+                let found = Found {
+                    root: Some(id),
+                    checked_ns: q.now_ns,
+                };
+                self.found.insert(q.key.clone(), found);
                 return Some(id);
             }
         }
-        self.last_root.get(key).copied()
-    }
-
-    fn lookup(&self, root: RootId, get: impl Fn(&Tables) -> Option<String>) -> Option<String> {
-        self.tables.get(&root).and_then(get)
+        // Nothing alive to look through: keep the last root, and do not ask again at once.
+        let root = cached.and_then(|f| f.root);
+        let found = Found {
+            root,
+            checked_ns: q.now_ns,
+        };
+        self.found.insert(q.key.clone(), found);
+        root
     }
 }
 
-fn load(root: &Path) -> Option<Tables> {
+fn load(root: &Path, now_ns: u64) -> Option<Tables> {
     let etc = root.join("etc");
     let passwd = fs::read_to_string(etc.join("passwd")).ok()?;
     let group = fs::read_to_string(etc.join("group")).unwrap_or_default();
     Some(Tables {
         users: parse_ids(&passwd),
         groups: parse_ids(&group),
-        loaded: Some(Instant::now()),
+        loaded_ns: now_ns,
     })
 }
 
@@ -137,18 +200,68 @@ mod tests {
         let ids = parse_ids(
             "root:x:0:0::/root:/bin/sh\n# comment\nbad\nnobody:x:65534:65534::/:\n:x:5:\nx:x:notanumber:\n",
         );
-        assert_eq!(ids.get(&0).map(String::as_str), Some("root"));
-        assert_eq!(ids.get(&65534).map(String::as_str), Some("nobody"));
+        assert_eq!(ids.get(&0).map(|n| &**n), Some("root"));
+        assert_eq!(ids.get(&65534).map(|n| &**n), Some("nobody"));
         assert_eq!(ids.len(), 2);
+    }
+
+    fn query(key: &RootKey, now_ns: u64, uid: u32, gid: u32) -> Query<'_> {
+        Query {
+            key,
+            now_ns,
+            exec: false,
+            uid,
+            gid,
+            loginuid: None,
+        }
     }
 
     #[test]
     fn host_names_resolve_and_unknown_ids_are_na() {
         let mut db = UserDb::new(Path::new("/proc"));
-        let (u, g) = db.names(&RootKey::Host, &[], 0, 0);
-        assert_eq!((u.as_str(), g.as_str()), ("root", "root"));
-        let (u, g) = db.names(&RootKey::Host, &[], 4_000_000_000, 4_000_000_000);
-        assert_eq!((u.as_str(), g.as_str()), (NA, NA));
-        assert_eq!(db.login_name(&RootKey::Host, &[], Some(u32::MAX)), NA);
+        let me = std::process::id();
+        let u = db.context(&query(&RootKey::Host, 0, 0, 0), || vec![me]);
+        assert_eq!((&*u.name, &*u.group, &*u.loginname), ("root", "root", NA));
+        let big = 4_000_000_000;
+        let u = db.context(&query(&RootKey::Host, 1, big, big), || vec![me]);
+        assert_eq!((&*u.name, &*u.group), (NA, NA));
+    }
+
+    /// The cache answers without `/proc` until it is due or the event is an exec.
+    #[test]
+    fn roots_are_cached_until_due_or_exec() {
+        let dir = lanner_tests::TempDir::new("users");
+        let root = dir.path().join("7/root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/passwd"), "app:x:1000:1000::/:\n").unwrap();
+        let key = RootKey::Container("c".into());
+        let mut db = UserDb::new(dir.path());
+        let asked = std::cell::Cell::new(0);
+        let pids = || {
+            asked.set(asked.get() + 1);
+            vec![7]
+        };
+        assert_eq!(&*db.context(&query(&key, 0, 1000, 0), pids).name, "app");
+        assert_eq!(
+            &*db.context(&query(&key, RECHECK_NS - 1, 1000, 0), pids).name,
+            "app"
+        );
+        assert_eq!(asked.get(), 1, "a fresh root is not looked up again");
+        let exec = Query {
+            exec: true,
+            ..query(&key, RECHECK_NS - 1, 1000, 0)
+        };
+        db.context(&exec, pids);
+        assert_eq!(asked.get(), 2, "an exec looks again");
+        // The process is gone: the last root still answers, and is asked about once per
+        // recheck period, not per event.
+        fs::remove_dir_all(dir.path().join("7")).unwrap();
+        let late = 3 * RECHECK_NS;
+        assert_eq!(&*db.context(&query(&key, late, 1000, 0), pids).name, "app");
+        assert_eq!(
+            &*db.context(&query(&key, late + 1, 1000, 0), pids).name,
+            "app"
+        );
+        assert_eq!(asked.get(), 3);
     }
 }

@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use lanner_common::{
     CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
     EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
-    EventKind, ExecRecord, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
-    StrField, field_flags,
+    EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, StrField,
+    field_flags,
 };
 
 use crate::event::{
@@ -45,15 +45,37 @@ pub enum DecodeError {
 unsafe trait Plain: Copy {}
 // SAFETY: see the trait; these are the fixed-layout records of `lanner_common`.
 unsafe impl Plain for Header {}
-unsafe impl Plain for ExecRecord {}
+unsafe impl Plain for ExecHead {}
+unsafe impl Plain for lanner_common::ExecRecord {}
 unsafe impl Plain for MountRecord {}
 unsafe impl Plain for ConnectRecord {}
 unsafe impl Plain for ForkRecord {}
 unsafe impl Plain for ExitRecord {}
 
+/// A record as a `T`: in place when the bytes hold a whole, aligned `T` (ring-buffer records
+/// are 8-byte aligned, so the common case copies nothing), else a zero-extended copy.
+enum Rec<'a, T> {
+    InPlace(&'a T),
+    Copied(Box<T>),
+}
+
+impl<T> std::ops::Deref for Rec<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Rec::InPlace(r) => r,
+            Rec::Copied(b) => b,
+        }
+    }
+}
+
 /// Read a `T` from the start of `bytes`; shorter input (down to `min`) is zero-extended, which
 /// is how an exec record sent without its trailing env block is read.
-fn read<T: Plain>(bytes: &[u8], min: usize, what: &'static str) -> Result<Box<T>, DecodeError> {
+fn read<'a, T: Plain>(
+    bytes: &'a [u8],
+    min: usize,
+    what: &'static str,
+) -> Result<Rec<'a, T>, DecodeError> {
     let need = size_of::<T>();
     if bytes.len() < min.min(need) {
         return Err(DecodeError::Short {
@@ -62,13 +84,20 @@ fn read<T: Plain>(bytes: &[u8], min: usize, what: &'static str) -> Result<Box<T>
             need: min,
         });
     }
-    let mut out: Box<std::mem::MaybeUninit<T>> = Box::new_zeroed();
+    if bytes.len() >= need && bytes.as_ptr().cast::<T>().is_aligned() {
+        // SAFETY: the bytes hold a whole T at an address aligned for T, and T is Plain: every
+        // bit pattern is a valid T. The reference borrows `bytes`.
+        return Ok(Rec::InPlace(unsafe { &*bytes.as_ptr().cast::<T>() }));
+    }
+    let mut out: Box<std::mem::MaybeUninit<T>> = Box::new_uninit();
     let n = bytes.len().min(need);
-    // SAFETY: n <= size_of::<T>() and n <= bytes.len(); T is Plain, so the zeroed-then-copied
-    // bytes are a valid T.
+    // SAFETY: n <= size_of::<T>() and n <= bytes.len(); the first n bytes are copied and the
+    // rest zeroed, so every byte of the T is written, and T is Plain.
     unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n);
-        Ok(out.assume_init())
+        let dst = out.as_mut_ptr().cast::<u8>();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
+        std::ptr::write_bytes(dst.add(n), 0, need - n);
+        Ok(Rec::Copied(out.assume_init()))
     }
 }
 
@@ -83,8 +112,17 @@ pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
             } else {
                 EXEC_RECORD_NO_ENV
             };
-            let r = read::<ExecRecord>(bytes, min, "exec record")?;
-            Body::Exec(exec(&r)?)
+            if bytes.len() < min {
+                return Err(DecodeError::Short {
+                    what: "exec record",
+                    len: bytes.len(),
+                    need: min,
+                });
+            }
+            let head = read::<ExecHead>(bytes, EXEC_RECORD_NO_ENV, "exec record")?;
+            // The env block follows the head when it was sent.
+            let env = bytes.get(EXEC_RECORD_NO_ENV..).unwrap_or_default();
+            Body::Exec(exec(&head, env)?)
         }
         EventKind::Mount => {
             let r = read::<MountRecord>(bytes, MOUNT_RECORD_SIZE, "mount record")?;
@@ -133,8 +171,16 @@ fn task(h: &Header) -> Task {
 }
 
 fn nul_terminated(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let end = memchr::memchr(0, b).unwrap_or(b.len());
+    lossy(&b[..end])
+}
+
+/// Bytes as text, invalid UTF-8 replaced. Valid text, the norm, takes the quick check only.
+fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// The used bytes of a string field, checked against its buffer.
@@ -164,10 +210,7 @@ fn strings(bytes: &[u8]) -> Vec<String> {
     if bytes.is_empty() {
         return Vec::new();
     }
-    bytes
-        .split(|&c| c == 0)
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect()
+    bytes.split(|&c| c == 0).map(lossy).collect()
 }
 
 /// Path components written leaf first by the kernel's walk, joined root first.
@@ -180,10 +223,18 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
             truncated: false,
         });
     }
-    let mut parts: Vec<String> = strings(bytes);
-    parts.reverse();
-    let mut p = String::from("/");
-    p.push_str(&parts.join("/"));
+    // Root first: the components in reverse, each after a `/` (none for the root itself).
+    let components = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    let mut p = String::with_capacity(components.len() + 2);
+    if !components.is_empty() {
+        for c in components.rsplit(|&b| b == 0) {
+            p.push('/');
+            p.push_str(&String::from_utf8_lossy(c));
+        }
+    }
+    if p.is_empty() {
+        p.push('/');
+    }
     if dir && !p.ends_with('/') {
         p.push('/');
     }
@@ -193,7 +244,7 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
     })
 }
 
-fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
+fn exec(r: &ExecHead, env_block: &[u8]) -> Result<Exec, DecodeError> {
     let syscall = match r.header.variant {
         0 => ExecSyscall::Execve,
         1 => ExecSyscall::Execveat,
@@ -208,7 +259,7 @@ fn exec(r: &ExecRecord) -> Result<Exec, DecodeError> {
     let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
     let argv_bytes = used(r.argv_f, &r.argv, "argv")?;
     let env = (r.env_f.flags & field_flags::ABSENT == 0)
-        .then(|| used(r.env_f, &r.env, "env").map(strings))
+        .then(|| used(r.env_f, env_block, "env").map(strings))
         .transpose()?;
     let known = |bit: u32| r.exec_flags & bit != 0;
     Ok(Exec {

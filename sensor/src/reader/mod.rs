@@ -13,7 +13,8 @@ use tokio::{io::unix::AsyncFd, sync::mpsc, sync::watch};
 use self::record::Recorder;
 use crate::{event::Event, stats::Counters};
 
-/// Longest time an event waits in the ring buffer before user space reads it.
+/// Longest time an event waits in the ring buffer before user space reads it, should a
+/// wake-up be missed (the kernel side wakes the reader on the first record into an empty ring).
 const DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Read until `stop` flips, then drain what is already in the ring and return. With `record`
@@ -30,16 +31,18 @@ pub async fn run(
     // always reports that same fd.
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
-    // The kernel wakes us only when a good amount of data waits (see `Settings::wakeup_bytes`);
-    // the tick bounds how long a lone event can sit in the ring.
+    // The kernel wakes us on the first record into an empty ring and when a good amount of
+    // data waits (see `Settings::wakeup_bytes`); the tick is a backstop.
     let mut tick = tokio::time::interval(DRAIN_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             guard = fd.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &tx, &counters, capture_env, &mut record).await;
+                // Clear before draining: a wake-up for a record that lands after the drain
+                // looked is then kept, not cleared with the one we are handling.
                 guard.clear_ready();
+                drain(guard.get_inner_mut(), &tx, &counters, capture_env, &mut record).await;
             }
             _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, capture_env, &mut record).await,
             _ = stop.changed() => break,

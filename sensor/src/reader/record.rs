@@ -65,6 +65,45 @@ pub fn split(bytes: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
     Ok(records)
 }
 
+/// Records copied to 8-byte aligned addresses, as the ring buffer hands them to the reader
+/// (`decode` reads a whole aligned record in place; the file's records sit at any offset).
+pub struct Aligned {
+    words: Vec<u64>,
+    /// (first byte, length) of each record in `words`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Aligned {
+    pub fn of(records: &[&[u8]]) -> Self {
+        let words_of = |len: usize| len.div_ceil(8);
+        let mut words = vec![0u64; records.iter().map(|r| words_of(r.len())).sum()];
+        let mut spans = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for r in records {
+            spans.push((at * 8, r.len()));
+            let dst = &mut words[at..at + words_of(r.len())];
+            // SAFETY: u64 has no invalid bit patterns and the byte view covers exactly `dst`.
+            let bytes = unsafe {
+                std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 8)
+            };
+            bytes[..r.len()].copy_from_slice(r);
+            at += words_of(r.len());
+        }
+        Self { words, spans }
+    }
+
+    pub fn records(&self) -> Vec<&[u8]> {
+        // SAFETY: a byte view of the whole u64 buffer.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8)
+        };
+        self.spans
+            .iter()
+            .map(|&(start, len)| &bytes[start..start + len])
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +128,14 @@ mod tests {
         assert!(split(&bytes[..bytes.len() - 1]).is_err());
         assert!(split(&bytes[..2]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn aligned_records_keep_their_bytes() {
+        let records: [&[u8]; 3] = [b"abc", b"", b"0123456789"];
+        let aligned = Aligned::of(&records);
+        let out = aligned.records();
+        assert_eq!(out, records);
+        assert!(out.iter().all(|r| r.as_ptr().addr() % 8 == 0));
     }
 }

@@ -39,6 +39,7 @@ pub struct EventView<'a> {
     cap_effective: OnceCell<String>,
     cap_permitted: OnceCell<String>,
     fd_name: OnceCell<Option<String>>,
+    ends: OnceCell<Option<net::Ends>>,
     mounts: OnceCell<String>,
     labels: OnceCell<String>,
 }
@@ -73,6 +74,7 @@ impl<'a> EventView<'a> {
             cap_effective: OnceCell::new(),
             cap_permitted: OnceCell::new(),
             fd_name: OnceCell::new(),
+            ends: OnceCell::new(),
             mounts: OnceCell::new(),
             labels: OnceCell::new(),
         }
@@ -111,7 +113,7 @@ impl<'a> EventView<'a> {
     fn arg_list(&self) -> Option<&'a [String]> {
         match self.image() {
             Some(e) => Some(e.argv.get(1..).unwrap_or_default()),
-            None => self.ev.ctx.process.args.as_deref(),
+            None => self.ev.ctx.process.args(),
         }
     }
 
@@ -219,7 +221,7 @@ impl<'a> EventView<'a> {
             }
             Field::ProcCwd => match self.exec() {
                 Some(e) => s(e.cwd.value.as_deref()?),
-                None => s(p.cwd.as_deref()?),
+                None => s(p.cwd()?),
             },
             Field::ProcTty => uint(self.exec()?.tty?),
             Field::ProcSid => int(self.exec()?.groups?.sid),

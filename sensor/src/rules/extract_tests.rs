@@ -11,6 +11,7 @@ use crate::{
     enrich::{Ancestor, Context, Enriched, PodContext, ProcContext, UserContext},
     event::{Body, Event, Exec, ExecSyscall, Exit, Fork, Mount, MountOp, ProcessGroups, Text},
     k8s::{HostPathMount, PodMeta},
+    process::Image,
     testutil::task,
 };
 
@@ -31,14 +32,16 @@ fn text(v: &str) -> Text {
 fn ancestor(pid: u32, name: &str, args: &str) -> Ancestor {
     Ancestor {
         pid,
-        name: name.into(),
-        exe: name.into(),
-        exepath: Some(format!("/usr/bin/{name}")),
-        cmdline: if args.is_empty() {
-            name.into()
-        } else {
-            format!("{name} {args}")
-        },
+        image: Arc::new(Image::new(
+            name.into(),
+            name.into(),
+            Some(format!("/usr/bin/{name}")),
+            args.split(' ')
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
+            Some("/root/".into()),
+        )),
     }
 }
 
@@ -53,8 +56,6 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
                 ancestor(50, "containerd-shim", ""),
                 ancestor(1, "systemd", ""),
             ],
-            args: Some(vec!["-s".into(), "http://x".into()]),
-            cwd: Some("/root/".into()),
             vpid: Some(7),
             sname: Some("bash".into()),
             vpgid: Some(7),
@@ -320,7 +321,6 @@ fn a_failed_exec_leaves_the_process_as_it_was() {
     let mut e = enriched(Body::Exec(body), in_container(), PodContext::Off);
     e.event.task.comm = "sh".into();
     e.ctx.process.lineage[0] = ancestor(100, "sh", "-c nope");
-    e.ctx.process.args = Some(vec!["-c".into(), "nope".into()]);
     assert_eq!(get(&e, "evt.res"), st("ENOENT"));
     assert_eq!(get(&e, "evt.rawres"), Some(Value::Int(-2)));
     assert_eq!(get(&e, "evt.failed"), Some(Value::Bool(true)));

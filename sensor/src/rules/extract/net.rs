@@ -25,7 +25,8 @@ fn is_mapped(ip: IpAddr) -> bool {
 }
 
 /// An IP connect's endpoints.
-struct Ends {
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ends {
     local: (IpAddr, u16),
     peer: (IpAddr, u16),
 }
@@ -38,7 +39,12 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// Computed once per event: every `fd.*` field of a connect starts here.
     fn ends(&self) -> Option<Ends> {
+        *self.ends.get_or_init(|| self.compute_ends())
+    }
+
+    fn compute_ends(&self) -> Option<Ends> {
         let c = self.connect()?;
         let Peer::Inet(ip, port) = c.peer else {
             return None;
