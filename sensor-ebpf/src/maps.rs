@@ -8,7 +8,7 @@ use lanner_common::{ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason
 
 /// The one ring buffer every record goes through. Size is set by the loader.
 #[map]
-pub static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(8 * 1024 * 1024, 0);
 
 /// Per-CPU loss counters, `LossReason::slot(kind)`.
 #[map]

@@ -42,8 +42,11 @@ pub struct Cli {
     /// Write the event and loss counters here as JSON at exit.
     #[arg(long)]
     pub stats_file: Option<PathBuf>,
-    /// Kernel ring buffer size in bytes (a power of two, multiple of the page size).
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = parse_ringbuf)]
+    /// Kernel ring buffer size in bytes (a power of two, multiple of the page size). 8 MiB holds
+    /// about 800 exec records, several times what a burst puts in it before the reader, woken
+    /// by the first record, drains it; the sensor's RSS shows the ring twice (see
+    /// BENCHMARKS-pipeline.md), so a bigger default costs resident memory on every node.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_parser = parse_ringbuf)]
     pub ringbuf_bytes: u32,
     /// Capture the environment of exec'd processes (`proc.env`); it may hold secrets.
     #[arg(long)]

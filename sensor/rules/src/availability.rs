@@ -27,10 +27,9 @@ const CONNECT_FD: &[&str] = &[
     "fd.rport",
 ];
 
-/// Fields only the exec record carries.
+/// Fields only the exec record carries (`proc.tty` is not one: the process table keeps it).
 const EXEC_ONLY: &[&str] = &[
     "proc.env",
-    "proc.tty",
     "proc.sid",
     "proc.pgid",
     "proc.is_exe_upper_layer",

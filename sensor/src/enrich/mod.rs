@@ -48,6 +48,8 @@ pub struct ProcContext {
     /// Comm of the session leader.
     pub sname: Option<String>,
     pub vpgid: Option<u32>,
+    /// Controlling tty of the process, as the table knows it (for events other than exec).
+    pub tty: Option<u32>,
     pub duration_ns: Option<u64>,
 }
 
@@ -142,6 +144,7 @@ impl Enricher {
                 .and_then(|p| p.groups)
                 .map(|g| g.vpgid)
                 .filter(|v| *v != 0),
+            tty: me.and_then(|p| p.tty),
             duration_ns: me
                 .and_then(|p| p.start_boot_ns)
                 .map(|s| ev.boot_ns.saturating_sub(s)),

@@ -149,6 +149,15 @@ fn delta(now: &Interval, before: &Interval) -> Interval {
     }
 }
 
+/// Hand the waiting alert to the output queue if it has room; keep it if not.
+fn offer(alerts: &tokio::sync::mpsc::Sender<Alert>, pending: &mut Option<Alert>) {
+    if let Some(a) = pending.take()
+        && let Err(tokio::sync::mpsc::error::TrySendError::Full(a)) = alerts.try_send(a)
+    {
+        *pending = Some(a);
+    }
+}
+
 /// Run until `stop`: `read_kernel` reads the kernel's loss map; internal alerts go to `alerts`.
 pub async fn run(
     metrics: Arc<Metrics>,
@@ -162,11 +171,15 @@ pub async fn run(
     let mut before = Interval::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = Instant::now();
+    // A drop alert the output queue could not take (the writer stuck on a slow stdout) waits
+    // here: this task must not stall, and the alert must not vanish.
+    let mut pending: Option<Alert> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        offer(&alerts, &mut pending);
         let kernel = match read_kernel() {
             Ok(k) => k,
             Err(e) => {
@@ -198,8 +211,12 @@ pub async fn run(
             if policy.alert {
                 metrics.drop_alerts.fetch_add(1, Relaxed);
                 let a = drop_alert(&interval, clock.now_epoch_ns());
-                // A full output queue must not stall this task; the metric still counts it.
-                let _ = alerts.try_send(a);
+                // A newer alert replaces one still waiting (its counts are the newer news);
+                // the replaced one is counted as lost.
+                if pending.replace(a).is_some() {
+                    metrics.drop_alerts_lost.fetch_add(1, Relaxed);
+                }
+                offer(&alerts, &mut pending);
             }
         }
         if last_expiry.elapsed() >= Duration::from_secs(60) {
@@ -257,5 +274,20 @@ mod tests {
         assert_eq!(a.output_fields["n_drops_buffer"], "90");
         assert_eq!(a.output_fields["n_drops_bug"], "10");
         assert_eq!(a.output_fields["n_evts"], "900");
+    }
+
+    /// A full output queue keeps the alert waiting; it goes out once there is room.
+    #[test]
+    fn a_drop_alert_waits_for_room_in_the_output_queue() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let alert = |n| drop_alert(&lossy(10, n), 0);
+        tx.try_send(alert(1)).unwrap();
+        let mut pending = Some(alert(2));
+        offer(&tx, &mut pending);
+        assert!(pending.is_some(), "the queue is full: the alert waits");
+        assert_eq!(rx.try_recv().unwrap().output_fields["n_drops"], "1");
+        offer(&tx, &mut pending);
+        assert!(pending.is_none());
+        assert_eq!(rx.try_recv().unwrap().output_fields["n_drops"], "2");
     }
 }

@@ -63,6 +63,8 @@ pub struct Metrics {
     pub last_event_ns: AtomicU64,
     pub alerts: AtomicU64,
     pub drop_alerts: AtomicU64,
+    /// Drop alerts replaced by a newer one while the output queue was full.
+    pub drop_alerts_lost: AtomicU64,
     /// Probes attached and capturing (`/readyz` also needs the pod cache synced).
     pub capturing: AtomicBool,
     started: Instant,
@@ -81,6 +83,7 @@ impl Metrics {
             last_event_ns: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
             drop_alerts: AtomicU64::new(0),
+            drop_alerts_lost: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
             started: Instant::now(),
             sinks: Mutex::default(),
@@ -268,7 +271,7 @@ impl Metrics {
         };
         const GAUGE: &str = "gauge";
         const COUNTER: &str = "counter";
-        let single: [(&str, &str, &str, u64); 18] = [
+        let single: [(&str, &str, &str, u64); 19] = [
             (
                 "lanner_pod_metadata_pending",
                 "Events waiting for their pod's metadata",
@@ -364,6 +367,12 @@ impl Metrics {
                 "'Falco internal: syscall event drop' alerts raised",
                 COUNTER,
                 self.drop_alerts.load(Relaxed),
+            ),
+            (
+                "lanner_drop_alerts_lost_total",
+                "Drop alerts never written: replaced by a newer one while the output queue was full",
+                COUNTER,
+                self.drop_alerts_lost.load(Relaxed),
             ),
             (
                 "lanner_falco_events_series",

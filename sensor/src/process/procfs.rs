@@ -80,6 +80,7 @@ pub fn read(proc_root: &Path, pid: u32, ticks: u64) -> Option<ProcInfo> {
             .ok()
             .and_then(|s| s.trim().parse().ok()),
         vpid: ids("NSpid:").last().copied(),
+        tty: Some(stat.tty_nr),
         groups: Some(ProcessGroups {
             pgid: stat.pgrp,
             sid: stat.session,
@@ -101,6 +102,8 @@ struct Stat {
     ppid: u32,
     pgrp: u32,
     session: u32,
+    /// Field 7: the controlling terminal's device number (0: none).
+    tty_nr: u32,
     /// Field 22, clock ticks after boot (boot clock).
     start_ticks: u64,
 }
@@ -118,6 +121,8 @@ impl Stat {
             ppid: f(4)?.parse().ok()?,
             pgrp: f(5)?.parse().ok()?,
             session: f(6)?.parse().ok()?,
+            // Printed as a signed int; the device number's bits are what we want.
+            tty_nr: f(7)?.parse::<i32>().ok()? as u32,
             start_ticks: f(22)?.parse().ok()?,
         })
     }

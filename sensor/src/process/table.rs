@@ -72,6 +72,8 @@ pub struct ProcInfo {
     pub loginuid: Option<u32>,
     pub vpid: Option<u32>,
     pub groups: Option<ProcessGroups>,
+    /// Controlling tty device number (0: none), from its exec; a fork keeps its parent's.
+    pub tty: Option<u32>,
     /// `CLOCK_BOOTTIME` ns of the fork that created it.
     pub start_boot_ns: Option<u64>,
     /// Leaf name of its cgroup.
@@ -209,6 +211,7 @@ impl ProcessTable {
                 entry.loginuid = e.loginuid;
                 entry.vpid = e.vpid;
                 entry.groups = e.groups.or(entry.groups);
+                entry.tty = e.tty.or(entry.tty);
                 entry.cgroup = t.cgroup.clone().or(entry.cgroup.take());
                 self.enforce_cap();
             }

@@ -37,7 +37,7 @@ fn exec(t: u64, pid: u32, ppid: u32, comm: &str, argv: &[&str]) -> Event {
             loginuid: None,
             cap_effective: 0,
             cap_permitted: 0,
-            tty: None,
+            tty: Some(34816),
             upper_layer: None,
             from_memfd: false,
             filename: Text::default(),
@@ -74,6 +74,11 @@ fn fork_then_exec_builds_a_lineage() {
         "a fork inherits the image"
     );
     assert_eq!(t.get(11).unwrap().start_boot_ns, Some(2));
+    assert_eq!(
+        t.get(11).unwrap().tty,
+        Some(34816),
+        "and the controlling tty"
+    );
     t.apply(&exec(3, 11, 10, "curl", &["curl", "-s", "x"]));
     let names: Vec<&str> = t
         .lineage(11)

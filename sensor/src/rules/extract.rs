@@ -223,7 +223,10 @@ impl<'a> EventView<'a> {
                 Some(e) => s(e.cwd.value.as_deref()?),
                 None => s(p.cwd()?),
             },
-            Field::ProcTty => uint(self.exec()?.tty?),
+            Field::ProcTty => match self.exec() {
+                Some(e) => uint(e.tty?),
+                None => uint(self.ev.ctx.process.tty?),
+            },
             Field::ProcSid => int(self.exec()?.groups?.sid),
             Field::ProcPgid => int(self.exec()?.groups?.pgid),
             Field::ProcVpgid => int(self.vpgid()?),

@@ -57,6 +57,7 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
                 ancestor(1, "systemd", ""),
             ],
             vpid: Some(7),
+            tty: Some(34816),
             sname: Some("bash".into()),
             vpgid: Some(7),
             duration_ns: Some(5_000),
@@ -410,8 +411,9 @@ fn mount_events_and_table_context() {
     assert_eq!(get(&e, "proc.cwd"), st("/root/"));
     assert_eq!(get(&e, "proc.vpid"), Some(Value::Int(7)));
     assert_eq!(get(&e, "proc.is_vpgid_leader"), Some(Value::Bool(true)));
+    // The controlling tty is the process's, from the table, on every event (as Falco's).
+    assert_eq!(get(&e, "proc.tty"), Some(Value::Uint(34816)));
     for f in [
-        "proc.tty",
         "proc.env",
         "user.loginuid",
         "thread.cap_effective",
