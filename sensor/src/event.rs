@@ -9,11 +9,12 @@ pub struct Task {
     pub tid: u32,
     pub uid: u32,
     pub gid: u32,
-    /// Kernel `comm` (at most 15 bytes).
-    pub comm: String,
+    /// Kernel `comm` (at most 15 bytes). Shared: every event of the task names it.
+    pub comm: std::sync::Arc<str>,
     pub cgroup_id: u64,
-    /// Leaf name of the task's cgroup; `None` when the kernel could not read it.
-    pub cgroup: Option<String>,
+    /// Leaf name of the task's cgroup; `None` when the kernel could not read it. Shared:
+    /// every event of the cgroup names it.
+    pub cgroup: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -7,6 +7,7 @@ mod config;
 mod container;
 mod enrich;
 mod event;
+mod idhash;
 mod k8s;
 mod loader;
 mod metrics;

@@ -157,7 +157,7 @@ impl Scan {
 
 /// The stages, each as the sensor runs it, with the state they keep between events.
 struct Pipeline {
-    capture_env: bool,
+    decoder: decode::Decoder,
     counters: Counters,
     decode_errors: u64,
     enricher: Enricher,
@@ -194,7 +194,7 @@ impl Pipeline {
             },
         ));
         Self {
-            capture_env: args.capture_env,
+            decoder: decode::Decoder::new(args.capture_env),
             counters: Counters::default(),
             decode_errors: 0,
             enricher: Enricher::new(
@@ -220,7 +220,7 @@ impl Pipeline {
 
     /// The reader's work on one record (`reader::drain`), the timestamp moved by `shift_ns`.
     fn decode(&mut self, rec: &[u8], shift_ns: u64) -> Option<Event> {
-        match decode::decode(rec, self.capture_env) {
+        match self.decoder.decode(rec) {
             Ok(mut ev) => {
                 self.counters.count_read(ev.kind());
                 ev.boot_ns += shift_ns;

@@ -146,10 +146,15 @@ const FORMS: &[(&str, &str, Runtime)] = &[
 ];
 
 /// [`from_cgroup`] of leaf names already seen: every event names its cgroup, and a node has
-/// few. Bounded: when full it starts over.
+/// few. Bounded: when full it starts over. Hashed with the rules engine's string hasher:
+/// SipHash of the leaf was most of a lookup.
 #[derive(Default)]
 pub struct LeafCache {
-    known: std::collections::HashMap<Box<str>, ContainerRef>,
+    known: std::collections::HashMap<
+        Box<str>,
+        ContainerRef,
+        std::hash::BuildHasherDefault<lanner_rules::filter::FastHasher>,
+    >,
 }
 
 impl LeafCache {

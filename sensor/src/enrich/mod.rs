@@ -10,35 +10,18 @@ pub use pods::PodContext;
 
 use std::{
     collections::HashMap,
-    ops::Deref,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
-pub use crate::process::users::UserContext;
+pub use crate::process::{Ancestor, users::UserContext};
 use crate::{
     container::{ContainerRef, LeafCache},
     event::{Body, Event},
     process::{
-        Image, ProcInfo, ProcessTable, TableStats,
+        ProcessTable, TableStats,
         users::{Query, RootKey, UserDb},
     },
 };
-
-/// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it:
-/// its pid and the image it ran at the event (`name` is the image's `comm`, and so on).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ancestor {
-    pub pid: u32,
-    pub image: Arc<Image>,
-}
-
-impl Deref for Ancestor {
-    type Target = Image;
-    fn deref(&self) -> &Image {
-        &self.image
-    }
-}
 
 /// Process context of an event, from the table. `lineage[0]` is the process itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,9 +115,8 @@ impl Enricher {
         let me = self.table.get(t.pid);
         let cgroup = t.cgroup.as_deref().or(me.and_then(|p| p.cgroup.as_deref()));
         let container = cgroup.map_or(ContainerRef::Host, |leaf| self.containers.of(leaf));
-        let lineage: Vec<&ProcInfo> = self.table.lineage(t.pid);
         let process = ProcContext {
-            lineage: lineage.iter().map(|p| ancestor(p)).collect(),
+            lineage: self.table.lineage(t.pid),
             vpid: me.and_then(|p| p.vpid),
             sname: me
                 .and_then(|p| p.groups)
@@ -192,12 +174,5 @@ fn anchor(anchors: &mut HashMap<String, u32>, proc_root: &Path, id: &str, pid: u
             anchors.insert(id.to_string(), pid);
             pid
         }
-    }
-}
-
-fn ancestor(p: &ProcInfo) -> Ancestor {
-    Ancestor {
-        pid: p.pid,
-        image: p.image.clone(),
     }
 }

@@ -24,7 +24,7 @@ use crate::{
     enrich::{Ancestor, Context, Enriched, PodContext, ProcContext, UserContext},
     event::{Body, Connect, Event, Exec, ExecSyscall, L4, Peer, Text},
     k8s::PodMeta,
-    process::Image,
+    process::table::Image,
     rules::extract::EventView,
     testutil::task,
 };

@@ -33,11 +33,11 @@ pub fn event_json(ev: &Event, epoch_ns: u64) -> Value {
     m.insert("evt.rawres".into(), json!(ret));
     m.insert("proc.pid".into(), json!(t.pid));
     m.insert("thread.tid".into(), json!(t.tid));
-    m.insert("proc.name".into(), json!(t.comm));
+    m.insert("proc.name".into(), json!(&*t.comm));
     m.insert("user.uid".into(), json!(t.uid));
     m.insert("group.gid".into(), json!(t.gid));
     m.insert("lanner.cgroup_id".into(), json!(t.cgroup_id));
-    m.insert("lanner.cgroup".into(), json!(t.cgroup));
+    m.insert("lanner.cgroup".into(), json!(t.cgroup.as_deref()));
     match &ev.body {
         Body::Exec(e) => exec(&mut m, e, &t.comm),
         Body::Mount(e) => mount(&mut m, e),

@@ -6,4 +6,4 @@ pub mod procfs;
 pub mod table;
 pub mod users;
 
-pub use table::{Image, ProcInfo, ProcessTable, TableStats};
+pub use table::{Ancestor, ProcessTable, TableStats};

@@ -89,7 +89,8 @@ pub fn read(proc_root: &Path, pid: u32, ticks: u64) -> Option<ProcInfo> {
         start_boot_ns: Some(stat.start_ticks.saturating_mul(1_000_000_000) / ticks),
         cgroup: fs::read_to_string(dir.join("cgroup"))
             .ok()
-            .and_then(|c| cgroup_leaf(&c)),
+            .and_then(|c| cgroup_leaf(&c))
+            .map(Arc::from),
         exited_boot_ns: None,
     })
 }

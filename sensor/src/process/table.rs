@@ -2,11 +2,13 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    hash::{BuildHasherDefault, Hasher},
     sync::Arc,
 };
 
-use crate::event::{Body, Event, ProcessGroups};
+use crate::{
+    event::{Body, Event, ProcessGroups},
+    idhash::IdHash,
+};
 
 /// What a process is running, as its last exec made it. Shared, never changed in place: a
 /// fork shares its parent's, and every event's lineage snapshot holds a reference, so
@@ -61,6 +63,21 @@ impl Image {
     }
 }
 
+/// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it:
+/// its pid and the image it ran at the event (`name` is the image's `comm`, and so on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub image: Arc<Image>,
+}
+
+impl std::ops::Deref for Ancestor {
+    type Target = Image;
+    fn deref(&self) -> &Image {
+        &self.image
+    }
+}
+
 /// What the table knows of one process (thread group).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -77,7 +94,7 @@ pub struct ProcInfo {
     /// `CLOCK_BOOTTIME` ns of the fork that created it.
     pub start_boot_ns: Option<u64>,
     /// Leaf name of its cgroup.
-    pub cgroup: Option<String>,
+    pub cgroup: Option<Arc<str>>,
     pub exited_boot_ns: Option<u64>,
 }
 
@@ -92,35 +109,12 @@ pub struct TableStats {
 }
 
 pub struct ProcessTable {
-    procs: HashMap<u32, ProcInfo, BuildHasherDefault<PidHasher>>,
+    procs: HashMap<u32, ProcInfo, IdHash>,
     /// Exited pids in exit order, with their exit time.
     exited: VecDeque<(u64, u32)>,
     cap: usize,
     grace_ns: u64,
     stats: TableStats,
-}
-
-/// Hashes a pid with one multiplication. The table is looked up several times per event (the
-/// lineage walk), where SipHash cost more than the rest of the walk; pids are small integers
-/// the kernel hands out, not input an attacker chooses freely, so flooding is not a concern.
-#[derive(Default)]
-pub struct PidHasher(u64);
-
-impl Hasher for PidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        // The high bits of the product are the well-mixed ones; hashbrown uses the top 7 bits
-        // as tags and the low bits as the bucket, so fold them together.
-        let p = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = p ^ (p >> 32);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// Ancestry walks stop here (and at loops).
@@ -155,15 +149,18 @@ impl ProcessTable {
 
     /// The process and its ancestors, itself first, parent next. Stops at pid 0, an unknown
     /// pid, a loop, or [`MAX_ANCESTRY`].
-    pub fn lineage(&self, pid: u32) -> Vec<&ProcInfo> {
-        let mut out: Vec<&ProcInfo> = Vec::new();
+    pub fn lineage(&self, pid: u32) -> Vec<Ancestor> {
+        let mut out: Vec<Ancestor> = Vec::with_capacity(8);
         let mut cur = pid;
         while out.len() < MAX_ANCESTRY {
             let Some(p) = self.procs.get(&cur) else { break };
             if out.iter().any(|q| q.pid == p.pid) {
                 break;
             }
-            out.push(p);
+            out.push(Ancestor {
+                pid: p.pid,
+                image: p.image.clone(),
+            });
             if p.ppid == 0 || p.ppid == p.pid {
                 break;
             }
@@ -200,7 +197,7 @@ impl ProcessTable {
                 });
                 entry.ppid = e.ppid;
                 entry.image = Arc::new(Image::new(
-                    t.comm.clone(),
+                    t.comm.to_string(),
                     e.argv.first().cloned().unwrap_or_default(),
                     e.exepath.value.clone(),
                     e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),

@@ -80,11 +80,8 @@ fn fork_then_exec_builds_a_lineage() {
         "and the controlling tty"
     );
     t.apply(&exec(3, 11, 10, "curl", &["curl", "-s", "x"]));
-    let names: Vec<&str> = t
-        .lineage(11)
-        .iter()
-        .map(|p| p.image.name.as_str())
-        .collect();
+    let lineage = t.lineage(11);
+    let names: Vec<&str> = lineage.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["curl", "bash", "init"]);
     assert_eq!(t.get(11).unwrap().image.cmdline, "curl -s x");
     assert_eq!(

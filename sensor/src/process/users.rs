@@ -4,9 +4,12 @@
 //! Tables are cached per root directory and re-read when older than a few seconds (a user
 //! added after the first read).
 
+use crate::idhash::IdHash;
+use lanner_rules::filter::FastHasher;
 use std::{
     collections::HashMap,
     fs,
+    hash::BuildHasherDefault,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -32,8 +35,8 @@ pub struct UserContext {
 
 #[derive(Debug, Default)]
 struct Tables {
-    users: HashMap<u32, Arc<str>>,
-    groups: HashMap<u32, Arc<str>>,
+    users: Ids,
+    groups: Ids,
     loaded_ns: u64,
 }
 
@@ -73,15 +76,19 @@ pub struct Query<'a> {
 
 pub struct UserDb {
     proc_root: PathBuf,
-    tables: HashMap<RootId, Tables>,
+    tables: HashMap<RootId, Tables, IdHash>,
     /// The root found for each key; kept when its processes are gone, for their late events.
-    found: HashMap<RootKey, Found>,
+    /// Looked up per event: hashed with the rules engine's string hasher, not SipHash.
+    found: HashMap<RootKey, Found, BuildHasherDefault<FastHasher>>,
     root: Arc<str>,
     na: Arc<str>,
 }
 
+/// Names by uid or gid.
+type Ids = HashMap<u32, Arc<str>, IdHash>;
+
 /// `name:x:id:…` lines; malformed lines are skipped.
-fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
+fn parse_ids(text: &str) -> Ids {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -97,8 +104,8 @@ impl UserDb {
     pub fn new(proc_root: &Path) -> Self {
         Self {
             proc_root: proc_root.to_path_buf(),
-            tables: HashMap::new(),
-            found: HashMap::new(),
+            tables: HashMap::default(),
+            found: HashMap::default(),
             root: Arc::from("root"),
             na: Arc::from(NA),
         }
@@ -110,7 +117,7 @@ impl UserDb {
     pub fn context(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> UserContext {
         let root = self.resolve(q, pids);
         let tables = root.and_then(|r| self.tables.get(&r));
-        let name = |ids: Option<&HashMap<u32, Arc<str>>>, id: u32| {
+        let name = |ids: Option<&Ids>, id: u32| {
             ids.and_then(|t| t.get(&id)).cloned().unwrap_or_else(|| {
                 if id == 0 {
                     self.root.clone()

@@ -4,7 +4,11 @@
 //! its buffer, and nothing here panics on garbage: a bad record is a [`DecodeError`] that the
 //! reader counts and reports.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+};
 
 use lanner_common::{
     CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
@@ -17,6 +21,7 @@ use crate::event::{
     Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, L4, Mount, MountOp, Peer, ProcessGroups,
     Task, Text,
 };
+use crate::idhash::IdHash;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -101,7 +106,67 @@ fn read<'a, T: Plain>(
     }
 }
 
+/// Decodes records, remembering cgroup names by cgroup id and task names by pid: every record
+/// names its task and cgroup, they rarely change, and a name shared by reference costs no
+/// allocation per event.
+pub struct Decoder {
+    capture_env: bool,
+    names: Names,
+}
+
+impl Decoder {
+    pub fn new(capture_env: bool) -> Self {
+        Self {
+            capture_env,
+            names: Names::default(),
+        }
+    }
+
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Event, DecodeError> {
+        decode_with(bytes, self.capture_env, &mut self.names)
+    }
+}
+
+/// Cgroup names by cgroup id, task names by pid.
+#[derive(Default)]
+struct Names {
+    cgroups: Interned,
+    comms: Interned,
+}
+
+#[derive(Default)]
+struct Interned {
+    by_id: HashMap<u64, Arc<str>, IdHash>,
+}
+
+impl Interned {
+    /// Bounded: when full it starts over.
+    const CAP: usize = 16384;
+
+    /// The name in `raw` (NUL-terminated unless it fills the buffer), shared with earlier
+    /// records of `id` when they named it the same.
+    fn name(&mut self, id: u64, raw: &[u8]) -> Arc<str> {
+        if let Some(n) = self.by_id.get(&id)
+            && raw.starts_with(n.as_bytes())
+            && raw.get(n.len()).is_none_or(|&b| b == 0)
+        {
+            return n.clone();
+        }
+        if self.by_id.len() >= Self::CAP {
+            self.by_id.clear();
+        }
+        let n: Arc<str> = nul_terminated(raw).into();
+        self.by_id.insert(id, n.clone());
+        n
+    }
+}
+
+/// One record on its own (tests, the replay's scan): nothing is remembered across calls.
 pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
+    decode_with(bytes, capture_env, &mut Names::default())
+}
+
+fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Event, DecodeError> {
     let header = read::<Header>(bytes, size_of::<Header>(), "record header")?;
     let kind =
         EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
@@ -148,23 +213,23 @@ pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
     };
     Ok(Event {
         boot_ns: header.ktime_ns,
-        task: task(&header),
+        task: task(&header, names),
         body,
     })
 }
 
-fn task(h: &Header) -> Task {
+fn task(h: &Header, names: &mut Names) -> Task {
     let cgroup = if h.cgroup_flags & (field_flags::READ_FAILED | field_flags::ABSENT) != 0 {
         None
     } else {
-        Some(nul_terminated(&h.cgroup))
+        Some(names.cgroups.name(h.cgroup_id, &h.cgroup))
     };
     Task {
         pid: h.pid,
         tid: h.tid,
         uid: h.uid,
         gid: h.gid,
-        comm: nul_terminated(&h.comm),
+        comm: names.comms.name(u64::from(h.pid), &h.comm),
         cgroup_id: h.cgroup_id,
         cgroup,
     }

@@ -59,7 +59,7 @@ fn exec_record() -> Box<ExecRecord> {
 #[test]
 fn exec_record_decodes_paths_argv_and_identity() {
     let ev = decode(&bytes_of(&*exec_record()), false).unwrap();
-    assert_eq!(ev.task.comm, "bash");
+    assert_eq!(&*ev.task.comm, "bash");
     assert_eq!(ev.task.cgroup.as_deref(), Some("test.scope"));
     let Body::Exec(e) = ev.body else {
         panic!("not exec")
@@ -195,4 +195,34 @@ fn sockaddrs_parse_for_each_family() {
     assert_eq!(sockaddr(&abs), Peer::Unix("@hidden".into()));
     assert_eq!(sockaddr(&[2, 0, 1]), Peer::Other(2));
     assert_eq!(sockaddr(&[]), Peer::Unknown);
+}
+
+/// Names are shared across records of one task and cgroup, and a changed name (an exec, a
+/// renamed cgroup under the same id) is read again, not served from the cache.
+#[test]
+fn the_decoder_shares_names_and_notices_changes() {
+    let mut d = Decoder::new(false);
+    let mut h = header(EventKind::Exit, 0);
+    let exit = |h: &Header| {
+        bytes_of(&ExitRecord {
+            header: *h,
+            exit_code: 0,
+            _pad: [0; 4],
+        })
+    };
+    let a = d.decode(&exit(&h)).unwrap();
+    let b = d.decode(&exit(&h)).unwrap();
+    assert!(Arc::ptr_eq(&a.task.comm, &b.task.comm));
+    let (ca, cb) = (a.task.cgroup.unwrap(), b.task.cgroup.unwrap());
+    assert!(Arc::ptr_eq(&ca, &cb));
+
+    h.comm[..6].copy_from_slice(b"bashed");
+    h.cgroup[4] = 0;
+    let c = d.decode(&exit(&h)).unwrap();
+    assert_eq!(&*c.task.comm, "bashed");
+    assert_eq!(c.task.cgroup.as_deref(), Some("test"));
+    // A longer name that starts with the cached one is not mistaken for it.
+    h.cgroup[4] = b'.';
+    let e = d.decode(&exit(&h)).unwrap();
+    assert_eq!(e.task.cgroup.as_deref(), Some("test.scope"));
 }

@@ -31,6 +31,7 @@ pub async fn run(
     // always reports that same fd.
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
+    let mut decoder = decode::Decoder::new(capture_env);
     // The kernel wakes us on the first record into an empty ring and when a good amount of
     // data waits (see `Settings::wakeup_bytes`); the tick is a backstop.
     let mut tick = tokio::time::interval(DRAIN_INTERVAL);
@@ -42,13 +43,13 @@ pub async fn run(
                 // Clear before draining: a wake-up for a record that lands after the drain
                 // looked is then kept, not cleared with the one we are handling.
                 guard.clear_ready();
-                drain(guard.get_inner_mut(), &tx, &counters, capture_env, &mut record).await;
+                drain(guard.get_inner_mut(), &tx, &counters, &mut decoder, &mut record).await;
             }
-            _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, capture_env, &mut record).await,
+            _ = tick.tick() => drain(fd.get_mut(), &tx, &counters, &mut decoder, &mut record).await,
             _ = stop.changed() => break,
         }
     }
-    drain(fd.get_mut(), &tx, &counters, capture_env, &mut record).await;
+    drain(fd.get_mut(), &tx, &counters, &mut decoder, &mut record).await;
     if let Some(Err(e)) = record.as_mut().map(Recorder::flush) {
         log::error!("--record-raw: the recording is incomplete: {e}");
     }
@@ -59,7 +60,7 @@ async fn drain(
     ring: &mut RingBuf<MapData>,
     tx: &mpsc::Sender<Event>,
     counters: &Counters,
-    capture_env: bool,
+    decoder: &mut decode::Decoder,
     record: &mut Option<Recorder>,
 ) {
     // Decode in a batch first: a ring item borrows the ring and cannot live across an await.
@@ -74,7 +75,7 @@ async fn drain(
                 log::error!("--record-raw: writing failed, recording stops: {e}");
                 *record = None;
             }
-            match decode::decode(&item, capture_env) {
+            match decoder.decode(&item) {
                 Ok(ev) => {
                     counters.count_read(ev.kind());
                     batch.push(ev);

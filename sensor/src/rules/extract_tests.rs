@@ -11,7 +11,7 @@ use crate::{
     enrich::{Ancestor, Context, Enriched, PodContext, ProcContext, UserContext},
     event::{Body, Event, Exec, ExecSyscall, Exit, Fork, Mount, MountOp, ProcessGroups, Text},
     k8s::{HostPathMount, PodMeta},
-    process::Image,
+    process::table::Image,
     testutil::task,
 };
 
