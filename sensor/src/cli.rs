@@ -5,6 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "lanner",
+    version,
     about = "eBPF runtime security sensor",
     // `-V` is Falco's validate; the version is `--version` only.
     disable_version_flag = true

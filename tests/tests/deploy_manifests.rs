@@ -277,6 +277,69 @@ fn lanner_config_loads_in_the_sensor() {
     );
 }
 
+/// The image's final stage is distroless `cc`: glibc, libm, libgcc_s, CA certificates and no
+/// shell. No image can be built here (no container engine, no registry), so the test builds
+/// that runtime as a directory, the binary and exactly the libraries it links, and runs the
+/// Dockerfile's entrypoint in it with chroot: it starts, and loads the deployed config.
+#[test]
+fn the_binary_runs_in_a_root_holding_only_what_the_image_ships() {
+    let bin = lanner_bin();
+    let linked = run(Command::new("readelf").arg("-d").arg(&bin), None);
+    let needed: BTreeSet<&str> = linked
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    let distroless_cc: BTreeSet<&str> = [
+        "libc.so.6",
+        "libm.so.6",
+        "libgcc_s.so.1",
+        "ld-linux-x86-64.so.2",
+    ]
+    .into();
+    assert!(
+        needed.is_subset(&distroless_cc),
+        "the binary links {needed:?}; the image's base has only {distroless_cc:?}"
+    );
+
+    let dir = TempDir::new("image-root");
+    let root = dir.path();
+    let entrypoint = "usr/local/bin/lanner";
+    let copy = |from: &std::path::Path, to: &str| {
+        let dest = root.join(to.trim_start_matches('/'));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    };
+    copy(&bin, entrypoint);
+    // The libraries where the loader looks for them, as on Debian (which distroless is).
+    for lib in run(Command::new("ldd").arg(&bin), None)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        copy(std::path::Path::new(lib), lib);
+    }
+    let cm = Rendered::of("overlays/privileged").get_prefixed("ConfigMap", "lanner-config-");
+    std::fs::create_dir_all(root.join("etc/lanner")).unwrap();
+    std::fs::write(
+        root.join("etc/lanner/lanner.yaml"),
+        at(cm, "/data/lanner.yaml").as_str().unwrap(),
+    )
+    .unwrap();
+
+    let in_root = |args: &[&str]| {
+        let mut c = Command::new("chroot");
+        c.arg(root).arg(format!("/{entrypoint}")).args(args);
+        run(&mut c, None)
+    };
+    let version = in_root(&["--version"]);
+    assert!(
+        version.starts_with("lanner ") && version.trim().split('.').count() == 3,
+        "{version:?}"
+    );
+    let rules = in_root(&["-c", "/etc/lanner/lanner.yaml", "-L"]);
+    assert!(rules.contains("rules,"), "{rules}");
+}
+
 #[test]
 fn fluent_bit_ships_alert_lines_to_the_falco_daily_indices() {
     let r = Rendered::of("logging");
