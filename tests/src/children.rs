@@ -1,12 +1,12 @@
 //! Child processes: fork without allocation in the child, exec argument vectors, waitpid,
-//! and running a command under a deadline.
+//! running a command under a deadline or with input.
 
 use crate::last_errno;
 use std::ffi::{CString, c_char};
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A NULL-terminated `char *[]` built before fork (the child must not allocate).
@@ -102,17 +102,7 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> TimedOutput {
     };
     let out = drain(Box::new(child.stdout.take().unwrap()));
     let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(&mut child, start + timeout);
     let elapsed = start.elapsed();
     TimedOutput {
         status,
@@ -120,6 +110,43 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> TimedOutput {
         stderr: err.join().unwrap(),
         elapsed,
     }
+}
+
+/// Waits for `child` (polling every 20 ms) until `deadline`; past it, kills (SIGKILL) and reaps
+/// it and returns `None`.
+#[track_caller]
+pub fn wait_or_kill(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` with `stdin` as its input (`None`: /dev/null), capturing stdout and stderr; the
+/// error is the spawn's (or the wait's).
+pub fn output_with_input(cmd: &mut Command, stdin: Option<&str>) -> io::Result<Output> {
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Written from another thread: the command may answer before it has read everything.
+    let (pipe, text) = (child.stdin.take(), stdin.unwrap_or_default().to_owned());
+    let writer = std::thread::spawn(move || pipe.map(|mut p| p.write_all(text.as_bytes())));
+    let out = child.wait_with_output();
+    let _ = writer.join();
+    out
 }
 
 /// Runs `/bin/busybox echo <unique marker>` on the host, waits for it, and returns its pid and

@@ -7,12 +7,13 @@
 //! `kubernetes-validate` and `yamllint` (`cargo xtask test` installs the last two).
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
+
+use crate::output_with_input;
 
 /// The Kubernetes versions every render is validated against: the oldest we target and the
 /// newest kubernetes-validate carries schemas for.
@@ -38,23 +39,9 @@ pub fn have(tool: &str) -> bool {
 #[track_caller]
 pub fn run(cmd: &mut Command, stdin: Option<&str>) -> String {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{what}: {e} (kubectl, python3 with PyYAML, kubernetes-validate, yamllint)")
-        });
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(cmd, stdin).unwrap_or_else(|e| {
+        panic!("{what}: {e} (kubectl, python3 with PyYAML, kubernetes-validate, yamllint)")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use crate::output_with_input;
 use crate::prometheus::HTTP_TIMEOUT;
 
 /// Label names and values of one series.
@@ -73,18 +74,8 @@ pub fn run_tool(
     install: &str,
 ) -> Result<String> {
     let bin = std::env::var_os(env_var).unwrap_or(bin.into());
-    let mut child = Command::new(&bin)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let out = output_with_input(Command::new(&bin).args(args), Some(stdin))
         .with_context(|| format!("running {bin:?}: {install}, or set {env_var}"))?;
-    // Written from another thread: the tool may answer before it has read everything.
-    let (pipe, text) = (child.stdin.take(), stdin.to_string());
-    let writer = std::thread::spawn(move || pipe.map(|mut p| p.write_all(text.as_bytes())));
-    let out = child.wait_with_output()?;
-    let _ = writer.join();
     let (o, e) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),

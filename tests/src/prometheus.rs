@@ -11,7 +11,7 @@
 //! [`promtool_check_rules`] run `$LANNER_PROMTOOL_BIN` (default `promtool`). [`wait_for`]
 //! polls until a condition holds, reporting the last observation on timeout.
 
-use crate::TempDir;
+use crate::{TempDir, output_with_input};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -403,22 +403,8 @@ pub fn promtool_check_rules(path: impl AsRef<Path>) -> Result<()> {
 
 fn promtool(args: &[&str], stdin: Option<&str>) -> Result<()> {
     let bin = std::env::var_os("LANNER_PROMTOOL_BIN").unwrap_or("promtool".into());
-    let mut child = Command::new(&bin)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let out = output_with_input(Command::new(&bin).args(args), stdin)
         .with_context(|| format!("running {bin:?}: {INSTALL} or set LANNER_PROMTOOL_BIN"))?;
-    // Written from another thread: promtool may answer before it has read everything.
-    let (pipe, text) = (child.stdin.take(), stdin.unwrap_or_default().to_string());
-    let writer = std::thread::spawn(move || pipe.map(|mut p| p.write_all(text.as_bytes())));
-    let out = child.wait_with_output().context("waiting for promtool")?;
-    let _ = writer.join();
     if !out.status.success() {
         let (o, e) = (
             String::from_utf8_lossy(&out.stdout),

@@ -1,6 +1,6 @@
 //! The sensor process under test: start, wait for events, stop.
 
-use crate::{Stats, assert_schema, unique};
+use crate::{Stats, assert_schema, unique, wait_or_kill};
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -291,19 +291,10 @@ impl Sensor {
         };
         // SAFETY: signalling our own child, which has not been reaped yet.
         unsafe { libc::kill(self.pid as i32, signal) };
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                self.fail(&format!(
-                    "sensor did not exit within {STOP_TIMEOUT:?} of {sig}"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = wait_or_kill(&mut child, Instant::now() + STOP_TIMEOUT) else {
+            self.fail(&format!(
+                "sensor did not exit within {STOP_TIMEOUT:?} of {sig}"
+            ));
         };
         for r in self.readers.drain(..) {
             let _ = r.join();

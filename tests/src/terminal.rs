@@ -7,7 +7,7 @@
 //! the test opens one with openpty(3) and gives runc its slave side. (`--console-socket`
 //! would need `--detach`, after which the process may outlive runc and lose its parent.)
 
-use crate::{RUNC_TIMEOUT, RuncContainer, RuncExec, last_errno, read_pid};
+use crate::{RUNC_TIMEOUT, RuncContainer, RuncExec, last_errno, read_pid, wait_or_kill};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -60,17 +60,8 @@ pub fn exec_with_terminal(ctr: &RuncContainer, runc_args: &[&str], argv: &[&str]
         }
         String::from_utf8_lossy(&out).into_owned()
     });
-    let deadline = Instant::now() + RUNC_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("runc exec --tty {argv:?} still running after {RUNC_TIMEOUT:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let Some(status) = wait_or_kill(&mut child, Instant::now() + RUNC_TIMEOUT) else {
+        panic!("runc exec --tty {argv:?} still running after {RUNC_TIMEOUT:?}");
     };
     let stdout = reader.join().unwrap();
     RuncExec {

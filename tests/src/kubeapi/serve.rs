@@ -1,99 +1,33 @@
-//! The HTTP/1.1 side of the fake: request parsing, routing, lists and `Status` errors.
+//! The HTTP/1.1 side of the fake: routing, lists and `Status` errors (requests are read by the
+//! fake receivers' `read_request`).
 
 use std::{io, sync::Arc};
 
 use serde_json::{Value, json};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncWriteExt, BufReader},
     net::{TcpStream, tcp::OwnedWriteHalf},
 };
 
 use super::{Page, RecordedRequest, Selector, Shared, events, lock};
+use crate::receivers::{form_decode, http::read_request, percent_decode};
 
 pub(super) async fn serve_conn(stream: TcpStream, shared: Arc<Shared>) {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    while let Ok(Some((req, close))) = read_request(&mut rd).await {
+    // The fake receivers' reader, any body size (bodies are read and ignored); a request it
+    // cannot read ends the connection unanswered.
+    while let Ok(Some(inc)) = read_request(&mut rd, &mut wr, 0, usize::MAX).await {
+        let req = RecordedRequest {
+            method: inc.req.method,
+            path: percent_decode(&inc.req.path, false),
+            query: form_decode(&inc.req.query),
+        };
         lock(&shared.state).requests.push(req.clone());
-        if respond(&shared, &req, &mut wr).await.is_err() || close {
+        if respond(&shared, &req, &mut wr).await.is_err() || !inc.keep_alive {
             return;
         }
     }
-}
-
-/// Reads one request head (and discards a body); `None` at a clean end of the connection.
-async fn read_request<R: AsyncBufReadExt + Unpin>(
-    rd: &mut R,
-) -> io::Result<Option<(RecordedRequest, bool)>> {
-    let mut line = String::new();
-    if rd.read_line(&mut line).await? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "bad request line",
-        ));
-    };
-    let (method, target) = (method.to_owned(), target.to_owned());
-    let (mut length, mut close) = (0usize, false);
-    loop {
-        line.clear();
-        if rd.read_line(&mut line).await? == 0 {
-            return Ok(None);
-        }
-        let h = line.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = h.split_once(':') {
-            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
-            if name == "content-length" {
-                length = value.parse().unwrap_or(0);
-            } else if name == "connection" && value.eq_ignore_ascii_case("close") {
-                close = true;
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    rd.read_exact(&mut body).await?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect();
-    let req = RecordedRequest {
-        method,
-        path: percent_decode(path, false),
-        query,
-    };
-    Ok(Some((req, close)))
-}
-
-/// `%XX` escapes; `+` is a space in a query (form encoding) but not in a path.
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let hex = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-            (b'+', ..) if plus_is_space => out.push(b' '),
-            (c, ..) => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn respond(

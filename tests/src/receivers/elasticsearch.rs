@@ -19,8 +19,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    io,
-    net::SocketAddr,
     time::Duration,
 };
 
@@ -95,34 +93,7 @@ pub struct FakeElasticsearch {
 }
 
 impl FakeElasticsearch {
-    pub fn start() -> io::Result<FakeElasticsearch> {
-        let server = Server::start(EsState::default(), ES_BODY_LIMIT)?;
-        Ok(FakeElasticsearch { server })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
-    }
-
-    /// Closes the listener and every connection: connections are refused until
-    /// [`restart`](Self::restart). Documents and requests are kept.
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port.
-    pub fn restart(&self) -> io::Result<()> {
-        self.server.restart()
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
-    }
+    fake_receiver_methods!(ES_BODY_LIMIT);
 
     /// Accepts `auth` (in addition to those already accepted) and requires credentials.
     pub fn require_auth(&self, auth: EsAuth) {
@@ -181,15 +152,6 @@ impl FakeElasticsearch {
             .with(|i| i.state.indices.values().map(|x| x.docs.len()).sum())
     }
 
-    /// Every request received, oldest first.
-    pub fn requests(&self) -> Vec<ReceivedRequest> {
-        self.server.with(|i| i.requests.clone())
-    }
-
-    pub fn request_count(&self) -> usize {
-        self.server.with(|i| i.requests.len())
-    }
-
     /// The requests to `…/_bulk`, oldest first.
     pub fn bulk_requests(&self) -> Vec<ReceivedRequest> {
         let all = self.requests().into_iter();
@@ -220,19 +182,6 @@ impl FakeElasticsearch {
             anyhow!(
                 "{} docs in {index:?} after {timeout:?}, wanted {n}: {have:?}",
                 have.len()
-            )
-        })
-    }
-
-    /// Waits until at least `n` requests came; all of them.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedRequest>> {
-        let got = self.server.wait(timeout, |i| {
-            (i.requests.len() >= n).then(|| i.requests.clone())
-        });
-        got.ok_or_else(|| {
-            anyhow!(
-                "{} requests after {timeout:?}, wanted {n}",
-                self.request_count()
             )
         })
     }

@@ -22,7 +22,7 @@
 //! Not modelled: in_http takes a `time` key out of each record as the event time unless
 //! `keep_time_key` is set (records are stored here as sent); `?time=`; MessagePack; CORS.
 
-use std::{io, net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use serde_json::Value;
@@ -44,34 +44,7 @@ pub struct FakeFluentd {
 }
 
 impl FakeFluentd {
-    pub fn start() -> io::Result<FakeFluentd> {
-        let server = Server::start(FluentdState::default(), FLUENTD_BODY_LIMIT)?;
-        Ok(FakeFluentd { server })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
-    }
-
-    /// Closes the listener and every connection: connections are refused until
-    /// [`restart`](Self::restart). Records and requests are kept.
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port.
-    pub fn restart(&self) -> io::Result<()> {
-        self.server.restart()
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
-    }
+    fake_receiver_methods!(FLUENTD_BODY_LIMIT);
 
     /// Answers the next `n` requests with `503 Service Unavailable` (storing nothing).
     pub fn fail_next(&self, n: usize) {
@@ -93,15 +66,6 @@ impl FakeFluentd {
         all.filter(|(t, _)| t == tag).map(|(_, r)| r).collect()
     }
 
-    /// Every request received (answered or not), oldest first.
-    pub fn requests(&self) -> Vec<ReceivedRequest> {
-        self.server.with(|i| i.requests.clone())
-    }
-
-    pub fn request_count(&self) -> usize {
-        self.server.with(|i| i.requests.len())
-    }
-
     /// Forgets the stored records and requests.
     pub fn clear(&self) {
         self.server.with(|i| {
@@ -120,19 +84,6 @@ impl FakeFluentd {
             anyhow!(
                 "{} records after {timeout:?}, wanted {n}: {have:?}",
                 have.len()
-            )
-        })
-    }
-
-    /// Waits until at least `n` requests came; all of them.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedRequest>> {
-        let got = self.server.wait(timeout, |i| {
-            (i.requests.len() >= n).then(|| i.requests.clone())
-        });
-        got.ok_or_else(|| {
-            anyhow!(
-                "{} requests after {timeout:?}, wanted {n}",
-                self.request_count()
             )
         })
     }

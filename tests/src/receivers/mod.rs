@@ -13,8 +13,8 @@
 //!
 //! [`HttpClient`] is a minimal blocking keep-alive client for the tests; [`http_post`] a one-shot.
 //!
-//! Modules: `http` (server-side HTTP/1.1, codecs), `client`, `fluentd`, `elasticsearch` (bulk
-//! request handling in `bulk`).
+//! Modules: `http` (server-side HTTP/1.1, codecs; its request reader also serves the `kubeapi`
+//! fake), `client`, `fluentd`, `elasticsearch` (bulk request handling in `bulk`).
 
 use std::{
     io,
@@ -29,11 +29,74 @@ use std::{
 
 use tokio::{io::BufReader, net::TcpListener, sync::oneshot};
 
+/// The methods both fakes share, over their `server: Server<_>` field: `start` (a default state,
+/// bodies up to `$body_limit`), address, stop/restart and the request log. A macro rather than a
+/// generic type or trait: the states and [`Server`] stay crate-private, and tests call these as
+/// inherent methods, importing nothing more.
+macro_rules! fake_receiver_methods {
+    ($body_limit:expr) => {
+        pub fn start() -> ::std::io::Result<Self> {
+            let server = $crate::receivers::Server::start(Default::default(), $body_limit)?;
+            Ok(Self { server })
+        }
+
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.server.addr()
+        }
+
+        /// `http://127.0.0.1:<port>`.
+        pub fn url(&self) -> String {
+            format!("http://{}", self.addr())
+        }
+
+        /// Closes the listener and every connection: connections are refused until
+        /// [`restart`](Self::restart). The stored data and the requests are kept.
+        pub fn stop(&self) {
+            self.server.stop();
+        }
+
+        /// Listens again on the same port.
+        pub fn restart(&self) -> ::std::io::Result<()> {
+            self.server.restart()
+        }
+
+        pub fn is_running(&self) -> bool {
+            self.server.is_running()
+        }
+
+        /// Every request received (answered or not), oldest first.
+        pub fn requests(&self) -> Vec<$crate::receivers::ReceivedRequest> {
+            self.server.with(|i| i.requests.clone())
+        }
+
+        pub fn request_count(&self) -> usize {
+            self.server.with(|i| i.requests.len())
+        }
+
+        /// Waits until at least `n` requests came; all of them.
+        pub fn wait_requests(
+            &self,
+            n: usize,
+            timeout: ::std::time::Duration,
+        ) -> ::anyhow::Result<Vec<$crate::receivers::ReceivedRequest>> {
+            let got = self.server.wait(timeout, |i| {
+                (i.requests.len() >= n).then(|| i.requests.clone())
+            });
+            got.ok_or_else(|| {
+                ::anyhow::anyhow!(
+                    "{} requests after {timeout:?}, wanted {n}",
+                    self.request_count()
+                )
+            })
+        }
+    };
+}
+
 mod bulk;
 mod client;
 mod elasticsearch;
 mod fluentd;
-mod http;
+pub(crate) mod http;
 
 pub use bulk::{bulk_items, bulk_op};
 pub use client::*;
