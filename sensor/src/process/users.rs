@@ -4,8 +4,6 @@
 //! Tables are cached per root directory and re-read when older than a few seconds (a user
 //! added after the first read).
 
-use crate::idhash::IdHash;
-use lanner_rules::filter::FastHasher;
 use std::{
     collections::HashMap,
     fs,
@@ -13,6 +11,10 @@ use std::{
     path::{Path, PathBuf},
     sync::Arc,
 };
+
+use lanner_rules::filter::FastHasher;
+
+use crate::idhash::IdHash;
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";

@@ -288,17 +288,13 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
             truncated: false,
         });
     }
-    // Root first: the components in reverse, each after a `/` (none for the root itself).
+    // Root first: the components in reverse, each after a `/` (the root alone, with no
+    // components, is one empty one: `/`).
     let components = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     let mut p = String::with_capacity(components.len() + 2);
-    if !components.is_empty() {
-        for c in components.rsplit(|&b| b == 0) {
-            p.push('/');
-            p.push_str(&String::from_utf8_lossy(c));
-        }
-    }
-    if p.is_empty() {
+    for c in components.rsplit(|&b| b == 0) {
         p.push('/');
+        p.push_str(&String::from_utf8_lossy(c));
     }
     if dir && !p.ends_with('/') {
         p.push('/');
