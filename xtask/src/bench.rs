@@ -146,14 +146,7 @@ pub fn run(opts: &Opts) -> Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     let text = report::render(&command, opts.rounds, &load_at_start, &monitors, &results);
-    let output = util::root().join(&opts.output);
-    std::fs::write(&output, text).with_context(|| format!("write {}", output.display()))?;
-    println!(
-        "bench: wrote {} in {}",
-        output.display(),
-        util::secs(started.elapsed())
-    );
-    Ok(())
+    util::write_report("bench", &opts.output, &text, started)
 }
 
 struct Env<'a> {

@@ -100,14 +100,7 @@ pub fn run() -> Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     let md = report::render(&command, &load, &results);
-    let output = util::root().join("BENCHMARKS-pipeline.md");
-    std::fs::write(&output, md).with_context(|| format!("write {}", output.display()))?;
-    println!(
-        "bench-pipeline: wrote {} in {}",
-        output.display(),
-        util::secs(started.elapsed())
-    );
-    Ok(())
+    util::write_report("bench-pipeline", "BENCHMARKS-pipeline.md", &md, started)
 }
 
 fn measure(lanner: &Path, workload: &Path, rules: &[PathBuf], dir: &Path) -> Result<Results> {

@@ -86,6 +86,19 @@ pub fn output(c: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Writes a generated report to `name` (relative to the repository root) and says so, with the
+/// time the command took (`tag` names the command).
+pub fn write_report(tag: &str, name: impl AsRef<Path>, text: &str, started: Instant) -> Result<()> {
+    let output = root().join(name);
+    std::fs::write(&output, text).with_context(|| format!("write {}", output.display()))?;
+    println!(
+        "{tag}: wrote {} in {}",
+        output.display(),
+        secs(started.elapsed())
+    );
+    Ok(())
+}
+
 /// Seconds with one decimal, for step timings.
 pub fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
