@@ -10,11 +10,16 @@
 //!
 //! Each round plays the whole recording again, its timestamps moved past the previous
 //! round's, so the process table sees time pass (exited processes expire as they would) and
-//! the same pids fork, exec and exit again. A summary goes to stdout as one JSON object:
+//! the same pids fork, exec and exit again. Records are fed batch by batch through a region
+//! the size of the sensor's ring buffer (`record::RingFeed`), as the reader meets them, and
+//! only the pipeline's work is timed. A summary goes to stdout as one JSON object:
 //! `events_per_second` (wall clock) and `events_per_cpu_second` (this thread's CPU time, so
-//! other load on the machine does not count) cover the decode → alert JSON loop only (not
-//! reading the file, not seeding the table). One more round, not in those figures, runs stage
-//! by stage over batches of 256 records (the reader's batch) to split the time per stage.
+//! other load on the machine does not count) cover the decode → alert JSON work only (not
+//! reading the file, not seeding the table, not feeding the ring). `flat` is the same number
+//! of rounds read straight from one copy of the whole recording, for comparison. One more
+//! round runs stage by stage over batches of 256 records (the reader's batch) to split the
+//! time per stage, and one more times each event on its own to give the time per event of
+//! each kind.
 
 use std::{
     path::Path,
@@ -66,33 +71,39 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
     let loading = Instant::now();
     let bytes =
         std::fs::read(file).with_context(|| format!("reading the recording {}", file.display()))?;
-    let aligned = record::Aligned::of(&record::split(&bytes)?);
-    drop(bytes);
-    let records = aligned.records();
+    let records = record::split(&bytes)?;
     let scan = Scan::of(&records, args.capture_env);
     let mut p = Pipeline::new(args, ruleset, config);
+    let mut feed = record::RingFeed::new(args.ringbuf_bytes as usize);
     let load_seconds = loading.elapsed().as_secs_f64();
     // Each round's timestamps start a second after the previous round's last one.
     let period = scan.span_ns() + 1_000_000_000;
+    let rounds = u64::from(args.replay_rounds);
 
-    let started = Instant::now();
-    let cpu_started = thread_cpu_ns();
-    let mut events = 0u64;
-    for round in 0..u64::from(args.replay_rounds) {
-        for rec in &records {
-            if let Some(ev) = p.decode(rec, round * period) {
-                let e = p.enrich(ev);
-                p.output(&e)?;
-                events += 1;
-            }
+    // The headline: records fed through a ring-sized region batch by batch, as the reader
+    // meets them; only the pipeline's work on each batch is timed.
+    let mut timed = Timed::default();
+    for round in 0..rounds {
+        for batch in records.chunks(BATCH) {
+            let recs = feed.load(batch);
+            timed.run(|| p.play(&recs, round * period))?;
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let cpu_seconds = thread_cpu_ns().saturating_sub(cpu_started) as f64 / 1e9;
     let alerts = p.writer.metrics.alerts.load(Relaxed);
+    let alert_bytes = p.sink_bytes + p.sink.len() as u64;
     let decode_errors = p.decode_errors;
-    let split = p.split_round(&records, u64::from(args.replay_rounds) * period)?;
 
+    // For comparison: the same rounds read straight from the whole recording in memory, so
+    // nearly every record comes from DRAM (the recording is larger than the caches).
+    let aligned = record::Aligned::of(&records);
+    let flat = aligned.records();
+    let mut flat_timed = Timed::default();
+    for round in rounds..2 * rounds {
+        flat_timed.run(|| p.play(&flat, round * period))?;
+    }
+
+    let split = p.split_round(&mut feed, &records, 2 * rounds * period)?;
+    let by_kind = p.kind_round(&mut feed, &records, (2 * rounds + 1) * period)?;
     let table = p.enricher.table_stats();
     Ok(json!({
         "file": file.display().to_string(),
@@ -100,23 +111,67 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
         "kinds": scan.kinds,
         "recording_span_seconds": scan.span_ns() as f64 / 1e9,
         "rounds": args.replay_rounds,
-        "events": events,
+        "events": timed.events,
         "decode_errors": decode_errors,
         "alerts": alerts,
-        "alert_bytes": p.sink_bytes + p.sink.len() as u64,
-        "seconds": seconds,
-        "events_per_second": events as f64 / seconds.max(1e-9),
-        "cpu_seconds": cpu_seconds,
-        "events_per_cpu_second": events as f64 / cpu_seconds.max(1e-9),
+        "alert_bytes": alert_bytes,
+        "seconds": timed.wall_seconds(),
+        "events_per_second": timed.per_wall_second(),
+        "cpu_seconds": timed.cpu_seconds(),
+        "events_per_cpu_second": timed.per_cpu_second(),
+        "ring_bytes": args.ringbuf_bytes,
+        "flat": {
+            "events": flat_timed.events,
+            "seconds": flat_timed.wall_seconds(),
+            "events_per_second": flat_timed.per_wall_second(),
+            "cpu_seconds": flat_timed.cpu_seconds(),
+            "events_per_cpu_second": flat_timed.per_cpu_second(),
+        },
         "load_seconds": load_seconds,
         "rules": {
             "loaded": p.ruleset.rules().len(),
             "active": p.ruleset.active_count(),
         },
         "split": split,
+        "by_kind": by_kind,
         "process_table": {"size": table.size, "expired": table.expired, "evicted": table.evicted},
         "vm_hwm_kib": vm_hwm_kib(),
     }))
+}
+
+/// Events played and the time they took: wall clock, and this thread's CPU time (other load
+/// on the machine does not count in it).
+#[derive(Default)]
+struct Timed {
+    events: u64,
+    wall: Duration,
+    cpu_ns: u64,
+}
+
+impl Timed {
+    fn run(&mut self, play: impl FnOnce() -> anyhow::Result<u64>) -> anyhow::Result<()> {
+        let (wall, cpu) = (Instant::now(), thread_cpu_ns());
+        self.events += play()?;
+        self.cpu_ns += thread_cpu_ns().saturating_sub(cpu);
+        self.wall += wall.elapsed();
+        Ok(())
+    }
+
+    fn wall_seconds(&self) -> f64 {
+        self.wall.as_secs_f64()
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.cpu_ns as f64 / 1e9
+    }
+
+    fn per_wall_second(&self) -> f64 {
+        self.events as f64 / self.wall_seconds().max(1e-9)
+    }
+
+    fn per_cpu_second(&self) -> f64 {
+        self.events as f64 / self.cpu_seconds().max(1e-9)
+    }
 }
 
 /// What a pass over the recording finds before the timed rounds: the events per kind and the
@@ -218,6 +273,19 @@ impl Pipeline {
         }
     }
 
+    /// Every stage on each record, in order; the events that decoded.
+    fn play(&mut self, records: &[&[u8]], shift_ns: u64) -> anyhow::Result<u64> {
+        let mut events = 0;
+        for rec in records {
+            if let Some(ev) = self.decode(rec, shift_ns) {
+                let e = self.enrich(ev);
+                self.output(&e)?;
+                events += 1;
+            }
+        }
+        Ok(events)
+    }
+
     /// The reader's work on one record (`reader::drain`), the timestamp moved by `shift_ns`.
     fn decode(&mut self, rec: &[u8], shift_ns: u64) -> Option<Event> {
         match self.decoder.decode(rec) {
@@ -259,10 +327,16 @@ impl Pipeline {
     }
 
     /// One more round, stage by stage over batches, timing each stage.
-    fn split_round(&mut self, records: &[&[u8]], shift_ns: u64) -> anyhow::Result<Value> {
+    fn split_round(
+        &mut self,
+        feed: &mut record::RingFeed,
+        records: &[&[u8]],
+        shift_ns: u64,
+    ) -> anyhow::Result<Value> {
         let mut spent = [Duration::ZERO; 3];
         let mut events = 0u64;
         for batch in records.chunks(BATCH) {
+            let batch = feed.load(batch);
             let t0 = Instant::now();
             let decoded: Vec<Event> = batch
                 .iter()
@@ -291,6 +365,46 @@ impl Pipeline {
             "rules_and_output_ns_per_event": per_event(spent[2]),
             "events_per_second": events as f64 / total.as_secs_f64().max(1e-9),
         }))
+    }
+}
+
+impl Pipeline {
+    /// One more round with each event timed on its own, decode to alert JSON, summed by kind:
+    /// what one exec costs against one connect. Two clock reads per event (~40 ns) are in it.
+    fn kind_round(
+        &mut self,
+        feed: &mut record::RingFeed,
+        records: &[&[u8]],
+        shift_ns: u64,
+    ) -> anyhow::Result<Value> {
+        let mut spent = [(0u64, 0u64); lanner_common::KIND_COUNT];
+        for batch in records.chunks(BATCH) {
+            for rec in feed.load(batch) {
+                let t0 = Instant::now();
+                let Some(ev) = self.decode(rec, shift_ns) else {
+                    continue;
+                };
+                let kind = ev.kind().index();
+                let e = self.enrich(ev);
+                self.output(&e)?;
+                drop(e);
+                let (n, ns) = &mut spent[kind];
+                *n += 1;
+                *ns += t0.elapsed().as_nanos() as u64;
+            }
+        }
+        Ok(lanner_common::EventKind::ALL
+            .iter()
+            .map(|k| {
+                let (n, ns) = spent[k.index()];
+                let per = (n > 0).then(|| ns as f64 / n as f64);
+                (
+                    k.name().to_string(),
+                    json!({"events": n, "ns_per_event": per}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into())
     }
 }
 

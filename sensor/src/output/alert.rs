@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 
 use lanner_rules::Alert;
-use serde_json::{Map, Value};
+use serde::{Serialize, Serializer, ser::SerializeMap as _};
+use serde_json::Value;
 
 use crate::config::Config;
 
@@ -31,39 +32,75 @@ impl AlertFormat {
     }
 }
 
-/// The alert's JSON object. Keys come out sorted, as Falco's JSON library writes them.
-pub fn to_json(a: &Alert, f: &AlertFormat) -> Value {
-    let mut m = Map::new();
-    m.insert("hostname".into(), f.hostname.clone().into());
-    m.insert("priority".into(), a.priority.name().into());
-    m.insert("rule".into(), (*a.rule).into());
-    m.insert("source".into(), (*a.source).into());
-    m.insert(
-        "time".into(),
-        lanner_rules::timefmt::rfc3339(a.time_ns).into(),
-    );
-    if f.include_output {
-        m.insert("output".into(), a.output.clone().into());
-    }
-    if f.include_message {
-        m.insert("message".into(), a.message.clone().into());
-    }
-    if f.include_tags {
-        m.insert("tags".into(), a.tags.iter().cloned().collect());
-    }
-    if f.include_output_fields {
-        m.insert(
-            "output_fields".into(),
-            Value::Object(a.output_fields.clone()),
-        );
-    }
-    Value::Object(m)
+/// The alert's JSON object, written straight from the alert (no intermediate `Value`, no
+/// copy of `output_fields`). Keys in sorted order, as Falco's JSON library writes them.
+pub struct AlertJson<'a> {
+    pub alert: &'a Alert,
+    pub format: &'a AlertFormat,
 }
 
-/// Write one alert line.
-pub fn write(out: &mut impl Write, a: &Alert, f: &AlertFormat) -> io::Result<()> {
+impl Serialize for AlertJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (a, f) = (self.alert, self.format);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("hostname", &f.hostname)?;
+        if f.include_message {
+            m.serialize_entry("message", &a.message)?;
+        }
+        if f.include_output {
+            m.serialize_entry("output", &a.output)?;
+        }
+        if f.include_output_fields {
+            m.serialize_entry("output_fields", &a.output_fields)?;
+        }
+        m.serialize_entry("priority", a.priority.name())?;
+        m.serialize_entry("rule", &*a.rule)?;
+        m.serialize_entry("source", &*a.source)?;
+        if f.include_tags {
+            m.serialize_entry("tags", &*a.tags)?;
+        }
+        m.serialize_entry("time", &lanner_rules::timefmt::rfc3339(a.time_ns))?;
+        m.end()
+    }
+}
+
+/// The alert's JSON object as a value (the tests compare it with the line written).
+#[cfg(test)]
+pub fn to_json(a: &Alert, f: &AlertFormat) -> Value {
+    serde_json::to_value(AlertJson {
+        alert: a,
+        format: f,
+    })
+    .unwrap_or_default()
+}
+
+/// The alert as one JSON line's text (without the newline), for the sinks.
+pub fn json_text(a: &Alert, f: &AlertFormat) -> String {
+    serde_json::to_string(&AlertJson {
+        alert: a,
+        format: f,
+    })
+    .unwrap_or_default()
+}
+
+/// Write one alert line; `json` is the alert's JSON text when the caller made it already.
+pub fn write(
+    out: &mut impl Write,
+    a: &Alert,
+    f: &AlertFormat,
+    json: Option<&str>,
+) -> io::Result<()> {
     if f.json {
-        serde_json::to_writer(&mut *out, &to_json(a, f))?;
+        match json {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => serde_json::to_writer(
+                &mut *out,
+                &AlertJson {
+                    alert: a,
+                    format: f,
+                },
+            )?,
+        }
     } else {
         // Falco passes the text line through a JSON string encoder and drops the quotes, so
         // control characters in an attacker-chosen command line cannot forge log lines.

@@ -17,7 +17,7 @@ use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc};
 use lanner_rules::{Alert, Ruleset, loader::Source};
 use serde_json::{Value, json};
 
-use super::{AlertFormat, to_json, write};
+use super::{AlertFormat, json_text, to_json, write};
 use crate::{
     config::Config,
     container::{ContainerRef, Runtime},
@@ -220,7 +220,13 @@ fn format() -> AlertFormat {
 /// The line `write` produces, checked to be one line, and parsed.
 fn line(a: &Alert, f: &AlertFormat) -> String {
     let mut out = Vec::new();
-    write(&mut out, a, f).unwrap();
+    write(&mut out, a, f, None).unwrap();
+    // With sinks the JSON text is made once and handed in: the same line.
+    let mut handed = Vec::new();
+    write(&mut handed, a, f, Some(&json_text(a, f))).unwrap();
+    if f.json {
+        assert_eq!(out, handed);
+    }
     let s = String::from_utf8(out).unwrap();
     let body = s.strip_suffix('\n').expect("ends with a newline");
     assert!(!body.contains('\n'), "one line: {s}");

@@ -138,9 +138,13 @@ fn emit(
     sinks: &mut [SinkHandle],
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
-    alert::write(out, a, format)?;
-    if !sinks.is_empty() {
-        let record = Record::new(alert::to_json(a, format).to_string(), a.time_ns);
+    if sinks.is_empty() {
+        alert::write(out, a, format, None)?;
+    } else {
+        // The sinks always take JSON: made once, also written to stdout when that is JSON.
+        let json = alert::json_text(a, format);
+        alert::write(out, a, format, Some(&json))?;
+        let record = Record::new(json, a.time_ns);
         for s in sinks.iter_mut() {
             s.send(&record);
         }
