@@ -11,6 +11,7 @@ pub use pods::PodContext;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 pub use crate::process::{Ancestor, users::UserContext};
@@ -29,7 +30,7 @@ pub struct ProcContext {
     pub lineage: Vec<Ancestor>,
     pub vpid: Option<u32>,
     /// Comm of the session leader.
-    pub sname: Option<String>,
+    pub sname: Option<Arc<str>>,
     pub vpgid: Option<u32>,
     /// Controlling tty of the process, as the table knows it (for events other than exec).
     pub tty: Option<u32>,

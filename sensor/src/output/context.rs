@@ -23,7 +23,7 @@ pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
     keep("proc.cmdline", json!(me.map(|a| &a.cmdline)));
     keep("proc.args", json!(p.args().map(|a| a.join(" "))));
     keep("proc.cwd", json!(p.cwd()));
-    m.insert("proc.pname".into(), json!(parent.map(|a| &a.name)));
+    m.insert("proc.pname".into(), json!(parent.map(|a| &*a.name)));
     m.insert("proc.pexe".into(), json!(parent.map(|a| &a.exe)));
     m.insert(
         "proc.pexepath".into(),
@@ -32,10 +32,10 @@ pub fn add(m: &mut Map<String, Value>, body: &Body, ctx: &Context) {
     m.insert("proc.pcmdline".into(), json!(parent.map(|a| &a.cmdline)));
     // Element N is Falco's `proc.aname[N]` (0 = the process itself).
     let column = |f: fn(&Ancestor) -> Value| Value::Array(p.lineage.iter().map(f).collect());
-    m.insert("proc.aname".into(), column(|a| json!(a.name)));
+    m.insert("proc.aname".into(), column(|a| json!(&*a.name)));
     m.insert("proc.aexe".into(), column(|a| json!(a.exe)));
     m.insert("proc.aexepath".into(), column(|a| json!(a.exepath)));
-    m.insert("proc.sname".into(), json!(p.sname));
+    m.insert("proc.sname".into(), json!(p.sname.as_deref()));
     m.insert("proc.vpgid".into(), json!(p.vpgid));
     let vpid = match body {
         Body::Exec(e) => e.vpid,

@@ -68,7 +68,7 @@ pub fn read(proc_root: &Path, pid: u32, ticks: u64) -> Option<ProcInfo> {
         pid,
         ppid: stat.ppid,
         image: Arc::new(Image::new(
-            stat.comm,
+            stat.comm.into(),
             argv.first().cloned().unwrap_or_default(),
             link("exe"),
             argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),

@@ -15,8 +15,8 @@ use crate::{
 /// snapshotting a process tree costs a reference count per ancestor, not copies of strings.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Image {
-    /// Kernel `comm` (Falco's `proc.name`).
-    pub name: String,
+    /// Kernel `comm` (Falco's `proc.name`), shared with the decoder's interned task names.
+    pub name: Arc<str>,
     /// argv[0] as passed.
     pub exe: String,
     pub exepath: Option<String>,
@@ -30,14 +30,14 @@ pub struct Image {
 
 impl Image {
     pub fn new(
-        name: String,
+        name: Arc<str>,
         exe: String,
         exepath: Option<String>,
         args: Vec<String>,
         cwd: Option<String>,
     ) -> Self {
         let cmdline = if args.is_empty() {
-            name.clone()
+            name.to_string()
         } else {
             format!("{name} {}", args.join(" "))
         };
@@ -52,9 +52,9 @@ impl Image {
     }
 
     /// A process known only by its `comm` (a fork or event before any exec we saw).
-    pub fn named(comm: &str) -> Arc<Self> {
+    pub fn named(comm: impl Into<Arc<str>>) -> Arc<Self> {
         Arc::new(Self::new(
-            comm.to_owned(),
+            comm.into(),
             String::new(),
             None,
             Vec::new(),
@@ -177,7 +177,7 @@ impl ProcessTable {
             Body::Fork(f) if f.child_pid != t.pid => {
                 let mut child = self.procs.get(&t.pid).cloned().unwrap_or_else(|| ProcInfo {
                     pid: t.pid,
-                    image: Image::named(&t.comm),
+                    image: Image::named(t.comm.clone()),
                     uid: t.uid,
                     gid: t.gid,
                     ..ProcInfo::default()
@@ -197,7 +197,7 @@ impl ProcessTable {
                 });
                 entry.ppid = e.ppid;
                 entry.image = Arc::new(Image::new(
-                    t.comm.to_string(),
+                    t.comm.clone(),
                     e.argv.first().cloned().unwrap_or_default(),
                     e.exepath.value.clone(),
                     e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
@@ -223,7 +223,7 @@ impl ProcessTable {
                 if !self.procs.contains_key(&t.pid) && t.pid != 0 {
                     self.insert(ProcInfo {
                         pid: t.pid,
-                        image: Image::named(&t.comm),
+                        image: Image::named(t.comm.clone()),
                         uid: t.uid,
                         gid: t.gid,
                         cgroup: t.cgroup.clone(),

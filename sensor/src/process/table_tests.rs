@@ -69,7 +69,7 @@ fn fork_then_exec_builds_a_lineage() {
     t.apply(&exec(1, 10, 1, "bash", &["bash"]));
     t.apply(&fork(2, 10, 11));
     assert_eq!(
-        t.get(11).unwrap().image.name,
+        t.get(11).unwrap().image.name.as_ref(),
         "bash",
         "a fork inherits the image"
     );
@@ -81,7 +81,7 @@ fn fork_then_exec_builds_a_lineage() {
     );
     t.apply(&exec(3, 11, 10, "curl", &["curl", "-s", "x"]));
     let lineage = t.lineage(11);
-    let names: Vec<&str> = lineage.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = lineage.iter().map(|p| &*p.name).collect();
     assert_eq!(names, ["curl", "bash", "init"]);
     assert_eq!(t.get(11).unwrap().image.cmdline, "curl -s x");
     assert_eq!(
@@ -111,7 +111,7 @@ fn a_reused_pid_is_not_expired_with_its_predecessor() {
     t.apply(&fork(6, 1, 10));
     t.apply(&exec(7, 10, 1, "new", &["new"]));
     t.apply(&fork(5_000, 1, 20));
-    assert_eq!(t.get(10).unwrap().image.name, "new");
+    assert_eq!(t.get(10).unwrap().image.name.as_ref(), "new");
 }
 
 #[test]

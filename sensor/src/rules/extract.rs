@@ -236,7 +236,7 @@ impl<'a> EventView<'a> {
             Field::ProcPexe => s(&parent?.exe),
             Field::ProcPexepath => s(parent?.exepath.as_deref()?),
             Field::ProcPcmdline => s(&parent?.cmdline),
-            Field::ProcAname => return self.ancestors(arg, |a| Some(a.name.as_str())),
+            Field::ProcAname => return self.ancestors(arg, |a| Some(&*a.name)),
             Field::ProcAexe => return self.ancestors(arg, |a| Some(a.exe.as_str())),
             Field::ProcAexepath => return self.ancestors(arg, |a| a.exepath.as_deref()),
             Field::ProcAcmdline => return self.ancestors(arg, |a| Some(a.cmdline.as_str())),
