@@ -1,6 +1,6 @@
 //! Typed domain events: what the rest of the agent works with. Made only by `reader::decode`.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,15 +66,106 @@ pub struct Exec {
     pub from_memfd: bool,
     /// The path as passed to the syscall.
     pub filename: Text,
-    /// Kernel-resolved absolute path of the executable (successful execs only).
-    pub exepath: Text,
-    /// Working directory, with a trailing `/`.
-    pub cwd: Text,
-    pub argv: Vec<String>,
+    /// What it runs: the new comm, argv, the kernel-resolved path of the executable
+    /// (successful execs only) and the working directory. The process table takes this very
+    /// image when the exec succeeded.
+    pub image: Arc<Image>,
+    /// argv had no element at all (`image.exe` is then empty).
+    pub argv_empty: bool,
     pub args_truncated: bool,
     pub env: Option<Vec<String>>,
     pub dirfd: i32,
     pub at_flags: u32,
+}
+
+/// What a process is running, as its last exec made it: made once when the exec is decoded,
+/// then shared, never changed in place. The process table takes it as the process's image, a
+/// fork shares its parent's, and every event's lineage snapshot holds a reference, so
+/// snapshotting a process tree costs a reference count per ancestor, not copies of strings.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// Kernel `comm` (Falco's `proc.name`), shared with the decoder's interned task names.
+    pub name: Arc<str>,
+    /// argv[0] as passed.
+    pub exe: String,
+    pub exepath: Option<String>,
+    /// argv[1..].
+    pub args: Vec<String>,
+    /// With a trailing `/`.
+    pub cwd: Option<String>,
+    /// Falco's `proc.cmdline`, made once here rather than per event and ancestor.
+    pub cmdline: String,
+}
+
+impl Image {
+    pub fn new(
+        name: Arc<str>,
+        exe: String,
+        exepath: Option<String>,
+        args: Vec<String>,
+        cwd: Option<String>,
+    ) -> Self {
+        let cmdline = if args.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} {}", args.join(" "))
+        };
+        Self {
+            name,
+            exe,
+            exepath,
+            args,
+            cwd,
+            cmdline,
+        }
+    }
+
+    /// argv[1..] joined by spaces (the tail of `cmdline`).
+    pub fn args_line(&self) -> &str {
+        if self.args.is_empty() {
+            ""
+        } else {
+            // `cmdline` is `name`, a space, then this.
+            self.cmdline.get(self.name.len() + 1..).unwrap_or_default()
+        }
+    }
+
+    /// A process known only by its `comm` (a fork or event before any exec we saw).
+    pub fn named(comm: impl Into<Arc<str>>) -> Arc<Self> {
+        Arc::new(Self::new(
+            comm.into(),
+            String::new(),
+            None,
+            Vec::new(),
+            None,
+        ))
+    }
+}
+
+#[cfg(test)]
+impl Image {
+    /// An exec's image from its argv (argv[0] is `exe`), as the decoder makes it.
+    pub fn of(comm: &str, argv: &[&str], exepath: Option<&str>, cwd: Option<&str>) -> Arc<Self> {
+        Arc::new(Self::new(
+            comm.into(),
+            argv.first().map_or_else(String::new, |a| a.to_string()),
+            exepath.map(String::from),
+            argv.iter().skip(1).map(|a| a.to_string()).collect(),
+            cwd.map(String::from),
+        ))
+    }
+}
+
+impl Exec {
+    /// argv as passed: argv[0] then the arguments.
+    pub fn argv(&self) -> Vec<&str> {
+        if self.argv_empty {
+            return Vec::new();
+        }
+        std::iter::once(self.image.exe.as_str())
+            .chain(self.image.args.iter().map(String::as_str))
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -39,7 +39,7 @@ pub fn event_json(ev: &Event, epoch_ns: u64) -> Value {
     m.insert("lanner.cgroup_id".into(), json!(t.cgroup_id));
     m.insert("lanner.cgroup".into(), json!(t.cgroup.as_deref()));
     match &ev.body {
-        Body::Exec(e) => exec(&mut m, e, &t.comm),
+        Body::Exec(e) => exec(&mut m, e),
         Body::Mount(e) => mount(&mut m, e),
         Body::Connect(e) => connect(&mut m, e),
         Body::Fork(f) => {
@@ -78,24 +78,22 @@ fn text(t: &Text) -> Value {
     json!(t.value)
 }
 
-fn exec(m: &mut Map<String, Value>, e: &Exec, comm: &str) {
-    let args = e.argv.get(1..).unwrap_or_default().join(" ");
-    let cmdline = if args.is_empty() {
-        comm.to_string()
-    } else {
-        format!("{comm} {args}")
-    };
+fn exec(m: &mut Map<String, Value>, e: &Exec) {
     let ok = e.ret >= 0;
+    let image = &e.image;
     m.insert("proc.vpid".into(), json!(e.vpid));
     m.insert("proc.ppid".into(), json!(e.ppid));
-    m.insert("proc.exe".into(), json!(e.argv.first()));
+    m.insert(
+        "proc.exe".into(),
+        json!((!e.argv_empty).then_some(&image.exe)),
+    );
     m.insert(
         "proc.exepath".into(),
-        if ok { text(&e.exepath) } else { Value::Null },
+        json!(image.exepath.as_ref().filter(|_| ok)),
     );
-    m.insert("proc.cmdline".into(), json!(cmdline));
-    m.insert("proc.args".into(), json!(args));
-    m.insert("proc.cwd".into(), text(&e.cwd));
+    m.insert("proc.cmdline".into(), json!(image.cmdline));
+    m.insert("proc.args".into(), json!(image.args_line()));
+    m.insert("proc.cwd".into(), json!(image.cwd));
     m.insert("proc.tty".into(), json!(e.tty));
     m.insert("user.euid".into(), json!(e.euid));
     // Falco: -1 when the audit login uid is unset.
@@ -108,7 +106,7 @@ fn exec(m: &mut Map<String, Value>, e: &Exec, comm: &str) {
     m.insert("proc.is_exe_upper_layer".into(), json!(e.upper_layer));
     m.insert("proc.is_exe_from_memfd".into(), json!(e.from_memfd));
     m.insert("evt.arg.filename".into(), text(&e.filename));
-    m.insert("lanner.argv".into(), json!(e.argv));
+    m.insert("lanner.argv".into(), json!(e.argv()));
     m.insert("lanner.args_truncated".into(), json!(e.args_truncated));
     m.insert(
         "proc.env".into(),

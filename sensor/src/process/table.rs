@@ -5,63 +5,11 @@ use std::{
     sync::Arc,
 };
 
+pub use crate::event::Image;
 use crate::{
     event::{Body, Event, ProcessGroups},
     idhash::IdHash,
 };
-
-/// What a process is running, as its last exec made it. Shared, never changed in place: a
-/// fork shares its parent's, and every event's lineage snapshot holds a reference, so
-/// snapshotting a process tree costs a reference count per ancestor, not copies of strings.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Image {
-    /// Kernel `comm` (Falco's `proc.name`), shared with the decoder's interned task names.
-    pub name: Arc<str>,
-    /// argv[0] as passed.
-    pub exe: String,
-    pub exepath: Option<String>,
-    /// argv[1..].
-    pub args: Vec<String>,
-    /// With a trailing `/`.
-    pub cwd: Option<String>,
-    /// Falco's `proc.cmdline`, made once here rather than per event and ancestor.
-    pub cmdline: String,
-}
-
-impl Image {
-    pub fn new(
-        name: Arc<str>,
-        exe: String,
-        exepath: Option<String>,
-        args: Vec<String>,
-        cwd: Option<String>,
-    ) -> Self {
-        let cmdline = if args.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name} {}", args.join(" "))
-        };
-        Self {
-            name,
-            exe,
-            exepath,
-            args,
-            cwd,
-            cmdline,
-        }
-    }
-
-    /// A process known only by its `comm` (a fork or event before any exec we saw).
-    pub fn named(comm: impl Into<Arc<str>>) -> Arc<Self> {
-        Arc::new(Self::new(
-            comm.into(),
-            String::new(),
-            None,
-            Vec::new(),
-            None,
-        ))
-    }
-}
 
 /// One ancestor (or the process itself at index 0) as Falco's `proc.a*[N]` fields see it:
 /// its pid and the image it ran at the event (`name` is the image's `comm`, and so on).
@@ -196,13 +144,7 @@ impl ProcessTable {
                     ..ProcInfo::default()
                 });
                 entry.ppid = e.ppid;
-                entry.image = Arc::new(Image::new(
-                    t.comm.clone(),
-                    e.argv.first().cloned().unwrap_or_default(),
-                    e.exepath.value.clone(),
-                    e.argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
-                    e.cwd.value.clone(),
-                ));
+                entry.image = e.image.clone();
                 entry.uid = t.uid;
                 entry.gid = t.gid;
                 entry.loginuid = e.loginuid;

@@ -41,15 +41,8 @@ fn exec(t: u64, pid: u32, ppid: u32, comm: &str, argv: &[&str]) -> Event {
             upper_layer: None,
             from_memfd: false,
             filename: Text::default(),
-            exepath: Text {
-                value: Some(format!("/bin/{comm}")),
-                truncated: false,
-            },
-            cwd: Text {
-                value: Some("/".into()),
-                truncated: false,
-            },
-            argv: argv.iter().map(|s| s.to_string()).collect(),
+            image: Image::of(comm, argv, Some(&format!("/bin/{comm}")), Some("/")),
+            argv_empty: argv.is_empty(),
             args_truncated: false,
             env: None,
             dirfd: -100,

@@ -18,8 +18,8 @@ use lanner_common::{
 };
 
 use crate::event::{
-    Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, L4, Mount, MountOp, Peer, ProcessGroups,
-    Task, Text,
+    Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, Image, L4, Mount, MountOp, Peer,
+    ProcessGroups, Task, Text,
 };
 use crate::idhash::IdHash;
 
@@ -170,6 +170,7 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
     let header = read::<Header>(bytes, size_of::<Header>(), "record header")?;
     let kind =
         EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
+    let task = task(&header, names);
     let body = match kind {
         EventKind::Exec => {
             let min = if capture_env {
@@ -187,7 +188,7 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
             let head = read::<ExecHead>(bytes, EXEC_RECORD_NO_ENV, "exec record")?;
             // The env block follows the head when it was sent.
             let env = bytes.get(EXEC_RECORD_NO_ENV..).unwrap_or_default();
-            Body::Exec(exec(&head, env)?)
+            Body::Exec(exec(&head, env, &task.comm)?)
         }
         EventKind::Mount => {
             let r = read::<MountRecord>(bytes, MOUNT_RECORD_SIZE, "mount record")?;
@@ -213,7 +214,7 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
     };
     Ok(Event {
         boot_ns: header.ktime_ns,
-        task: task(&header, names),
+        task,
         body,
     })
 }
@@ -291,21 +292,24 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
     // Root first: the components in reverse, each after a `/` (the root alone, with no
     // components, is one empty one: `/`).
     let components = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    let mut p = String::with_capacity(components.len() + 2);
+    let mut p = Vec::with_capacity(components.len() + 2);
     for c in components.rsplit(|&b| b == 0) {
-        p.push('/');
-        p.push_str(&String::from_utf8_lossy(c));
+        p.push(b'/');
+        p.extend_from_slice(c);
     }
-    if dir && !p.ends_with('/') {
-        p.push('/');
+    if dir && p.last() != Some(&b'/') {
+        p.push(b'/');
     }
+    // One UTF-8 check for the whole path (`/` never splits a character, so replacing invalid
+    // bytes here gives what replacing them per component would).
+    let p = String::from_utf8(p).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(Text {
         value: Some(p),
         truncated: f.flags & field_flags::TRUNCATED != 0,
     })
 }
 
-fn exec(r: &ExecHead, env_block: &[u8]) -> Result<Exec, DecodeError> {
+fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeError> {
     let syscall = match r.header.variant {
         0 => ExecSyscall::Execve,
         1 => ExecSyscall::Execveat,
@@ -318,7 +322,16 @@ fn exec(r: &ExecHead, env_block: &[u8]) -> Result<Exec, DecodeError> {
     };
     let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
     let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
-    let argv_bytes = used(r.argv_f, &r.argv, "argv")?;
+    let mut argv = strings(used(r.argv_f, &r.argv, "argv")?).into_iter();
+    let exe = argv.next();
+    let argv_empty = exe.is_none();
+    let image = Image::new(
+        comm.clone(),
+        exe.unwrap_or_default(),
+        exepath.value,
+        argv.collect(),
+        path(r.cwd_f, &r.cwd, "cwd", true)?.value,
+    );
     let env = (r.env_f.flags & field_flags::ABSENT == 0)
         .then(|| used(r.env_f, env_block, "env").map(strings))
         .transpose()?;
@@ -345,9 +358,8 @@ fn exec(r: &ExecHead, env_block: &[u8]) -> Result<Exec, DecodeError> {
             r.dirfd,
             text(r.filename_f, &r.filename, "filename")?,
         ),
-        exepath,
-        cwd: path(r.cwd_f, &r.cwd, "cwd", true)?,
-        argv: strings(argv_bytes),
+        image: Arc::new(image),
+        argv_empty,
         args_truncated: r.argv_f.flags & field_flags::TRUNCATED != 0,
         env,
         dirfd: r.dirfd,

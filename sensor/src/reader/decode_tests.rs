@@ -64,9 +64,10 @@ fn exec_record_decodes_paths_argv_and_identity() {
     let Body::Exec(e) = ev.body else {
         panic!("not exec")
     };
-    assert_eq!(e.exepath.value.as_deref(), Some("/usr/bin/ls"));
-    assert_eq!(e.cwd.value.as_deref(), Some("/"));
-    assert_eq!(e.argv, ["ls", "-la", "/tmp"]);
+    assert_eq!(e.image.exepath.as_deref(), Some("/usr/bin/ls"));
+    assert_eq!(e.image.cwd.as_deref(), Some("/"));
+    assert_eq!(e.argv(), ["ls", "-la", "/tmp"]);
+    assert_eq!(e.image.cmdline, "bash -la /tmp");
     assert_eq!(e.vpid, Some(1));
     assert_eq!(e.loginuid, None);
     assert_eq!(e.env, None);
@@ -97,7 +98,7 @@ fn memfd_exe_is_recognised_from_a_disconnected_walk() {
         panic!()
     };
     assert!(e.from_memfd);
-    assert_eq!(e.exepath.value.as_deref(), Some("/memfd:x"));
+    assert_eq!(e.image.exepath.as_deref(), Some("/memfd:x"));
 }
 
 #[test]

@@ -22,7 +22,7 @@ use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value};
 
 use crate::{
     enrich::{Ancestor, Enriched},
-    event::{Body, Exec, ExecSyscall, MountOp},
+    event::{Body, Exec, ExecSyscall, Image, MountOp},
     output::{json, names},
 };
 
@@ -32,8 +32,6 @@ pub struct EventView<'a> {
     /// Wall-clock time of the event (`evt.time`), ns since the epoch.
     pub epoch_ns: u64,
     hostname: Option<&'a str>,
-    args: OnceCell<String>,
-    cmdline: OnceCell<String>,
     exeline: OnceCell<String>,
     env: OnceCell<String>,
     cap_effective: OnceCell<String>,
@@ -67,8 +65,6 @@ impl<'a> EventView<'a> {
             ev,
             epoch_ns,
             hostname: None,
-            args: OnceCell::new(),
-            cmdline: OnceCell::new(),
             exeline: OnceCell::new(),
             env: OnceCell::new(),
             cap_effective: OnceCell::new(),
@@ -109,12 +105,17 @@ impl<'a> EventView<'a> {
         self.lineage().get(usize::try_from(n).ok()?)
     }
 
+    /// What the process runs: the exec's new image, else the table's.
+    fn my_image(&self) -> Option<&'a Image> {
+        match self.image() {
+            Some(e) => Some(&e.image),
+            None => self.lineage().first().map(|me| &*me.image),
+        }
+    }
+
     /// argv[1..] of the process.
     fn arg_list(&self) -> Option<&'a [String]> {
-        match self.image() {
-            Some(e) => Some(e.argv.get(1..).unwrap_or_default()),
-            None => self.ev.ctx.process.args(),
-        }
+        self.my_image().map(|i| i.args.as_slice())
     }
 
     fn vpid(&self) -> Option<u32> {
@@ -145,9 +146,8 @@ impl<'a> EventView<'a> {
         }
     }
 
-    fn join_args(&self) -> Option<&str> {
-        let list = self.arg_list()?;
-        Some(self.args.get_or_init(|| list.join(" ")))
+    fn join_args(&self) -> Option<&'a str> {
+        self.my_image().map(Image::args_line)
     }
 
     /// `proc.aname` and friends: `[N]` is one ancestor; without an index (output only: the
@@ -170,7 +170,6 @@ impl<'a> EventView<'a> {
         let ev = self.ev;
         let task = &ev.event.task;
         let p = &ev.ctx.process;
-        let me = self.lineage().first();
         let parent = p.parent();
         Some(match field {
             Field::ProcPid => int(task.pid),
@@ -180,14 +179,8 @@ impl<'a> EventView<'a> {
             },
             Field::ProcVpid => int(self.vpid()?),
             Field::ProcName => s(&task.comm),
-            Field::ProcExe => match self.image() {
-                Some(e) => s(e.argv.first().map_or("", String::as_str)),
-                None => s(&me?.exe),
-            },
-            Field::ProcExepath => match self.image() {
-                Some(e) => s(e.exepath.value.as_deref()?),
-                None => s(me?.exepath.as_deref()?),
-            },
+            Field::ProcExe => s(&self.my_image()?.exe),
+            Field::ProcExepath => s(self.my_image()?.exepath.as_deref()?),
             Field::ProcArgs => match arg {
                 // Past the end: present and empty, as in Falco.
                 FieldArg::Index(n) => {
@@ -196,18 +189,9 @@ impl<'a> EventView<'a> {
                 }
                 _ => s(self.join_args()?),
             },
-            Field::ProcCmdline => match self.image() {
-                Some(_) => s(self.cmdline.get_or_init(|| {
-                    let args = self.join_args().unwrap_or_default();
-                    join2(&task.comm, args)
-                })),
-                None => s(&me?.cmdline),
-            },
+            Field::ProcCmdline => s(&self.my_image()?.cmdline),
             Field::ProcExeline => {
-                let exe = match self.image() {
-                    Some(e) => e.argv.first().map_or("", String::as_str),
-                    None => me?.exe.as_str(),
-                };
+                let exe = &self.my_image()?.exe;
                 let args = self.join_args()?;
                 s(self.exeline.get_or_init(|| join2(exe, args)))
             }
@@ -220,7 +204,7 @@ impl<'a> EventView<'a> {
                 }
             }
             Field::ProcCwd => match self.exec() {
-                Some(e) => s(e.cwd.value.as_deref()?),
+                Some(e) => s(e.image.cwd.as_deref()?),
                 None => s(p.cwd()?),
             },
             Field::ProcTty => match self.exec() {

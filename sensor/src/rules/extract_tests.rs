@@ -134,9 +134,13 @@ pub(super) fn exec_body(ret: i64) -> Exec {
         upper_layer: Some(true),
         from_memfd: false,
         filename: text("/usr/bin/curl"),
-        exepath: text("/usr/bin/curl"),
-        cwd: text("/root/"),
-        argv: vec!["curl".into(), "-s".into(), "http://x".into()],
+        image: Image::of(
+            "curl",
+            &["curl", "-s", "http://x"],
+            Some("/usr/bin/curl"),
+            Some("/root/"),
+        ),
+        argv_empty: false,
         args_truncated: false,
         env: Some(vec!["HOME=/root".into(), "PATH=/bin".into()]),
         dirfd: -100,
@@ -318,7 +322,7 @@ fn exec_flags_and_execveat() {
 fn a_failed_exec_leaves_the_process_as_it_was() {
     let mut body = exec_body(-2);
     body.filename = text("/nope");
-    body.argv = vec!["nope".into()];
+    body.image = Image::of("nope", &["nope"], None, Some("/root/"));
     let mut e = enriched(Body::Exec(body), in_container(), PodContext::Off);
     e.event.task.comm = "sh".into();
     e.ctx.process.lineage[0] = ancestor(100, "sh", "-c nope");

@@ -177,16 +177,12 @@ impl EventView<'_> {
                 let ok = e.ret >= 0;
                 match name {
                     "res" => res(e.ret),
-                    "exe" => Param::Text(b(e.argv.first().map_or("", String::as_str))),
-                    // The process's own arguments are cached; a failed exec's are not its own.
-                    "args" if ok => Param::Text(b(self.join_args()?)),
-                    "args" => {
-                        Param::Text(Cow::Owned(e.argv.get(1..).unwrap_or_default().join(" ")))
-                    }
+                    "exe" => Param::Text(b(&e.image.exe)),
+                    "args" => Param::Text(b(e.image.args_line())),
                     "tid" => Param::Num(i64::from(task.tid)),
                     "pid" => Param::Num(i64::from(task.pid)),
                     "ptid" => Param::Num(i64::from(e.ppid)),
-                    "cwd" => Param::Text(b(e.cwd.value.as_deref()?)),
+                    "cwd" => Param::Text(b(e.image.cwd.as_deref()?)),
                     "comm" => Param::Text(b(&task.comm)),
                     "env" => {
                         let env = e.env.as_deref()?;
