@@ -302,7 +302,8 @@ fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text,
     }
     // One UTF-8 check for the whole path (`/` never splits a character, so replacing invalid
     // bytes here gives what replacing them per component would).
-    let p = String::from_utf8(p).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let p =
+        String::from_utf8(p).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(Text {
         value: Some(p),
         truncated: f.flags & field_flags::TRUNCATED != 0,
