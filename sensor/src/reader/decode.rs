@@ -166,7 +166,30 @@ pub fn decode(bytes: &[u8], capture_env: bool) -> Result<Event, DecodeError> {
     decode_with(bytes, capture_env, &mut Names::default())
 }
 
+/// Ask the CPU to start loading `bytes` into cache now. A record's fields sit up to kilobytes
+/// apart and the reader meets the record cold: read one after another, each new cache line
+/// would wait for memory in turn; requested together, the waits overlap.
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch is only a hint: it never faults and changes nothing observable;
+        // the address is inside `bytes` anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// The fixed part of the largest record head: the header, then (for an exec) the fields before
+/// its strings.
+const HEAD_BYTES: usize = std::mem::offset_of!(ExecHead, filename);
+
 fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Event, DecodeError> {
+    prefetch(&bytes[..bytes.len().min(HEAD_BYTES)]);
     let header = read::<Header>(bytes, size_of::<Header>(), "record header")?;
     let kind =
         EventKind::from_u32(header.kind).ok_or(DecodeError::UnknownKind { kind: header.kind })?;
@@ -321,6 +344,15 @@ fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeE
             });
         }
     };
+    // The strings' used parts, kilobytes apart, all at once.
+    for (f, buf) in [
+        (r.filename_f, &r.filename[..]),
+        (r.exepath_f, &r.exepath[..]),
+        (r.cwd_f, &r.cwd[..]),
+        (r.argv_f, &r.argv[..]),
+    ] {
+        prefetch(buf.get(..usize::from(f.len)).unwrap_or(buf));
+    }
     let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
     let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
     let mut argv = strings(used(r.argv_f, &r.argv, "argv")?).into_iter();
