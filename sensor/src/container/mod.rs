@@ -50,6 +50,10 @@
 //! `path` must be the path in the hierarchy the leaf came from (on a hybrid host whose tasks sit
 //! in the v2 root, the v1 `memory` controller's path, as the kernel side does).
 
+use std::sync::Arc;
+
+use crate::idhash::IdHash;
+
 #[cfg(test)]
 mod tests;
 
@@ -146,29 +150,30 @@ const FORMS: &[(&str, &str, Runtime)] = &[
 ];
 
 /// [`from_cgroup`] of leaf names already seen: every event names its cgroup, and a node has
-/// few. Bounded: when full it starts over. Hashed with the rules engine's string hasher:
-/// SipHash of the leaf was most of a lookup.
+/// few. Keyed by the name's allocation: the decoder hands out one shared `Arc` per cgroup, so
+/// a lookup hashes an address instead of the ~80-byte name, and compares pointers. A key holds
+/// its `Arc`, so the address cannot be reused for another name while it is in the cache; the
+/// same name in another allocation (after the decoder started over) is merely a second entry.
+/// Bounded: when full it starts over.
 #[derive(Default)]
 pub struct LeafCache {
-    known: std::collections::HashMap<
-        Box<str>,
-        ContainerRef,
-        std::hash::BuildHasherDefault<lanner_rules::filter::FastHasher>,
-    >,
+    /// By the name's address: the name (held, so the address stays its own) and its container.
+    known: std::collections::HashMap<u64, (Arc<str>, ContainerRef), IdHash>,
 }
 
 impl LeafCache {
     const CAP: usize = 8192;
 
-    pub fn of(&mut self, leaf: &str) -> ContainerRef {
-        if let Some(c) = self.known.get(leaf) {
+    pub fn of(&mut self, leaf: &Arc<str>) -> ContainerRef {
+        let address = Arc::as_ptr(leaf).cast::<u8>() as usize as u64;
+        if let Some((_, c)) = self.known.get(&address) {
             return c.clone();
         }
         if self.known.len() >= Self::CAP {
             self.known.clear();
         }
         let c = from_cgroup(leaf, None);
-        self.known.insert(leaf.into(), c.clone());
+        self.known.insert(address, (leaf.clone(), c.clone()));
         c
     }
 }

@@ -335,3 +335,18 @@ fn garbage_never_panics() {
     let huge = "a/".repeat(100_000);
     assert_eq!(from_cgroup("a", Some(&huge)), ContainerRef::Host);
 }
+
+#[test]
+fn the_leaf_cache_answers_by_the_shared_name_and_equal_names_agree() {
+    let id = "a".repeat(64);
+    let leaf: std::sync::Arc<str> = format!("cri-containerd-{id}.scope").into();
+    let mut cache = super::LeafCache::default();
+    let first = cache.of(&leaf);
+    assert_eq!(first.full_id(), Some(id.as_str()));
+    assert_eq!(cache.of(&leaf.clone()), first);
+    // The same name in another allocation is looked up on its own and agrees.
+    let again: std::sync::Arc<str> = leaf.to_string().into();
+    assert_eq!(cache.of(&again), first);
+    let host: std::sync::Arc<str> = "session-3.scope".into();
+    assert_eq!(cache.of(&host), ContainerRef::Host);
+}

@@ -114,7 +114,7 @@ impl Enricher {
         let t = &ev.task;
         // Fork and exit records carry no cgroup name (not read there): the table has it.
         let me = self.table.get(t.pid);
-        let cgroup = t.cgroup.as_deref().or(me.and_then(|p| p.cgroup.as_deref()));
+        let cgroup = t.cgroup.as_ref().or(me.and_then(|p| p.cgroup.as_ref()));
         let container = cgroup.map_or(ContainerRef::Host, |leaf| self.containers.of(leaf));
         let process = ProcContext {
             lineage: self.table.lineage(t.pid),
