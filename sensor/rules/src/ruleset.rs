@@ -257,9 +257,14 @@ impl Ruleset {
     /// Call `hit` for each matching rule, in order: the first only, or all of them. (`hit`
     /// must not evaluate events itself: the macro memo of this thread is in use.)
     pub fn evaluate<'r, E: EventSource>(&'r self, ev: &E, mut hit: impl FnMut(&'r CompiledRule)) {
+        let index = &self.index[ev.evt_type() as usize];
+        // No rule for this type (fork and exit with the official rules): nothing to set up.
+        if index.entries().is_empty() {
+            return;
+        }
         MEMO.with_borrow_mut(|memo| {
             memo.start(self.memo_slots);
-            self.index[ev.evt_type() as usize].candidates(ev, |e| {
+            index.candidates(ev, |e| {
                 if !e.program.eval(ev, memo) {
                     return true;
                 }

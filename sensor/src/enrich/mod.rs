@@ -56,7 +56,8 @@ impl ProcContext {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Context {
     pub process: ProcContext,
-    pub user: UserContext,
+    /// Shared with the other events of the same user, group and login user in the same root.
+    pub user: Arc<UserContext>,
     pub container: ContainerRef,
     /// Set by the pod stage (`pods::run`); `Off` until then.
     pub pod: PodContext,

@@ -131,11 +131,11 @@ fn enriched(uid: u32, user: &str, body: Body, lineage: Vec<Ancestor>, pod: PodCo
                 lineage,
                 ..ProcContext::default()
             },
-            user: UserContext {
+            user: Arc::new(UserContext {
                 name: user.into(),
                 group: user.into(),
                 loginname: "<NA>".into(),
-            },
+            }),
             container: match pod {
                 PodContext::Host => ContainerRef::Host,
                 _ => ContainerRef::Container {

@@ -79,12 +79,28 @@ pub struct Query<'a> {
 pub struct UserDb {
     proc_root: PathBuf,
     tables: HashMap<RootId, Tables, IdHash>,
+    /// The answers given, shared: consecutive events of a process ask the same question, and a
+    /// shared answer costs one reference count instead of three lookups and three. Emptied
+    /// when a table is (re)loaded, and when full.
+    answers: HashMap<Question, Arc<UserContext>, IdHash>,
     /// The root found for each key; kept when its processes are gone, for their late events.
     /// Looked up per event: hashed with the rules engine's string hasher, not SipHash.
     found: HashMap<RootKey, Found, BuildHasherDefault<FastHasher>>,
     root: Arc<str>,
     na: Arc<str>,
 }
+
+/// What an answer depends on: the root's tables and the ids.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct Question {
+    root: Option<RootId>,
+    uid: u32,
+    gid: u32,
+    loginuid: Option<u32>,
+}
+
+/// Most answers kept.
+const ANSWERS_CAP: usize = 4096;
 
 /// Names by uid or gid.
 type Ids = HashMap<u32, Arc<str>, IdHash>;
@@ -107,6 +123,7 @@ impl UserDb {
         Self {
             proc_root: proc_root.to_path_buf(),
             tables: HashMap::default(),
+            answers: HashMap::default(),
             found: HashMap::default(),
             root: Arc::from("root"),
             na: Arc::from(NA),
@@ -116,9 +133,26 @@ impl UserDb {
     /// The names for `q`, in the root of the first of `pids()` still alive (the process
     /// itself may be gone already), else the root last found for the key. `pids` is called
     /// only when the cache has to be checked against `/proc`.
-    pub fn context(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> UserContext {
-        let root = self.resolve(q, pids);
-        let tables = root.and_then(|r| self.tables.get(&r));
+    pub fn context(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> Arc<UserContext> {
+        let question = Question {
+            root: self.resolve(q, pids),
+            uid: q.uid,
+            gid: q.gid,
+            loginuid: q.loginuid,
+        };
+        if let Some(a) = self.answers.get(&question) {
+            return a.clone();
+        }
+        let answer = Arc::new(self.answer(question));
+        if self.answers.len() >= ANSWERS_CAP {
+            self.answers.clear();
+        }
+        self.answers.insert(question, answer.clone());
+        answer
+    }
+
+    fn answer(&self, q: Question) -> UserContext {
+        let tables = q.root.and_then(|r| self.tables.get(&r));
         let name = |ids: Option<&Ids>, id: u32| {
             ids.and_then(|t| t.get(&id)).cloned().unwrap_or_else(|| {
                 if id == 0 {
@@ -168,6 +202,8 @@ impl UserDb {
                 .is_none_or(|t| q.now_ns.saturating_sub(t.loaded_ns) >= RELOAD_AFTER_NS);
             if stale && let Some(t) = load(&dir, q.now_ns) {
                 self.tables.insert(id, t);
+                // Names may have changed: answer afresh.
+                self.answers.clear();
             }
             if self.tables.contains_key(&id) {
                 let found = Found {
@@ -272,5 +308,24 @@ mod tests {
             "app"
         );
         assert_eq!(asked.get(), 3);
+    }
+
+    /// The same question gets the same shared answer, until the tables are read again.
+    #[test]
+    fn answers_are_shared_until_the_tables_reload() {
+        let dir = lanner_tests::TempDir::new("users-answers");
+        let root = dir.path().join("7/root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/passwd"), "app:x:1000:1000::/:\n").unwrap();
+        let key = RootKey::Container("c".into());
+        let mut db = UserDb::new(dir.path());
+        let first = db.context(&query(&key, 0, 1000, 0), || vec![7]);
+        let again = db.context(&query(&key, 1, 1000, 0), || vec![7]);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(&*db.context(&query(&key, 2, 0, 0), || vec![7]).name, "root");
+        fs::write(root.join("etc/passwd"), "renamed:x:1000:1000::/:\n").unwrap();
+        let later = RELOAD_AFTER_NS + RECHECK_NS;
+        let renamed = db.context(&query(&key, later, 1000, 0), || vec![7]);
+        assert_eq!(&*renamed.name, "renamed");
     }
 }

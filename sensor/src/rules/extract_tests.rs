@@ -62,11 +62,11 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
             vpgid: Some(7),
             duration_ns: Some(5_000),
         },
-        user: UserContext {
+        user: Arc::new(UserContext {
             name: "root".into(),
             group: "root".into(),
             loginname: "alice".into(),
-        },
+        }),
         container,
         pod,
     }
