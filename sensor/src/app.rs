@@ -174,7 +174,7 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
             "pid": std::process::id(),
             "metrics": metrics_addr.map(|a| a.to_string()),
         });
-        std::fs::write(path, ready.to_string())
+        write_whole(path, &ready.to_string())
             .with_context(|| format!("writing ready file {}", path.display()))?;
     }
     log::info!("probes attached; capturing exec, mount, connect, fork and exit");
@@ -256,4 +256,14 @@ fn release_start_up_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Write `path` whole or not at all: whoever waits for the ready file polls for it to exist and
+/// then reads it, and a plain write shows an empty file for a moment (a test caught one). The
+/// text goes to a file beside it first, then is renamed over it, atomically.
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
 }
