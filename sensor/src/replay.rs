@@ -106,8 +106,9 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
 
     // For comparison: the same rounds read straight from the whole recording in memory, so
     // nearly every record comes from DRAM (the recording is larger than the caches).
-    let aligned = record::Aligned::of(&records);
-    let flat = aligned.records();
+    let mut whole =
+        record::RingFeed::new(records.iter().map(|r| r.len().next_multiple_of(8)).sum());
+    let flat = whole.load(&records);
     let mut flat_timed = Timed::default();
     for round in rounds..2 * rounds {
         flat_timed.run(|| p.play(&flat, round * period))?;
