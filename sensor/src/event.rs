@@ -120,6 +120,18 @@ impl Image {
         }
     }
 
+    /// An exec's image from argv as passed: argv[0] is `exe`, the rest the arguments.
+    pub fn from_argv(
+        name: Arc<str>,
+        argv: Vec<String>,
+        exepath: Option<String>,
+        cwd: Option<String>,
+    ) -> Self {
+        let mut argv = argv.into_iter();
+        let exe = argv.next().unwrap_or_default();
+        Self::new(name, exe, exepath, argv.collect(), cwd)
+    }
+
     /// argv[1..] joined by spaces (the tail of `cmdline`).
     pub fn args_line(&self) -> &str {
         if self.args.is_empty() {
@@ -144,13 +156,12 @@ impl Image {
 
 #[cfg(test)]
 impl Image {
-    /// An exec's image from its argv (argv[0] is `exe`), as the decoder makes it.
+    /// [`Image::from_argv`] from borrowed strings, shared.
     pub fn of(comm: &str, argv: &[&str], exepath: Option<&str>, cwd: Option<&str>) -> Arc<Self> {
-        Arc::new(Self::new(
+        Arc::new(Self::from_argv(
             comm.into(),
-            argv.first().map_or_else(String::new, |a| a.to_string()),
+            argv.iter().map(|a| a.to_string()).collect(),
             exepath.map(String::from),
-            argv.iter().skip(1).map(|a| a.to_string()).collect(),
             cwd.map(String::from),
         ))
     }

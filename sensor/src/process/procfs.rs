@@ -67,11 +67,10 @@ pub fn read(proc_root: &Path, pid: u32, ticks: u64) -> Option<ProcInfo> {
     Some(ProcInfo {
         pid,
         ppid: stat.ppid,
-        image: Arc::new(Image::new(
+        image: Arc::new(Image::from_argv(
             stat.comm.into(),
-            argv.first().cloned().unwrap_or_default(),
+            argv,
             link("exe"),
-            argv.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
             link("cwd").map(|c| if c.ends_with('/') { c } else { c + "/" }),
         )),
         uid: ids("Uid:").first().copied().unwrap_or(0),

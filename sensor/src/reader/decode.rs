@@ -355,14 +355,12 @@ fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeE
     }
     let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
     let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
-    let mut argv = strings(used(r.argv_f, &r.argv, "argv")?).into_iter();
-    let exe = argv.next();
-    let argv_empty = exe.is_none();
-    let image = Image::new(
+    let argv = strings(used(r.argv_f, &r.argv, "argv")?);
+    let argv_empty = argv.is_empty();
+    let image = Image::from_argv(
         comm.clone(),
-        exe.unwrap_or_default(),
+        argv,
         exepath.value,
-        argv.collect(),
         path(r.cwd_f, &r.cwd, "cwd", true)?.value,
     );
     let env = (r.env_f.flags & field_flags::ABSENT == 0)
