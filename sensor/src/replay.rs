@@ -17,11 +17,10 @@
 //! other load on the machine does not count) cover the decode → alert JSON work only (not
 //! reading the file, not seeding the table, not feeding the ring). `undisturbed` sums each
 //! batch's least CPU time over the rounds: the same work with the moments other load slowed
-//! it left out. `flat` is the same number
-//! of rounds read straight from one copy of the whole recording, for comparison. One more
-//! round runs stage by stage over batches of 256 records (the reader's batch) to split the
-//! time per stage, and one more times each event on its own to give the time per event of
-//! each kind.
+//! it left out. `flat` is the same number of rounds read straight from one copy of the whole
+//! recording, for comparison. One more round runs stage by stage over batches of 256 records
+//! (the reader's batch) to split the time per stage, and one more times each event on its own
+//! to give the time per event of each kind.
 
 use std::{
     path::Path,
@@ -30,6 +29,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use lanner_common::{EventKind, KIND_COUNT};
 use lanner_rules::Ruleset;
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
     // meets them; only the pipeline's work on each batch is timed.
     let mut timed = Timed::default();
     // Each batch's least CPU time over the rounds: the pipeline's own cost with the moments
-    // other load on the machine slowed it (shared caches, the other hyperthread) left out.
+    // other load on the machine slowed it left out.
     let mut best = vec![u64::MAX; records.len().div_ceil(BATCH)];
     let mut events_per_round = 0;
     for round in 0..rounds {
@@ -106,8 +106,7 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
 
     // For comparison: the same rounds read straight from the whole recording in memory, so
     // nearly every record comes from DRAM (the recording is larger than the caches).
-    let mut whole =
-        record::RingFeed::new(records.iter().map(|r| r.len().next_multiple_of(8)).sum());
+    let mut whole = record::RingFeed::holding(&records);
     let flat = whole.load(&records);
     let mut flat_timed = Timed::default();
     for round in rounds..2 * rounds {
@@ -204,7 +203,7 @@ struct Scan {
 
 impl Scan {
     fn of(records: &[&[u8]], capture_env: bool) -> Self {
-        let mut counts = [0u64; lanner_common::KIND_COUNT];
+        let mut counts = [0u64; KIND_COUNT];
         let (mut first_ns, mut last_ns) = (u64::MAX, 0);
         for ev in records
             .iter()
@@ -214,7 +213,7 @@ impl Scan {
             first_ns = first_ns.min(ev.boot_ns);
             last_ns = last_ns.max(ev.boot_ns);
         }
-        let kinds = lanner_common::EventKind::ALL
+        let kinds = EventKind::ALL
             .iter()
             .map(|k| (k.name().to_string(), counts[k.index()].into()))
             .collect();
@@ -297,13 +296,23 @@ impl Pipeline {
     fn play(&mut self, records: &[&[u8]], shift_ns: u64) -> anyhow::Result<u64> {
         let mut events = 0;
         for rec in records {
-            if let Some(ev) = self.decode(rec, shift_ns) {
-                let e = self.enrich(ev);
-                self.output(&e)?;
+            if self.one(rec, shift_ns)?.is_some() {
                 events += 1;
             }
         }
         Ok(events)
+    }
+
+    /// Every stage on one record, the event freed at the end as the output stage does; its
+    /// kind, when it decoded.
+    fn one(&mut self, rec: &[u8], shift_ns: u64) -> anyhow::Result<Option<EventKind>> {
+        let Some(ev) = self.decode(rec, shift_ns) else {
+            return Ok(None);
+        };
+        let kind = ev.kind();
+        let e = self.enrich(ev);
+        self.output(&e)?;
+        Ok(Some(kind))
     }
 
     /// The reader's work on one record (`reader::drain`), the timestamp moved by `shift_ns`.
@@ -386,9 +395,7 @@ impl Pipeline {
             "events_per_second": events as f64 / total.as_secs_f64().max(1e-9),
         }))
     }
-}
 
-impl Pipeline {
     /// One more round with each event timed on its own, decode to alert JSON, summed by kind:
     /// what one exec costs against one connect. Two clock reads per event (~40 ns) are in it.
     fn kind_round(
@@ -397,23 +404,18 @@ impl Pipeline {
         records: &[&[u8]],
         shift_ns: u64,
     ) -> anyhow::Result<Value> {
-        let mut spent = [(0u64, 0u64); lanner_common::KIND_COUNT];
+        let mut spent = [(0u64, 0u64); KIND_COUNT];
         for batch in records.chunks(BATCH) {
             for rec in feed.load(batch) {
                 let t0 = Instant::now();
-                let Some(ev) = self.decode(rec, shift_ns) else {
-                    continue;
-                };
-                let kind = ev.kind().index();
-                let e = self.enrich(ev);
-                self.output(&e)?;
-                drop(e);
-                let (n, ns) = &mut spent[kind];
-                *n += 1;
-                *ns += t0.elapsed().as_nanos() as u64;
+                if let Some(kind) = self.one(rec, shift_ns)? {
+                    let (n, ns) = &mut spent[kind.index()];
+                    *n += 1;
+                    *ns += t0.elapsed().as_nanos() as u64;
+                }
             }
         }
-        Ok(lanner_common::EventKind::ALL
+        Ok(EventKind::ALL
             .iter()
             .map(|k| {
                 let (n, ns) = spent[k.index()];

@@ -65,6 +65,11 @@ pub fn split(bytes: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
     Ok(records)
 }
 
+/// The 8-byte words `records` take, each starting on its own word.
+fn words_for(records: &[&[u8]]) -> usize {
+    records.iter().map(|r| r.len().div_ceil(8)).sum()
+}
+
 /// Records handed to the pipeline the way the ring buffer hands them to the reader: each batch
 /// is first copied (the kernel's write; the caller does not time it) into a region the size of
 /// the sensor's ring, at the next free place, wrapping at its end. The decoder then reads
@@ -86,17 +91,21 @@ impl RingFeed {
         }
     }
 
+    /// A feed that holds all of `records` at once, each at its own place.
+    pub fn holding(records: &[&[u8]]) -> Self {
+        Self::new(words_for(records) * 8)
+    }
+
     /// Copy `batch` in; the copies, 8-byte aligned, in order.
     pub fn load(&mut self, batch: &[&[u8]]) -> Vec<&[u8]> {
-        let words_of = |len: usize| len.div_ceil(8);
-        let need: usize = batch.iter().map(|r| words_of(r.len())).sum();
+        let need = words_for(batch);
         if need > self.words.len() {
             // A batch larger than the ring (not the sensor's case): make room for it whole.
             self.words.resize(need, 0);
         }
         let mut spans = Vec::with_capacity(batch.len());
         for r in batch {
-            let n = words_of(r.len());
+            let n = r.len().div_ceil(8);
             if self.head + n > self.words.len() {
                 self.head = 0;
             }
