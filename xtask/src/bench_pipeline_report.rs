@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::bench_latency::PROBE_RULE;
 use crate::bench_pipeline::{REPLAY_EVENTS, REPLAY_RUNS, RSS_RATE, RSS_SECS, Results};
 use crate::bench_sensor::stats_events;
+use crate::report;
 
 const TARGET_EPS: f64 = 1_000_000.0;
 const TARGET_P50_NS: u64 = 1_000_000;
@@ -31,29 +32,20 @@ pub fn render(command: &str, load_at_start: &str, r: &Results) -> String {
         load_at_end.join(" ")
     );
 
-    let per_cpu: Vec<f64> = r
-        .replays
-        .iter()
-        .map(|v| num(&v["events_per_cpu_second"]))
-        .collect();
+    // One figure of every replay run, by its path in the run's summary (absent: skipped).
+    let across = |path: &[&str]| -> Vec<f64> {
+        r.replays
+            .iter()
+            .filter_map(|v| path.iter().fold(v, |v, k| &v[*k]).as_f64())
+            .collect()
+    };
+    let per_cpu = across(&["events_per_cpu_second"]);
     let eps_median = median(&per_cpu);
     let (lo, hi) = min_max(&per_cpu);
-    let wall: Vec<f64> = r
-        .replays
-        .iter()
-        .map(|v| num(&v["events_per_second"]))
-        .collect();
-    let flat: Vec<f64> = r
-        .replays
-        .iter()
-        .map(|v| num(&v["flat"]["events_per_cpu_second"]))
-        .collect();
+    let wall = across(&["events_per_second"]);
+    let flat = across(&["flat", "events_per_cpu_second"]);
     let (flat_lo, flat_hi) = min_max(&flat);
-    let undisturbed: Vec<f64> = r
-        .replays
-        .iter()
-        .map(|v| num(&v["undisturbed"]["events_per_cpu_second"]))
-        .collect();
+    let undisturbed = across(&["undisturbed", "events_per_cpu_second"]);
     let (und_lo, und_hi) = min_max(&undisturbed);
     let _ = writeln!(s, "## Results against the targets\n");
     let _ = writeln!(s, "| measure | result | target | |\n|---|---|---|---|");
@@ -175,14 +167,7 @@ pub fn render(command: &str, load_at_start: &str, r: &Results) -> String {
         s,
         "| decode | enrich (process table, users, container) | rules + alert JSON + alert metrics | stage-by-stage events/s |\n|---:|---:|---:|---:|"
     );
-    let split = |k: &str| {
-        median(
-            &r.replays
-                .iter()
-                .map(|v| num(&v["split"][k]))
-                .collect::<Vec<_>>(),
-        )
-    };
+    let split = |k: &str| median(&across(&["split", k]));
     let _ = writeln!(
         s,
         "| {:.0} ns | {:.0} ns | {:.0} ns | {} |",
@@ -205,12 +190,7 @@ pub fn render(command: &str, load_at_start: &str, r: &Results) -> String {
         .flatten()
         .map(|(k, _)| k)
     {
-        let per = median(
-            &r.replays
-                .iter()
-                .filter_map(|v| v["by_kind"][kind]["ns_per_event"].as_f64())
-                .collect::<Vec<_>>(),
-        );
+        let per = median(&across(&["by_kind", kind, "ns_per_event"]));
         let _ = writeln!(
             s,
             "| {kind} | {} | {:.0} ns |",
@@ -319,19 +299,14 @@ fn kinds(v: &Value) -> String {
     })
 }
 
-fn min_max(xs: &[f64]) -> (f64, f64) {
-    xs.iter()
-        .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)))
+/// The median of the runs' figures (0 without any).
+fn median(xs: &[f64]) -> f64 {
+    report::median(xs).unwrap_or(0.0)
 }
 
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+/// The least and greatest of the runs' figures (0 without any).
+fn min_max(xs: &[f64]) -> (f64, f64) {
+    report::min_max(xs).unwrap_or((0.0, 0.0))
 }
 
 /// Nearest-rank percentile.

@@ -94,7 +94,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+pub fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     let lo = values.iter().copied().min_by(f64::total_cmp)?;
     let hi = values.iter().copied().max_by(f64::total_cmp)?;
     Some((lo, hi))
