@@ -27,7 +27,7 @@ use crate::{
     clock::Clock,
     config::Config,
     enrich::{
-        Enriched, Enricher,
+        Enriched, Enricher, Interest,
         pods::{self, PodWait, PodWaitCounters},
     },
     event::Event,
@@ -118,6 +118,12 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         &args.proc_root,
         args.proc_table_cap,
         args.exited_grace_ms * 1_000_000,
+        // `--dump-events` writes every event with its context.
+        if args.dump_events {
+            Interest::all()
+        } else {
+            rules.live.interest()
+        },
     );
     let wait = PodWait {
         max_wait: std::time::Duration::from_millis(args.pod_wait_ms),

@@ -2,6 +2,8 @@
 
 use std::{net::IpAddr, sync::Arc};
 
+use lanner_rules::EvtType;
+
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
@@ -32,6 +34,30 @@ pub enum Body {
     Connect(Connect),
     Fork(Fork),
     Exit(Exit),
+}
+
+impl Body {
+    /// The event type, as Falco's `evt.type` names it (what the rule index and the enricher's
+    /// interest are keyed by).
+    pub fn evt_type(&self) -> EvtType {
+        match self {
+            Body::Exec(e) => match e.syscall {
+                ExecSyscall::Execve => EvtType::Execve,
+                ExecSyscall::Execveat => EvtType::Execveat,
+            },
+            Body::Mount(m) => match m.op {
+                MountOp::Mount => EvtType::Mount,
+                MountOp::Umount2 => EvtType::Umount2,
+                MountOp::Fsopen => EvtType::Fsopen,
+                MountOp::Fsmount => EvtType::Fsmount,
+                MountOp::MoveMount => EvtType::MoveMount,
+                MountOp::OpenTree => EvtType::OpenTree,
+            },
+            Body::Connect(_) => EvtType::Connect,
+            Body::Fork(_) => EvtType::Clone,
+            Body::Exit(_) => EvtType::Procexit,
+        }
+    }
 }
 
 /// A string captured by the kernel: its value when it could be read, and whether it was cut.

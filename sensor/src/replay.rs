@@ -275,6 +275,7 @@ impl Pipeline {
                 &args.proc_root,
                 args.proc_table_cap,
                 args.exited_grace_ms * 1_000_000,
+                live.interest(),
             ),
             gauges,
             ruleset: live.current(),

@@ -247,6 +247,15 @@ impl Ruleset {
             .count()
     }
 
+    /// The event types some enabled rule can match: events of the others are never
+    /// evaluated, so their context need not be built.
+    pub fn types(&self) -> EvtSet {
+        EvtType::ALL
+            .into_iter()
+            .filter(|t| !self.index[*t as usize].entries().is_empty())
+            .fold(EvtSet::NONE, |set, t| set.union(t.bit()))
+    }
+
     /// (rules, filter nodes) evaluated at most for an event of type `ty`: the size of the
     /// specialised filters in its index.
     pub fn index_size(&self, ty: EvtType) -> (usize, usize) {

@@ -11,8 +11,13 @@ pub use pods::PodContext;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering::Relaxed},
+    },
 };
+
+use lanner_rules::{EvtSet, EvtType};
 
 pub use crate::process::{Ancestor, users::UserContext};
 use crate::{
@@ -61,6 +66,48 @@ pub struct Context {
     pub container: ContainerRef,
     /// Set by the pod stage (`pods::run`); `Off` until then.
     pub pod: PodContext,
+    /// Not built: no rule could match the event's type when it was enriched (see
+    /// [`Interest`]). Such an event is not evaluated, whichever ruleset it then meets.
+    pub skipped: bool,
+}
+
+impl Context {
+    /// The context of an event nothing reads.
+    fn skipped(user: Arc<UserContext>) -> Self {
+        Self {
+            process: ProcContext::default(),
+            user,
+            container: ContainerRef::Host,
+            pod: PodContext::Off,
+            skipped: true,
+        }
+    }
+}
+
+/// The event types whose events get a context: those the current ruleset has rules for
+/// (every type with `--dump-events`). Fork and exit have none in the official rules, and
+/// building their context (lineage, user names, container) was half of what they cost; the
+/// process table still takes every event. Shared with the rules reloader, which widens it
+/// before swapping in a ruleset that needs more.
+#[derive(Clone, Debug)]
+pub struct Interest(Arc<AtomicU16>);
+
+impl Interest {
+    pub fn new(types: EvtSet) -> Self {
+        Self(Arc::new(AtomicU16::new(types.0)))
+    }
+
+    pub fn all() -> Self {
+        Self::new(EvtSet::ALL)
+    }
+
+    pub fn set(&self, types: EvtSet) {
+        self.0.store(types.0, Relaxed);
+    }
+
+    pub fn wants(&self, t: EvtType) -> bool {
+        EvtSet(self.0.load(Relaxed)).contains(t)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -77,11 +124,13 @@ pub struct Enricher {
     anchors: HashMap<String, u32>,
     containers: LeafCache,
     proc_root: PathBuf,
+    interest: Interest,
 }
 
 impl Enricher {
-    /// A table seeded from `proc_root` (see `process::procfs`).
-    pub fn new(proc_root: &Path, cap: usize, grace_ns: u64) -> Self {
+    /// A table seeded from `proc_root` (see `process::procfs`); contexts for the event types
+    /// `interest` holds.
+    pub fn new(proc_root: &Path, cap: usize, grace_ns: u64, interest: Interest) -> Self {
         let mut table = ProcessTable::new(cap, grace_ns);
         let seeded = crate::process::procfs::scan(proc_root);
         log::info!(
@@ -98,6 +147,7 @@ impl Enricher {
             anchors: HashMap::new(),
             containers: LeafCache::default(),
             proc_root: proc_root.to_path_buf(),
+            interest,
         }
     }
 
@@ -107,7 +157,11 @@ impl Enricher {
 
     pub fn enrich(&mut self, event: Event) -> Enriched {
         self.table.apply(&event);
-        let ctx = self.context(&event);
+        let ctx = if self.interest.wants(event.body.evt_type()) {
+            self.context(&event)
+        } else {
+            Context::skipped(self.users.unknown())
+        };
         Enriched { event, ctx }
     }
 
@@ -163,6 +217,7 @@ impl Enricher {
             user,
             container,
             pod: PodContext::Off,
+            skipped: false,
         }
     }
 }
@@ -178,3 +233,6 @@ fn anchor(anchors: &mut HashMap<String, u32>, proc_root: &Path, id: &str, pid: u
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

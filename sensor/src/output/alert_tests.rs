@@ -144,6 +144,7 @@ fn enriched(uid: u32, user: &str, body: Body, lineage: Vec<Ancestor>, pod: PodCo
                 },
             },
             pod,
+            skipped: false,
         },
     }
 }

@@ -101,7 +101,9 @@ impl Writer {
         let view = EventView::new(ev, epoch_ns).with_hostname(&self.format.hostname);
         let started = sample.then(Instant::now);
         let mut fired = Vec::new();
-        ruleset.evaluate(&view, |r| fired.push(r));
+        if !ev.ctx.skipped {
+            ruleset.evaluate(&view, |r| fired.push(r));
+        }
         if let Some(t) = started {
             self.metrics
                 .eval_latency

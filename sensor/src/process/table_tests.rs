@@ -1,55 +1,7 @@
 //! Process table: fork/exec/exit bookkeeping, lineage, grace period and the cap.
 
 use super::*;
-use crate::event::{Exec, ExecSyscall, Exit, Fork, Text};
-use crate::testutil::task;
-
-fn fork(t: u64, parent: u32, child: u32) -> Event {
-    Event {
-        boot_ns: t,
-        task: task(parent, "sh"),
-        body: Body::Fork(Fork {
-            child_pid: child,
-            child_tid: child,
-        }),
-    }
-}
-
-fn exit(t: u64, pid: u32) -> Event {
-    Event {
-        boot_ns: t,
-        task: task(pid, "x"),
-        body: Body::Exit(Exit { exit_code: 0 }),
-    }
-}
-
-fn exec(t: u64, pid: u32, ppid: u32, comm: &str, argv: &[&str]) -> Event {
-    Event {
-        boot_ns: t,
-        task: task(pid, comm),
-        body: Body::Exec(Exec {
-            syscall: ExecSyscall::Execve,
-            ret: 0,
-            ppid,
-            vpid: Some(pid),
-            groups: None,
-            euid: 0,
-            loginuid: None,
-            cap_effective: 0,
-            cap_permitted: 0,
-            tty: Some(34816),
-            upper_layer: None,
-            from_memfd: false,
-            filename: Text::default(),
-            image: Image::of(comm, argv, Some(&format!("/bin/{comm}")), Some("/")),
-            argv_empty: argv.is_empty(),
-            args_truncated: false,
-            env: None,
-            dirfd: -100,
-            at_flags: 0,
-        }),
-    }
-}
+use crate::testutil::{exec, exit, fork};
 
 #[test]
 fn fork_then_exec_builds_a_lineage() {

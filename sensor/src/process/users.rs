@@ -88,6 +88,8 @@ pub struct UserDb {
     found: HashMap<RootKey, Found, BuildHasherDefault<FastHasher>>,
     root: Arc<str>,
     na: Arc<str>,
+    /// Every name `<NA>`: what an event whose context is skipped carries.
+    unknown: Arc<UserContext>,
 }
 
 /// What an answer depends on: the root's tables and the ids.
@@ -120,14 +122,25 @@ fn parse_ids(text: &str) -> Ids {
 
 impl UserDb {
     pub fn new(proc_root: &Path) -> Self {
+        let na: Arc<str> = Arc::from(NA);
         Self {
             proc_root: proc_root.to_path_buf(),
             tables: HashMap::default(),
             answers: HashMap::default(),
             found: HashMap::default(),
             root: Arc::from("root"),
-            na: Arc::from(NA),
+            unknown: Arc::new(UserContext {
+                name: na.clone(),
+                group: na.clone(),
+                loginname: na.clone(),
+            }),
+            na,
         }
+    }
+
+    /// Names not looked up.
+    pub fn unknown(&self) -> Arc<UserContext> {
+        self.unknown.clone()
     }
 
     /// The names for `q`, in the root of the first of `pids()` still alive (the process

@@ -22,7 +22,7 @@ use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value};
 
 use crate::{
     enrich::{Ancestor, Enriched},
-    event::{Body, Exec, ExecSyscall, Image, MountOp},
+    event::{Body, Exec, Image},
     output::{json, names},
 };
 
@@ -299,23 +299,7 @@ impl<'a> EventView<'a> {
 
 impl EventSource for EventView<'_> {
     fn evt_type(&self) -> EvtType {
-        match &self.ev.event.body {
-            Body::Exec(e) => match e.syscall {
-                ExecSyscall::Execve => EvtType::Execve,
-                ExecSyscall::Execveat => EvtType::Execveat,
-            },
-            Body::Mount(m) => match m.op {
-                MountOp::Mount => EvtType::Mount,
-                MountOp::Umount2 => EvtType::Umount2,
-                MountOp::Fsopen => EvtType::Fsopen,
-                MountOp::Fsmount => EvtType::Fsmount,
-                MountOp::MoveMount => EvtType::MoveMount,
-                MountOp::OpenTree => EvtType::OpenTree,
-            },
-            Body::Connect(_) => EvtType::Connect,
-            Body::Fork(_) => EvtType::Clone,
-            Body::Exit(_) => EvtType::Procexit,
-        }
+        self.ev.event.body.evt_type()
     }
 
     fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {

@@ -69,6 +69,7 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
         }),
         container,
         pod,
+        skipped: false,
     }
 }
 

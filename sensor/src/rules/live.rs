@@ -14,12 +14,15 @@ use lanner_rules::{Options, Ruleset};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::files;
+use crate::enrich::Interest;
 
 /// Shared by the evaluating thread (reads the current ruleset per batch) and the reloader.
 #[derive(Clone)]
 pub struct LiveRules {
     current: Arc<RwLock<Arc<Ruleset>>>,
     pub counters: Arc<ReloadCounters>,
+    /// The event types the current ruleset evaluates, for the enricher.
+    interest: Interest,
 }
 
 #[derive(Debug, Default)]
@@ -36,9 +39,15 @@ impl LiveRules {
         let counters = Arc::new(ReloadCounters::default());
         count(&counters, &ruleset);
         Self {
+            interest: Interest::new(ruleset.types()),
             current: Arc::new(RwLock::new(Arc::new(ruleset))),
             counters,
         }
+    }
+
+    /// The event types to build contexts for, kept current across reloads.
+    pub fn interest(&self) -> Interest {
+        self.interest.clone()
     }
 
     pub fn current(&self) -> Arc<Ruleset> {
@@ -50,11 +59,17 @@ impl LiveRules {
 
     fn swap(&self, ruleset: Ruleset) {
         count(&self.counters, &ruleset);
+        // Widen the interest first, so every event the new ruleset evaluates has its context;
+        // events enriched before, of types only it has rules for, carry a skipped context and
+        // are not evaluated (as the old ruleset would not have). Narrow it only afterwards.
+        let (old, new_types) = (self.current().types(), ruleset.types());
+        self.interest.set(old.union(new_types));
         let new = Arc::new(ruleset);
         match self.current.write() {
             Ok(mut g) => *g = new,
             Err(poisoned) => *poisoned.into_inner() = new,
         }
+        self.interest.set(new_types);
     }
 
     /// Load `paths` again; swap on success. Returns whether it succeeded.
@@ -131,5 +146,45 @@ pub async fn watch(live: LiveRules, paths: Vec<PathBuf>, options: Options, watch
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanner_rules::EvtType;
+    use lanner_tests::TempDir;
+
+    use super::*;
+
+    fn rule(ty: &str) -> String {
+        format!(
+            "- rule: r\n  desc: d\n  condition: evt.type = {ty}\n  output: o\n  priority: WARNING\n"
+        )
+    }
+
+    #[test]
+    fn the_interest_follows_the_ruleset_across_reloads() {
+        let dir = TempDir::new("live-interest");
+        let file = dir.path().join("rules.yaml");
+        let paths = vec![file.clone()];
+        let options = Options::default();
+        std::fs::write(&file, rule("execve")).unwrap();
+        let live = LiveRules::new(load(&paths, &options).unwrap());
+        let interest = live.interest();
+        assert!(interest.wants(EvtType::Execve));
+        assert!(!interest.wants(EvtType::Clone));
+
+        std::fs::write(&file, rule("clone")).unwrap();
+        assert!(live.reload(&paths, &options));
+        assert!(
+            interest.wants(EvtType::Clone),
+            "the enricher's handle sees it"
+        );
+        assert!(!interest.wants(EvtType::Execve), "narrowed after the swap");
+
+        // A failed reload keeps the ruleset, and so the interest.
+        std::fs::write(&file, "- rule: [").unwrap();
+        assert!(!live.reload(&paths, &options));
+        assert!(interest.wants(EvtType::Clone));
     }
 }
