@@ -58,6 +58,9 @@ macro_rules! fields {
         #[repr(u16)]
         pub enum Field { $( $variant, )* }
 
+        /// Names in `Field` order, for what is worked out at compile time (`Class`).
+        pub(crate) const NAMES: &[&str] = &[$( $name, )*];
+
         pub static FIELDS: &[$crate::fields::FieldDef] = &[
             $( $crate::fields::FieldDef {
                 field: Field::$variant,
@@ -77,7 +80,72 @@ mod tests;
 
 pub use table::{FIELDS, Field};
 
+/// The class of a field: its name up to the first dot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Evt,
+    Proc,
+    Thread,
+    User,
+    Group,
+    Fd,
+    Container,
+    K8s,
+}
+
+/// Each field's class, worked out when compiling: an event source dispatches on it per
+/// extracted value, where comparing name prefixes cost a chain of string tests.
+static CLASS_OF: [Class; table::NAMES.len()] = {
+    let mut out = [Class::Evt; table::NAMES.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = class_of(table::NAMES[i].as_bytes());
+        i += 1;
+    }
+    out
+};
+
+const fn class_of(name: &[u8]) -> Class {
+    const fn starts(name: &[u8], prefix: &[u8]) -> bool {
+        if name.len() < prefix.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < prefix.len() {
+            if name[i] != prefix[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    if starts(name, b"evt.") {
+        Class::Evt
+    } else if starts(name, b"proc.") {
+        Class::Proc
+    } else if starts(name, b"thread.") {
+        Class::Thread
+    } else if starts(name, b"user.") {
+        Class::User
+    } else if starts(name, b"group.") {
+        Class::Group
+    } else if starts(name, b"fd.") {
+        Class::Fd
+    } else if starts(name, b"container.") {
+        Class::Container
+    } else if starts(name, b"k8s.") {
+        Class::K8s
+    } else {
+        // A field of a new class fails the build here, not a dispatch at run time.
+        panic!("a field of an unknown class")
+    }
+}
+
 impl Field {
+    pub fn class(self) -> Class {
+        CLASS_OF[self as usize]
+    }
+
     pub fn def(self) -> &'static FieldDef {
         def(self)
     }

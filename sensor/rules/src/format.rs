@@ -7,7 +7,7 @@ use crate::{
     compile::Compiler,
     diag::Diagnostic,
     event::{EventSource, FieldArg},
-    fields::{self, flag},
+    fields::{self, Field, flag},
     filter::Extractor,
     loader::Located,
     parse::{self, OutputPart},
@@ -102,11 +102,15 @@ impl Format {
             match p {
                 Part::Text(s) => out.push_str(s),
                 Part::Field(f) => {
-                    let (text, json) = f.value(ev);
-                    match f.width {
-                        Some(w) => out.push_str(&format!("{text:<w$.w$}")),
-                        None => out.push_str(&text),
-                    }
+                    let json = match f.width {
+                        None => f.write(ev, &mut out),
+                        Some(w) => {
+                            let mut text = String::new();
+                            let json = f.write(ev, &mut text);
+                            out.push_str(&format!("{text:<w$.w$}"));
+                            json
+                        }
+                    };
                     if f.in_json {
                         fields.insert(f.written.clone(), json);
                     }
@@ -120,7 +124,7 @@ impl Format {
     /// is a single field, as Falco stores a bare field; the rendered text otherwise.
     pub fn render_value<E: EventSource>(&self, ev: &E) -> Json {
         match self.parts.as_slice() {
-            [Part::Field(f)] if f.in_json && f.width.is_none() => f.value(ev).1,
+            [Part::Field(f)] if f.in_json && f.width.is_none() => f.write(ev, &mut String::new()),
             _ => Json::String(self.render(ev, &mut Map::new())),
         }
     }
@@ -135,7 +139,8 @@ impl Format {
 }
 
 impl FieldPart {
-    fn value<E: EventSource>(&self, ev: &E) -> (String, Json) {
+    /// Append the value's text (`<NA>` when missing) to `out`; return its typed value.
+    fn write<E: EventSource>(&self, ev: &E, out: &mut String) -> Json {
         const NA: &str = "<NA>";
         if self.ancestors {
             let names: Vec<String> = (1..=256)
@@ -143,28 +148,34 @@ impl FieldPart {
                 .map(|v| v.render().into_owned())
                 .collect();
             if names.is_empty() {
-                return (NA.into(), Json::Null);
+                out.push_str(NA);
+                return Json::Null;
             }
             let s = names.join(" ");
-            return (s.clone(), Json::String(s));
+            out.push_str(&s);
+            return Json::String(s);
         }
         let Some(v) = self.x.extract(ev) else {
-            return (NA.into(), Json::Null);
+            out.push_str(NA);
+            return Json::Null;
         };
-        let name = fields::def(self.x.field).name;
         if let (Value::Uint(ns), true) = (&v, self.x.transforms.is_empty()) {
-            let text = match name {
-                "evt.time" => Some(timefmt::time(*ns)),
-                "evt.time.s" => Some(timefmt::time_s(*ns)),
-                "evt.time.iso8601" => Some(timefmt::iso8601(*ns)),
-                "evt.datetime" => Some(timefmt::datetime(*ns)),
-                "evt.datetime.s" => Some(timefmt::datetime_s(*ns)),
+            let text = match self.x.field {
+                Field::EvtTime => Some(timefmt::time(*ns)),
+                Field::EvtTimeS => Some(timefmt::time_s(*ns)),
+                Field::EvtTimeIso8601 => Some(timefmt::iso8601(*ns)),
+                Field::EvtDatetime => Some(timefmt::datetime(*ns)),
+                Field::EvtDatetimeS => Some(timefmt::datetime_s(*ns)),
                 _ => None,
             };
             if let Some(t) = text {
-                return (t, Json::from(*ns));
+                out.push_str(&t);
+                return Json::from(*ns);
             }
         }
-        (v.render().into_owned(), v.to_json())
+        // The text straight into the line: no String of its own (a borrowed value is copied
+        // once, here, and once more only if it goes into `output_fields`).
+        out.push_str(&v.render());
+        v.to_json()
     }
 }

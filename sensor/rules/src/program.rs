@@ -20,7 +20,9 @@ const EXIT_FALSE: Target = u32::MAX - 1;
 
 #[derive(Clone, Debug)]
 enum Test {
-    Check(Box<CheckNode>),
+    /// In place, not boxed: the program's tests are one contiguous array, so a test costs no
+    /// extra pointer chase (and cache miss) to reach its check.
+    Check(CheckNode),
     EvtType(EvtSet),
     /// The macro's result if this event already has one, else go to `miss` (its tests).
     MemoGet {
@@ -113,7 +115,7 @@ fn emit(node: &Node, t: Target, f: Target, code: &mut Vec<Instr>) -> Target {
                 f
             }
         }
-        Node::Check(c) => push(code, Test::Check(c.clone()), t, f),
+        Node::Check(c) => push(code, Test::Check(CheckNode::clone(c)), t, f),
         Node::EvtType(set) => push(code, Test::EvtType(*set), t, f),
         Node::Not(x) => emit(x, f, t, code),
         // Each conjunct's success leads to the next one; any failure to `f`.

@@ -21,40 +21,92 @@ pub fn civil(ns: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
     (year, month, day, sod / 3600, sod / 60 % 60, sod % 60, nanos)
 }
 
+/// The pieces a rendering is made of, appended to `out`. Digits are written by hand: with
+/// `format!`, the time and `time` key cost more than the rest of an alert's output fields.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// `YYYY-MM-DD`
+    Date,
+    /// `HH:MM:SS`
+    Clock,
+    /// `.nnnnnnnnn`
+    Nanos,
+    Text(&'static str),
+}
+
+fn render(ns: u64, pieces: &[Piece]) -> String {
+    let (y, mo, d, h, m, s, n) = civil(ns);
+    let mut out = String::with_capacity(40);
+    for p in pieces {
+        match *p {
+            Piece::Date => {
+                digits(&mut out, y.unsigned_abs(), 4);
+                out.push('-');
+                digits(&mut out, u64::from(mo), 2);
+                out.push('-');
+                digits(&mut out, u64::from(d), 2);
+            }
+            Piece::Clock => {
+                digits(&mut out, u64::from(h), 2);
+                out.push(':');
+                digits(&mut out, u64::from(m), 2);
+                out.push(':');
+                digits(&mut out, u64::from(s), 2);
+            }
+            Piece::Nanos => {
+                out.push('.');
+                digits(&mut out, u64::from(n), 9);
+            }
+            Piece::Text(t) => out.push_str(t),
+        }
+    }
+    out
+}
+
+/// `n` in decimal, zero-padded to at least `width` digits.
+fn digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while n > 0 || buf.len() - at < width {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &b in &buf[at..] {
+        out.push(char::from(b));
+    }
+}
+
+use Piece::{Clock, Date, Nanos, Text};
+
 /// `HH:MM:SS.nnnnnnnnn` (`evt.time`).
 pub fn time(ns: u64) -> String {
-    let (_, _, _, h, m, s, n) = civil(ns);
-    format!("{h:02}:{m:02}:{s:02}.{n:09}")
+    render(ns, &[Clock, Nanos])
 }
 
 /// `HH:MM:SS` (`evt.time.s`).
 pub fn time_s(ns: u64) -> String {
-    let (_, _, _, h, m, s, _) = civil(ns);
-    format!("{h:02}:{m:02}:{s:02}")
+    render(ns, &[Clock])
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000` (`evt.time.iso8601`).
 pub fn iso8601(ns: u64) -> String {
-    let (y, mo, d, h, m, s, n) = civil(ns);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}+0000")
+    render(ns, &[Date, Text("T"), Clock, Nanos, Text("+0000")])
 }
 
 /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (`evt.datetime`).
 pub fn datetime(ns: u64) -> String {
-    let (y, mo, d, h, m, s, n) = civil(ns);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{n:09}")
+    render(ns, &[Date, Text(" "), Clock, Nanos])
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (`evt.datetime.s`).
 pub fn datetime_s(ns: u64) -> String {
-    let (y, mo, d, h, m, s, _) = civil(ns);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
+    render(ns, &[Date, Text(" "), Clock])
 }
 
 /// RFC 3339 UTC with nanoseconds, `Z` suffix: the alert's `time` key.
 pub fn rfc3339(ns: u64) -> String {
-    let (y, mo, d, h, m, s, n) = civil(ns);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z")
+    render(ns, &[Date, Text("T"), Clock, Nanos, Text("Z")])
 }
 
 #[cfg(test)]
@@ -76,5 +128,25 @@ mod tests {
             datetime(951_782_400_000_000_001),
             "2000-02-29 00:00:00.000000001"
         );
+        // The last instant a u64 holds.
+        assert_eq!(rfc3339(u64::MAX), "2554-07-21T23:34:33.709551615Z");
+    }
+
+    /// Every rendering agrees with `format!` over instants spread across the range.
+    #[test]
+    fn matches_format_across_the_range() {
+        let mut ns = 7u64;
+        while ns < u64::MAX / 3 {
+            let (y, mo, d, h, m, s, n) = civil(ns);
+            assert_eq!(
+                rfc3339(ns),
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z")
+            );
+            assert_eq!(
+                datetime_s(ns),
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
+            );
+            ns = ns * 3 + 12_345;
+        }
     }
 }

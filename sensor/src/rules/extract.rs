@@ -18,7 +18,7 @@ mod pod;
 
 use std::{borrow::Cow, cell::OnceCell};
 
-use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value};
+use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value, fields::Class};
 
 use crate::{
     enrich::{Ancestor, Enriched},
@@ -303,18 +303,12 @@ impl EventSource for EventView<'_> {
     }
 
     fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
-        // Dispatch on the class: the name is static, the prefix test cheap.
-        let name = field.name();
-        if name.starts_with("proc.") {
-            self.proc_field(field, arg)
-        } else if name.starts_with("evt.") {
-            self.evt_field(field, arg)
-        } else if name.starts_with("fd.") {
-            self.fd_field(field)
-        } else if name.starts_with("container.") || name.starts_with("k8s.") {
-            self.pod_field(field, arg)
-        } else {
-            self.thread_user_field(field)
+        match field.class() {
+            Class::Proc => self.proc_field(field, arg),
+            Class::Evt => self.evt_field(field, arg),
+            Class::Fd => self.fd_field(field),
+            Class::Container | Class::K8s => self.pod_field(field, arg),
+            Class::Thread | Class::User | Class::Group => self.thread_user_field(field),
         }
     }
 }

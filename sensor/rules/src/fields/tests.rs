@@ -309,3 +309,22 @@ fn every_field_of_the_official_rules_is_known() {
     // The reference counts 90 base names, 14 of which are evt.arg.NAME (one field here).
     assert_eq!(seen.len(), 90 - 14 + 1, "{seen:?}");
 }
+
+#[test]
+fn each_field_has_the_class_its_name_starts_with() {
+    for def in FIELDS {
+        let class = def.name.split('.').next().unwrap();
+        let expected = match class {
+            "evt" => Class::Evt,
+            "proc" => Class::Proc,
+            "thread" => Class::Thread,
+            "user" => Class::User,
+            "group" => Class::Group,
+            "fd" => Class::Fd,
+            "container" => Class::Container,
+            "k8s" => Class::K8s,
+            other => panic!("{}: class {other}", def.name),
+        };
+        assert_eq!(def.field.class(), expected, "{}", def.name);
+    }
+}
