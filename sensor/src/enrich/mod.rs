@@ -32,7 +32,8 @@ use crate::{
 /// Process context of an event, from the table. `lineage[0]` is the process itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcContext {
-    pub lineage: Vec<Ancestor>,
+    /// Shared by consecutive events of a process while the table has not changed.
+    pub lineage: Arc<[Ancestor]>,
     pub vpid: Option<u32>,
     /// Comm of the session leader.
     pub sname: Option<Arc<str>>,
@@ -167,12 +168,13 @@ impl Enricher {
 
     fn context(&mut self, ev: &Event) -> Context {
         let t = &ev.task;
+        let lineage = self.table.lineage(t.pid);
         // Fork and exit records carry no cgroup name (not read there): the table has it.
         let me = self.table.get(t.pid);
         let cgroup = t.cgroup.as_ref().or(me.and_then(|p| p.cgroup.as_ref()));
         let container = cgroup.map_or(ContainerRef::Host, |leaf| self.containers.of(leaf));
         let process = ProcContext {
-            lineage: self.table.lineage(t.pid),
+            lineage,
             vpid: me.and_then(|p| p.vpid),
             sname: me
                 .and_then(|p| p.groups)

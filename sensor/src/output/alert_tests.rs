@@ -128,7 +128,7 @@ fn enriched(uid: u32, user: &str, body: Body, lineage: Vec<Ancestor>, pod: PodCo
         },
         ctx: Context {
             process: ProcContext {
-                lineage,
+                lineage: lineage.into(),
                 ..ProcContext::default()
             },
             user: Arc::new(UserContext {

@@ -63,6 +63,10 @@ pub struct ProcessTable {
     cap: usize,
     grace_ns: u64,
     stats: TableStats,
+    /// The last lineage handed out, while no change to the table can have altered it: events
+    /// come in bursts from one process (a connect loop), and sharing its lineage costs one
+    /// reference count instead of a vector and one per ancestor, made and dropped per event.
+    last_lineage: Option<(u32, Arc<[Ancestor]>)>,
 }
 
 /// Ancestry walks stop here (and at loops).
@@ -76,6 +80,7 @@ impl ProcessTable {
             cap: cap.max(1),
             grace_ns,
             stats: TableStats::default(),
+            last_lineage: None,
         }
     }
 
@@ -91,13 +96,25 @@ impl ProcessTable {
     }
 
     pub fn insert(&mut self, p: ProcInfo) {
+        self.last_lineage = None;
         self.procs.insert(p.pid, p);
         self.enforce_cap();
     }
 
     /// The process and its ancestors, itself first, parent next. Stops at pid 0, an unknown
     /// pid, a loop, or [`MAX_ANCESTRY`].
-    pub fn lineage(&self, pid: u32) -> Vec<Ancestor> {
+    pub fn lineage(&mut self, pid: u32) -> Arc<[Ancestor]> {
+        if let Some((last, lineage)) = &self.last_lineage
+            && *last == pid
+        {
+            return lineage.clone();
+        }
+        let lineage: Arc<[Ancestor]> = self.walk(pid).into();
+        self.last_lineage = Some((pid, lineage.clone()));
+        lineage
+    }
+
+    fn walk(&self, pid: u32) -> Vec<Ancestor> {
         let mut out: Vec<Ancestor> = Vec::with_capacity(8);
         let mut cur = pid;
         while out.len() < MAX_ANCESTRY {
@@ -139,6 +156,7 @@ impl ProcessTable {
                 self.insert(child);
             }
             Body::Exec(e) if e.ret >= 0 => {
+                self.last_lineage = None;
                 let entry = self.procs.entry(t.pid).or_insert_with(|| ProcInfo {
                     pid: t.pid,
                     ..ProcInfo::default()
@@ -191,6 +209,7 @@ impl ProcessTable {
                 .is_some_and(|p| p.exited_boot_ns == Some(at))
             {
                 self.procs.remove(&pid);
+                self.last_lineage = None;
                 self.stats.expired += 1;
             }
         }
@@ -206,6 +225,7 @@ impl ProcessTable {
                     .is_some_and(|p| p.exited_boot_ns == Some(at))
                 {
                     self.procs.remove(&pid);
+                    self.last_lineage = None;
                     self.stats.evicted += 1;
                 }
                 continue;
@@ -214,6 +234,7 @@ impl ProcessTable {
                 return;
             };
             self.procs.remove(&pid);
+            self.last_lineage = None;
             self.stats.evicted += 1;
         }
     }

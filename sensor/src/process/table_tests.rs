@@ -95,3 +95,29 @@ fn the_cap_evicts_exited_processes_first_and_counts() {
     assert_eq!(t.stats().size, 3);
     assert_eq!(t.stats().evicted, 2);
 }
+
+#[test]
+fn a_shared_lineage_is_made_afresh_after_any_change() {
+    let mut t = ProcessTable::new(100, 1_000);
+    t.apply(&exec(1, 10, 1, "bash", &["bash"]));
+    t.apply(&fork(2, 10, 11));
+    t.apply(&exec(3, 11, 10, "curl", &["curl"]));
+    let names = |l: &[Ancestor]| l.iter().map(|a| a.name.to_string()).collect::<Vec<_>>();
+    let first = t.lineage(11);
+    assert!(Arc::ptr_eq(&first, &t.lineage(11)), "unchanged: shared");
+    assert_eq!(names(&first), ["curl", "bash"]);
+
+    // The parent execs: the child's lineage shows the new image, the old snapshot does not.
+    t.apply(&exec(4, 10, 1, "zsh", &["zsh"]));
+    assert_eq!(names(&t.lineage(11)), ["curl", "zsh"]);
+    assert_eq!(names(&first), ["curl", "bash"]);
+
+    // Another process's lineage in between, then back: right both times.
+    assert_eq!(names(&t.lineage(10)), ["zsh"]);
+    assert_eq!(names(&t.lineage(11)), ["curl", "zsh"]);
+
+    // The parent exits and expires: the walk stops at the child.
+    t.apply(&exit(5, 10));
+    t.apply(&exit(2_000, 99));
+    assert_eq!(names(&t.lineage(11)), ["curl"]);
+}

@@ -55,7 +55,8 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
                 ancestor(99, "sh", "-c curl -s http://x"),
                 ancestor(50, "containerd-shim", ""),
                 ancestor(1, "systemd", ""),
-            ],
+            ]
+            .into(),
             vpid: Some(7),
             tty: Some(34816),
             sname: Some("bash".into()),
@@ -326,7 +327,9 @@ fn a_failed_exec_leaves_the_process_as_it_was() {
     body.image = Image::of("nope", &["nope"], None, Some("/root/"));
     let mut e = enriched(Body::Exec(body), in_container(), PodContext::Off);
     e.event.task.comm = "sh".into();
-    e.ctx.process.lineage[0] = ancestor(100, "sh", "-c nope");
+    let mut lineage = e.ctx.process.lineage.to_vec();
+    lineage[0] = ancestor(100, "sh", "-c nope");
+    e.ctx.process.lineage = lineage.into();
     assert_eq!(get(&e, "evt.res"), st("ENOENT"));
     assert_eq!(get(&e, "evt.rawres"), Some(Value::Int(-2)));
     assert_eq!(get(&e, "evt.failed"), Some(Value::Bool(true)));
@@ -365,7 +368,7 @@ fn ancestors_by_index_and_without() {
     // The output form: ancestors from the parent up.
     assert_eq!(get(&e, "proc.aname"), st("sh containerd-shim systemd"));
     let mut orphan = exec_in_pod();
-    orphan.ctx.process.lineage.truncate(1);
+    orphan.ctx.process.lineage = orphan.ctx.process.lineage[..1].into();
     assert_eq!(get(&orphan, "proc.pname"), None);
     assert_eq!(get(&orphan, "proc.aname"), None);
     assert_eq!(
