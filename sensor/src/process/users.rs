@@ -90,6 +90,30 @@ pub struct UserDb {
     na: Arc<str>,
     /// Every name `<NA>`: what an event whose context is skipped carries.
     unknown: Arc<UserContext>,
+    /// The last answer, for the next event that asks the same of the same key while its root
+    /// is trusted: events come in bursts from one process, and this skips both lookups (the
+    /// key's root, hashed by container id, and the answer).
+    last: Option<Last>,
+}
+
+struct Last {
+    key: RootKey,
+    uid: u32,
+    gid: u32,
+    loginuid: Option<u32>,
+    /// When `resolve` would look at `/proc` again (event time).
+    trusted_until_ns: u64,
+    answer: Arc<UserContext>,
+}
+
+impl Last {
+    fn answers(&self, q: &Query) -> bool {
+        *q.key == self.key
+            && q.uid == self.uid
+            && q.gid == self.gid
+            && q.loginuid == self.loginuid
+            && q.now_ns < self.trusted_until_ns
+    }
 }
 
 /// What an answer depends on: the root's tables and the ids.
@@ -135,6 +159,7 @@ impl UserDb {
                 loginname: na.clone(),
             }),
             na,
+            last: None,
         }
     }
 
@@ -147,21 +172,46 @@ impl UserDb {
     /// itself may be gone already), else the root last found for the key. `pids` is called
     /// only when the cache has to be checked against `/proc`.
     pub fn context(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> Arc<UserContext> {
+        if !Self::recheck(q)
+            && let Some(last) = &self.last
+            && last.answers(q)
+        {
+            return last.answer.clone();
+        }
         let question = Question {
             root: self.resolve(q, pids),
             uid: q.uid,
             gid: q.gid,
             loginuid: q.loginuid,
         };
-        if let Some(a) = self.answers.get(&question) {
-            return a.clone();
-        }
-        let answer = Arc::new(self.answer(question));
-        if self.answers.len() >= ANSWERS_CAP {
-            self.answers.clear();
-        }
-        self.answers.insert(question, answer.clone());
+        let answer = match self.answers.get(&question) {
+            Some(a) => a.clone(),
+            None => {
+                let answer = Arc::new(self.answer(question));
+                if self.answers.len() >= ANSWERS_CAP {
+                    self.answers.clear();
+                }
+                self.answers.insert(question, answer.clone());
+                answer
+            }
+        };
+        // `resolve` just recorded when the key's root was checked.
+        let checked_ns = self.found.get(q.key).map_or(0, |f| f.checked_ns);
+        self.last = Some(Last {
+            key: q.key.clone(),
+            uid: q.uid,
+            gid: q.gid,
+            loginuid: q.loginuid,
+            trusted_until_ns: checked_ns.saturating_add(RECHECK_NS),
+            answer: answer.clone(),
+        });
         answer
+    }
+
+    /// A container's exec may be its entrypoint's, the first event in its own root: its root
+    /// is looked up whatever the caches say. The host's root does not move.
+    fn recheck(q: &Query) -> bool {
+        q.exec && *q.key != RootKey::Host
     }
 
     fn answer(&self, q: Question) -> UserContext {
@@ -190,11 +240,8 @@ impl UserDb {
     /// host's through pid 1 for host processes), its tables loaded or refreshed as needed.
     fn resolve(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> Option<RootId> {
         let cached = self.found.get(q.key).copied();
-        // A container's exec may be its entrypoint's, the first event in its own root; the
-        // host's root does not move.
-        let recheck = q.exec && *q.key != RootKey::Host;
         if let Some(f) = cached
-            && !recheck
+            && !Self::recheck(q)
             && q.now_ns.saturating_sub(f.checked_ns) < RECHECK_NS
         {
             return f.root;
@@ -217,6 +264,7 @@ impl UserDb {
                 self.tables.insert(id, t);
                 // Names may have changed: answer afresh.
                 self.answers.clear();
+                self.last = None;
             }
             if self.tables.contains_key(&id) {
                 let found = Found {
@@ -336,6 +384,23 @@ mod tests {
         let again = db.context(&query(&key, 1, 1000, 0), || vec![7]);
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(&*db.context(&query(&key, 2, 0, 0), || vec![7]).name, "root");
+        // Another container, the same ids, in between: each key gets its own root's names.
+        let other_root = dir.path().join("8/root");
+        fs::create_dir_all(other_root.join("etc")).unwrap();
+        fs::write(other_root.join("etc/passwd"), "other:x:1000:1000::/:\n").unwrap();
+        let other = RootKey::Container("d".into());
+        assert_eq!(
+            &*db.context(&query(&other, 3, 1000, 0), || vec![8]).name,
+            "other"
+        );
+        assert_eq!(
+            &*db.context(&query(&key, 4, 1000, 0), || vec![7]).name,
+            "app"
+        );
+        assert_eq!(
+            &*db.context(&query(&other, 5, 1000, 0), || vec![8]).name,
+            "other"
+        );
         fs::write(root.join("etc/passwd"), "renamed:x:1000:1000::/:\n").unwrap();
         let later = RELOAD_AFTER_NS + RECHECK_NS;
         let renamed = db.context(&query(&key, later, 1000, 0), || vec![7]);
