@@ -119,26 +119,25 @@ const fn class_of(name: &[u8]) -> Class {
         }
         true
     }
-    if starts(name, b"evt.") {
-        Class::Evt
-    } else if starts(name, b"proc.") {
-        Class::Proc
-    } else if starts(name, b"thread.") {
-        Class::Thread
-    } else if starts(name, b"user.") {
-        Class::User
-    } else if starts(name, b"group.") {
-        Class::Group
-    } else if starts(name, b"fd.") {
-        Class::Fd
-    } else if starts(name, b"container.") {
-        Class::Container
-    } else if starts(name, b"k8s.") {
-        Class::K8s
-    } else {
-        // A field of a new class fails the build here, not a dispatch at run time.
-        panic!("a field of an unknown class")
+    const PREFIXES: [(&[u8], Class); 8] = [
+        (b"evt.", Class::Evt),
+        (b"proc.", Class::Proc),
+        (b"thread.", Class::Thread),
+        (b"user.", Class::User),
+        (b"group.", Class::Group),
+        (b"fd.", Class::Fd),
+        (b"container.", Class::Container),
+        (b"k8s.", Class::K8s),
+    ];
+    let mut i = 0;
+    while i < PREFIXES.len() {
+        if starts(name, PREFIXES[i].0) {
+            return PREFIXES[i].1;
+        }
+        i += 1;
     }
+    // A field of a new class fails the build here, not a dispatch at run time.
+    panic!("a field of an unknown class")
 }
 
 impl Field {
