@@ -110,6 +110,45 @@ pub enum Lhs {
     EitherEnd(Extractor, Extractor),
 }
 
+impl Lhs {
+    /// Whether `test` (the operator `op` and its right-hand side) holds for the value(s) read
+    /// from `ev`; false when there is none.
+    #[inline]
+    pub(crate) fn holds<'e, E: EventSource>(
+        &self,
+        op: Op,
+        ev: &'e E,
+        test: impl Fn(&Value<'e>) -> bool,
+    ) -> bool {
+        match self {
+            // Borrow the extracted value in place: moving it to another stack slot first made
+            // the copy wait on the callee's narrower stores (a store-forwarding stall that was
+            // the single largest cost of a check).
+            Lhs::One(x) => match &x.extract(ev) {
+                Some(v) => test(v),
+                None => false,
+            },
+            Lhs::AnyAncestor(x) => (1..)
+                .map_while(|i| x.extract_arg(ev, &FieldArg::Index(i)))
+                .take(MAX_ANCESTORS)
+                .any(|v| test(&v)),
+            Lhs::EitherEnd(c, s) => {
+                let (c, s) = (c.extract(ev), s.extract(ev));
+                if op == Op::Ne {
+                    // Both present sides differ; false when neither is present.
+                    let differs = |v: &Option<Value<'e>>| v.as_ref().map(&test);
+                    match (differs(&c), differs(&s)) {
+                        (None, None) => false,
+                        (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
+                    }
+                } else {
+                    c.is_some_and(|v| test(&v)) || s.is_some_and(|v| test(&v))
+                }
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Rhs {
     None,
@@ -263,32 +302,7 @@ impl Node {
 
 impl CheckNode {
     pub(crate) fn eval<E: EventSource>(&self, ev: &E) -> bool {
-        match &self.lhs {
-            // Borrow the extracted value in place: moving it to another stack slot first made
-            // the copy wait on the callee's narrower stores (a store-forwarding stall that was
-            // the single largest cost of a check).
-            Lhs::One(x) => match &x.extract(ev) {
-                Some(v) => self.test(v, ev),
-                None => false,
-            },
-            Lhs::AnyAncestor(x) => (1..)
-                .map_while(|i| x.extract_arg(ev, &FieldArg::Index(i)))
-                .take(MAX_ANCESTORS)
-                .any(|v| self.test(&v, ev)),
-            Lhs::EitherEnd(c, s) => {
-                let (c, s) = (c.extract(ev), s.extract(ev));
-                if self.op == Op::Ne {
-                    // Both present sides differ; false when neither is present.
-                    let differs = |v: &Option<Value>| v.as_ref().map(|v| self.test(v, ev));
-                    match (differs(&c), differs(&s)) {
-                        (None, None) => false,
-                        (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
-                    }
-                } else {
-                    c.is_some_and(|v| self.test(&v, ev)) || s.is_some_and(|v| self.test(&v, ev))
-                }
-            }
-        }
+        self.lhs.holds(self.op, ev, |v| self.test(v, ev))
     }
 
     /// The operator on one present value.
@@ -296,7 +310,7 @@ impl CheckNode {
         Self::test_with(&self.rhs, self.op, v, ev)
     }
 
-    fn test_with<E: EventSource>(rhs: &Rhs, op: Op, v: &Value, ev: &E) -> bool {
+    pub(crate) fn test_with<E: EventSource>(rhs: &Rhs, op: Op, v: &Value, ev: &E) -> bool {
         match (rhs, op) {
             (Rhs::AnyOf(tests), _) => tests
                 .iter()
@@ -353,7 +367,7 @@ fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
     a == b
 }
 
-fn eq_op(equal: bool, op: Op) -> bool {
+pub(crate) fn eq_op(equal: bool, op: Op) -> bool {
     match op {
         Op::Eq | Op::In | Op::Intersects => equal,
         Op::Ne => !equal,
@@ -361,7 +375,7 @@ fn eq_op(equal: bool, op: Op) -> bool {
     }
 }
 
-fn ord_ok(o: std::cmp::Ordering, op: Op) -> bool {
+pub(crate) fn ord_ok(o: std::cmp::Ordering, op: Op) -> bool {
     use std::cmp::Ordering::*;
     match op {
         Op::Eq | Op::In | Op::Intersects => o == Equal,
@@ -374,11 +388,11 @@ fn ord_ok(o: std::cmp::Ordering, op: Op) -> bool {
     }
 }
 
-fn compare_ord<T: Ord>(a: &T, op: Op, b: &T) -> bool {
+pub(crate) fn compare_ord<T: Ord>(a: &T, op: Op, b: &T) -> bool {
     ord_ok(a.cmp(b), op)
 }
 
-fn compare_str(s: &str, op: Op, l: &str) -> bool {
+pub(crate) fn compare_str(s: &str, op: Op, l: &str) -> bool {
     match op {
         Op::Eq | Op::In | Op::Intersects => s == l,
         Op::Ne => s != l,
@@ -395,7 +409,7 @@ fn compare_str(s: &str, op: Op, l: &str) -> bool {
     }
 }
 
-fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
+pub(crate) fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
     match op {
         Op::Eq | Op::In | Op::Intersects => b == l,
         Op::Ne => b != l,
@@ -407,7 +421,7 @@ fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {
 }
 
 /// Field against field (`val()`): same kinds only.
-fn compare_values(a: &Value, op: Op, b: &Value) -> bool {
+pub(crate) fn compare_values(a: &Value, op: Op, b: &Value) -> bool {
     // Strings and bytes are compared in place (this runs per event, per `val()` check).
     let lit = match (a, b) {
         (Value::Str(s), Value::Str(r)) => return compare_str(s, op, r),

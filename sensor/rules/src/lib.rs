@@ -17,6 +17,7 @@ pub mod filter;
 pub mod format;
 mod index;
 pub mod loader;
+mod matcher;
 pub mod ops;
 pub mod parse;
 pub mod priority;

@@ -8,9 +8,11 @@
 //! runs the macro's own tests, whose two exits record the result before jumping on.
 
 use crate::{
+    ast::Op,
     event::EventSource,
     evttype::EvtSet,
-    filter::{CheckNode, Memo, Node},
+    filter::{CheckNode, Lhs, Memo, Node},
+    matcher::Matcher,
 };
 
 /// Where a test jumps: an instruction index, or one of the two exits.
@@ -22,7 +24,7 @@ const EXIT_FALSE: Target = u32::MAX - 1;
 enum Test {
     /// In place, not boxed: the program's tests are one contiguous array, so a test costs no
     /// extra pointer chase (and cache miss) to reach its check.
-    Check(CheckNode),
+    Check(Check),
     EvtType(EvtSet),
     /// The macro's result if this event already has one, else go to `miss` (its tests).
     MemoGet {
@@ -34,6 +36,32 @@ enum Test {
         slot: u32,
         value: bool,
     },
+}
+
+/// A check as the program runs it: the left-hand side as in the tree, the operator and
+/// right-hand side resolved into the one test they make.
+#[derive(Clone, Debug)]
+struct Check {
+    lhs: Lhs,
+    op: Op,
+    matcher: Matcher,
+    negate: bool,
+}
+
+impl Check {
+    fn new(c: &CheckNode) -> Self {
+        Self {
+            lhs: c.lhs.clone(),
+            op: c.op,
+            matcher: Matcher::new(c.op, &c.rhs),
+            negate: c.negate,
+        }
+    }
+
+    #[inline]
+    fn eval<E: EventSource>(&self, ev: &E) -> bool {
+        self.lhs.holds(self.op, ev, |v| self.matcher.test(v, ev)) != self.negate
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -86,7 +114,7 @@ impl Program {
                 return false;
             };
             let result = match &ins.test {
-                Test::Check(c) => c.eval(ev) != c.negate,
+                Test::Check(c) => c.eval(ev),
                 Test::EvtType(set) => set.contains(ev.evt_type()),
                 Test::MemoGet { slot, miss } => match memo.get(*slot) {
                     Some(v) => v,
@@ -115,7 +143,7 @@ fn emit(node: &Node, t: Target, f: Target, code: &mut Vec<Instr>) -> Target {
                 f
             }
         }
-        Node::Check(c) => push(code, Test::Check(CheckNode::clone(c)), t, f),
+        Node::Check(c) => push(code, Test::Check(Check::new(c)), t, f),
         Node::EvtType(set) => push(code, Test::EvtType(*set), t, f),
         Node::Not(x) => emit(x, f, t, code),
         // Each conjunct's success leads to the next one; any failure to `f`.
