@@ -354,3 +354,29 @@ fn extra_fields_keep_their_type_when_they_are_a_bare_field() {
     assert_eq!(f["fd.sport"], serde_json::Value::Null);
     assert_eq!(f["who"], "bash on 34816");
 }
+
+#[test]
+fn a_later_field_of_the_same_key_wins_and_keys_come_out_sorted() {
+    let options = Options {
+        append_output: vec![crate::ruleset::AppendOutput {
+            // Same key as a token of the output: the extra field, rendered later, wins.
+            extra_fields: vec![("proc.name".into(), Some("extra %proc.tty".into()))],
+            ..Default::default()
+        }],
+        ..Options::default()
+    };
+    let rs = ruleset_with(
+        "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: '%proc.tty %proc.name %proc.name %evt.type'\n  priority: CRITICAL\n",
+        options,
+    );
+    let ev = exec();
+    let mut alert = None;
+    rs.evaluate(&ev, |r| alert = Some(rs.alert(r, &ev, 1)));
+    let f = alert.expect("fires").output_fields;
+    assert_eq!(f["proc.name"], "extra 34816");
+    let keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted);
+    assert!(keys.contains(&"evt.type") && keys.contains(&"evt.time"));
+}
