@@ -13,6 +13,7 @@ use crate::{
     event::{EventSource, FieldArg},
     evttype::EvtSet,
     fields::Field,
+    matcher::StrTest,
     ops::{self, Cidr, Lit, PathSet},
     value::{FieldType, Value},
 };
@@ -367,7 +368,7 @@ fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
     a == b
 }
 
-pub(crate) fn eq_op(equal: bool, op: Op) -> bool {
+fn eq_op(equal: bool, op: Op) -> bool {
     match op {
         Op::Eq | Op::In | Op::Intersects => equal,
         Op::Ne => !equal,
@@ -388,25 +389,13 @@ pub(crate) fn ord_ok(o: std::cmp::Ordering, op: Op) -> bool {
     }
 }
 
-pub(crate) fn compare_ord<T: Ord>(a: &T, op: Op, b: &T) -> bool {
+fn compare_ord<T: Ord>(a: &T, op: Op, b: &T) -> bool {
     ord_ok(a.cmp(b), op)
 }
 
-pub(crate) fn compare_str(s: &str, op: Op, l: &str) -> bool {
-    match op {
-        Op::Eq | Op::In | Op::Intersects => s == l,
-        Op::Ne => s != l,
-        Op::Lt | Op::Le | Op::Gt | Op::Ge => ord_ok(s.cmp(l), op),
-        Op::Contains => memchr::memmem::find(s.as_bytes(), l.as_bytes()).is_some(),
-        Op::IContains => ops::icontains(s, l),
-        Op::StartsWith => s.starts_with(l),
-        Op::EndsWith => s.ends_with(l),
-        Op::Glob => ops::glob(l, s, false),
-        Op::IGlob => ops::glob(l, s, true),
-        Op::BContains => memchr::memmem::find(s.as_bytes(), l.as_bytes()).is_some(),
-        Op::BStartsWith => s.as_bytes().starts_with(l.as_bytes()),
-        Op::PMatch | Op::Regex | Op::Exists => false,
-    }
+fn compare_str(s: &str, op: Op, l: &str) -> bool {
+    // One definition of the string operators: the one a loaded check resolves to.
+    StrTest::new(op, l).test(s, l)
 }
 
 pub(crate) fn compare_bytes(b: &[u8], op: Op, l: &[u8]) -> bool {

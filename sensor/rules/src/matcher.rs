@@ -3,7 +3,8 @@
 //! literal of another kind, a path set, a regex. The reference semantics are the tree's
 //! (`filter::CheckNode::test_with`), which matched on the operator, the right-hand side and
 //! then the literal's kind for every value; the flattened program (`program`) evaluates with
-//! these, and a test checks the two agree over every operator and literal kind.
+//! these, and a test checks the two agree over every operator and literal kind. Both compare
+//! strings with [`StrTest`].
 
 use memchr::memmem::Finder;
 
@@ -41,7 +42,8 @@ pub enum Matcher {
     AnyOf(Box<[Matcher]>),
 }
 
-/// How a string value meets a string literal.
+/// How a string value meets a string literal: the string operators' one definition (a
+/// one-off comparison, `filter::compare_str`, resolves one and uses it).
 #[derive(Clone, Debug)]
 pub enum StrTest {
     Eq,
@@ -105,7 +107,7 @@ impl Matcher {
 }
 
 impl StrTest {
-    fn new(op: Op, lit: &str) -> Self {
+    pub fn new(op: Op, lit: &str) -> Self {
         match op {
             Op::Eq | Op::In | Op::Intersects => Self::Eq,
             Op::Ne => Self::Ne,
@@ -123,7 +125,7 @@ impl StrTest {
         }
     }
 
-    fn test(&self, s: &str, lit: &str) -> bool {
+    pub fn test(&self, s: &str, lit: &str) -> bool {
         match self {
             Self::Eq => s == lit,
             Self::Ne => s != lit,
