@@ -208,8 +208,7 @@ impl ProcessTable {
                 .get(&pid)
                 .is_some_and(|p| p.exited_boot_ns == Some(at))
             {
-                self.procs.remove(&pid);
-                self.last_lineage = None;
+                self.remove(pid);
                 self.stats.expired += 1;
             }
         }
@@ -224,8 +223,7 @@ impl ProcessTable {
                     .get(&pid)
                     .is_some_and(|p| p.exited_boot_ns == Some(at))
                 {
-                    self.procs.remove(&pid);
-                    self.last_lineage = None;
+                    self.remove(pid);
                     self.stats.evicted += 1;
                 }
                 continue;
@@ -233,10 +231,15 @@ impl ProcessTable {
             let Some(&pid) = self.procs.keys().next() else {
                 return;
             };
-            self.procs.remove(&pid);
-            self.last_lineage = None;
+            self.remove(pid);
             self.stats.evicted += 1;
         }
+    }
+
+    /// Every removal goes through here: it may change a lineage handed out.
+    fn remove(&mut self, pid: u32) {
+        self.procs.remove(&pid);
+        self.last_lineage = None;
     }
 }
 
