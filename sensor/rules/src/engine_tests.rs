@@ -329,27 +329,42 @@ fn min_priority_disables_less_severe_rules() {
     assert!(!hit);
 }
 
-#[test]
-fn extra_fields_keep_their_type_when_they_are_a_bare_field() {
+/// The alert of a CRITICAL rule `r` (fires on `exec()`) with `output`, and `extra_fields`
+/// appended to every rule's `output_fields`.
+fn alert_with_extra_fields(
+    output: &str,
+    extra_fields: Vec<(String, Option<String>)>,
+) -> crate::ruleset::Alert {
     let options = Options {
         append_output: vec![crate::ruleset::AppendOutput {
-            extra_fields: vec![
-                ("proc.tty".into(), None),
-                ("fd.sport".into(), None),
-                ("who".into(), Some("%proc.name on %proc.tty".into())),
-            ],
+            extra_fields,
             ..Default::default()
         }],
         ..Options::default()
     };
     let rs = ruleset_with(
-        "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: o\n  priority: CRITICAL\n",
+        &format!(
+            "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: {output}\n  priority: CRITICAL\n"
+        ),
         options,
     );
     let ev = exec();
     let mut alert = None;
     rs.evaluate(&ev, |r| alert = Some(rs.alert(r, &ev, 1)));
-    let f = alert.expect("fires").output_fields;
+    alert.expect("fires")
+}
+
+#[test]
+fn extra_fields_keep_their_type_when_they_are_a_bare_field() {
+    let f = alert_with_extra_fields(
+        "o",
+        vec![
+            ("proc.tty".into(), None),
+            ("fd.sport".into(), None),
+            ("who".into(), Some("%proc.name on %proc.tty".into())),
+        ],
+    )
+    .output_fields;
     assert_eq!(f["proc.tty"], serde_json::json!(34816));
     assert_eq!(f["fd.sport"], serde_json::Value::Null);
     assert_eq!(f["who"], "bash on 34816");
@@ -357,22 +372,12 @@ fn extra_fields_keep_their_type_when_they_are_a_bare_field() {
 
 #[test]
 fn a_later_field_of_the_same_key_wins_and_keys_come_out_sorted() {
-    let options = Options {
-        append_output: vec![crate::ruleset::AppendOutput {
-            // Same key as a token of the output: the extra field, rendered later, wins.
-            extra_fields: vec![("proc.name".into(), Some("extra %proc.tty".into()))],
-            ..Default::default()
-        }],
-        ..Options::default()
-    };
-    let rs = ruleset_with(
-        "- rule: r\n  desc: d\n  condition: proc.name = bash\n  output: '%proc.tty %proc.name %proc.name %evt.type'\n  priority: CRITICAL\n",
-        options,
-    );
-    let ev = exec();
-    let mut alert = None;
-    rs.evaluate(&ev, |r| alert = Some(rs.alert(r, &ev, 1)));
-    let f = alert.expect("fires").output_fields;
+    // Same key as a token of the output: the extra field, rendered later, wins.
+    let f = alert_with_extra_fields(
+        "'%proc.tty %proc.name %proc.name %evt.type'",
+        vec![("proc.name".into(), Some("extra %proc.tty".into()))],
+    )
+    .output_fields;
     assert_eq!(f["proc.name"], "extra 34816");
     let keys: Vec<&str> = f.keys().map(String::as_str).collect();
     let mut sorted = keys.clone();

@@ -333,13 +333,19 @@ mod tests {
         assert_eq!((&*u.name, &*u.group), (NA, NA));
     }
 
+    /// `<dir>/<pid>/root` with `passwd` as its /etc/passwd; the root.
+    fn root_of(dir: &lanner_tests::TempDir, pid: u32, passwd: &str) -> PathBuf {
+        let root = dir.path().join(format!("{pid}/root"));
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/passwd"), passwd).unwrap();
+        root
+    }
+
     /// The cache answers without `/proc` until it is due or the event is an exec.
     #[test]
     fn roots_are_cached_until_due_or_exec() {
         let dir = lanner_tests::TempDir::new("users");
-        let root = dir.path().join("7/root");
-        fs::create_dir_all(root.join("etc")).unwrap();
-        fs::write(root.join("etc/passwd"), "app:x:1000:1000::/:\n").unwrap();
+        root_of(&dir, 7, "app:x:1000:1000::/:\n");
         let key = RootKey::Container("c".into());
         let mut db = UserDb::new(dir.path());
         let asked = std::cell::Cell::new(0);
@@ -375,9 +381,7 @@ mod tests {
     #[test]
     fn answers_are_shared_until_the_tables_reload() {
         let dir = lanner_tests::TempDir::new("users-answers");
-        let root = dir.path().join("7/root");
-        fs::create_dir_all(root.join("etc")).unwrap();
-        fs::write(root.join("etc/passwd"), "app:x:1000:1000::/:\n").unwrap();
+        let root = root_of(&dir, 7, "app:x:1000:1000::/:\n");
         let key = RootKey::Container("c".into());
         let mut db = UserDb::new(dir.path());
         let first = db.context(&query(&key, 0, 1000, 0), || vec![7]);
@@ -385,9 +389,7 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(&*db.context(&query(&key, 2, 0, 0), || vec![7]).name, "root");
         // Another container, the same ids, in between: each key gets its own root's names.
-        let other_root = dir.path().join("8/root");
-        fs::create_dir_all(other_root.join("etc")).unwrap();
-        fs::write(other_root.join("etc/passwd"), "other:x:1000:1000::/:\n").unwrap();
+        root_of(&dir, 8, "other:x:1000:1000::/:\n");
         let other = RootKey::Container("d".into());
         assert_eq!(
             &*db.context(&query(&other, 3, 1000, 0), || vec![8]).name,
