@@ -147,13 +147,27 @@ fn tests_of(rhs: Rhs, op: Op) -> Vec<(Op, Rhs)> {
 /// Whether two checks always give the same answer (conservatively: regex and path sets are
 /// never compared).
 fn same_check(a: &CheckNode, b: &CheckNode) -> bool {
-    let rhs = match (&a.rhs, &b.rhs) {
+    a.negate == b.negate && same_test(a, b)
+}
+
+/// Whether two checks make the same test, one possibly negated.
+pub(crate) fn same_test(a: &CheckNode, b: &CheckNode) -> bool {
+    a.op == b.op && a.lhs == b.lhs && same_rhs(&a.rhs, &b.rhs)
+}
+
+fn same_rhs(a: &Rhs, b: &Rhs) -> bool {
+    match (a, b) {
         (Rhs::None, Rhs::None) => true,
         (Rhs::One(x), Rhs::One(y)) => x == y,
         (Rhs::Strings(x), Rhs::Strings(y)) => x == y,
         (Rhs::Lits(x), Rhs::Lits(y)) => x == y,
         (Rhs::Field(x), Rhs::Field(y)) => x == y,
+        (Rhs::AnyOf(x), Rhs::AnyOf(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((o1, r1), (o2, r2))| o1 == o2 && same_rhs(r1, r2))
+        }
         _ => false,
-    };
-    rhs && a.op == b.op && a.negate == b.negate && a.lhs == b.lhs
+    }
 }

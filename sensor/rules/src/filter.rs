@@ -114,7 +114,7 @@ pub enum Lhs {
 impl Lhs {
     /// Whether `test` (the operator `op` and its right-hand side) holds for the value(s) read
     /// from `ev`; false when there is none.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn holds<'e, E: EventSource>(
         &self,
         op: Op,

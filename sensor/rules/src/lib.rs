@@ -23,6 +23,7 @@ pub mod parse;
 pub mod priority;
 mod program;
 pub mod ruleset;
+mod share;
 pub mod specialize;
 pub mod timefmt;
 pub mod value;

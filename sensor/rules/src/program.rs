@@ -24,7 +24,12 @@ const EXIT_FALSE: Target = u32::MAX - 1;
 enum Test {
     /// In place, not boxed: the program's tests are one contiguous array, so a test costs no
     /// extra pointer chase (and cache miss) to reach its check.
-    Check(Check),
+    Check {
+        check: Check,
+        /// The memo slot of a check several of the type's rules make (`share`): its result
+        /// for this event if it has one yet, else run it and record it.
+        shared: Option<u32>,
+    },
     EvtType(EvtSet),
     /// The macro's result if this event already has one, else go to `miss` (its tests).
     MemoGet {
@@ -58,7 +63,7 @@ impl Check {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn eval<E: EventSource>(&self, ev: &E) -> bool {
         self.lhs.holds(self.op, ev, |v| self.matcher.test(v, ev)) != self.negate
     }
@@ -114,7 +119,17 @@ impl Program {
                 return false;
             };
             let result = match &ins.test {
-                Test::Check(c) => c.eval(ev),
+                // One call site for the check, so it stays inlined.
+                Test::Check { check, shared } => match shared.and_then(|s| memo.get(s)) {
+                    Some(v) => v,
+                    None => {
+                        let v = check.eval(ev);
+                        if let Some(s) = shared {
+                            memo.set(*s, v);
+                        }
+                        v
+                    }
+                },
                 Test::EvtType(set) => set.contains(ev.evt_type()),
                 Test::MemoGet { slot, miss } => match memo.get(*slot) {
                     Some(v) => v,
@@ -143,38 +158,54 @@ fn emit(node: &Node, t: Target, f: Target, code: &mut Vec<Instr>) -> Target {
                 f
             }
         }
-        Node::Check(c) => push(code, Test::Check(Check::new(c)), t, f),
+        Node::Check(c) => {
+            let test = Test::Check {
+                check: Check::new(c),
+                shared: None,
+            };
+            push(code, test, t, f)
+        }
         Node::EvtType(set) => push(code, Test::EvtType(*set), t, f),
         Node::Not(x) => emit(x, f, t, code),
         // Each conjunct's success leads to the next one; any failure to `f`.
         Node::And(xs) => xs.iter().rev().fold(t, |next, x| emit(x, next, f, code)),
         Node::Or(xs) => xs.iter().rev().fold(f, |next, x| emit(x, t, next, code)),
-        Node::Memo(slot, x) => {
-            let set_true = push(
-                code,
-                Test::MemoSet {
+        // A check several rules make (`share`): one test that records its own result.
+        Node::Memo(slot, x) => match &**x {
+            Node::Check(c) => {
+                let test = Test::Check {
+                    check: Check::new(c),
+                    shared: Some(*slot),
+                };
+                push(code, test, t, f)
+            }
+            body => {
+                let set_true = push(
+                    code,
+                    Test::MemoSet {
+                        slot: *slot,
+                        value: true,
+                    },
+                    t,
+                    f,
+                );
+                let set_false = push(
+                    code,
+                    Test::MemoSet {
+                        slot: *slot,
+                        value: false,
+                    },
+                    t,
+                    f,
+                );
+                let entry = emit(body, set_true, set_false, code);
+                let get = Test::MemoGet {
                     slot: *slot,
-                    value: true,
-                },
-                t,
-                f,
-            );
-            let set_false = push(
-                code,
-                Test::MemoSet {
-                    slot: *slot,
-                    value: false,
-                },
-                t,
-                f,
-            );
-            let body = emit(x, set_true, set_false, code);
-            let get = Test::MemoGet {
-                slot: *slot,
-                miss: body,
-            };
-            push(code, get, t, f)
-        }
+                    miss: entry,
+                };
+                push(code, get, t, f)
+            }
+        },
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{
     index::TypeIndex,
     loader::{self, Collected, Located, RuleDef, Source},
     priority::Priority,
+    share,
     specialize::{self, Availability, Specializer},
     timefmt,
 };
@@ -192,10 +193,11 @@ impl Ruleset {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let memo_slots = compiler.memo_slots();
+        let mut memo_slots = compiler.memo_slots();
         for r in &mut rules {
             r.memo_slots = memo_slots;
         }
+        let compiler_slots = memo_slots as u32;
         let mut index: Vec<TypeIndex> = EvtType::ALL.iter().map(|_| TypeIndex::default()).collect();
         for t in EvtType::ALL {
             let mut spec = Specializer::new(t, options.available);
@@ -215,8 +217,13 @@ impl Ruleset {
                 }
             }
             specialize::unwrap_single_use(&mut filters);
+            let mut filters: Vec<Node> = filters.into_iter().map(factor::factor).collect();
+            // Slots of shared checks are per type (an event meets one type's filters), after
+            // the macros' slots.
+            let slots = share::share_checks(&mut filters, compiler_slots);
+            memo_slots = memo_slots.max(slots as usize);
             for (i, f) in ids.into_iter().zip(filters) {
-                index[t as usize].push(i, factor::factor(f));
+                index[t as usize].push(i, f);
             }
             index[t as usize].finish();
         }
