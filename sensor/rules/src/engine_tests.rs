@@ -379,7 +379,7 @@ fn a_later_field_of_the_same_key_wins_and_keys_come_out_sorted() {
     )
     .output_fields;
     assert_eq!(f["proc.name"], "extra 34816");
-    let keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = f.keys().collect();
     let mut sorted = keys.clone();
     sorted.sort_unstable();
     assert_eq!(keys, sorted);

@@ -1,7 +1,7 @@
 //! Output formats: `%field` tokens compiled once per rule, rendered per alert into the text
 //! line and the typed `output_fields` (falco-fields.md 4.1–4.4).
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::{
     compile::Compiler,
@@ -10,6 +10,7 @@ use crate::{
     fields::{self, Field, flag},
     filter::Extractor,
     loader::Located,
+    outfields::{self, OutputFields},
     parse::{self, OutputPart},
     timefmt,
     value::Value,
@@ -31,6 +32,8 @@ struct FieldPart {
     ancestors: bool,
     /// Transformed tokens are printed but not put in `output_fields`.
     in_json: bool,
+    /// Where its value goes among the rule's `output_fields` (`assign_slots`).
+    slot: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -87,6 +90,7 @@ impl Format {
                         x,
                         ancestors,
                         in_json,
+                        slot: u32::MAX,
                     }));
                 }
             }
@@ -96,7 +100,12 @@ impl Format {
 
     /// The text, with `<NA>` for missing values; typed values (null when missing) go into
     /// `fields` under each token as written.
-    pub fn render<E: EventSource>(&self, ev: &E, fields: &mut Map<String, Json>) -> String {
+    pub fn render<E: EventSource>(&self, ev: &E, fields: &mut OutputFields) -> String {
+        self.render_into(ev, |slot, json| fields.set(slot, json))
+    }
+
+    /// The text; each typed value goes to `put` with its slot.
+    fn render_into<E: EventSource>(&self, ev: &E, mut put: impl FnMut(u32, Json)) -> String {
         let mut out = String::with_capacity(256);
         for p in &self.parts {
             match p {
@@ -112,7 +121,7 @@ impl Format {
                         }
                     };
                     if f.in_json {
-                        fields.insert(f.written.clone(), json);
+                        put(f.slot, json);
                     }
                 }
             }
@@ -125,7 +134,16 @@ impl Format {
     pub fn render_value<E: EventSource>(&self, ev: &E) -> Json {
         match self.parts.as_slice() {
             [Part::Field(f)] if f.in_json && f.width.is_none() => f.write(ev, &mut String::new()),
-            _ => Json::String(self.render(ev, &mut Map::new())),
+            _ => Json::String(self.render_into(ev, |_, _| {})),
+        }
+    }
+
+    /// Place each token that goes into `output_fields` among the rule's `keys`.
+    pub(crate) fn assign_slots(&mut self, keys: &[Box<str>]) {
+        for p in &mut self.parts {
+            if let Part::Field(f) = p {
+                f.slot = outfields::slot_of(keys, &f.written);
+            }
         }
     }
 

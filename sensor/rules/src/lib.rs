@@ -19,6 +19,7 @@ mod index;
 pub mod loader;
 mod matcher;
 pub mod ops;
+pub mod outfields;
 pub mod parse;
 pub mod priority;
 mod program;

@@ -4,7 +4,7 @@
 
 use std::{cell::RefCell, sync::Arc};
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::{
     compile::{self, Compiler},
@@ -16,6 +16,7 @@ use crate::{
     format::Format,
     index::TypeIndex,
     loader::{self, Collected, Located, RuleDef, Source},
+    outfields::{self, Keys, OutputFields},
     priority::Priority,
     share,
     specialize::{self, Availability, Specializer},
@@ -104,7 +105,11 @@ pub struct CompiledRule {
     pub live_types: EvtSet,
     filter: Node,
     output: Format,
-    extra_fields: Vec<(String, Format)>,
+    /// Each with its slot among `field_keys`.
+    extra_fields: Vec<(u32, Format)>,
+    /// The keys of its alerts' `output_fields`; the event time's slot among them.
+    field_keys: Keys,
+    time_slot: u32,
     memo_slots: usize,
 }
 
@@ -135,7 +140,7 @@ pub struct Alert {
     pub output: String,
     /// The rule's output alone.
     pub message: String,
-    pub output_fields: Map<String, Json>,
+    pub output_fields: OutputFields,
 }
 
 #[derive(Debug)]
@@ -292,17 +297,17 @@ impl Ruleset {
 
     /// Render the alert of `rule` for `ev` at `time_ns` (ns since the epoch).
     pub fn alert<E: EventSource>(&self, rule: &CompiledRule, ev: &E, time_ns: u64) -> Alert {
-        let mut fields = Map::new();
+        let mut fields = OutputFields::new(rule.field_keys.clone());
         let message = rule.output.render(ev, &mut fields);
-        for (key, fmt) in &rule.extra_fields {
-            fields.insert(key.clone(), fmt.render_value(ev));
+        for (slot, fmt) in &rule.extra_fields {
+            fields.set(*slot, fmt.render_value(ev));
         }
-        let (time_key, time_text) = if self.options.time_format_iso_8601 {
-            ("evt.time.iso8601", timefmt::iso8601(time_ns))
+        let time_text = if self.options.time_format_iso_8601 {
+            timefmt::iso8601(time_ns)
         } else {
-            ("evt.time", timefmt::time(time_ns))
+            timefmt::time(time_ns)
         };
-        fields.insert(time_key.into(), Json::from(time_ns));
+        fields.set(rule.time_slot, Json::from(time_ns));
         Alert {
             rule: rule.name.clone(),
             priority: rule.priority,
@@ -354,7 +359,23 @@ fn compile_rule(
             extra_fields.push((key.clone(), Format::compile(&located, compiler, warnings)?));
         }
     }
-    let output = Format::compile(&output, compiler, warnings)?;
+    let mut output = Format::compile(&output, compiler, warnings)?;
+    let time_key = if options.time_format_iso_8601 {
+        "evt.time.iso8601"
+    } else {
+        "evt.time"
+    };
+    let field_keys = outfields::keys_of(
+        output
+            .json_keys()
+            .chain(extra_fields.iter().map(|(k, _)| k.as_str()))
+            .chain([time_key]),
+    );
+    output.assign_slots(&field_keys);
+    let extra_fields = extra_fields
+        .into_iter()
+        .map(|(k, f)| (outfields::slot_of(&field_keys, &k), f))
+        .collect();
     Ok(CompiledRule {
         name: r.name.as_str().into(),
         desc: r.desc.clone(),
@@ -367,6 +388,8 @@ fn compile_rule(
         filter,
         output,
         extra_fields,
+        time_slot: outfields::slot_of(&field_keys, time_key),
+        field_keys,
         memo_slots: 0,
     })
 }

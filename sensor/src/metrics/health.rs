@@ -128,7 +128,7 @@ pub fn drop_alert(i: &Interval, time_ns: u64) -> Alert {
             Priority::Critical
         ),
         message,
-        output_fields: fields,
+        output_fields: fields.into(),
     }
 }
 
