@@ -1,12 +1,16 @@
 //! Alerts as Falco writes them: one JSON object per line (`json_output: true`, keys and
 //! options as falco.yaml's `json_include_*`), or the text line.
 
-use std::io::{self, Write};
+use std::{
+    cell::RefCell,
+    io::{self, Write},
+};
 
 use lanner_rules::Alert;
+#[cfg(test)]
 use serde::{Serialize, Serializer, ser::SerializeMap as _};
-use serde_json::Value;
 
+use super::jsonw;
 use crate::config::Config;
 
 #[derive(Clone, Debug)]
@@ -32,13 +36,15 @@ impl AlertFormat {
     }
 }
 
-/// The alert's JSON object, written straight from the alert (no intermediate `Value`, no
-/// copy of `output_fields`). Keys in sorted order, as Falco's JSON library writes them.
+/// The alert's JSON object through serde_json: the reference the tests hold the written line
+/// (`jsonw`) to. Keys in sorted order, as Falco's JSON library writes them.
+#[cfg(test)]
 pub struct AlertJson<'a> {
     pub alert: &'a Alert,
     pub format: &'a AlertFormat,
 }
 
+#[cfg(test)]
 impl Serialize for AlertJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (a, f) = (self.alert, self.format);
@@ -66,7 +72,7 @@ impl Serialize for AlertJson<'_> {
 
 /// The alert's JSON object as a value (the tests compare it with the line written).
 #[cfg(test)]
-pub fn to_json(a: &Alert, f: &AlertFormat) -> Value {
+pub fn to_json(a: &Alert, f: &AlertFormat) -> serde_json::Value {
     serde_json::to_value(AlertJson {
         alert: a,
         format: f,
@@ -76,11 +82,15 @@ pub fn to_json(a: &Alert, f: &AlertFormat) -> Value {
 
 /// The alert as one JSON line's text (without the newline), for the sinks.
 pub fn json_text(a: &Alert, f: &AlertFormat) -> String {
-    serde_json::to_string(&AlertJson {
-        alert: a,
-        format: f,
-    })
-    .unwrap_or_default()
+    let mut text = String::with_capacity(jsonw::capacity(a));
+    jsonw::alert_json(&mut text, a, f);
+    text
+}
+
+thread_local! {
+    /// The line being written, kept between alerts: a fresh buffer of this size cost as much
+    /// as writing the alert's strings.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Write one alert line; `json` is the alert's JSON text when the caller made it already.
@@ -93,18 +103,17 @@ pub fn write(
     if f.json {
         match json {
             Some(text) => out.write_all(text.as_bytes())?,
-            None => serde_json::to_writer(
-                &mut *out,
-                &AlertJson {
-                    alert: a,
-                    format: f,
-                },
-            )?,
+            None => LINE.with_borrow_mut(|line| {
+                line.clear();
+                jsonw::alert_json(line, a, f);
+                out.write_all(line.as_bytes())
+            })?,
         }
     } else {
         // Falco passes the text line through a JSON string encoder and drops the quotes, so
         // control characters in an attacker-chosen command line cannot forge log lines.
-        let quoted = Value::String(a.output.clone()).to_string();
+        let mut quoted = String::with_capacity(a.output.len() + 2);
+        jsonw::string(&mut quoted, &a.output);
         out.write_all(&quoted.as_bytes()[1..quoted.len() - 1])?;
     }
     out.write_all(b"\n")

@@ -231,6 +231,13 @@ fn line(a: &Alert, f: &AlertFormat) -> String {
     write(&mut handed, a, f, Some(&json_text(a, f))).unwrap();
     if f.json {
         assert_eq!(out, handed);
+        // The line is serde_json's serialisation of the alert, byte for byte.
+        let reference = serde_json::to_string(&super::AlertJson {
+            alert: a,
+            format: f,
+        })
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out), reference + "\n");
     }
     let s = String::from_utf8(out).unwrap();
     let body = s.strip_suffix('\n').expect("ends with a newline");
