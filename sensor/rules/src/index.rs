@@ -9,7 +9,7 @@ use crate::{
     ast::Op,
     event::{EventSource, FieldArg},
     fields::Field,
-    filter::{FastHasher, Lhs, Node, Rhs},
+    filter::{FastHasher, Lhs, Memo, Node, Rhs},
     ops::Lit,
     program::Program,
     value::Value,
@@ -23,6 +23,18 @@ pub struct Entry {
     pub filter: Node,
     /// …and flattened, as evaluation runs it.
     pub program: Program,
+    /// Memo results without which the program is false (`Program::guards`).
+    pub guards: Box<[(u32, bool)]>,
+}
+
+impl Entry {
+    /// Known false from memo results this event already has: no need to run the program.
+    #[inline]
+    pub fn ruled_out(&self, memo: &Memo) -> bool {
+        self.guards
+            .iter()
+            .any(|&(slot, needed)| memo.get(slot).is_some_and(|v| v != needed))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -51,10 +63,12 @@ impl TypeIndex {
             None => self.any_name.push(pos),
         }
         let program = Program::compile(&filter);
+        let guards = program.guards();
         self.entries.push(Entry {
             rule,
             filter,
             program,
+            guards,
         });
     }
 

@@ -107,6 +107,34 @@ impl Program {
         }
     }
 
+    /// The memo results the program needs before anything else: its leading tests that are
+    /// memoised (macros, shared checks) and end it on the other answer, as (slot, needed
+    /// value). An event that already has another value in one of them is known not to match
+    /// without running the program (see `Ruleset::evaluate`).
+    pub fn guards(&self) -> Box<[(u32, bool)]> {
+        let mut out = Vec::new();
+        let mut pc = self.entry;
+        while let Some(ins) = self.code.get(pc as usize) {
+            let slot = match &ins.test {
+                Test::MemoGet { slot, .. } => *slot,
+                Test::Check {
+                    shared: Some(slot), ..
+                } => *slot,
+                _ => break,
+            };
+            if ins.on_false == EXIT_FALSE {
+                out.push((slot, true));
+                pc = ins.on_true;
+            } else if ins.on_true == EXIT_FALSE {
+                out.push((slot, false));
+                pc = ins.on_false;
+            } else {
+                break;
+            }
+        }
+        out.into()
+    }
+
     /// Evaluate for `ev`; `memo` must have been started for this event with enough slots.
     pub fn eval<E: EventSource>(&self, ev: &E, memo: &mut Memo) -> bool {
         let mut pc = self.entry;

@@ -286,7 +286,8 @@ impl Ruleset {
         MEMO.with_borrow_mut(|memo| {
             memo.start(self.memo_slots);
             index.candidates(ev, |e| {
-                if !e.program.eval(ev, memo) {
+                // A macro or shared check another rule already answered may rule it out.
+                if e.ruled_out(memo) || !e.program.eval(ev, memo) {
                     return true;
                 }
                 hit(&self.rules[e.rule as usize]);

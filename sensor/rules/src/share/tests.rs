@@ -206,3 +206,22 @@ fn official_connect_rules_read_each_shared_field_once() {
     assert_eq!(ev.reads(Field::FdCip), 2);
     assert_eq!(ev.reads(Field::FdSip), 2);
 }
+
+#[test]
+fn leading_memoised_tests_become_the_programs_guards() {
+    // `m0 and not a and b`, `a` shared: the program needs m0 true and `a` false first.
+    let shared_a = Node::Not(Box::new(Node::Memo(1, Arc::new(check("a")))));
+    let f = and(vec![
+        Node::Memo(0, Arc::new(and(vec![check("x"), check("y")]))),
+        shared_a,
+        check("b"),
+    ]);
+    let p = crate::program::Program::compile(&f);
+    assert_eq!(&*p.guards(), [(0, true), (1, false)]);
+    // A plain check first: nothing to go by.
+    let p = crate::program::Program::compile(&and(vec![
+        check("b"),
+        Node::Memo(0, Arc::new(check("a"))),
+    ]));
+    assert!(p.guards().is_empty());
+}
