@@ -131,11 +131,15 @@ impl Image {
         args: Vec<String>,
         cwd: Option<String>,
     ) -> Self {
-        let cmdline = if args.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name} {}", args.join(" "))
-        };
+        // Built in one buffer: `format!` over a `join` cost two allocations and the
+        // formatting machinery on every exec.
+        let len = name.len() + args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut cmdline = String::with_capacity(len);
+        cmdline.push_str(&name);
+        for a in &args {
+            cmdline.push(' ');
+            cmdline.push_str(a);
+        }
         Self {
             name,
             exe,
@@ -287,5 +291,21 @@ impl Event {
             Body::Fork(_) => K::Fork,
             Body::Exit(_) => K::Exit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Image;
+
+    #[test]
+    fn cmdline_is_the_name_then_each_argument_after_a_space() {
+        let i = Image::of("bash", &["/bin/bash", "-c", "", "id"], None, None);
+        assert_eq!(i.cmdline, "bash -c  id");
+        assert_eq!(i.args_line(), "-c  id");
+        let bare = Image::of("sh", &["sh"], None, None);
+        assert_eq!(bare.cmdline, "sh");
+        assert_eq!(bare.args_line(), "");
+        assert_eq!(Image::named("kworker").cmdline, "kworker");
     }
 }

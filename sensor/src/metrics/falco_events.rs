@@ -15,10 +15,11 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use lanner_rules::Alert;
+use lanner_rules::{Alert, Priority};
 
 use super::text::Exposition;
 
@@ -89,10 +90,36 @@ struct Series {
     pod: PodRef,
 }
 
+/// What the last alert's labels came from, and the key they made. Consecutive alerts of one
+/// rule in one pod (an alert storm, where this matters) find their series without building
+/// the key's strings again.
+#[derive(Debug)]
+struct LastAlert {
+    rule: Arc<str>,
+    priority: Priority,
+    source: Arc<str>,
+    tags: Arc<[String]>,
+    hostname: String,
+    pod: PodRef,
+    key: Vec<String>,
+}
+
+impl LastAlert {
+    fn same_labels(&self, a: &Alert, hostname: &str, pod: &PodRef) -> bool {
+        self.rule == a.rule
+            && self.priority == a.priority
+            && self.source == a.source
+            && self.tags == a.tags
+            && self.hostname == hostname
+            && self.pod == *pod
+    }
+}
+
 #[derive(Debug)]
 pub struct FalcoEvents {
     labels: Vec<Label>,
     series: BTreeMap<Vec<String>, Series>,
+    last: Option<LastAlert>,
     ttl: Duration,
     hold: Duration,
     expired: u64,
@@ -103,6 +130,7 @@ impl FalcoEvents {
         Self {
             labels,
             series: BTreeMap::new(),
+            last: None,
             ttl,
             hold,
             expired: 0,
@@ -114,6 +142,14 @@ impl FalcoEvents {
     }
 
     fn record_at(&mut self, a: &Alert, hostname: &str, pod: &PodRef, now: Instant) {
+        if let Some(last) = &self.last
+            && last.same_labels(a, hostname, pod)
+            && let Some(s) = self.series.get_mut(&last.key)
+        {
+            s.count += 1;
+            s.last_change = now;
+            return;
+        }
         let key: Vec<String> = self
             .labels
             .iter()
@@ -127,6 +163,15 @@ impl FalcoEvents {
                 Label::K8sPodName | Label::Pod => pod.pod.clone(),
             })
             .collect();
+        self.last = Some(LastAlert {
+            rule: a.rule.clone(),
+            priority: a.priority,
+            source: a.source.clone(),
+            tags: a.tags.clone(),
+            hostname: hostname.to_string(),
+            pod: pod.clone(),
+            key: key.clone(),
+        });
         let s = self.series.entry(key).or_insert_with(|| Series {
             count: 0,
             fresh: true,

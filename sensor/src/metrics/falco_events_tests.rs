@@ -116,3 +116,32 @@ fn a_new_series_stays_at_zero_for_the_hold_so_every_scraper_sees_it() {
     );
     assert!(at(&mut f, 31).contains("falco_events{rule=\"A\"} 1\n"));
 }
+
+#[test]
+fn repeated_and_interleaved_alerts_count_in_their_own_series() {
+    let ttl = Duration::from_secs(60);
+    let mut f = FalcoEvents::new(vec![Label::Rule, Label::Pod], ttl, Duration::ZERO);
+    let t0 = Instant::now();
+    let (a, b) = (
+        alert("A", Priority::Warning, &[]),
+        alert("B", Priority::Warning, &[]),
+    );
+    for (alert, p) in [(&a, "p1"), (&a, "p1"), (&a, "p2"), (&b, "p2"), (&a, "p1")] {
+        f.record_at(alert, "n", &pod("ns", p), t0);
+    }
+    render(&mut f);
+    let text = render(&mut f);
+    for (series, n) in [("A", "p1", 3), ("A", "p2", 1), ("B", "p2", 1)]
+        .map(|(r, p, n)| (format!("falco_events{{rule=\"{r}\",pod=\"{p}\"}}"), n))
+    {
+        assert!(
+            text.contains(&format!("{series} {n}\n")),
+            "{series} {n}:\n{text}"
+        );
+    }
+    // The last alert's series expires; the same alert again starts it over.
+    f.expire(&HashSet::new(), t0 + ttl + Duration::from_secs(1));
+    assert_eq!(f.series_count(), 0);
+    f.record_at(&a, "n", &pod("ns", "p1"), t0 + ttl * 2);
+    assert_eq!(f.series_count(), 1);
+}
