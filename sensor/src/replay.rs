@@ -152,6 +152,8 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
         "by_kind": by_kind,
         "process_table": {"size": table.size, "expired": table.expired, "evicted": table.evicted},
         "vm_hwm_kib": vm_hwm_kib(),
+        // The divisor for instructions counted inside `Pipeline::one` over the whole run.
+        "pipeline_events": p.played,
     }))
 }
 
@@ -240,6 +242,8 @@ struct Pipeline {
     ruleset: Arc<Ruleset>,
     clock: Clock,
     seen: u64,
+    /// Records through [`Pipeline::one`], every phase of the run counted.
+    played: u64,
     sink: Vec<u8>,
     sink_bytes: u64,
 }
@@ -288,6 +292,7 @@ impl Pipeline {
             },
             clock: Clock::new(),
             seen: 0,
+            played: 0,
             sink: Vec::with_capacity(SINK_BYTES + (64 << 10)),
             sink_bytes: 0,
         }
@@ -306,7 +311,11 @@ impl Pipeline {
 
     /// Every stage on one record, the event freed at the end as the output stage does; its
     /// kind, when it decoded.
+    // Never inlined: `cargo xtask bench-pipeline` counts the instructions inside it with
+    // callgrind (`--toggle-collect`), which needs the function to exist.
+    #[inline(never)]
     fn one(&mut self, rec: &[u8], shift_ns: u64) -> anyhow::Result<Option<EventKind>> {
+        self.played += 1;
         let Some(ev) = self.decode(rec, shift_ns) else {
             return Ok(None);
         };

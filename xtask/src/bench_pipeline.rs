@@ -46,9 +46,20 @@ pub struct Results {
     pub replay_command: String,
     /// The replay runs' summaries (`lanner --replay` prints one JSON object).
     pub replays: Vec<Value>,
+    pub instructions: Instructions,
     pub idle: Latency,
     pub loaded: Latency,
     pub rss: Rss,
+}
+
+/// CPU instructions inside the pipeline, counted by callgrind: the same on every run, unlike
+/// time on this VM, so two builds compare by it.
+pub struct Instructions {
+    pub command: String,
+    pub total: u64,
+    /// Records that went through the pipeline in that run.
+    pub events: u64,
+    pub alert_bytes: u64,
 }
 
 pub struct Recording {
@@ -107,6 +118,7 @@ fn measure(lanner: &Path, workload: &Path, rules: &[PathBuf], dir: &Path) -> Res
     let raw = dir.join("recording.raw");
     let recording = record(lanner, workload, &raw, dir).context("recording")?;
     let (replay_command, replays) = replay(lanner, &raw, rules).context("replay")?;
+    let instructions = instructions(lanner, &raw, rules, dir).context("instruction count")?;
     let _ = std::fs::remove_file(&raw);
     let marker_rules = dir.join("probe-rule.yaml");
     std::fs::write(&marker_rules, bench_latency::PROBE_RULE)?;
@@ -121,6 +133,7 @@ fn measure(lanner: &Path, workload: &Path, rules: &[PathBuf], dir: &Path) -> Res
         recording,
         replay_command,
         replays,
+        instructions,
         idle,
         loaded,
         rss,
@@ -257,6 +270,64 @@ fn replay(lanner: &Path, raw: &Path, rules: &[PathBuf]) -> Result<(String, Vec<V
 }
 
 /// VmRSS/VmHWM of the sensor, sampled every 100 ms, while connects are paced at [`RSS_RATE`].
+/// One round of the replay under callgrind, collecting only inside `Pipeline::one` (the
+/// decode → alert JSON work on one record).
+fn instructions(lanner: &Path, raw: &Path, rules: &[PathBuf], dir: &Path) -> Result<Instructions> {
+    crate::setup::ensure_apt(&["valgrind"])?;
+    println!("bench-pipeline: counting instructions with callgrind (about a minute)");
+    let mut c = util::cmd("valgrind");
+    c.args([
+        "--tool=callgrind",
+        "--toggle-collect=lanner::replay::Pipeline::one*",
+    ])
+    .arg(format!(
+        "--callgrind-out-file={}",
+        dir.join("callgrind.out").display()
+    ))
+    .arg(lanner)
+    .arg("--replay")
+    .arg(raw)
+    .args(["--replay-rounds", "1"])
+    .args(rules_args(rules))
+    .stdin(Stdio::null());
+    let command = util::display(&c);
+    let out = c
+        .output()
+        .with_context(|| format!("cannot run `{command}`"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("`{command}` failed ({}): {}", out.status, stderr.trim());
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).context("the replay summary")?;
+    let events = v["pipeline_events"]
+        .as_u64()
+        .filter(|n| *n > 0)
+        .context("the replay summary has no pipeline_events")?;
+    let total = collected(&stderr).with_context(|| {
+        format!(
+            "no `Collected :` line in callgrind's output: {}",
+            stderr.trim()
+        )
+    })?;
+    if total == 0 {
+        bail!("callgrind counted nothing inside lanner::replay::Pipeline::one");
+    }
+    Ok(Instructions {
+        command,
+        total,
+        events,
+        alert_bytes: v["alert_bytes"].as_u64().unwrap_or(0),
+    })
+}
+
+/// The instruction count of callgrind's summary line `==pid== Collected : N …`.
+fn collected(stderr: &str) -> Option<u64> {
+    stderr.lines().find_map(|l| {
+        let (_, rest) = l.split_once("Collected :")?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
 fn rss(lanner: &Path, rules: &[OsString], dir: &Path) -> Result<Rss> {
     let sensor = Sensor::start(lanner, rules, dir, "rss", Stdio::null())?;
     let pid = sensor.child.id();
@@ -344,4 +415,18 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = text.lines().find(|l| l.split(':').next() == Some(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collected;
+
+    #[test]
+    fn callgrinds_collected_line_is_read() {
+        let err = "==14222== Events    : Ir\n==14222== Collected : 264223337\n==14222== I   refs: 264,223,337\n";
+        assert_eq!(collected(err), Some(264_223_337));
+        // With the cache simulation the line has a column per event.
+        assert_eq!(collected("==1== Collected : 5 6 7\n"), Some(5));
+        assert_eq!(collected("==1== no summary\n"), None);
+    }
 }

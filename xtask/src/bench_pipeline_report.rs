@@ -69,6 +69,14 @@ pub fn render(command: &str, load_at_start: &str, r: &Results) -> String {
         thousands(und_lo),
         thousands(und_hi),
     );
+    let ins = &r.instructions;
+    let _ = writeln!(
+        s,
+        "| CPU instructions per event inside the pipeline, counted by callgrind (the same on every run of a build, unlike time here: compare builds by it; see Method) | {} ({} instructions over {} events) | (for comparison) | |",
+        thousands(ins.total as f64 / ins.events as f64),
+        thousands(ins.total as f64),
+        thousands(ins.events as f64),
+    );
     let _ = writeln!(
         s,
         "| the same, records read from the whole recording in memory instead (each one a cache miss: see Method) | {} events/s (median; {}–{}) | (for comparison) | |",
@@ -132,6 +140,11 @@ pub fn render(command: &str, load_at_start: &str, r: &Results) -> String {
         rec.bytes as f64 / 1e6,
         rec.seconds,
         kinds(&first["kinds"]),
+    );
+    let _ = writeln!(
+        s,
+        "Instructions counted with `{}` (its alert JSON: {} bytes).\n",
+        r.instructions.command, r.instructions.alert_bytes
     );
     let _ = writeln!(
         s,
@@ -274,6 +287,7 @@ fn method(s: &mut String) {
         "Each replay run plays the recording several rounds (at least {REPLAY_EVENTS} events in all), each round's timestamps moved one second past the previous round's last, so the process table sees time pass; the same pids fork, exec and exit again every round, as after pid reuse. The stage split comes from one extra round run stage by stage (so it adds clock reads per batch, not per event); the time per kind from one more, each event timed on its own.",
         "Latency: the harness notes CLOCK_REALTIME, spawns the probe exec, and stamps each line of the sensor's stdout as it reads it (a thread blocked on the pipe). The measure against the target runs from the exec's kernel timestamp (`evt.rawtime`, boot clock converted with the offset the sensor sampled at start) to the line read: the kernel's record, the reader's wake-up (the kernel wakes it on the first record into an empty ring), decode, the enrich and output stages with their channel hops, the writer's flush after each batch, and the pipe. The spawn → line figure adds the harness's fork and exec of the probe before the kernel's exec. Probes are spaced 10–30 ms apart (pseudo-random). A probe whose alert does not come within 5 s counts as missed, and a missed probe fails the target.",
         "Memory: VmRSS counts the BPF ring buffer's mapping (`--ringbuf-bytes`, 8 MiB by default): the kernel maps its data pages twice, back to back (so a record that wraps reads contiguously), and populates the whole mapping when the sensor maps it, so it shows under RssFile as twice the ring's size from the first second, whatever the event rate. It is memory the kernel allocated for the map once, not growth. RssAnon is the sensor's own heap and stacks.",
+        "Instructions: one run of the same recording under valgrind's callgrind, collecting only inside `lanner::replay::Pipeline::one` (the per-record work: decode, enrich, rules, alert JSON and metrics), divided by the records that went through it in that run (every phase: warm-up, measured, whole-recording and per-kind rounds; `pipeline_events` in the replay's summary). It counts instructions, not time, so cache misses and this VM's phases do not move it: two runs of one build give the same figure, and two builds compare by it where timed runs cannot tell a few percent apart. Callgrind slows the replay some fifty-fold, hence a run of its own.",
         "Profile: `perf record -g` on the replay command above shows where the userspace time goes.",
     ] {
         let note = note.replace("{REPLAY_EVENTS}", &thousands(REPLAY_EVENTS as f64));
