@@ -235,18 +235,7 @@ fn replay(lanner: &Path, raw: &Path, rules: &[PathBuf]) -> Result<(String, Vec<V
             .args(["--replay-rounds", &rounds.to_string()])
             .args(rules_args(rules))
             .stdin(Stdio::null());
-        let command = util::display(&c);
-        let out = c
-            .output()
-            .with_context(|| format!("cannot run `{command}`"))?;
-        if !out.status.success() {
-            bail!(
-                "`{command}` failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let v: Value = serde_json::from_slice(&out.stdout).context("the replay summary")?;
+        let (command, v, _) = run_replay(c)?;
         Ok((command, v))
     };
     let (_, warm) = run_once(1)?;
@@ -269,7 +258,6 @@ fn replay(lanner: &Path, raw: &Path, rules: &[PathBuf]) -> Result<(String, Vec<V
     Ok((command, runs))
 }
 
-/// VmRSS/VmHWM of the sensor, sampled every 100 ms, while connects are paced at [`RSS_RATE`].
 /// One round of the replay under callgrind, collecting only inside `Pipeline::one` (the
 /// decode → alert JSON work on one record).
 fn instructions(lanner: &Path, raw: &Path, rules: &[PathBuf], dir: &Path) -> Result<Instructions> {
@@ -290,15 +278,7 @@ fn instructions(lanner: &Path, raw: &Path, rules: &[PathBuf], dir: &Path) -> Res
     .args(["--replay-rounds", "1"])
     .args(rules_args(rules))
     .stdin(Stdio::null());
-    let command = util::display(&c);
-    let out = c
-        .output()
-        .with_context(|| format!("cannot run `{command}`"))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("`{command}` failed ({}): {}", out.status, stderr.trim());
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).context("the replay summary")?;
+    let (command, v, stderr) = run_replay(c)?;
     let events = v["pipeline_events"]
         .as_u64()
         .filter(|n| *n > 0)
@@ -320,6 +300,20 @@ fn instructions(lanner: &Path, raw: &Path, rules: &[PathBuf], dir: &Path) -> Res
     })
 }
 
+/// Run a replay command: its text, the summary it prints and its stderr.
+fn run_replay(mut c: std::process::Command) -> Result<(String, Value, String)> {
+    let command = util::display(&c);
+    let out = c
+        .output()
+        .with_context(|| format!("cannot run `{command}`"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        bail!("`{command}` failed ({}): {}", out.status, stderr.trim());
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).context("the replay summary")?;
+    Ok((command, v, stderr))
+}
+
 /// The instruction count of callgrind's summary line `==pid== Collected : N …`.
 fn collected(stderr: &str) -> Option<u64> {
     stderr.lines().find_map(|l| {
@@ -328,6 +322,7 @@ fn collected(stderr: &str) -> Option<u64> {
     })
 }
 
+/// VmRSS/VmHWM of the sensor, sampled every 100 ms, while connects are paced at [`RSS_RATE`].
 fn rss(lanner: &Path, rules: &[OsString], dir: &Path) -> Result<Rss> {
     let sensor = Sensor::start(lanner, rules, dir, "rss", Stdio::null())?;
     let pid = sensor.child.id();
