@@ -35,8 +35,7 @@ impl OutputFields {
     }
 
     pub fn get(&self, key: &str) -> Option<&Json> {
-        let i = self.keys.binary_search_by(|k| (**k).cmp(key)).ok()?;
-        self.values.get(i)
+        self.values.get(position(&self.keys, key)?)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -62,10 +61,14 @@ impl OutputFields {
     }
 }
 
+/// Where `key` sits among `keys` (sorted, distinct).
+fn position(keys: &[Box<str>], key: &str) -> Option<usize> {
+    keys.binary_search_by(|k| (**k).cmp(key)).ok()
+}
+
 /// The slot of `key` among `keys` (sorted, distinct), which must hold it.
 pub(crate) fn slot_of(keys: &[Box<str>], key: &str) -> u32 {
-    keys.binary_search_by(|k| (**k).cmp(key))
-        .map_or(u32::MAX, |i| i as u32)
+    position(keys, key).map_or(u32::MAX, |i| i as u32)
 }
 
 /// Sorted, distinct keys from `keys`.

@@ -84,29 +84,29 @@ impl Census {
 
     /// The index of `c` among the distinct checks, added if new.
     fn id(&mut self, c: &CheckNode) -> usize {
-        let key = format!("{:?} {:?}", c.lhs, c.op);
-        let candidates = self.by_lhs.entry(key).or_default();
-        if let Some(&i) = candidates
-            .iter()
-            .find(|&&i| same_test(&self.distinct[i], c))
-        {
+        if let Some(i) = self.find(c) {
             return i;
         }
-        candidates.push(self.distinct.len());
+        let i = self.distinct.len();
+        self.by_lhs.entry(lhs_key(c)).or_default().push(i);
         self.distinct.push(c.clone());
         self.uses.push(0);
-        self.distinct.len() - 1
+        i
     }
 
-    /// The index of `c`, which `count` has seen.
+    /// The index of `c`, if `count` has seen its test.
     fn find(&self, c: &CheckNode) -> Option<usize> {
-        let key = format!("{:?} {:?}", c.lhs, c.op);
         self.by_lhs
-            .get(&key)?
+            .get(&lhs_key(c))?
             .iter()
             .copied()
             .find(|&i| same_test(&self.distinct[i], c))
     }
+}
+
+/// The bucket of `c`'s test in [`Census::by_lhs`].
+fn lhs_key(c: &CheckNode) -> String {
+    format!("{:?} {:?}", c.lhs, c.op)
 }
 
 struct Rewrite<'a> {
