@@ -90,6 +90,14 @@ struct Series {
     pod: PodRef,
 }
 
+impl Series {
+    /// One more alert at `now`.
+    fn bump(&mut self, now: Instant) {
+        self.count += 1;
+        self.last_change = now;
+    }
+}
+
 /// What the last alert's labels came from, and the key they made. Consecutive alerts of one
 /// rule in one pod (an alert storm, where this matters) find their series without building
 /// the key's strings again.
@@ -146,8 +154,7 @@ impl FalcoEvents {
             && last.same_labels(a, hostname, pod)
             && let Some(s) = self.series.get_mut(&last.key)
         {
-            s.count += 1;
-            s.last_change = now;
+            s.bump(now);
             return;
         }
         let key: Vec<String> = self
@@ -179,8 +186,7 @@ impl FalcoEvents {
             last_change: now,
             pod: pod.clone(),
         });
-        s.count += 1;
-        s.last_change = now;
+        s.bump(now);
     }
 
     /// Drop idle series of pods no longer on the node (`live`: the pods the cache knows now).
