@@ -124,11 +124,13 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         } else {
             rules.live.interest()
         },
+        gauges.users.clone(),
     );
     let wait = PodWait {
         max_wait: std::time::Duration::from_millis(args.pod_wait_ms),
         max_pending: args.pod_pending_max,
     };
+    let users = gauges.users.clone();
     let stage = tokio::spawn(pods::run(
         event_rx,
         out_tx,
@@ -220,6 +222,7 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         pods_stale: pods.stale(),
         pods_node: pods.node(),
         pod_wait: &wait_counters,
+        users: &users,
     });
     summary["sinks"] = metrics.sinks_json();
     summary["rules"] = serde_json::json!({

@@ -280,6 +280,7 @@ impl Pipeline {
                 args.proc_table_cap,
                 args.exited_grace_ms * 1_000_000,
                 live.interest(),
+                gauges.users.clone(),
             ),
             gauges,
             ruleset: live.current(),

@@ -5,7 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use lanner_common::{EventKind, KIND_COUNT, LOSS_REASONS, LossReason};
 use serde_json::{Map, Value, json};
 
-use crate::{enrich::pods::PodWaitCounters, k8s::PodCacheStats, process::TableStats};
+use crate::{
+    enrich::pods::PodWaitCounters,
+    k8s::PodCacheStats,
+    process::{TableStats, users::UserCounters},
+};
 
 /// User-side counters; the kernel's are read from the `LOSSES` map into [`KernelLosses`].
 #[derive(Debug, Default)]
@@ -29,6 +33,8 @@ pub struct StageGauges {
     pub table_size: AtomicU64,
     pub table_expired: AtomicU64,
     pub table_evicted: AtomicU64,
+    /// The user tables' reads (the enricher counts into it).
+    pub users: std::sync::Arc<UserCounters>,
 }
 
 impl StageGauges {
@@ -60,6 +66,7 @@ pub struct Snapshot<'a> {
     pub pods_stale: bool,
     pub pods_node: Option<&'a str>,
     pub pod_wait: &'a PodWaitCounters,
+    pub users: &'a UserCounters,
 }
 
 /// The counters as the JSON object documented in docs/events.md.
@@ -83,6 +90,7 @@ pub fn to_json(s: &Snapshot<'_>) -> Value {
         "lost": lost,
         "user_lost": { "decode_error": s.counters.decode_error.load(Relaxed) },
         "process_table": { "size": t.size, "expired": t.expired, "evicted": t.evicted },
+        "users": s.users.snapshot().to_json(),
         "pod_cache": {
             "enabled": s.pods_enabled,
             "node": s.pods_node,

@@ -37,6 +37,7 @@ pub mod containers;
 pub mod default_ruleset;
 pub mod deploy;
 pub mod event;
+pub mod fuse;
 pub mod host;
 pub mod kube_fixture;
 pub mod kubeapi;

@@ -25,7 +25,7 @@ use crate::{
     event::{Body, Event},
     process::{
         ProcessTable, TableStats,
-        users::{Query, RootKey, UserDb},
+        users::{Query, RootKey, UserCounters, UserDb},
     },
 };
 
@@ -130,8 +130,14 @@ pub struct Enricher {
 
 impl Enricher {
     /// A table seeded from `proc_root` (see `process::procfs`); contexts for the event types
-    /// `interest` holds.
-    pub fn new(proc_root: &Path, cap: usize, grace_ns: u64, interest: Interest) -> Self {
+    /// `interest` holds; the user tables' reads counted in `user_counters`.
+    pub fn new(
+        proc_root: &Path,
+        cap: usize,
+        grace_ns: u64,
+        interest: Interest,
+        user_counters: Arc<UserCounters>,
+    ) -> Self {
         let mut table = ProcessTable::new(cap, grace_ns);
         let seeded = crate::process::procfs::scan(proc_root);
         log::info!(
@@ -144,7 +150,7 @@ impl Enricher {
         }
         Self {
             table,
-            users: UserDb::new(proc_root),
+            users: UserDb::new(proc_root, user_counters),
             anchors: HashMap::new(),
             containers: LeafCache::default(),
             proc_root: proc_root.to_path_buf(),
@@ -224,12 +230,22 @@ impl Enricher {
     }
 }
 
+/// Most containers with a remembered process; past it, those whose process is gone are
+/// forgotten (their containers usually are too), else all.
+const MAX_ANCHORS: usize = 16_384;
+
 /// The remembered process of container `id`, replaced by `pid` once it is gone.
 fn anchor(anchors: &mut HashMap<String, u32>, proc_root: &Path, id: &str, pid: u32) -> u32 {
     let alive = |p: u32| proc_root.join(p.to_string()).exists();
     match anchors.get(id) {
         Some(&a) if alive(a) => a,
         _ => {
+            if anchors.len() >= MAX_ANCHORS && !anchors.contains_key(id) {
+                anchors.retain(|_, a| alive(*a));
+                if anchors.len() >= MAX_ANCHORS {
+                    anchors.clear();
+                }
+            }
             anchors.insert(id.to_string(), pid);
             pid
         }

@@ -15,7 +15,13 @@ fn events_no_rule_reads_skip_their_context_and_still_update_the_table() {
     // An empty /proc: nothing seeded, no user tables (names are `<NA>` either way).
     let proc_root = TempDir::new("enrich-interest");
     let interest = Interest::new(EvtType::Execve.bit());
-    let mut enricher = Enricher::new(proc_root.path(), 100, 1_000, interest.clone());
+    let mut enricher = Enricher::new(
+        proc_root.path(),
+        100,
+        1_000,
+        interest.clone(),
+        Arc::default(),
+    );
 
     let bash = enricher.enrich(exec(1, 10, 1, "bash", &["bash"]));
     assert!(!bash.ctx.skipped);

@@ -198,6 +198,36 @@ impl Metrics {
         }
     }
 
+    /// Whose user names could not be read, and why (`process::users`).
+    fn render_users(&self, out: &mut Exposition) {
+        let u = self.sources.stage.users.snapshot();
+        out.single(
+            "lanner_user_tables_read_total",
+            "Roots whose passwd and group files were read",
+            "counter",
+            u.read as f64,
+        );
+        out.family(
+            "lanner_user_tables_unreadable_total",
+            "User table files or lookups that gave no names (user.name <NA>), per reason",
+            "counter",
+        );
+        for r in crate::process::rootfs::Unreadable::ALL {
+            let v = u.unreadable[r as usize] as f64;
+            out.sample(
+                "lanner_user_tables_unreadable_total",
+                &[("reason", r.name())],
+                v,
+            );
+        }
+        out.single(
+            "lanner_user_table_readers_stuck",
+            "Reader threads left behind on a read that did not return in time",
+            "gauge",
+            u.stuck_readers as f64,
+        );
+    }
+
     fn render_events(&self, out: &mut Exposition) {
         let s = &self.sources;
         out.family(
@@ -253,6 +283,7 @@ impl Metrics {
                 );
             }
         }
+        self.render_users(out);
         let last = self.last_event_ns.load(Relaxed);
         out.single(
             "lanner_last_event_timestamp_seconds",

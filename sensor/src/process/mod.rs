@@ -3,6 +3,7 @@
 //! exec and exit events. Owned by the enrichment task; nothing else touches it.
 
 pub mod procfs;
+pub mod rootfs;
 pub mod table;
 pub mod users;
 

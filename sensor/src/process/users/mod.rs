@@ -2,19 +2,24 @@
 //! container's users resolve inside the container (`/proc/<pid>/root/etc/passwd`).
 //!
 //! Tables are cached per root directory and re-read when older than a few seconds (a user
-//! added after the first read).
+//! added after the first read). The files belong to whoever owns the root, so they are read
+//! by a reader thread with a deadline (`io`), safely (`process::rootfs`), within a budget
+//! (`tables`); what cannot be read gives `<NA>` and is counted (`counters`).
 
-use std::{
-    collections::HashMap,
-    fs,
-    hash::BuildHasherDefault,
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+pub mod counters;
+mod io;
+pub mod tables;
+
+use std::{collections::HashMap, hash::BuildHasherDefault, path::Path, sync::Arc};
 
 use lanner_rules::filter::FastHasher;
 
-use crate::idhash::IdHash;
+pub use self::counters::UserCounters;
+use self::{
+    io::{Found as Lookup, Job, Readers},
+    tables::{Ids, TableCache},
+};
+use crate::{idhash::IdHash, process::rootfs::RootId};
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";
@@ -25,6 +30,13 @@ const RELOAD_AFTER_NS: u64 = 5_000_000_000;
 /// rarely (a chroot or pivot), and an exec in a container, where its entrypoint first runs in
 /// its own root, always looks again (see [`Query::exec`]).
 const RECHECK_NS: u64 = 1_000_000_000;
+/// After a lookup that timed out or found every reader busy, the key is not looked up again
+/// for this long, exec or not: its events answer from what is known, without waiting.
+const BACKOFF_NS: u64 = RELOAD_AFTER_NS;
+/// Most keys (containers) remembered; past it, those not checked for a minute are forgotten
+/// (their containers are usually gone), else all.
+const MAX_KEYS: usize = 16_384;
+const FORGET_AFTER_NS: u64 = 60_000_000_000;
 
 /// `user.name`, `group.name` and `user.loginname` of an event. Shared strings: the same few
 /// names go out with every event.
@@ -35,13 +47,6 @@ pub struct UserContext {
     pub loginname: Arc<str>,
 }
 
-#[derive(Debug, Default)]
-struct Tables {
-    users: Ids,
-    groups: Ids,
-    loaded_ns: u64,
-}
-
 /// Which root a process's user tables belong to: the container it runs in, or the host.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum RootKey {
@@ -49,17 +54,13 @@ pub enum RootKey {
     Container(Arc<str>),
 }
 
-/// A root directory, by device and inode of `/proc/<pid>/root`. Keyed this way, not by the
-/// container, because a container's processes see the host's root until the runtime pivots
-/// (runc mounts the container's filesystems from inside the container's cgroup first).
-type RootId = (u64, u64);
-
-/// The root last found for a key (`None`: none was ever found), and when (event time)
-/// `/proc` was last asked.
+/// The root last found for a key (`None`: none was ever found), when (event time) `/proc`
+/// was last asked, and before when it must not be asked again.
 #[derive(Clone, Copy, Debug)]
 struct Found {
     root: Option<RootId>,
     checked_ns: u64,
+    retry_ns: u64,
 }
 
 /// One event's lookup.
@@ -77,8 +78,9 @@ pub struct Query<'a> {
 }
 
 pub struct UserDb {
-    proc_root: PathBuf,
-    tables: HashMap<RootId, Tables, IdHash>,
+    readers: Readers,
+    tables: TableCache,
+    counters: Arc<UserCounters>,
     /// The answers given, shared: consecutive events of a process ask the same question, and a
     /// shared answer costs one reference count instead of three lookups and three. Emptied
     /// when a table is (re)loaded, and when full.
@@ -128,28 +130,13 @@ struct Question {
 /// Most answers kept.
 const ANSWERS_CAP: usize = 4096;
 
-/// Names by uid or gid.
-type Ids = HashMap<u32, Arc<str>, IdHash>;
-
-/// `name:x:id:…` lines; malformed lines are skipped.
-fn parse_ids(text: &str) -> Ids {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id = f.nth(1)?.parse().ok()?;
-            (!name.is_empty()).then(|| (id, Arc::from(name)))
-        })
-        .collect()
-}
-
 impl UserDb {
-    pub fn new(proc_root: &Path) -> Self {
+    pub fn new(proc_root: &Path, counters: Arc<UserCounters>) -> Self {
         let na: Arc<str> = Arc::from(NA);
         Self {
-            proc_root: proc_root.to_path_buf(),
-            tables: HashMap::default(),
+            readers: Readers::new(proc_root.to_path_buf(), counters.clone()),
+            tables: TableCache::default(),
+            counters,
             answers: HashMap::default(),
             found: HashMap::default(),
             root: Arc::from("root"),
@@ -216,6 +203,12 @@ impl UserDb {
 
     fn answer(&self, q: Question) -> UserContext {
         let tables = q.root.and_then(|r| self.tables.get(&r));
+        let (users, groups) = (
+            tables.and_then(|t| t.users()),
+            tables.and_then(|t| t.groups()),
+        );
+        // Uid and gid 0 are root by the kernel's own convention, whatever the files say or
+        // whether they could be read.
         let name = |ids: Option<&Ids>, id: u32| {
             ids.and_then(|t| t.get(&id)).cloned().unwrap_or_else(|| {
                 if id == 0 {
@@ -227,89 +220,94 @@ impl UserDb {
         };
         let loginname = match q.loginuid {
             None | Some(u32::MAX) => self.na.clone(),
-            Some(uid) => name(tables.map(|t| &t.users), uid),
+            Some(uid) => name(users, uid),
         };
         UserContext {
-            name: name(tables.map(|t| &t.users), q.uid),
-            group: name(tables.map(|t| &t.groups), q.gid),
+            name: name(users, q.uid),
+            group: name(groups, q.gid),
             loginname,
         }
     }
 
     /// The key's root: the cached one while fresh, else the root of the first live pid (the
-    /// host's through pid 1 for host processes), its tables loaded or refreshed as needed.
+    /// host's through pid 1 for host processes), its tables loaded or refreshed as needed, by
+    /// a reader thread within its deadline. A lookup that gets no answer in time keeps the
+    /// last root known and backs off.
     fn resolve(&mut self, q: &Query, pids: impl FnOnce() -> Vec<u32>) -> Option<RootId> {
         let cached = self.found.get(q.key).copied();
         if let Some(f) = cached
-            && !Self::recheck(q)
-            && q.now_ns.saturating_sub(f.checked_ns) < RECHECK_NS
+            && (q.now_ns < f.retry_ns
+                || (!Self::recheck(q) && q.now_ns.saturating_sub(f.checked_ns) < RECHECK_NS))
         {
             return f.root;
+        }
+        for (id, mut t) in self.readers.late() {
+            t.loaded_ns = q.now_ns;
+            self.store(id, t);
         }
         // Host processes: init's root first (the host's even for a chrooted process), then the
         // process itself (init's root may be unreadable, e.g. under a sandboxing pid 1).
         let host_first = (*q.key == RootKey::Host).then_some(1u32);
-        for pid in host_first.into_iter().chain(pids()) {
-            let dir = self.proc_root.join(pid.to_string()).join("root");
-            let Ok(meta) = fs::metadata(&dir) else {
-                continue;
-            };
-            use std::os::unix::fs::MetadataExt as _;
-            let id = (meta.dev(), meta.ino());
-            let stale = self
-                .tables
-                .get(&id)
-                .is_none_or(|t| q.now_ns.saturating_sub(t.loaded_ns) >= RELOAD_AFTER_NS);
-            if stale && let Some(t) = load(&dir, q.now_ns) {
-                self.tables.insert(id, t);
-                // Names may have changed: answer afresh.
-                self.answers.clear();
-                self.last = None;
-            }
-            if self.tables.contains_key(&id) {
-                let found = Found {
-                    root: Some(id),
-                    checked_ns: q.now_ns,
-                };
-                self.found.insert(q.key.clone(), found);
-                return Some(id);
-            }
-        }
-        // Nothing alive to look through: keep the last root, and do not ask again at once.
-        let root = cached.and_then(|f| f.root);
-        let found = Found {
-            root,
-            checked_ns: q.now_ns,
+        let fresh = cached
+            .and_then(|f| f.root)
+            .filter(|id| self.tables.fresh(id, q.now_ns, RELOAD_AFTER_NS));
+        let job = Job {
+            pids: host_first.into_iter().chain(pids()).collect(),
+            fresh,
         };
-        self.found.insert(q.key.clone(), found);
+        let last_root = cached.and_then(|f| f.root);
+        let (root, retry_ns) = match self.readers.ask(job) {
+            Ok(Lookup::Root { id, tables }) => {
+                if let Some(mut t) = tables {
+                    t.loaded_ns = q.now_ns;
+                    self.store(id, t);
+                }
+                (Some(id), 0)
+            }
+            // Nothing alive to look through: keep the last root, and do not ask again at once.
+            Ok(Lookup::Nothing) => (last_root, 0),
+            Err(why) => {
+                self.counters.unreadable(why);
+                (last_root, q.now_ns.saturating_add(BACKOFF_NS))
+            }
+        };
+        self.remember(
+            q.key,
+            Found {
+                root,
+                checked_ns: q.now_ns,
+                retry_ns,
+            },
+        );
         root
     }
-}
 
-fn load(root: &Path, now_ns: u64) -> Option<Tables> {
-    let etc = root.join("etc");
-    let passwd = fs::read_to_string(etc.join("passwd")).ok()?;
-    let group = fs::read_to_string(etc.join("group")).unwrap_or_default();
-    Some(Tables {
-        users: parse_ids(&passwd),
-        groups: parse_ids(&group),
-        loaded_ns: now_ns,
-    })
+    fn store(&mut self, id: RootId, t: tables::Tables) {
+        self.tables.insert(id, t, &self.counters);
+        // Names may have changed: answer afresh.
+        self.answers.clear();
+        self.last = None;
+    }
+
+    /// Records what was found for `key`, within [`MAX_KEYS`].
+    fn remember(&mut self, key: &RootKey, f: Found) {
+        if self.found.len() >= MAX_KEYS && !self.found.contains_key(key) {
+            let now = f.checked_ns;
+            self.found
+                .retain(|_, old| now.saturating_sub(old.checked_ns) < FORGET_AFTER_NS);
+            if self.found.len() >= MAX_KEYS {
+                self.found.clear();
+            }
+        }
+        self.found.insert(key.clone(), f);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwd_lines_parse_and_garbage_is_skipped() {
-        let ids = parse_ids(
-            "root:x:0:0::/root:/bin/sh\n# comment\nbad\nnobody:x:65534:65534::/:\n:x:5:\nx:x:notanumber:\n",
-        );
-        assert_eq!(ids.get(&0).map(|n| &**n), Some("root"));
-        assert_eq!(ids.get(&65534).map(|n| &**n), Some("nobody"));
-        assert_eq!(ids.len(), 2);
-    }
+    use crate::process::rootfs::Unreadable;
+    use std::{fs, path::PathBuf};
 
     fn query(key: &RootKey, now_ns: u64, uid: u32, gid: u32) -> Query<'_> {
         Query {
@@ -324,7 +322,7 @@ mod tests {
 
     #[test]
     fn host_names_resolve_and_unknown_ids_are_na() {
-        let mut db = UserDb::new(Path::new("/proc"));
+        let mut db = UserDb::new(Path::new("/proc"), Arc::default());
         let me = std::process::id();
         let u = db.context(&query(&RootKey::Host, 0, 0, 0), || vec![me]);
         assert_eq!((&*u.name, &*u.group, &*u.loginname), ("root", "root", NA));
@@ -347,7 +345,7 @@ mod tests {
         let dir = lanner_tests::TempDir::new("users");
         root_of(&dir, 7, "app:x:1000:1000::/:\n");
         let key = RootKey::Container("c".into());
-        let mut db = UserDb::new(dir.path());
+        let mut db = UserDb::new(dir.path(), Arc::default());
         let asked = std::cell::Cell::new(0);
         let pids = || {
             asked.set(asked.get() + 1);
@@ -383,7 +381,7 @@ mod tests {
         let dir = lanner_tests::TempDir::new("users-answers");
         let root = root_of(&dir, 7, "app:x:1000:1000::/:\n");
         let key = RootKey::Container("c".into());
-        let mut db = UserDb::new(dir.path());
+        let mut db = UserDb::new(dir.path(), Arc::default());
         let first = db.context(&query(&key, 0, 1000, 0), || vec![7]);
         let again = db.context(&query(&key, 1, 1000, 0), || vec![7]);
         assert!(Arc::ptr_eq(&first, &again));
@@ -407,5 +405,32 @@ mod tests {
         let later = RELOAD_AFTER_NS + RECHECK_NS;
         let renamed = db.context(&query(&key, later, 1000, 0), || vec![7]);
         assert_eq!(&*renamed.name, "renamed");
+    }
+
+    /// A root whose passwd read never returns: one deadline, then the key's events (exec or
+    /// not) answer at once with `<NA>` until the backoff ends; the names come once it answers.
+    #[test]
+    fn a_hanging_root_backs_off_and_recovers() {
+        let dir = lanner_tests::TempDir::new("users-hang");
+        let etc = dir.path().join("7/root/etc");
+        fs::create_dir_all(&etc).unwrap();
+        let fuse = lanner_tests::fuse::HangingFs::mount(&etc, "app:x:1000:1000::/:\n");
+        let counters = Arc::new(UserCounters::default());
+        let mut db = UserDb::new(dir.path(), counters.clone());
+        let key = RootKey::Container("c".into());
+        let exec = |now_ns| Query {
+            exec: true,
+            ..query(&key, now_ns, 1000, 0)
+        };
+        assert_eq!(&*db.context(&exec(0), || vec![7]).name, NA);
+        let reads = fuse.reads();
+        assert_eq!(&*db.context(&exec(1), || vec![7]).name, NA);
+        assert_eq!(&*db.context(&exec(BACKOFF_NS - 1), || vec![7]).name, NA);
+        assert_eq!(fuse.reads(), reads, "no new read during the backoff");
+        let snap = counters.snapshot();
+        assert_eq!(snap.unreadable[Unreadable::Timeout as usize], 1);
+        fuse.release();
+        let name = db.context(&exec(BACKOFF_NS + 1), || vec![7]).name.clone();
+        assert_eq!(&*name, "app");
     }
 }
