@@ -125,8 +125,15 @@ impl Drop for HangingFs {
         let target = CString::new(self.mnt.as_os_str().as_bytes()).unwrap();
         // SAFETY: a valid C string.
         unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
-        // Abort the connection (fusectl, where mounted), so the server's read returns even
-        // if a file of the mount is still open somewhere.
+        // Abort the connection (fusectl, mounted if it is not), so the server's read returns
+        // even if a file of the mount is still open somewhere.
+        let ctl = Path::new("/sys/fs/fuse/connections");
+        if std::fs::read_dir(ctl).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::process::Command::new("mount")
+                .args(["-t", "fusectl", "fusectl"])
+                .arg(ctl)
+                .status();
+        }
         let _ = std::fs::write(format!("/sys/fs/fuse/connections/{}/abort", self.conn), "1");
         if let Some(s) = self.server.take() {
             let _ = s.join();
