@@ -142,7 +142,7 @@ fn measure(lanner: &Path, workload: &Path, rules: &[PathBuf], dir: &Path) -> Res
 
 /// The official rules files: `$LANNER_FALCO_RULES_DIR`, else `/work/shared/falco-rules`, else
 /// `../shared/falco-rules` next to the workspace (as `lanner_rules::testing::official_dir`).
-fn official_rules() -> Result<Vec<PathBuf>> {
+pub fn official_rules() -> Result<Vec<PathBuf>> {
     let candidates = [
         std::env::var_os("LANNER_FALCO_RULES_DIR").map(PathBuf::from),
         Some(PathBuf::from("/work/shared/falco-rules")),
@@ -406,7 +406,7 @@ fn bpf_map_kib(pid: u32) -> u64 {
 }
 
 /// A `kB` line of /proc/PID/status.
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = text.lines().find(|l| l.split(':').next() == Some(field))?;
     line.split_whitespace().nth(1)?.parse().ok()

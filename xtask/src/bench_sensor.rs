@@ -23,6 +23,7 @@ pub fn rules_args(paths: &[PathBuf]) -> Vec<OsString> {
 /// A release sensor started in the background, attached once `start` returns.
 pub struct Sensor {
     pub child: Child,
+    ready: PathBuf,
     stats: PathBuf,
     stderr: PathBuf,
     pub command: String,
@@ -64,10 +65,22 @@ impl Sensor {
         }
         Ok(Sensor {
             child,
+            ready,
             stats,
             stderr,
             command,
         })
+    }
+
+    /// Where its metrics endpoint listens (the ready file says).
+    pub fn metrics_addr(&self) -> Result<SocketAddr> {
+        let text = std::fs::read_to_string(&self.ready).context("ready file")?;
+        let v: Value = serde_json::from_str(&text).context("ready file")?;
+        v["metrics"]
+            .as_str()
+            .context("no metrics endpoint in the ready file")?
+            .parse()
+            .context("metrics address")
     }
 
     /// SIGINT, then the stats file it wrote.

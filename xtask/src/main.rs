@@ -1,5 +1,5 @@
 //! Project tasks: `cargo xtask setup | build | run | test | bench | bench-rules |
-//! bench-pipeline` (see each module).
+//! bench-pipeline | soak` (see each module).
 
 mod audit;
 mod bench;
@@ -13,6 +13,8 @@ mod monitors;
 mod report;
 mod run;
 mod setup;
+mod soak;
+mod soak_report;
 mod test;
 mod util;
 
@@ -50,6 +52,9 @@ enum Task {
     /// Userspace pipeline throughput (replay of a recording), exec-to-alert latency and RSS;
     /// writes BENCHMARKS-pipeline.md.
     BenchPipeline,
+    /// The sensor with the official rules under a steady load (default 20,000 events/s for
+    /// 10 minutes): RSS curve, loss and health; writes SOAK.md. Not part of `test`.
+    Soak(soak::Opts),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
             .and_then(|()| bench_pipeline::run()),
         Task::BenchRules => bench_rules::run(),
         Task::BenchPipeline => bench_pipeline::run(),
+        Task::Soak(opts) => soak::run(&opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,10 +4,11 @@
 //! owner may control: a FUSE daemon can make `stat` or `read` wait forever. So a reader thread
 //! does it and the enricher waits at most [`DEADLINE`]. A reader that misses it is left behind
 //! (it cannot be interrupted) and a fresh one serves the next lookup; when a left-behind
-//! reader finally returns, what it read is kept for the enricher to take ([`Readers::late`])
-//! and the thread ends. At most [`MAX_STUCK`] are left behind at once: past that, lookups are
-//! answered at once as `busy`, so a thousand hostile roots cost a bounded number of threads
-//! and a bounded wait each.
+//! reader finally returns, what it found is kept for the enricher to take ([`Readers::late`])
+//! and the thread ends. The enricher does not ask again for a key whose reader is left behind,
+//! so one hostile root holds at most one thread. At most [`MAX_STUCK`] are left behind at
+//! once: past that, lookups are answered at once as `busy`, so a thousand hostile roots cost a
+//! bounded number of threads and a bounded wait each.
 
 use std::{
     path::PathBuf,
@@ -19,16 +20,18 @@ use std::{
     time::Duration,
 };
 
-use super::{counters::UserCounters, tables::Tables};
+use super::{RootKey, counters::UserCounters, tables::Tables};
 use crate::process::rootfs::{self, RootId, Unreadable};
 
 /// Longest the enricher waits for a lookup. Reading a passwd file from the page cache takes
-/// microseconds; a cold disk, a few milliseconds.
-pub const DEADLINE: Duration = Duration::from_millis(50);
+/// microseconds, a cold disk a few milliseconds; on a loaded node the reader may wait tens of
+/// milliseconds for a CPU. A lookup that misses it costs only the events of that key until
+/// the reader comes back (`<NA>`, counted `timeout`).
+pub const DEADLINE: Duration = Duration::from_millis(100);
 /// Most readers left behind at once.
 pub const MAX_STUCK: u64 = 16;
-/// Most late results kept for the enricher.
-const MAX_LATE: usize = 64;
+/// Most late results kept: one per reader left behind.
+const MAX_LATE: usize = MAX_STUCK as usize;
 /// A reader's stack: it only opens, reads into the heap and parses.
 const STACK: usize = 256 << 10;
 
@@ -36,6 +39,8 @@ const STACK: usize = 256 << 10;
 /// root is `fresh` (its tables read recently).
 #[derive(Debug)]
 pub struct Job {
+    /// Whose lookup it is: a late answer says so.
+    pub key: RootKey,
     pub pids: Vec<u32>,
     pub fresh: Option<RootId>,
 }
@@ -48,7 +53,7 @@ pub enum Found {
     Nothing,
 }
 
-type Late = Arc<Mutex<Vec<(RootId, Tables)>>>;
+type Late = Arc<Mutex<Vec<(RootKey, Found)>>>;
 
 /// The reader serving lookups now.
 struct Reader {
@@ -104,8 +109,8 @@ impl Readers {
         }
     }
 
-    /// Results of reads that came back after their deadline.
-    pub fn late(&self) -> Vec<(RootId, Tables)> {
+    /// What readers left behind found once they came back, by key.
+    pub fn late(&self) -> Vec<(RootKey, Found)> {
         let mut late = self.late.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::take(&mut *late)
     }
@@ -152,18 +157,14 @@ fn serve(
     late: &Late,
 ) {
     while let Ok(job) = jobs.recv() {
+        let key = job.key.clone();
         let found = work(proc_root, job);
         if let Err(mpsc::SendError(found)) = replies.send(found) {
-            // Left behind: keep what was read for the enricher, and go.
-            if let Found::Root {
-                id,
-                tables: Some(t),
-            } = found
-            {
-                let mut late = late.lock().unwrap_or_else(PoisonError::into_inner);
-                if late.len() < MAX_LATE {
-                    late.push((id, t));
-                }
+            // Left behind: tell the enricher what was found (it waits for this before asking
+            // about the key again), and go.
+            let mut late = late.lock().unwrap_or_else(PoisonError::into_inner);
+            if late.len() < MAX_LATE {
+                late.push((key, found));
             }
             return;
         }
@@ -217,6 +218,7 @@ mod tests {
 
     fn job(pid: u32) -> Job {
         Job {
+            key: RootKey::Container(pid.to_string().into()),
             pids: vec![pid],
             fresh: None,
         }
@@ -259,7 +261,17 @@ mod tests {
         wait_unstuck(&counters);
         let late = readers.late();
         assert_eq!(late.len(), 1, "{late:?}");
-        assert_eq!(name(&late[0].1, 1000), Some("app"));
+        let (
+            key,
+            Found::Root {
+                tables: Some(t), ..
+            },
+        ) = &late[0]
+        else {
+            panic!("{late:?}")
+        };
+        assert_eq!(*key, job(1).key);
+        assert_eq!(name(t, 1000), Some("app"));
     }
 
     /// Past [`MAX_STUCK`] readers left behind, a lookup is answered `busy` without waiting,

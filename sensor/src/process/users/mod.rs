@@ -10,7 +10,12 @@ pub mod counters;
 mod io;
 pub mod tables;
 
-use std::{collections::HashMap, hash::BuildHasherDefault, path::Path, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::BuildHasherDefault,
+    path::Path,
+    sync::Arc,
+};
 
 use lanner_rules::filter::FastHasher;
 
@@ -19,7 +24,10 @@ use self::{
     io::{Found as Lookup, Job, Readers},
     tables::{Ids, TableCache},
 };
-use crate::{idhash::IdHash, process::rootfs::RootId};
+use crate::{
+    idhash::IdHash,
+    process::rootfs::{RootId, Unreadable},
+};
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";
@@ -30,8 +38,9 @@ const RELOAD_AFTER_NS: u64 = 5_000_000_000;
 /// rarely (a chroot or pivot), and an exec in a container, where its entrypoint first runs in
 /// its own root, always looks again (see [`Query::exec`]).
 const RECHECK_NS: u64 = 1_000_000_000;
-/// After a lookup that timed out or found every reader busy, the key is not looked up again
-/// for this long, exec or not: its events answer from what is known, without waiting.
+/// After a lookup that found every reader busy (or failed), the key is not looked up again
+/// for this long, exec or not: its events answer from what is known, without waiting. A key
+/// whose lookup timed out is not looked up again until its reader comes back.
 const BACKOFF_NS: u64 = RELOAD_AFTER_NS;
 /// Most keys (containers) remembered; past it, those not checked for a minute are forgotten
 /// (their containers are usually gone), else all.
@@ -88,6 +97,9 @@ pub struct UserDb {
     /// The root found for each key; kept when its processes are gone, for their late events.
     /// Looked up per event: hashed with the rules engine's string hasher, not SipHash.
     found: HashMap<RootKey, Found, BuildHasherDefault<FastHasher>>,
+    /// Keys whose reader was left behind (at most `io::MAX_STUCK`): not asked about again
+    /// until it comes back.
+    waiting: HashSet<RootKey>,
     root: Arc<str>,
     na: Arc<str>,
     /// Every name `<NA>`: what an event whose context is skipped carries.
@@ -139,6 +151,7 @@ impl UserDb {
             counters,
             answers: HashMap::default(),
             found: HashMap::default(),
+            waiting: HashSet::new(),
             root: Arc::from("root"),
             unknown: Arc::new(UserContext {
                 name: na.clone(),
@@ -241,9 +254,9 @@ impl UserDb {
         {
             return f.root;
         }
-        for (id, mut t) in self.readers.late() {
-            t.loaded_ns = q.now_ns;
-            self.store(id, t);
+        self.take_late(q.now_ns);
+        if self.waiting.contains(q.key) {
+            return cached.and_then(|f| f.root);
         }
         // Host processes: init's root first (the host's even for a chrooted process), then the
         // process itself (init's root may be unreadable, e.g. under a sandboxing pid 1).
@@ -252,6 +265,7 @@ impl UserDb {
             .and_then(|f| f.root)
             .filter(|id| self.tables.fresh(id, q.now_ns, RELOAD_AFTER_NS));
         let job = Job {
+            key: q.key.clone(),
             pids: host_first.into_iter().chain(pids()).collect(),
             fresh,
         };
@@ -268,7 +282,12 @@ impl UserDb {
             Ok(Lookup::Nothing) => (last_root, 0),
             Err(why) => {
                 self.counters.unreadable(why);
-                (last_root, q.now_ns.saturating_add(BACKOFF_NS))
+                if why == Unreadable::Timeout {
+                    self.waiting.insert(q.key.clone());
+                    (last_root, 0)
+                } else {
+                    (last_root, q.now_ns.saturating_add(BACKOFF_NS))
+                }
             }
         };
         self.remember(
@@ -280,6 +299,25 @@ impl UserDb {
             },
         );
         root
+    }
+
+    /// What readers left behind found once they came back: their keys may be asked again.
+    fn take_late(&mut self, now_ns: u64) {
+        for (key, found) in self.readers.late() {
+            self.waiting.remove(&key);
+            if let Lookup::Root { id, tables } = found {
+                if let Some(mut t) = tables {
+                    t.loaded_ns = now_ns;
+                    self.store(id, t);
+                }
+                let f = Found {
+                    root: Some(id),
+                    checked_ns: now_ns,
+                    retry_ns: 0,
+                };
+                self.remember(&key, f);
+            }
+        }
     }
 
     fn store(&mut self, id: RootId, t: tables::Tables) {
@@ -306,7 +344,6 @@ impl UserDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::rootfs::Unreadable;
     use std::{fs, path::PathBuf};
 
     fn query(key: &RootKey, now_ns: u64, uid: u32, gid: u32) -> Query<'_> {
@@ -408,9 +445,10 @@ mod tests {
     }
 
     /// A root whose passwd read never returns: one deadline, then the key's events (exec or
-    /// not) answer at once with `<NA>` until the backoff ends; the names come once it answers.
+    /// not) answer at once with `<NA>`, without a new read, until the reader comes back; then
+    /// the names come.
     #[test]
-    fn a_hanging_root_backs_off_and_recovers() {
+    fn a_hanging_root_is_not_asked_again_until_its_reader_returns() {
         let dir = lanner_tests::TempDir::new("users-hang");
         let etc = dir.path().join("7/root/etc");
         fs::create_dir_all(&etc).unwrap();
@@ -424,13 +462,23 @@ mod tests {
         };
         assert_eq!(&*db.context(&exec(0), || vec![7]).name, NA);
         let reads = fuse.reads();
-        assert_eq!(&*db.context(&exec(1), || vec![7]).name, NA);
-        assert_eq!(&*db.context(&exec(BACKOFF_NS - 1), || vec![7]).name, NA);
-        assert_eq!(fuse.reads(), reads, "no new read during the backoff");
+        for later in [1, RELOAD_AFTER_NS, 10 * RELOAD_AFTER_NS] {
+            assert_eq!(&*db.context(&exec(later), || vec![7]).name, NA);
+        }
+        assert_eq!(fuse.reads(), reads, "no new read while the reader is stuck");
         let snap = counters.snapshot();
         assert_eq!(snap.unreadable[Unreadable::Timeout as usize], 1);
+        assert_eq!(snap.stuck_readers, 1);
         fuse.release();
-        let name = db.context(&exec(BACKOFF_NS + 1), || vec![7]).name.clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while counters.snapshot().stuck_readers > 0 {
+            assert!(std::time::Instant::now() < deadline, "reader still stuck");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let name = db
+            .context(&exec(10 * RELOAD_AFTER_NS + 1), || vec![7])
+            .name
+            .clone();
         assert_eq!(&*name, "app");
     }
 }
