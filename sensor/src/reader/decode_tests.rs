@@ -1,6 +1,8 @@
 //! Decoder tests: real record layouts built here, then truncated, corrupted and garbage input.
 
-use lanner_common::{ConnectRecord, EventKind, ExecRecord, Header, MountRecord, field_flags};
+use lanner_common::{
+    ConnectRecord, EventKind, ExecRecord, Header, MountRecord, PathField, field_flags,
+};
 
 use super::*;
 
@@ -43,9 +45,13 @@ fn exec_record() -> Box<ExecRecord> {
         }
     };
     r.filename_f = put(&mut r.filename, b"/bin/ls");
+    let walked = |f: StrField| PathField {
+        len: f.len,
+        ..PathField::default()
+    };
     // Leaf first, as the kernel walk writes it.
-    r.exepath_f = put(&mut r.exepath, b"ls\0bin\0usr\0");
-    r.cwd_f = put(&mut r.cwd, b"");
+    r.exepath_f = walked(put(&mut r.exepath, b"ls\0bin\0usr\0"));
+    r.cwd_f = walked(put(&mut r.cwd, b""));
     r.argv_f = put(&mut r.argv, b"ls\0-la\0/tmp\0");
     r.env_f = StrField {
         len: 0,
@@ -90,9 +96,10 @@ fn exec_record_without_env_block_is_accepted() {
 fn memfd_exe_is_recognised_from_a_disconnected_walk() {
     let mut r = exec_record();
     r.exepath[..13].copy_from_slice(b"memfd:x\0\0\0\0\0\0");
-    r.exepath_f = StrField {
+    r.exepath_f = PathField {
         len: 8,
         flags: field_flags::DISCONNECTED,
+        ..PathField::default()
     };
     let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else {
         panic!()
