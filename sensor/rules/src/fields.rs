@@ -169,7 +169,7 @@ pub static CLASSES: &[(&str, &str)] = &[
     ("fd", "the file descriptor (socket) the event is about"),
     ("container", "the container of the process"),
     ("k8s", "the Kubernetes pod of the container"),
-    ("lanner", "how Lanner captured the event (values cut short)"),
+    ("lanner", "how Lanner captured the event: values cut short"),
 ];
 
 use flag::*;
