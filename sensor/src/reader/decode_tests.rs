@@ -234,3 +234,62 @@ fn the_decoder_shares_names_and_notices_changes() {
     let e = d.decode(&exit(&h)).unwrap();
     assert_eq!(e.task.cgroup.as_deref(), Some("test.scope"));
 }
+
+/// Cut paths come out marked, flagged on the image (which the process table keeps) and listed
+/// by the event, so the reader can count each.
+#[test]
+fn records_with_cut_paths_say_which() {
+    use crate::event::EventPath;
+    let mut r = exec_record();
+    r.exepath[..10].copy_from_slice(b"payload\0e\0");
+    let at = lanner_common::PATH_HEAD_AT;
+    r.exepath[at..at + 10].copy_from_slice(b"x\0shm\0dev\0");
+    r.exepath_f = PathField {
+        len: 10,
+        flags: field_flags::TRUNCATED,
+        head_len: 10,
+        head_wrap: 0,
+    };
+    r.cwd[..4].copy_from_slice(b"e\0e\0");
+    r.cwd_f = PathField {
+        len: 4,
+        flags: field_flags::DEPTH_LIMIT,
+        ..PathField::default()
+    };
+    r.filename_f.flags = field_flags::TRUNCATED;
+    let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else {
+        panic!("not exec")
+    };
+    assert_eq!(e.image.exepath.as_deref(), Some("/dev/shm/x//…//e/payload"));
+    assert_eq!(e.image.cwd.as_deref(), Some("…//e/e/"));
+    assert!(e.image.exepath_truncated && e.image.cwd_truncated);
+    assert_eq!(e.filename.value.as_deref(), Some("/bin/ls//…"));
+    let body = Body::Exec(e);
+    let cut: Vec<_> = body.cut_paths().iter().collect();
+    assert_eq!(
+        cut,
+        [EventPath::Exepath, EventPath::Cwd, EventPath::ExecFilename]
+    );
+    assert!(body.path_truncated(None));
+
+    // SAFETY: Plain type, zero is valid.
+    let mut m: Box<MountRecord> = unsafe { Box::new_zeroed().assume_init() };
+    m.header = header(EventKind::Mount, 0);
+    m.target[..4].copy_from_slice(b"/mnt");
+    m.target_f = StrField {
+        len: 4,
+        flags: field_flags::TRUNCATED,
+    };
+    let body = decode(&bytes_of(&*m), false).unwrap().body;
+    let Body::Mount(mount) = &body else {
+        panic!("not mount")
+    };
+    assert_eq!(mount.target.value.as_deref(), Some("/mnt//…"));
+    assert_eq!(
+        body.cut_paths().iter().collect::<Vec<_>>(),
+        [EventPath::MountTarget]
+    );
+    // The exec record of the sample is whole.
+    let whole = decode(&bytes_of(&*exec_record()), false).unwrap().body;
+    assert!(!whole.cut_paths().any() && !whole.path_truncated(None));
+}
