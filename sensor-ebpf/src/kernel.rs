@@ -264,10 +264,13 @@ pub fn walk_path(
 
 /// [`step`] as a `bpf_loop` callback: returns 1 to stop the loop, 0 to go on.
 extern "C" fn walk_step(_index: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: ctx is the `Walk` that `walk_path` passed in; its state is a per-CPU map value.
-    let walk = unsafe { &*ctx.cast::<Walk>() };
-    let st = unsafe { &mut *walk.st };
-    if step(st, walk.buf) { 0 } else { 1 }
+    // SAFETY: ctx is the `Walk` that `walk_path` passed in, and its state the per-CPU map
+    // value `walk_path` holds for the duration of the loop.
+    let (st, buf) = unsafe {
+        let walk = &*ctx.cast::<Walk>();
+        (&mut *walk.st, walk.buf)
+    };
+    if step(st, buf) { 0 } else { 1 }
 }
 
 /// One step of a path walk, up one component or across one mount: true to go on. Sets

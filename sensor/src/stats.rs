@@ -33,7 +33,7 @@ impl Counters {
         }
     }
 
-    /// `{"exepath": n, ...}`: every path, cut or not.
+    /// `{"exepath": n, ...}`: a key for every path, 0 when none was cut.
     pub fn paths_truncated_json(&self) -> Value {
         let m: Map<String, Value> = EventPath::ALL
             .iter()
