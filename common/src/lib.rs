@@ -3,7 +3,7 @@
 //! Every record the kernel writes to the ring buffer starts with a [`Header`]. Records have a
 //! fixed layout per [`EventKind`]: strings live in fixed-size arrays with an explicit length,
 //! so the decoder never trusts a NUL and the verifier only sees constant offsets (path buffers
-//! are the one exception: components are appended at masked offsets, see [`PATH_BUF`]).
+//! are the one exception: components are appended at masked offsets, see [`PathField`]).
 //! All structs are `#[repr(C)]`, `Copy`, padding is explicit and sizes are asserted at compile
 //! time, so the two sides cannot disagree silently.
 #![no_std]
@@ -95,16 +95,19 @@ impl LossReason {
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_LOSSES: &str = "LOSSES";
 
-/// Bits of [`StrField::flags`].
+/// Bits of [`StrField::flags`] and [`PathField::flags`].
 pub mod field_flags {
-    /// The source was longer than the buffer.
+    /// The source was longer than the buffer. A string keeps its start; a walked path keeps its
+    /// leaf side and, in its head ring, its root side (see [`PathField`](super::PathField)).
     pub const TRUNCATED: u16 = 1;
-    /// Reading the source failed (or the pointer was null where a value was expected).
+    /// Reading the source failed (or the pointer was null where a value was expected). For a
+    /// walked path: the walk stopped there, what was read of the leaf side is kept.
     pub const READ_FAILED: u16 = 2;
     /// Path walk ended on a dentry that is its own parent but not a mount root: a pseudo file
     /// (memfd, anonymous inode) or an unlinked, disconnected one.
     pub const DISCONNECTED: u16 = 4;
-    /// Path walk stopped at the depth limit before reaching the root.
+    /// Path walk stopped at the step limit ([`PATH_DEPTH`](super::PATH_DEPTH)) before reaching
+    /// the root: the root side is unknown, what was read of the leaf side is kept.
     pub const DEPTH_LIMIT: u16 = 8;
     /// The field was not captured at all (feature off, or not applicable).
     pub const ABSENT: u16 = 16;
@@ -114,9 +117,34 @@ pub mod field_flags {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StrField {
-    /// Bytes used in the buffer (for paths: all components with their NULs).
+    /// Bytes used in the buffer.
     pub len: u16,
     pub flags: u16,
+}
+
+/// One path resolved by the kernel's walk (`struct path` to its components), whose bytes live
+/// in a sibling `[u8; PATH_ARRAY]`.
+///
+/// The walk goes leaf to root and writes each component, NUL terminated, at the start of the
+/// buffer. A path that fits ([`PATH_BUF`] bytes: any path `d_path` could return) is all there,
+/// `len` bytes. One that does not (built one relative `mkdir`/`chdir` at a time, it can be any
+/// length) is `TRUNCATED`: its leaf side is the whole components in the first `len` (at most
+/// [`PATH_TAIL`]) bytes, and the walk goes on to the root writing the rest into the head ring
+/// at [`PATH_HEAD_AT`], starting over at its beginning each time it is full, so the ring ends up
+/// holding the top-most components: the directory the path is under, which is what rules on
+/// paths test. What lies between the two was left out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathField {
+    /// Bytes at the start of the buffer: the whole path, or the leaf side of a cut one.
+    pub len: u16,
+    pub flags: u16,
+    /// `TRUNCATED` only: end of the newest run in the head ring (its last component is the
+    /// top-most one).
+    pub head_len: u16,
+    /// `TRUNCATED` only: end of the run before it when the ring started over, else 0. That
+    /// run's first component may be partly overwritten by the newest run's last.
+    pub head_wrap: u16,
 }
 
 /// Common start of every record.
@@ -144,16 +172,33 @@ pub struct Header {
 pub const CGROUP_NAME_LEN: usize = 256;
 const _: () = assert!(core::mem::size_of::<Header>() == 320);
 
+/// The kernel's `PATH_MAX`: the longest path a syscall takes, NUL included.
+pub const PATH_MAX: usize = 4096;
 /// Path buffers: components are appended leaf first, each NUL terminated, at offsets masked
 /// with `PATH_BUF - 1`; the array has `NAME_MAX` bytes of slack so a masked offset plus one
-/// component always fits (this is what lets the verifier accept variable offsets).
-pub const PATH_BUF: usize = 2048;
+/// component always fits (this is what lets the verifier accept variable offsets). A path of
+/// `PATH_MAX` bytes (its `/`s become the NULs) fits whole. See [`PathField`].
+pub const PATH_BUF: usize = PATH_MAX;
 pub const NAME_MAX: usize = 256;
 pub const PATH_ARRAY: usize = PATH_BUF + NAME_MAX;
-/// Components walked at most (mount crossings included).
-pub const PATH_DEPTH: u32 = 48;
+/// What a cut path keeps of its leaf side: the components that end within this many bytes.
+pub const PATH_TAIL: usize = 2048;
+/// Where a cut path's head ring starts, and how far into it a component may start (each one
+/// is written where the last ended, up to `NAME_MAX` bytes: the ring ends at `PATH_ARRAY`).
+pub const PATH_HEAD_AT: usize = PATH_TAIL;
+pub const PATH_HEAD_CAP: usize = PATH_BUF - PATH_TAIL;
+const _: () = assert!(PATH_HEAD_AT + PATH_HEAD_CAP + NAME_MAX == PATH_ARRAY);
+const _: () = assert!(PATH_BUF.is_power_of_two() && PATH_HEAD_CAP.is_power_of_two());
+/// Steps a path walk takes at most: one per component or mount crossing. A `PATH_MAX` path has
+/// at most `PATH_MAX / 2` components (`/a/b/...`); the rest is for mount crossings. A path
+/// nested deeper is flagged `DEPTH_LIMIT` with only its leaf side known.
+pub const PATH_DEPTH: u32 = 4096;
 
-pub const FILENAME_LEN: usize = 1024;
+/// Strings from user memory that are paths (the file an exec names, mount's source and target):
+/// a longest path the kernel accepts (`PATH_MAX - 1` bytes and the NUL) does not fill it, so a
+/// full buffer means the string was really cut; the 8 extra bytes keep records 8-byte sized.
+pub const USER_PATH_LEN: usize = PATH_MAX + 8;
+pub const FILENAME_LEN: usize = USER_PATH_LEN;
 pub const ARGV_LEN: usize = 4096;
 pub const ENV_LEN: usize = 4096;
 
@@ -185,8 +230,8 @@ pub struct ExecHead {
     pub dirfd: i32,
     pub at_flags: u32,
     pub filename_f: StrField,
-    pub exepath_f: StrField,
-    pub cwd_f: StrField,
+    pub exepath_f: PathField,
+    pub cwd_f: PathField,
     pub argv_f: StrField,
     pub env_f: StrField,
     pub _pad: [u8; 4],
@@ -238,7 +283,7 @@ pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
 pub const EXEC_RECORD_NO_ENV: usize = core::mem::size_of::<ExecHead>();
 const _: () = assert!(EXEC_RECORD_NO_ENV == EXEC_RECORD_SIZE - ENV_LEN);
 const _: () =
-    assert!(EXEC_RECORD_SIZE == 320 + 96 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
+    assert!(EXEC_RECORD_SIZE == 320 + 104 + FILENAME_LEN + 2 * PATH_ARRAY + ARGV_LEN + ENV_LEN);
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +296,7 @@ pub enum MountOp {
     OpenTree = 5,
 }
 
-pub const MOUNT_STR_LEN: usize = 512;
+pub const MOUNT_STR_LEN: usize = USER_PATH_LEN;
 pub const FSTYPE_LEN: usize = 64;
 
 /// mount(2), umount2(2) and the new mount API. Field use per [`MountOp`]:

@@ -8,7 +8,7 @@ use aya_ebpf::helpers::{
     bpf_probe_read_kernel,
     generated::{bpf_probe_read_kernel_str, bpf_probe_read_user_str},
 };
-use lanner_common::{Header, Offsets, Settings, field_flags};
+use lanner_common::{Header, Offsets, PathField, Settings, field_flags};
 
 #[unsafe(no_mangle)]
 pub static OFFSETS: Offsets = Offsets::ALL_MISSING;
@@ -158,136 +158,219 @@ pub fn current_task() -> *const u8 {
     unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() as *const u8 }
 }
 
-/// State of one path walk, passed to the `bpf_loop` callback on the stack.
+/// The state of one path walk. It lives in a per-CPU map ([`crate::maps::WALK`]), not on the
+/// stack: the verifier knows nothing of a map value's contents, so every step starts from the
+/// same state and the step is verified once. On the stack, the lengths' ranges grow with
+/// every step and the verifier explores each combination (it gave up at a million
+/// instructions once paths got a head ring).
 #[repr(C)]
-struct Walk {
-    dentry: *const u8,
-    vfsmnt: *const u8,
-    root_dentry: *const u8,
-    root_vfsmnt: *const u8,
-    buf: *mut u8,
+pub struct WalkState {
+    dentry: u64,
+    vfsmnt: u64,
+    root_dentry: u64,
+    root_vfsmnt: u64,
+    /// End of what is written at the start of the buffer.
     cur: u64,
+    /// End of the last component that ended within `PATH_TAIL`: the leaf side a cut path keeps.
+    tail: u64,
+    /// 1 once the path overflowed the buffer: the components go to the head ring from then on.
+    in_head: u64,
+    head_len: u64,
+    head_wrap: u64,
     flags: u64,
     done: u64,
 }
 
-/// Resolve `struct path *` to its components, leaf first, each NUL terminated, into `buf`
-/// (see `lanner_common::PATH_BUF`). Stops at the task's root (`root_dentry`, `root_mnt`) as
-/// `d_path` does, so a chrooted or pivoted process sees its own paths.
+/// What the `bpf_loop` callback is handed (on the stack, as `bpf_loop` requires).
+#[repr(C)]
+struct Walk {
+    buf: *mut u8,
+    st: *mut WalkState,
+}
+
+/// Resolve `struct path *` to its components, leaf first, each NUL terminated, into `buf`, as
+/// [`PathField`] describes. Stops at the task's root (`root_dentry`, `root_mnt`) as `d_path`
+/// does, so a chrooted or pivoted process sees its own paths.
 ///
 /// The walk runs under `bpf_loop` (5.17+): the verifier checks one step once, where an
-/// unrolled loop with a branch per mount crossing explodes its state space.
+/// unrolled loop with a branch per mount crossing explodes its state space. The step itself
+/// ([`step`]) does not depend on how it is iterated.
 #[inline(always)]
 pub fn walk_path(
     path: *const u8,
     root_dentry: *const u8,
     root_vfsmnt: *const u8,
     buf: &mut [u8; lanner_common::PATH_ARRAY],
-    len: &mut u16,
-    flags: &mut u16,
+    out: &mut PathField,
 ) {
-    use lanner_common::{PATH_BUF, PATH_DEPTH};
-    *len = 0;
-    let (Ok(dentry), Ok(vfsmnt)) = (
+    use lanner_common::{PATH_ARRAY, PATH_DEPTH, PATH_HEAD_AT, PATH_TAIL};
+    *out = PathField::default();
+    let (Ok(dentry), Ok(vfsmnt), Some(st)) = (
         ptr_field(path, off!(path_dentry)),
         ptr_field(path, off!(path_mnt)),
+        crate::maps::WALK.get_ptr_mut(0),
     ) else {
-        *flags |= field_flags::READ_FAILED;
+        out.flags = field_flags::READ_FAILED;
         return;
     };
-    let mut w = Walk {
-        dentry,
-        vfsmnt,
-        root_dentry,
-        root_vfsmnt,
+    // SAFETY: per-CPU slot, exclusively ours while this program runs on this CPU.
+    unsafe {
+        *st = WalkState {
+            dentry: dentry as u64,
+            vfsmnt: vfsmnt as u64,
+            root_dentry: root_dentry as u64,
+            root_vfsmnt: root_vfsmnt as u64,
+            cur: 0,
+            tail: 0,
+            in_head: 0,
+            head_len: 0,
+            head_wrap: 0,
+            flags: 0,
+            done: 0,
+        };
+    }
+    let mut walk = Walk {
         buf: buf.as_mut_ptr(),
-        cur: 0,
-        flags: 0,
-        done: 0,
+        st,
     };
-    // SAFETY: the callback only touches `w`, which outlives the call.
+    // SAFETY: the callback only touches `walk` and what it points to, which outlive the call.
     unsafe {
         aya_ebpf::helpers::generated::bpf_loop(
             PATH_DEPTH,
             walk_step as *mut core::ffi::c_void,
-            (&mut w as *mut Walk).cast(),
+            (&mut walk as *mut Walk).cast(),
             0,
         );
     }
+    // SAFETY: as above; the loop is over.
+    let w = unsafe { &*st };
     let mut f = w.flags as u16;
-    if w.done == 0 && f & (field_flags::READ_FAILED | field_flags::TRUNCATED) == 0 {
+    if w.done == 0 && f & field_flags::READ_FAILED == 0 {
         f |= field_flags::DEPTH_LIMIT;
     }
-    *flags |= f;
-    *len = if w.cur > PATH_BUF as u64 {
-        PATH_BUF as u16
+    // The bounds are what the step keeps to, spelled out: the verifier does not know what the
+    // map holds, and a length past its buffer must not reach the decoder.
+    let cap = |v: u64, max: usize| v.min(max as u64) as u16;
+    if w.in_head != 0 {
+        f |= field_flags::TRUNCATED;
+        out.len = cap(w.tail, PATH_TAIL);
+        out.head_len = cap(w.head_len, PATH_ARRAY - PATH_HEAD_AT);
+        out.head_wrap = cap(w.head_wrap, PATH_ARRAY - PATH_HEAD_AT);
     } else {
-        w.cur as u16
-    };
+        out.len = cap(w.cur, PATH_ARRAY);
+    }
+    out.flags = f;
 }
 
-/// One step of [`walk_path`]: returns 1 to stop the loop, 0 to go on.
+/// [`step`] as a `bpf_loop` callback: returns 1 to stop the loop, 0 to go on.
 extern "C" fn walk_step(_index: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    use lanner_common::{NAME_MAX, PATH_BUF};
-    // SAFETY: ctx is the `Walk` that `walk_path` passed in.
-    let w = unsafe { &mut *ctx.cast::<Walk>() };
+    // SAFETY: ctx is the `Walk` that `walk_path` passed in, and its state the per-CPU map
+    // value `walk_path` holds for the duration of the loop.
+    let (st, buf) = unsafe {
+        let walk = &*ctx.cast::<Walk>();
+        (&mut *walk.st, walk.buf)
+    };
+    if step(st, buf) { 0 } else { 1 }
+}
+
+/// One step of a path walk, up one component or across one mount: true to go on. Sets
+/// `done` at the root, a flag when it fails. Separate from how it is iterated (`bpf_loop`
+/// here; a bounded loop where the kernel has no `bpf_loop`).
+#[inline(always)]
+fn step(w: &mut WalkState, buf: *mut u8) -> bool {
     macro_rules! fail {
         ($flag:expr) => {{
             w.flags |= u64::from($flag);
-            return 1;
+            return false;
         }};
     }
     if w.dentry == w.root_dentry && w.vfsmnt == w.root_vfsmnt {
         w.done = 1;
-        return 1;
+        return false;
     }
-    let Ok(mnt_root) = ptr_field(w.vfsmnt, off!(vfsmount_root)) else {
+    let vfsmnt = w.vfsmnt as *const u8;
+    let Ok(mnt_root) = ptr_field(vfsmnt, off!(vfsmount_root)) else {
         fail!(field_flags::READ_FAILED)
     };
     let mount_mnt = off!(mount_mnt) as usize;
-    let mount = w.vfsmnt.wrapping_sub(mount_mnt);
-    if w.dentry == mnt_root {
+    let mount = vfsmnt.wrapping_sub(mount_mnt);
+    let dentry = w.dentry as *const u8;
+    if dentry == mnt_root {
         // Top of this mount: continue from where it is mounted, in the parent mount.
         let Ok(parent) = ptr_field(mount, off!(mount_parent)) else {
             fail!(field_flags::READ_FAILED)
         };
         if parent == mount {
             w.done = 1;
-            return 1;
+            return false;
         }
         let Ok(mountpoint) = ptr_field(mount, off!(mount_mountpoint)) else {
             fail!(field_flags::READ_FAILED)
         };
-        w.dentry = mountpoint;
-        w.vfsmnt = parent.wrapping_add(mount_mnt);
-        return 0;
+        w.dentry = mountpoint as u64;
+        w.vfsmnt = parent.wrapping_add(mount_mnt) as u64;
+        return true;
     }
-    let Ok(parent) = ptr_field(w.dentry, off!(dentry_parent)) else {
+    let Ok(parent) = ptr_field(dentry, off!(dentry_parent)) else {
         fail!(field_flags::READ_FAILED)
     };
-    let Ok(name) = ptr_field(w.dentry, off!(dentry_name).wrapping_add(off!(qstr_name))) else {
+    let Ok(name) = ptr_field(dentry, off!(dentry_name).wrapping_add(off!(qstr_name))) else {
         fail!(field_flags::READ_FAILED)
     };
-    if w.cur >= PATH_BUF as u64 {
-        fail!(field_flags::TRUNCATED)
-    }
-    let at = (w.cur as usize) & (PATH_BUF - 1);
-    // SAFETY: at < PATH_BUF and the buffer has NAME_MAX bytes of slack after PATH_BUF.
-    let n = unsafe {
-        bpf_probe_read_kernel_str(w.buf.wrapping_add(at).cast(), NAME_MAX as u32, name.cast())
-    };
-    if n <= 0 {
+    if append(w, buf, name).is_err() {
         fail!(field_flags::READ_FAILED)
     }
-    w.cur = at as u64 + n as u64;
-    if parent == w.dentry {
+    if parent == dentry {
         // A pseudo or disconnected dentry (memfd, anon inode, unlinked and detached).
         w.flags |= u64::from(field_flags::DISCONNECTED);
         w.done = 1;
-        return 1;
+        return false;
     }
-    w.dentry = parent;
-    0
+    w.dentry = parent as u64;
+    true
+}
+
+/// Write one component (leaf side first) where [`PathField`] says it goes.
+#[inline(always)]
+fn append(w: &mut WalkState, buf: *mut u8, name: *const u8) -> Result<(), ()> {
+    use lanner_common::{PATH_BUF, PATH_HEAD_AT, PATH_HEAD_CAP, PATH_TAIL};
+    if w.in_head == 0 {
+        if w.cur < PATH_BUF as u64 {
+            let at = (w.cur as usize) & (PATH_BUF - 1);
+            // SAFETY: at < PATH_BUF and the buffer has NAME_MAX bytes of slack after PATH_BUF.
+            let n = unsafe { read_name(buf.wrapping_add(at), name) }?;
+            w.cur = at as u64 + n;
+            if w.cur <= PATH_TAIL as u64 {
+                w.tail = w.cur;
+            }
+            return Ok(());
+        }
+        // Longer than the buffer: keep the leaf side up to `tail`; the rest of the walk is
+        // only worth its top-most components, which the head ring ends up holding.
+        w.in_head = 1;
+    }
+    if w.head_len >= PATH_HEAD_CAP as u64 {
+        w.head_wrap = w.head_len;
+        w.head_len = 0;
+    }
+    let at = (w.head_len as usize) & (PATH_HEAD_CAP - 1);
+    // SAFETY: PATH_HEAD_AT + at < PATH_BUF, and NAME_MAX bytes of slack follow PATH_BUF.
+    let n = unsafe { read_name(buf.wrapping_add(PATH_HEAD_AT + at), name) }?;
+    w.head_len = at as u64 + n;
+    Ok(())
+}
+
+/// Copy one dentry name (at most `NAME_MAX` bytes with its NUL) to `dst`; its length with the
+/// NUL.
+///
+/// # Safety
+/// `dst` must have `NAME_MAX` writable bytes.
+#[inline(always)]
+unsafe fn read_name(dst: *mut u8, name: *const u8) -> Result<u64, ()> {
+    use lanner_common::NAME_MAX;
+    // SAFETY: the caller provides NAME_MAX bytes at dst; the helper validates `name`.
+    let n = unsafe { bpf_probe_read_kernel_str(dst.cast(), NAME_MAX as u32, name.cast()) };
+    if n <= 0 { Err(()) } else { Ok(n as u64) }
 }
 
 /// Argument `n` of a `syscalls:sys_enter_*` record: 8 bytes of common header, the syscall

@@ -58,13 +58,113 @@ impl Body {
             Body::Exit(_) => EvtType::Procexit,
         }
     }
+
+    /// The paths the record itself carries that the kernel cut.
+    pub fn cut_paths(&self) -> CutPaths {
+        match self {
+            Body::Exec(e) => e
+                .image
+                .cut_paths()
+                .with(EventPath::ExecFilename, e.filename.truncated),
+            Body::Mount(m) => CutPaths::default()
+                .with(EventPath::MountSource, m.source.truncated)
+                .with(EventPath::MountTarget, m.target.truncated),
+            Body::Connect(_) | Body::Fork(_) | Body::Exit(_) => CutPaths::default(),
+        }
+    }
+
+    /// The image a successful exec gives its process (the one its `proc.*` fields show).
+    pub fn new_image(&self) -> Option<&Image> {
+        match self {
+            Body::Exec(e) if e.ret >= 0 => Some(&e.image),
+            _ => None,
+        }
+    }
+
+    /// `lanner.path_truncated`: a path the event shows was cut, one of its own or the
+    /// process's executable or working directory. `process` is the process's image in the
+    /// table, for events that do not carry a new one.
+    pub fn path_truncated(&self, process: Option<&Image>) -> bool {
+        self.cut_paths().any()
+            || self
+                .new_image()
+                .or(process)
+                .is_some_and(|i| i.cut_paths().any())
+    }
 }
 
 /// A string captured by the kernel: its value when it could be read, and whether it was cut.
+/// A cut path's value shows where with [`CUT`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Text {
     pub value: Option<String>,
     pub truncated: bool,
+}
+
+/// Stands for what was left out of a path cut short, between `//` on each side that has text:
+/// `/dev/shm/x//…//e/payload` (the middle of a path too long to keep whole: its root side and
+/// its leaf side are kept), `…//e/payload` (the root side is unknown: the walk could not reach
+/// it), `/very/long/na//…` (a path from user memory that did not fit: its start is kept). A
+/// resolved path has no empty component, so `//` never occurs in one and the marker cannot be
+/// taken for a directory named `…`; prefix tests (`startswith /dev/shm/`, `pmatch`) still see
+/// the directory a cut path is under. `Text::truncated` (`lanner.path_truncated`) says it.
+pub const CUT: &str = "…";
+
+/// The paths an event carries, each of which the kernel may have cut: the per-path counters
+/// and `lanner.path_truncated` are about these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventPath {
+    /// `proc.exepath`.
+    Exepath,
+    /// `proc.cwd`.
+    Cwd,
+    /// The file an exec names, as passed (`evt.arg.filename`).
+    ExecFilename,
+    /// Mount source (`evt.arg.dev`, `from_pathname`, open_tree's `filename`).
+    MountSource,
+    /// Mount target (`evt.arg.dir`, umount's `name`, `to_pathname`).
+    MountTarget,
+}
+
+impl EventPath {
+    pub const ALL: [EventPath; 5] = [
+        EventPath::Exepath,
+        EventPath::Cwd,
+        EventPath::ExecFilename,
+        EventPath::MountSource,
+        EventPath::MountTarget,
+    ];
+
+    /// Its name in the counters.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventPath::Exepath => "exepath",
+            EventPath::Cwd => "cwd",
+            EventPath::ExecFilename => "exec_filename",
+            EventPath::MountSource => "mount_source",
+            EventPath::MountTarget => "mount_target",
+        }
+    }
+}
+
+/// Which of an event's paths were cut: one bit per [`EventPath`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CutPaths(u8);
+
+impl CutPaths {
+    fn with(self, path: EventPath, cut: bool) -> Self {
+        Self(self.0 | (u8::from(cut) << path as u8))
+    }
+
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = EventPath> {
+        EventPath::ALL
+            .into_iter()
+            .filter(move |p| self.0 & (1 << *p as u8) != 0)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +221,11 @@ pub struct Image {
     pub cwd: Option<String>,
     /// Falco's `proc.cmdline`, made once here rather than per event and ancestor.
     pub cmdline: String,
+    /// `exepath` and `cwd` were cut by the kernel (their values show [`CUT`]). Kept with the
+    /// image, so the later events of the process, which show these paths from the table, are
+    /// flagged as well.
+    pub exepath_truncated: bool,
+    pub cwd_truncated: bool,
 }
 
 impl Image {
@@ -147,7 +252,16 @@ impl Image {
             args,
             cwd,
             cmdline,
+            exepath_truncated: false,
+            cwd_truncated: false,
         }
+    }
+
+    /// Which of its paths were cut.
+    pub fn cut_paths(&self) -> CutPaths {
+        CutPaths::default()
+            .with(EventPath::Exepath, self.exepath_truncated)
+            .with(EventPath::Cwd, self.cwd_truncated)
     }
 
     /// An exec's image from argv as passed: argv[0] is `exe`, the rest the arguments.

@@ -331,6 +331,7 @@ impl Pipeline {
         match self.decoder.decode(rec) {
             Ok(mut ev) => {
                 self.counters.count_read(ev.kind());
+                self.counters.count_cut_paths(ev.body.cut_paths());
                 ev.boot_ns += shift_ns;
                 Some(ev)
             }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     enrich::pods::PodWaitCounters,
+    event::{CutPaths, EventPath},
     k8s::PodCacheStats,
     process::{TableStats, users::UserCounters},
 };
@@ -17,11 +18,31 @@ pub struct Counters {
     pub read: [AtomicU64; KIND_COUNT],
     /// Records the decoder rejected (counted, never a panic).
     pub decode_error: AtomicU64,
+    /// Events delivered with a path cut short, per path (`EventPath as usize`).
+    pub paths_truncated: [AtomicU64; EventPath::ALL.len()],
 }
 
 impl Counters {
     pub fn count_read(&self, kind: EventKind) {
         self.read[kind.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn count_cut_paths(&self, cut: CutPaths) {
+        for p in cut.iter() {
+            self.paths_truncated[p as usize].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `{"exepath": n, ...}`: a key for every path, 0 when none was cut.
+    pub fn paths_truncated_json(&self) -> Value {
+        let m: Map<String, Value> = EventPath::ALL
+            .iter()
+            .map(|p| {
+                let n = self.paths_truncated[*p as usize].load(Relaxed);
+                (p.name().to_string(), json!(n))
+            })
+            .collect();
+        Value::Object(m)
     }
 }
 
@@ -89,6 +110,7 @@ pub fn to_json(s: &Snapshot<'_>) -> Value {
         "events": events,
         "lost": lost,
         "user_lost": { "decode_error": s.counters.decode_error.load(Relaxed) },
+        "paths_truncated": s.counters.paths_truncated_json(),
         "process_table": { "size": t.size, "expired": t.expired, "evicted": t.evicted },
         "users": s.users.snapshot().to_json(),
         "pod_cache": {

@@ -45,6 +45,18 @@ pub const DEV_SHM_EXEC: RuleSpec = RuleSpec {
     ],
 };
 
+pub const DEEP_PATH_EXEC: RuleSpec = RuleSpec {
+    name: "Execution from an Unresolvable Deep Path",
+    priority: "Warning",
+    tags: &[
+        "container",
+        "host",
+        "process",
+        "mitre_defense_evasion",
+        "T1564",
+    ],
+};
+
 pub const CONTAINER_DRIFT: RuleSpec = RuleSpec {
     name: "Container Drift Executable Launched",
     priority: "Warning",
@@ -185,10 +197,11 @@ pub const K8S_API_SERVER: RuleSpec = RuleSpec {
 };
 
 /// Every rule of the default ruleset, in file order.
-pub const DEFAULT_RULES: [&RuleSpec; 15] = [
+pub const DEFAULT_RULES: [&RuleSpec; 16] = [
     &REVERSE_SHELL,
     &FILELESS_MEMFD,
     &DEV_SHM_EXEC,
+    &DEEP_PATH_EXEC,
     &CONTAINER_DRIFT,
     &CREDENTIAL_READ,
     &PRIVATE_KEY_SEARCH,

@@ -90,6 +90,10 @@ pub fn assert_schema(ev: &Value) {
         "evt.rawres type\nevent: {ev:#}"
     );
     assert!(
+        ev["lanner.path_truncated"].is_boolean(),
+        "`lanner.path_truncated` must be a bool\nevent: {ev:#}"
+    );
+    assert!(
         ev["lanner.cgroup"] != "",
         "lanner.cgroup must be null, not \"\"\nevent: {ev:#}"
     );
@@ -159,6 +163,7 @@ mod tests {
         json!({"evt.type": "clone", "evt.time": 1_700_000_000_000_000_000i64, "evt.res": null,
                "evt.rawres": null, "proc.pid": 10, "thread.tid": 10, "proc.name": "x",
                "user.uid": 0, "group.gid": 0, "lanner.cgroup_id": 1, "lanner.cgroup": null,
+               "lanner.path_truncated": false,
                "lanner.child_pid": 11, "lanner.child_tid": 11, "lanner.is_thread": false})
     }
 

@@ -5,6 +5,15 @@ use serde_json::Value;
 /// Event kinds of the counters object.
 pub const KINDS: [&str; 5] = ["exec", "mount", "connect", "fork", "exit"];
 
+/// Paths counted in `paths_truncated`.
+pub const PATHS: [&str; 5] = [
+    "exepath",
+    "cwd",
+    "exec_filename",
+    "mount_source",
+    "mount_target",
+];
+
 /// The counters object of `--stats-file`.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -31,7 +40,14 @@ impl Stats {
             &s.raw["user_lost"]["decode_error"],
             "user_lost.decode_error".into(),
         )?;
+        for p in PATHS {
+            int(&s.raw["paths_truncated"][p], format!("paths_truncated.{p}"))?;
+        }
         Ok(s)
+    }
+    /// Events delivered with `path` (one of [`PATHS`]) cut short.
+    pub fn paths_truncated(&self, path: &str) -> u64 {
+        self.raw["paths_truncated"][path].as_u64().unwrap()
     }
     pub fn events(&self, kind: &str) -> u64 {
         self.raw["events"][kind].as_u64().unwrap()
@@ -62,6 +78,8 @@ mod tests {
             "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0},
             "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost},
             "user_lost": {"decode_error": 3},
+            "paths_truncated": {"exepath": 1, "cwd": 0, "exec_filename": 0, "mount_source": 0,
+                                "mount_target": 0},
         })
     }
 
@@ -71,6 +89,7 @@ mod tests {
         assert_eq!(s.events("exec"), 5);
         assert_eq!(s.lost("exec", "truncated"), 2);
         assert_eq!(s.gone("exec"), 1 + 5 + 3);
+        assert_eq!(s.paths_truncated("exepath"), 1);
         let mut bad = stats_json();
         bad["lost"]["fork"]
             .as_object_mut()

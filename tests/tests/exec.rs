@@ -55,6 +55,7 @@ fn execve_reports_identity_argv_and_context() {
         json!(["/bin/busybox", "echo", marker, "a", "b"]),
     );
     assert_field(&ev, "lanner.args_truncated", false);
+    assert_field(&ev, "lanner.path_truncated", false);
     assert_field(&ev, "proc.args", format!("echo {marker} a b"));
     assert_field(&ev, "proc.cmdline", format!("busybox echo {marker} a b"));
     assert_field(&ev, "proc.cwd", format!("{}/", cwd.path_str()));

@@ -13,7 +13,7 @@ use aya_ebpf::{
 use lanner_common::{
     ARGV_LEN, ENV_LEN, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV, EXEC_TTY_KNOWN,
     EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord, ExecVariant,
-    LossReason, Offsets, field_flags,
+    LossReason, Offsets, PathField, field_flags,
 };
 
 use crate::{
@@ -76,8 +76,10 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     rec.filename_f.len = read_str(stash.filename as *const u8, true, &mut rec.filename, &mut f);
     rec.filename_f.flags = f;
     failed_argv(rec, stash.argv as *const u64);
-    rec.exepath_f.len = 0;
-    rec.exepath_f.flags = field_flags::ABSENT;
+    rec.exepath_f = PathField {
+        flags: field_flags::ABSENT,
+        ..PathField::default()
+    };
     cwd(rec, task);
     rec.env_f.len = 0;
     rec.env_f.flags = field_flags::ABSENT;
@@ -144,17 +146,25 @@ fn scratch() -> Result<&'static mut ExecRecord, ()> {
 
 /// Count flagged fields, then send (without the env block when env capture is off).
 fn finish(rec: &mut ExecRecord) {
-    for f in [
-        rec.filename_f,
-        rec.exepath_f,
-        rec.cwd_f,
-        rec.argv_f,
-        rec.env_f,
+    // A path whose walk stopped short has lost its root side: that is a cut too.
+    let cut = |f: PathField| {
+        let mut flags = f.flags;
+        if flags & field_flags::DEPTH_LIMIT != 0 {
+            flags |= field_flags::TRUNCATED;
+        }
+        flags
+    };
+    for flags in [
+        rec.filename_f.flags,
+        cut(rec.exepath_f),
+        cut(rec.cwd_f),
+        rec.argv_f.flags,
+        rec.env_f.flags,
     ] {
-        if f.flags & field_flags::TRUNCATED != 0 {
+        if flags & field_flags::TRUNCATED != 0 {
             count_loss(EventKind::Exec, LossReason::Truncated);
         }
-        if f.flags & field_flags::READ_FAILED != 0 {
+        if flags & field_flags::READ_FAILED != 0 {
             count_loss(EventKind::Exec, LossReason::ReadFailed);
         }
     }
@@ -260,17 +270,17 @@ fn tty_dev(tty: *const u8) -> Result<u32, ()> {
 
 /// The executable being run: its path, and whether it lives on an overlayfs upper layer.
 fn exe_file(rec: &mut ExecRecord, bprm: *const u8, task: *const u8) {
-    let (mut len, mut flags) = (0, 0);
     let Ok(file) = ptr_field(bprm, off!(bprm_file)) else {
-        rec.exepath_f.len = 0;
-        rec.exepath_f.flags = field_flags::READ_FAILED;
+        rec.exepath_f = PathField {
+            flags: field_flags::READ_FAILED,
+            ..PathField::default()
+        };
         return;
     };
     let (root_d, root_m) = task_root(task);
     let path = file.wrapping_add(off!(file_path) as usize);
-    walk_path(path, root_d, root_m, &mut rec.exepath, &mut len, &mut flags);
-    rec.exepath_f.len = len;
-    rec.exepath_f.flags = flags;
+    let rec = &mut rec.head;
+    walk_path(path, root_d, root_m, &mut rec.exepath, &mut rec.exepath_f);
 
     if let Ok(upper) = upper_layer(file) {
         rec.exec_flags |= EXEC_UPPER_KNOWN;
@@ -312,17 +322,20 @@ fn task_root(task: *const u8) -> (*const u8, *const u8) {
 }
 
 fn cwd(rec: &mut ExecRecord, task: *const u8) {
-    let (mut len, mut flags) = (0, 0);
+    let rec = &mut rec.head;
     match ptr_field(task, off!(task_fs)) {
         Ok(fs) => {
             let (root_d, root_m) = task_root(task);
             let pwd = fs.wrapping_add(off!(fs_pwd) as usize);
-            walk_path(pwd, root_d, root_m, &mut rec.cwd, &mut len, &mut flags);
+            walk_path(pwd, root_d, root_m, &mut rec.cwd, &mut rec.cwd_f);
         }
-        Err(()) => flags |= field_flags::READ_FAILED,
+        Err(()) => {
+            rec.cwd_f = PathField {
+                flags: field_flags::READ_FAILED,
+                ..PathField::default()
+            }
+        }
     }
-    rec.cwd_f.len = len;
-    rec.cwd_f.flags = flags;
 }
 
 /// One bounded read of a user memory block (argv or env area of the new stack).

@@ -91,6 +91,7 @@ pub enum Class {
     Fd,
     Container,
     K8s,
+    Lanner,
 }
 
 /// Each field's class, worked out when compiling: an event source dispatches on it per
@@ -119,7 +120,7 @@ const fn class_of(name: &[u8]) -> Class {
         }
         true
     }
-    const PREFIXES: [(&[u8], Class); 8] = [
+    const PREFIXES: [(&[u8], Class); 9] = [
         (b"evt.", Class::Evt),
         (b"proc.", Class::Proc),
         (b"thread.", Class::Thread),
@@ -128,6 +129,7 @@ const fn class_of(name: &[u8]) -> Class {
         (b"fd.", Class::Fd),
         (b"container.", Class::Container),
         (b"k8s.", Class::K8s),
+        (b"lanner.", Class::Lanner),
     ];
     let mut i = 0;
     while i < PREFIXES.len() {
@@ -167,6 +169,7 @@ pub static CLASSES: &[(&str, &str)] = &[
     ("fd", "the file descriptor (socket) the event is about"),
     ("container", "the container of the process"),
     ("k8s", "the Kubernetes pod of the container"),
+    ("lanner", "how Lanner captured the event: values cut short"),
 ];
 
 use flag::*;

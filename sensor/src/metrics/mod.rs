@@ -284,6 +284,19 @@ impl Metrics {
             }
         }
         self.render_users(out);
+        out.family(
+            "lanner_paths_truncated_total",
+            "Events delivered with a path cut short (marked in its value), per path",
+            "counter",
+        );
+        for p in crate::event::EventPath::ALL {
+            let n = s.counters.paths_truncated[p as usize].load(Relaxed);
+            out.sample(
+                "lanner_paths_truncated_total",
+                &[("path", p.name())],
+                n as f64,
+            );
+        }
         let last = self.last_event_ns.load(Relaxed);
         out.single(
             "lanner_last_event_timestamp_seconds",

@@ -14,6 +14,10 @@ pub fn enriched_json(e: &Enriched, epoch_ns: u64) -> Value {
     let mut v = event_json(&e.event, epoch_ns);
     if let Value::Object(m) = &mut v {
         super::context::add(m, &e.event.body, &e.ctx);
+        // With the process's paths from the table (the rules' `lanner.path_truncated` too).
+        let process = e.ctx.process.lineage.first().map(|me| &*me.image);
+        let cut = e.event.body.path_truncated(process);
+        m.insert("lanner.path_truncated".into(), json!(cut));
     }
     v
 }
@@ -38,6 +42,10 @@ pub fn event_json(ev: &Event, epoch_ns: u64) -> Value {
     m.insert("group.gid".into(), json!(t.gid));
     m.insert("lanner.cgroup_id".into(), json!(t.cgroup_id));
     m.insert("lanner.cgroup".into(), json!(t.cgroup.as_deref()));
+    m.insert(
+        "lanner.path_truncated".into(),
+        json!(ev.body.path_truncated(None)),
+    );
     match &ev.body {
         Body::Exec(e) => exec(&mut m, e),
         Body::Mount(e) => mount(&mut m, e),

@@ -17,6 +17,7 @@ use lanner_common::{
     field_flags,
 };
 
+use super::path::{user_path, walked};
 use crate::event::{
     Body, Connect, Event, Exec, ExecSyscall, Exit, Fork, Image, L4, Mount, MountOp, Peer,
     ProcessGroups, Task, Text,
@@ -272,9 +273,13 @@ fn lossy(b: &[u8]) -> String {
     }
 }
 
-/// The used bytes of a string field, checked against its buffer.
-fn used<'a>(f: StrField, buf: &'a [u8], field: &'static str) -> Result<&'a [u8], DecodeError> {
-    let len = usize::from(f.len);
+/// The first `len` bytes of a field's buffer, checked against it.
+pub(super) fn used<'a>(
+    len: u16,
+    buf: &'a [u8],
+    field: &'static str,
+) -> Result<&'a [u8], DecodeError> {
+    let len = usize::from(len);
     buf.get(..len).ok_or(DecodeError::FieldLength {
         field,
         len,
@@ -282,8 +287,8 @@ fn used<'a>(f: StrField, buf: &'a [u8], field: &'static str) -> Result<&'a [u8],
     })
 }
 
-fn text(f: StrField, buf: &[u8], field: &'static str) -> Result<Text, DecodeError> {
-    let bytes = used(f, buf, field)?;
+pub(super) fn text(f: StrField, buf: &[u8], field: &'static str) -> Result<Text, DecodeError> {
+    let bytes = used(f.len, buf, field)?;
     let value = (f.flags & (field_flags::READ_FAILED | field_flags::ABSENT) == 0
         || !bytes.is_empty())
     .then(|| nul_terminated(bytes));
@@ -302,37 +307,6 @@ fn strings(bytes: &[u8]) -> Vec<String> {
     bytes.split(|&c| c == 0).map(lossy).collect()
 }
 
-/// Path components written leaf first by the kernel's walk, joined root first.
-fn path(f: StrField, buf: &[u8], field: &'static str, dir: bool) -> Result<Text, DecodeError> {
-    let bytes = used(f, buf, field)?;
-    let unusable = field_flags::READ_FAILED | field_flags::ABSENT | field_flags::DEPTH_LIMIT;
-    if f.flags & unusable != 0 && f.flags & field_flags::TRUNCATED == 0 {
-        return Ok(Text {
-            value: None,
-            truncated: false,
-        });
-    }
-    // Root first: the components in reverse, each after a `/` (the root alone, with no
-    // components, is one empty one: `/`).
-    let components = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    let mut p = Vec::with_capacity(components.len() + 2);
-    for c in components.rsplit(|&b| b == 0) {
-        p.push(b'/');
-        p.extend_from_slice(c);
-    }
-    if dir && p.last() != Some(&b'/') {
-        p.push(b'/');
-    }
-    // One UTF-8 check for the whole path (`/` never splits a character, so replacing invalid
-    // bytes here gives what replacing them per component would).
-    let p =
-        String::from_utf8(p).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(Text {
-        value: Some(p),
-        truncated: f.flags & field_flags::TRUNCATED != 0,
-    })
-}
-
 fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeError> {
     let syscall = match r.header.variant {
         0 => ExecSyscall::Execve,
@@ -345,26 +319,24 @@ fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeE
         }
     };
     // The strings' used parts, kilobytes apart, all at once.
-    for (f, buf) in [
-        (r.filename_f, &r.filename[..]),
-        (r.exepath_f, &r.exepath[..]),
-        (r.cwd_f, &r.cwd[..]),
-        (r.argv_f, &r.argv[..]),
+    for (len, buf) in [
+        (r.filename_f.len, &r.filename[..]),
+        (r.exepath_f.len, &r.exepath[..]),
+        (r.cwd_f.len, &r.cwd[..]),
+        (r.argv_f.len, &r.argv[..]),
     ] {
-        prefetch(buf.get(..usize::from(f.len)).unwrap_or(buf));
+        prefetch(buf.get(..usize::from(len)).unwrap_or(buf));
     }
-    let exepath = path(r.exepath_f, &r.exepath, "exepath", false)?;
-    let leaf_is_memfd = used(r.exepath_f, &r.exepath, "exepath")?.starts_with(b"memfd:");
-    let argv = strings(used(r.argv_f, &r.argv, "argv")?);
+    let exepath = walked(r.exepath_f, &r.exepath, "exepath", false)?;
+    let leaf_is_memfd = used(r.exepath_f.len, &r.exepath, "exepath")?.starts_with(b"memfd:");
+    let argv = strings(used(r.argv_f.len, &r.argv, "argv")?);
     let argv_empty = argv.is_empty();
-    let image = Image::from_argv(
-        comm.clone(),
-        argv,
-        exepath.value,
-        path(r.cwd_f, &r.cwd, "cwd", true)?.value,
-    );
+    let cwd = walked(r.cwd_f, &r.cwd, "cwd", true)?;
+    let mut image = Image::from_argv(comm.clone(), argv, exepath.value, cwd.value);
+    image.exepath_truncated = exepath.truncated;
+    image.cwd_truncated = cwd.truncated;
     let env = (r.env_f.flags & field_flags::ABSENT == 0)
-        .then(|| used(r.env_f, env_block, "env").map(strings))
+        .then(|| used(r.env_f.len, env_block, "env").map(strings))
         .transpose()?;
     let known = |bit: u32| r.exec_flags & bit != 0;
     Ok(Exec {
@@ -387,7 +359,7 @@ fn exec(r: &ExecHead, env_block: &[u8], comm: &Arc<str>) -> Result<Exec, DecodeE
         filename: as_passed(
             syscall,
             r.dirfd,
-            text(r.filename_f, &r.filename, "filename")?,
+            user_path(r.filename_f, &r.filename, "filename")?,
         ),
         image: Arc::new(image),
         argv_empty,
@@ -439,8 +411,8 @@ fn mount(r: &MountRecord) -> Result<Mount, DecodeError> {
         flags2: r.flags2,
         fd1: r.fd1,
         fd2: r.fd2,
-        source: text(r.source_f, &r.source, "source")?,
-        target: text(r.target_f, &r.target, "target")?,
+        source: user_path(r.source_f, &r.source, "source")?,
+        target: user_path(r.target_f, &r.target, "target")?,
         fstype: text(r.fstype_f, &r.fstype, "fstype")?,
     })
 }
@@ -450,7 +422,7 @@ const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
 
 fn connect(r: &ConnectRecord) -> Result<Connect, DecodeError> {
-    let addr = used(r.addr_f, &r.addr, "sockaddr")?;
+    let addr = used(r.addr_f.len, &r.addr, "sockaddr")?;
     let l4 = match (r.sock_family, r.sock_type) {
         (0, _) => None,
         (AF_UNIX, _) => Some(L4::Other),

@@ -1,6 +1,8 @@
 //! Decoder tests: real record layouts built here, then truncated, corrupted and garbage input.
 
-use lanner_common::{ConnectRecord, EventKind, ExecRecord, Header, MountRecord, field_flags};
+use lanner_common::{
+    ConnectRecord, EventKind, ExecRecord, Header, MountRecord, PathField, field_flags,
+};
 
 use super::*;
 
@@ -43,9 +45,13 @@ fn exec_record() -> Box<ExecRecord> {
         }
     };
     r.filename_f = put(&mut r.filename, b"/bin/ls");
+    let walked = |f: StrField| PathField {
+        len: f.len,
+        ..PathField::default()
+    };
     // Leaf first, as the kernel walk writes it.
-    r.exepath_f = put(&mut r.exepath, b"ls\0bin\0usr\0");
-    r.cwd_f = put(&mut r.cwd, b"");
+    r.exepath_f = walked(put(&mut r.exepath, b"ls\0bin\0usr\0"));
+    r.cwd_f = walked(put(&mut r.cwd, b""));
     r.argv_f = put(&mut r.argv, b"ls\0-la\0/tmp\0");
     r.env_f = StrField {
         len: 0,
@@ -90,9 +96,10 @@ fn exec_record_without_env_block_is_accepted() {
 fn memfd_exe_is_recognised_from_a_disconnected_walk() {
     let mut r = exec_record();
     r.exepath[..13].copy_from_slice(b"memfd:x\0\0\0\0\0\0");
-    r.exepath_f = StrField {
+    r.exepath_f = PathField {
         len: 8,
         flags: field_flags::DISCONNECTED,
+        ..PathField::default()
     };
     let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else {
         panic!()
@@ -226,4 +233,63 @@ fn the_decoder_shares_names_and_notices_changes() {
     h.cgroup[4] = b'.';
     let e = d.decode(&exit(&h)).unwrap();
     assert_eq!(e.task.cgroup.as_deref(), Some("test.scope"));
+}
+
+/// Cut paths come out marked, flagged on the image (which the process table keeps) and listed
+/// by the event, so the reader can count each.
+#[test]
+fn records_with_cut_paths_say_which() {
+    use crate::event::EventPath;
+    let mut r = exec_record();
+    r.exepath[..10].copy_from_slice(b"payload\0e\0");
+    let at = lanner_common::PATH_HEAD_AT;
+    r.exepath[at..at + 10].copy_from_slice(b"x\0shm\0dev\0");
+    r.exepath_f = PathField {
+        len: 10,
+        flags: field_flags::TRUNCATED,
+        head_len: 10,
+        head_wrap: 0,
+    };
+    r.cwd[..4].copy_from_slice(b"e\0e\0");
+    r.cwd_f = PathField {
+        len: 4,
+        flags: field_flags::DEPTH_LIMIT,
+        ..PathField::default()
+    };
+    r.filename_f.flags = field_flags::TRUNCATED;
+    let Body::Exec(e) = decode(&bytes_of(&*r), false).unwrap().body else {
+        panic!("not exec")
+    };
+    assert_eq!(e.image.exepath.as_deref(), Some("/dev/shm/x//…//e/payload"));
+    assert_eq!(e.image.cwd.as_deref(), Some("…//e/e/"));
+    assert!(e.image.exepath_truncated && e.image.cwd_truncated);
+    assert_eq!(e.filename.value.as_deref(), Some("/bin/ls//…"));
+    let body = Body::Exec(e);
+    let cut: Vec<_> = body.cut_paths().iter().collect();
+    assert_eq!(
+        cut,
+        [EventPath::Exepath, EventPath::Cwd, EventPath::ExecFilename]
+    );
+    assert!(body.path_truncated(None));
+
+    // SAFETY: Plain type, zero is valid.
+    let mut m: Box<MountRecord> = unsafe { Box::new_zeroed().assume_init() };
+    m.header = header(EventKind::Mount, 0);
+    m.target[..4].copy_from_slice(b"/mnt");
+    m.target_f = StrField {
+        len: 4,
+        flags: field_flags::TRUNCATED,
+    };
+    let body = decode(&bytes_of(&*m), false).unwrap().body;
+    let Body::Mount(mount) = &body else {
+        panic!("not mount")
+    };
+    assert_eq!(mount.target.value.as_deref(), Some("/mnt//…"));
+    assert_eq!(
+        body.cut_paths().iter().collect::<Vec<_>>(),
+        [EventPath::MountTarget]
+    );
+    // The exec record of the sample is whole.
+    let whole = decode(&bytes_of(&*exec_record()), false).unwrap().body;
+    assert!(!whole.cut_paths().any() && !whole.path_truncated(None));
 }

@@ -3,6 +3,7 @@
 //! whose overflow the kernel counts), so nothing is dropped silently in user space.
 
 pub mod decode;
+mod path;
 pub mod record;
 
 use std::sync::Arc;
@@ -78,6 +79,7 @@ async fn drain(
             match decoder.decode(&item) {
                 Ok(ev) => {
                     counters.count_read(ev.kind());
+                    counters.count_cut_paths(ev.body.cut_paths());
                     batch.push(ev);
                 }
                 Err(e) => {

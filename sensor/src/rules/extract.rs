@@ -297,6 +297,19 @@ impl<'a> EventView<'a> {
     }
 }
 
+impl EventView<'_> {
+    fn lanner_field(&self, field: Field) -> Option<Value<'_>> {
+        match field {
+            // The same answer as the event's JSON (`output::json`).
+            Field::LannerPathTruncated => {
+                let process = self.lineage().first().map(|me| &*me.image);
+                Some(Value::Bool(self.ev.event.body.path_truncated(process)))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl EventSource for EventView<'_> {
     fn evt_type(&self) -> EvtType {
         self.ev.event.body.evt_type()
@@ -309,6 +322,7 @@ impl EventSource for EventView<'_> {
             Class::Fd => self.fd_field(field),
             Class::Container | Class::K8s => self.pod_field(field, arg),
             Class::Thread | Class::User | Class::Group => self.thread_user_field(field),
+            Class::Lanner => self.lanner_field(field),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::{
 
 mod available;
 mod net;
+mod paths;
 mod pod;
 
 const EPOCH: u64 = 1_685_022_245_478_445_995;

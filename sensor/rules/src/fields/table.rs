@@ -256,4 +256,8 @@ fields! {
         "Pod labels as key:value joined with ', ' (io.kubernetes.* left out); \"\" when none.";
     K8sPodIp = "k8s.pod.ip", Str, None, 0,
         "Pod IP as text; \"\" when the pod has none.";
+
+    // lanner: how the sensor captured the event (no Falco equivalent).
+    LannerPathTruncated = "lanner.path_truncated", Bool, None, 0,
+        "True if a path the event shows was cut short: proc.exepath or proc.cwd (longer than PATH_MAX, built one relative step at a time, or nested deeper than the sensor walks), an exec's evt.arg.filename, a mount's source or target. The value shows //…// where components were left out (its root side and leaf are kept, so startswith /dir/ still works), or starts with …// when its root side is unknown.";
 }

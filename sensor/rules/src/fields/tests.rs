@@ -323,6 +323,7 @@ fn each_field_has_the_class_its_name_starts_with() {
             "fd" => Class::Fd,
             "container" => Class::Container,
             "k8s" => Class::K8s,
+            "lanner" => Class::Lanner,
             other => panic!("{}: class {other}", def.name),
         };
         assert_eq!(def.field.class(), expected, "{}", def.name);
