@@ -62,7 +62,6 @@ impl SpoolWriter {
         let result = append_locked(s, &mut s.head(), line.as_bytes());
         match result {
             Ok(()) => {
-                s.bytes.fetch_add(n, Relaxed);
                 self.paused_until = None;
                 self.pause = PAUSE_MIN;
                 Ok(())
@@ -129,5 +128,8 @@ fn append_locked(s: &Shared, head: &mut Head, line: &[u8]) -> io::Result<()> {
         return Err(err(&segment_path(&s.dir, head.n), e));
     }
     head.len += n;
+    // Counted under the lock: the reader cannot delete (and subtract) the record before it
+    // was added.
+    s.bytes.fetch_add(n, Relaxed);
     Ok(())
 }
