@@ -100,3 +100,30 @@ fn a_year_of_drain_shuts_down_cleanly() {
     let stats = sensor.stop();
     assert_eq!(sink_counts(&stats, "http"), (1, 0, 0), "{}", stats.raw);
 }
+
+/// A stop that comes while a spooled batch waits for its retry, the receiver back just after:
+/// the batch goes, and then the sink ends (it used to wait for more alerts forever, and the
+/// sensor never exited).
+#[test]
+fn a_stop_during_a_retry_still_ends_the_sink() {
+    require_root!();
+    let fluentd = FakeFluentd::start().unwrap();
+    fluentd.stop();
+    let dir = TempDir::new("sink-stopretry");
+    let marker = unique("stopretry");
+    let mut args = fluentd_opts(fluentd.addr());
+    args.extend(opts(&[
+        "spool.enabled=true".to_string(),
+        format!("spool.directory={}", dir.path().join("spool").display()),
+        "sinks.drain_seconds=5".into(),
+    ]));
+    let mut sensor = start(&rules_file(&dir, &marker), &args);
+    fire(&sensor, &marker, 0);
+    std::thread::sleep(std::time::Duration::from_secs(2)); // retrying, every second at most
+    // SAFETY: signalling the sensor, our child, still running.
+    assert_eq!(unsafe { libc::kill(sensor.pid() as i32, libc::SIGINT) }, 0);
+    fluentd.restart().unwrap();
+    let stats = sensor.stop(); // fails unless it exits within 30 s
+    assert_eq!(sink_counts(&stats, "http"), (1, 0, 0), "{}", stats.raw);
+    assert_eq!(fluentd.record_count(), 1);
+}

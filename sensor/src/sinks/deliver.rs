@@ -160,7 +160,10 @@ impl Delivery {
             let Some((records, spooled)) = batch else {
                 break;
             };
-            let Some(dropped) = self.deliver(records, deadline, &mut rng, &mut stop).await else {
+            let Some(dropped) = self
+                .deliver(records, &mut deadline, &mut rng, &mut stop)
+                .await
+            else {
                 break; // shutting down with this batch unsent (kept in the spool)
             };
             if let Some(b) = spooled {
@@ -274,11 +277,12 @@ impl Delivery {
     }
 
     /// Send until every record is delivered, rejected or dropped. `None` if shutdown cut it
-    /// short; else whether the target dropped records (a failing file: back off).
+    /// short; else whether the target dropped records (a failing file: back off). A stop seen
+    /// here sets the run's `deadline` (the stop signal fires once).
     async fn deliver(
         &mut self,
         mut pending: Vec<Record>,
-        mut deadline: Option<Instant>,
+        deadline: &mut Option<Instant>,
         rng: &mut Jitter,
         stop: &mut watch::Receiver<bool>,
     ) -> Option<bool> {
@@ -346,7 +350,7 @@ impl Delivery {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed(), if deadline.is_none() => {
-                    deadline = Some(after(self.policy.drain));
+                    *deadline = Some(after(self.policy.drain));
                 }
             }
         }
