@@ -227,12 +227,8 @@ impl Config {
                     })
                     .collect::<anyhow::Result<_>>()?;
             }
-            "exporter.new_series_hold_seconds" => {
-                self.exporter.new_series_hold = Duration::from_secs_f64(non_negative(v)?)
-            }
-            "exporter.series_ttl_seconds" => {
-                self.exporter.series_ttl = Duration::from_secs_f64(non_negative(v)?)
-            }
+            "exporter.new_series_hold_seconds" => self.exporter.new_series_hold = seconds(key, v)?,
+            "exporter.series_ttl_seconds" => self.exporter.series_ttl = seconds(key, v)?,
             "syscall_event_drops.threshold" => {
                 self.syscall_event_drops.threshold = non_negative(v)?
             }
@@ -311,6 +307,18 @@ pub(crate) fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
     match n {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
         _ => bail!("expected a non-negative number"),
+    }
+}
+
+/// The largest value of a `*_seconds` key: a year (a longer timeout, drain or TTL is a
+/// mistake, and bounding it keeps every deadline computed from it in range).
+pub(crate) const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+
+/// A `*_seconds` value: a number from 0 to [`MAX_SECONDS`]; the error names `key`.
+pub(crate) fn seconds(key: &str, v: &Yaml) -> anyhow::Result<Duration> {
+    match non_negative(v) {
+        Ok(n) if n <= MAX_SECONDS => Ok(Duration::from_secs_f64(n)),
+        _ => bail!("{key}: expected a number of seconds from 0 to {MAX_SECONDS} (a year)"),
     }
 }
 

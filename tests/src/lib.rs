@@ -28,6 +28,8 @@
 //! - [`receivers`]: fake Fluentd `in_http` and Elasticsearch `_bulk` receivers with failure
 //!   injection, and a minimal keep-alive HTTP client (not re-exported:
 //!   `use lanner_tests::receivers::*;`);
+//! - [`sinks`]: what the alert-sink tests share (a marker's rules file, alert bursts, the
+//!   sinks' counters, a sensor's metrics and RSS; not re-exported: `use lanner_tests::sinks::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -50,6 +52,7 @@ pub mod rootfs;
 pub mod schema;
 pub mod seed;
 pub mod sensor;
+pub mod sinks;
 pub mod stats;
 pub mod terminal;
 pub mod tls_proxy;

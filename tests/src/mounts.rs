@@ -36,3 +36,29 @@ pub fn mount_fs(src: &str, dir: &str, fstype: &str, data: &str) {
     };
     assert_eq!(r, 0, "mount {dir}: errno {}", crate::last_errno());
 }
+
+/// A real tmpfs of `size` bytes on a fresh directory, unmounted (and the directory removed)
+/// when dropped: a small disk that fills up for the tests of writes on a full volume.
+pub struct Tmpfs {
+    // Fields drop in order: unmounted first, then the directory removed.
+    _mounted: Unmount,
+    dir: crate::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts it (needs root); panics with the errno on failure.
+    #[track_caller]
+    pub fn mount(tag: &str, size: u64) -> Tmpfs {
+        let dir = crate::TempDir::new(tag);
+        let path = dir.path_str();
+        mount_fs("tmpfs", &path, "tmpfs", &format!("size={size},mode=0755"));
+        Tmpfs {
+            _mounted: Unmount(path),
+            dir,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}

@@ -416,3 +416,62 @@ fn es_stop_refuses_connections_and_restarts_on_the_same_port() {
     let posted = http_post(addr, "/_bulk", &[NDJSON], &doc("3"));
     assert_eq!(posted.unwrap().0, 200);
 }
+
+/// Reads from `s` for `how_long` (or until `cap` bytes); what came.
+fn read_for(s: &mut TcpStream, how_long: Duration, cap: usize) -> Vec<u8> {
+    use std::io::Read;
+    let end = std::time::Instant::now() + how_long;
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 << 10];
+    while got.len() < cap && std::time::Instant::now() < end {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    got
+}
+
+#[test]
+fn hostile_answers_never_end_fast_or_dripping() {
+    use std::io::Write;
+    let fd = FakeFluentd::start().unwrap();
+    let post = |fd: &FakeFluentd| {
+        let mut s = TcpStream::connect(fd.addr()).unwrap();
+        let body = alert("x").to_string();
+        let req = format!(
+            "POST /t HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        s
+    };
+    fd.set_answer_body(AnswerBody::Endless);
+    let mut s = post(&fd);
+    let got = read_for(&mut s, T, 8 << 20);
+    let head = String::from_utf8_lossy(&got[..200]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    assert!(got.len() >= 8 << 20, "{} bytes: not endless", got.len());
+    assert_eq!(fd.record_count(), 1, "the request was handled as usual");
+
+    fd.set_answer_body(AnswerBody::Drip(Duration::from_millis(100)));
+    let mut s = post(&fd);
+    let got = read_for(&mut s, Duration::from_secs(1), 1 << 20);
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = &got[got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    // "1\r\n \r\n" per 100 ms: about ten in a second, never the end of the body.
+    let drops = body.windows(6).filter(|w| w == b"1\r\n \r\n").count();
+    assert!((3..=15).contains(&drops), "{drops} drops: {body:?}");
+    assert!(!body.ends_with(b"0\r\n\r\n"));
+    assert_eq!(fd.streamed_answers(), 2);
+    assert_eq!(fd.record_count(), 2);
+
+    fd.set_answer_body(AnswerBody::Normal);
+    let mut c = HttpClient::new(fd.addr());
+    assert_eq!(c.post("/t", &[JSON], b"{}").unwrap().status, 200);
+}

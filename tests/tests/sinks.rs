@@ -13,75 +13,22 @@ use std::{
 };
 
 use lanner_tests::receivers::{EsAuth, FakeElasticsearch, FakeFluentd};
+use lanner_tests::sinks::{fire, rules_file, sink_counts, start};
 use lanner_tests::*;
 use serde_json::Value;
-
-const RULE: &str = "Lanner test sink marker";
-
-fn rules_file(dir: &TempDir, marker: &str) -> String {
-    let path = dir.path().join("sink.yaml");
-    let text = format!(
-        "- rule: {RULE}\n  desc: an exec carrying the test's marker\n  condition: evt.type in (execve, execveat) and proc.cmdline contains {marker}\n  output: sink test %proc.cmdline\n  priority: WARNING\n  tags: [test]\n"
-    );
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-/// `busybox echo <marker>-<i>` on the host, then its alert from the sensor's stdout.
-#[track_caller]
-fn fire(sensor: &Sensor, marker: &str, i: usize) -> Value {
-    let tag = format!("{marker}-{i:03}");
-    let st = Command::new("/bin/busybox")
-        .args(["echo", &tag])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    sensor
-        .try_wait_for(
-            |v| is_alert(v) && out_contains(v, "proc.cmdline", &tag),
-            EVENT_TIMEOUT,
-        )
-        .unwrap_or_else(|| sensor.fail(&format!("no alert for {tag}")))
-}
 
 /// The `<marker>-<i>` indices of alert records.
 fn indices(records: &[Value], marker: &str) -> BTreeSet<usize> {
     records
         .iter()
-        .filter_map(|r| r["output_fields"]["proc.cmdline"].as_str())
-        .filter_map(|c| c.rsplit_once(&format!("{marker}-"))?.1.parse().ok())
+        .filter_map(|r| lanner_tests::sinks::index(r, marker))
         .collect()
 }
 
-fn sink_counts(stats: &Stats, sink: &str) -> (u64, u64, u64) {
-    let s = &stats.raw["sinks"][sink];
-    let n = |k: &str| {
-        s[k].as_u64()
-            .unwrap_or_else(|| panic!("sinks.{sink}.{k} missing: {}", stats.raw))
-    };
-    (n("delivered"), n("dropped"), n("rejected"))
-}
-
 fn fluentd_args(f: &FakeFluentd, extra: &[&str]) -> Vec<String> {
-    let mut v = vec![
-        "-o".to_string(),
-        "http_output.enabled=true".into(),
-        "-o".into(),
-        format!("http_output.url=http://{}/falco.alerts", f.addr()),
-        "-o".into(),
-        "sinks.backoff_max_seconds=1".into(),
-        "-o".into(),
-        "sinks.drain_seconds=2".into(),
-    ];
+    let mut v = lanner_tests::sinks::fluentd_opts(f.addr());
     v.extend(extra.iter().map(|s| s.to_string()));
     v
-}
-
-fn start(rules: &str, args: &[String]) -> Sensor {
-    let mut all: Vec<&str> = vec!["-r", rules];
-    all.extend(args.iter().map(String::as_str));
-    Sensor::start_with(&all)
 }
 
 #[test]

@@ -26,7 +26,7 @@ use crate::{
     enrich::pods::PodWaitCounters,
     k8s::PodCache,
     rules::live::ReloadCounters,
-    sinks::deliver::SinkStats,
+    sinks::stats::{DropReason, SinkStats},
     stats::{Counters, KernelLosses, StageGauges},
 };
 use falco_events::{FalcoEvents, PodRef};
@@ -105,6 +105,7 @@ impl Metrics {
                     "delivered": s.delivered.load(Relaxed),
                     "rejected": s.rejected.load(Relaxed),
                     "dropped": s.dropped.load(Relaxed),
+                    "drops": s.drops_json(),
                     "retries": s.retries.load(Relaxed),
                 }),
             );
@@ -157,7 +158,7 @@ impl Metrics {
         let sinks = lock(&self.sinks);
         out.family(
             "lanner_sink_alerts_total",
-            "Alerts per sink and outcome: delivered, rejected (refused for good by the receiver), dropped (queue or spool full, or left in memory at shutdown)",
+            "Alerts per sink and outcome: delivered, rejected (refused for good by the receiver), dropped (never delivered; why: lanner_sink_dropped_total)",
             "counter",
         );
         for (name, s) in sinks.iter() {
@@ -168,6 +169,17 @@ impl Metrics {
             ] {
                 let labels = [("sink", name.as_str()), ("outcome", outcome)];
                 out.sample("lanner_sink_alerts_total", &labels, n.load(Relaxed) as f64);
+            }
+        }
+        out.family(
+            "lanner_sink_dropped_total",
+            "Alerts a sink dropped, per reason: queue_full, spool_full, write_error (the spool's or the file's disk refused the write), unreadable (damaged spool line), shutdown (left in memory)",
+            "counter",
+        );
+        for (name, s) in sinks.iter() {
+            for reason in DropReason::ALL {
+                let labels = [("sink", name.as_str()), ("reason", reason.name())];
+                out.sample("lanner_sink_dropped_total", &labels, s.drops(reason) as f64);
             }
         }
         for (family, help, kind, pick) in [
@@ -185,7 +197,7 @@ impl Metrics {
             ),
             (
                 "lanner_sink_spool_bytes",
-                "Bytes in a sink's on-disk spool",
+                "Bytes a sink's on-disk spool takes (its segments)",
                 "gauge",
                 2,
             ),

@@ -10,8 +10,9 @@ use yaml_rust2::Yaml;
 use super::{
     elasticsearch::{EsFormat, IndexSuffix},
     http::TlsFiles,
+    spool::MIN_MAX_BYTES,
 };
-use crate::config::{boolean, non_negative, string};
+use crate::config::{boolean, non_negative, seconds, string};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileOutput {
@@ -141,7 +142,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("http_output.ca_cert", "PEM CA file (alias ca_bundle)"),
     ("http_output.client_cert", "PEM client certificate (mTLS)"),
     ("http_output.client_key", "PEM client key (mTLS)"),
-    ("http_output.timeout_seconds", "number"),
+    (
+        "http_output.timeout_seconds",
+        "whole request, answer included (10; at most a year)",
+    ),
     ("elasticsearch_output.enabled", "bool"),
     (
         "elasticsearch_output.url",
@@ -159,10 +163,13 @@ pub const KEYS: &[(&str, &str)] = &[
     ("elasticsearch_output.ca_cert", "PEM CA file"),
     ("elasticsearch_output.client_cert", "PEM client certificate"),
     ("elasticsearch_output.client_key", "PEM client key"),
-    ("elasticsearch_output.timeout_seconds", "number"),
+    (
+        "elasticsearch_output.timeout_seconds",
+        "whole request, answer included (10; at most a year)",
+    ),
     ("spool.enabled", "bool: network sinks queue on disk"),
     ("spool.directory", "path (/var/lib/lanner/spool)"),
-    ("spool.max_bytes", "per sink (1 GiB)"),
+    ("spool.max_bytes", "per sink (1 GiB; at least 64 KiB)"),
     (
         "spool.memory_queue",
         "records per sink without the spool (10000)",
@@ -226,7 +233,7 @@ impl SinksConfig {
                     "url" => h.url = string(v)?,
                     "batch" => h.batch = boolean(v)?,
                     "user_agent" => h.user_agent = string(v)?,
-                    "timeout_seconds" => h.timeout = Duration::from_secs_f64(non_negative(v)?),
+                    "timeout_seconds" => h.timeout = seconds(key, v)?,
                     "keep_alive" => {
                         boolean(v)?;
                     }
@@ -252,7 +259,7 @@ impl SinksConfig {
                     "username" => e.username = Some(string(v)?),
                     "password" => e.password = Some(string(v)?),
                     "api_key" | "apikey" => e.api_key = Some(string(v)?),
-                    "timeout_seconds" => e.timeout = Duration::from_secs_f64(non_negative(v)?),
+                    "timeout_seconds" => e.timeout = seconds(key, v)?,
                     _ if tls(&mut e.tls, k, v)? => {}
                     _ => return unknown(key),
                 }
@@ -273,9 +280,9 @@ impl SinksConfig {
                 match k {
                     "max_batch" => self.max_batch = count(v)?.max(1) as usize,
                     "backoff_max_seconds" => {
-                        self.backoff_max = Duration::from_secs_f64(non_negative(v)?.max(0.01))
+                        self.backoff_max = seconds(key, v)?.max(Duration::from_millis(10))
                     }
-                    "drain_seconds" => self.drain = Duration::from_secs_f64(non_negative(v)?),
+                    "drain_seconds" => self.drain = seconds(key, v)?,
                     _ => return unknown(key),
                 }
                 true
@@ -285,16 +292,14 @@ impl SinksConfig {
         Ok(known)
     }
 
-    /// Checks that need more than one key.
+    /// Checks that need more than one key, or more than a value's type.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.http.enabled {
-            self.http
-                .url
-                .parse::<hyper::Uri>()
-                .with_context(|| format!("http_output.url: '{}' is not a URL", self.http.url))?;
+            http_url("http_output.url", &self.http.url)?;
         }
         if self.elastic.enabled {
             let e = &self.elastic;
+            http_url("elasticsearch_output.url", &e.url)?;
             format!("{}/_bulk", e.url.trim_end_matches('/'))
                 .parse::<hyper::Uri>()
                 .with_context(|| format!("elasticsearch_output.url: '{}' is not a URL", e.url))?;
@@ -305,8 +310,30 @@ impl SinksConfig {
                 bail!("elasticsearch_output: username and password go together");
             }
         }
+        if self.spool.enabled && self.spool.max_bytes < MIN_MAX_BYTES {
+            bail!(
+                "spool.max_bytes: {} is too small to hold the largest alerts; the smallest spool is {MIN_MAX_BYTES} bytes",
+                self.spool.max_bytes
+            );
+        }
         Ok(())
     }
+}
+
+/// An `http://` or `https://` URL with a host: anything else would be retried forever.
+fn http_url(key: &str, url: &str) -> anyhow::Result<()> {
+    let uri: hyper::Uri = url
+        .parse()
+        .with_context(|| format!("{key}: '{url}' is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => bail!("{key}: '{url}': scheme {other} is not supported (http or https)"),
+        None => bail!("{key}: '{url}' has no scheme (http:// or https://)"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        bail!("{key}: '{url}' has no host");
+    }
+    Ok(())
 }
 
 fn unknown(key: &str) -> anyhow::Result<bool> {
@@ -316,4 +343,70 @@ fn unknown(key: &str) -> anyhow::Result<bool> {
         .filter_map(|(k, _)| k.strip_prefix(section)?.strip_prefix('.'))
         .collect();
     bail!("unknown key '{key}'; {section} takes: {}", known.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(opts: &[&str]) -> anyhow::Result<Config> {
+        let opts: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        Config::load(None, &opts)
+    }
+
+    #[track_caller]
+    fn refused(opts: &[&str], wants: &[&str]) {
+        let e = format!("{:#}", load(opts).expect_err("accepted"));
+        for w in wants {
+            assert!(e.contains(w), "{opts:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_seconds_key_is_bounded_and_named() {
+        for key in [
+            "http_output.timeout_seconds",
+            "elasticsearch_output.timeout_seconds",
+            "sinks.backoff_max_seconds",
+            "sinks.drain_seconds",
+            "exporter.series_ttl_seconds",
+            "exporter.new_series_hold_seconds",
+        ] {
+            for bad in ["1e30", "1e19", "-1", ".nan", ".inf", "31536001", "soon"] {
+                refused(&[&format!("{key}={bad}")], &[key, "seconds"]);
+            }
+            for good in ["0", "0.5", "31536000"] {
+                load(&[&format!("{key}={good}")]).unwrap();
+            }
+        }
+        // The map form names the inner key too.
+        refused(&["sinks={drain_seconds: 1e19}"], &["sinks.drain_seconds"]);
+    }
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host() {
+        for (key, on) in [
+            ("http_output.url", "http_output.enabled=true"),
+            (
+                "elasticsearch_output.url",
+                "elasticsearch_output.enabled=true",
+            ),
+        ] {
+            refused(&[on, &format!("{key}=ftp://h/x")], &[key, "scheme ftp"]);
+            refused(&[on, &format!("{key}=/just/a/path")], &[key, "no scheme"]);
+            refused(&[on, &format!("{key}=file:///tmp/x")], &[key, "file"]);
+            load(&[on, &format!("{key}=https://h:9200/x")]).unwrap();
+        }
+        // Not checked while the output is off.
+        load(&["http_output.url=ftp://h/x"]).unwrap();
+    }
+
+    #[test]
+    fn a_spool_too_small_for_an_alert_is_refused() {
+        refused(
+            &["spool.enabled=true", "spool.max_bytes=1000"],
+            &["spool.max_bytes", "65536"],
+        );
+        load(&["spool.enabled=true", "spool.max_bytes=65536"]).unwrap();
+    }
 }

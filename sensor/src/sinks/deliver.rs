@@ -1,13 +1,10 @@
 //! A sink's delivery loop: take a batch from its queue (memory or spool), send it, resend what
 //! the receiver did not take with exponential backoff and jitter, count everything. The
 //! output thread only ever appends to the queue (never waits on a sink); with the memory queue
-//! full, or the spool at its size limit, a record is dropped and counted.
+//! full, or the spool full or its disk failing, a record is dropped and counted with why.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
-    },
+    sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
 
@@ -15,24 +12,10 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::{
     Record,
-    spool::{SpoolReader, SpoolWriter},
+    spool::{Batch, Refused, SpoolReader, SpoolWriter},
+    stats::{DropReason, SinkStats},
     target::{Item, Target},
 };
-
-/// Counters of one sink (exposed as `lanner_sink_*`).
-#[derive(Debug, Default)]
-pub struct SinkStats {
-    pub delivered: AtomicU64,
-    /// Refused by the receiver for good (logged with the reason).
-    pub rejected: AtomicU64,
-    /// Never sent: queue or spool full, or left in a memory queue at shutdown.
-    pub dropped: AtomicU64,
-    /// Attempts that failed and were retried.
-    pub retries: AtomicU64,
-    /// Records waiting (memory queue) or bytes spooled.
-    pub queued: AtomicU64,
-    pub spool_bytes: AtomicU64,
-}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
@@ -54,6 +37,13 @@ impl Default for Policy {
     }
 }
 
+/// `now + d`, saturating (the config bounds every duration, this is the second line).
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
+}
+
 /// The output thread's end of a sink.
 pub enum Input {
     Memory(mpsc::Sender<Record>),
@@ -64,33 +54,60 @@ pub struct SinkHandle {
     pub name: String,
     pub input: Input,
     pub stats: Arc<SinkStats>,
+    /// Records the spool refused since its disk started failing (logged when it recovers).
+    failing: Option<u64>,
 }
 
 impl SinkHandle {
+    pub fn new(name: String, input: Input, stats: Arc<SinkStats>) -> Self {
+        Self {
+            name,
+            input,
+            stats,
+            failing: None,
+        }
+    }
+
     /// Queue `r`; never blocks.
     pub fn send(&mut self, r: &Record) {
+        let stats = &self.stats;
         match &mut self.input {
             Input::Memory(tx) => match tx.try_send(r.clone()) {
                 Ok(()) => {
-                    self.stats.queued.fetch_add(1, Relaxed);
+                    stats.queued.fetch_add(1, Relaxed);
                 }
-                Err(_) => {
-                    self.stats.dropped.fetch_add(1, Relaxed);
-                }
+                Err(_) => stats.add_drops(DropReason::QueueFull, 1),
             },
-            Input::Spool(w, notify) => match w.append(r) {
-                Ok(true) => {
-                    self.stats.spool_bytes.store(w.bytes(), Relaxed);
-                    notify.notify_one();
+            Input::Spool(w, notify) => {
+                let result = w.append(r);
+                stats.spool_bytes.store(w.bytes(), Relaxed);
+                match result {
+                    Ok(()) => {
+                        notify.notify_one();
+                        if let Some(n) = self.failing.take() {
+                            log::warn!(
+                                "sink {}: the spool takes alerts again ({n} dropped meanwhile)",
+                                self.name
+                            );
+                        }
+                    }
+                    Err(Refused::Full) => stats.add_drops(DropReason::SpoolFull, 1),
+                    Err(Refused::Paused) => {
+                        stats.add_drops(DropReason::WriteError, 1);
+                        *self.failing.get_or_insert(0) += 1;
+                    }
+                    Err(Refused::Failed(e)) => {
+                        stats.add_drops(DropReason::WriteError, 1);
+                        if self.failing.is_none() {
+                            log::error!(
+                                "sink {}: spooling an alert: {e}; alerts are dropped (counted) until the spool can be written",
+                                self.name
+                            );
+                        }
+                        *self.failing.get_or_insert(0) += 1;
+                    }
                 }
-                Ok(false) => {
-                    self.stats.dropped.fetch_add(1, Relaxed);
-                }
-                Err(e) => {
-                    log::error!("sink {}: spooling an alert: {e}", self.name);
-                    self.stats.dropped.fetch_add(1, Relaxed);
-                }
-            },
+            }
         }
     }
 
@@ -118,43 +135,83 @@ pub struct Delivery {
     pub policy: Policy,
 }
 
+/// Whether the spool's cursor could be saved last time (to log changes, not every failure).
+#[derive(Default)]
+struct CursorLog {
+    failing: bool,
+}
+
 impl Delivery {
     /// Run until `stop`, then deliver what is queued for at most `policy.drain`.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut deadline: Option<Instant> = None;
         let mut rng = Jitter::new();
+        let mut cursor = CursorLog::default();
+        // Batches in a row the target could not take in full (a failing file): backoff.
+        let mut setbacks = 0u32;
         loop {
             let batch = tokio::select! {
-                b = self.next_batch(deadline.is_some()) => b,
+                b = self.next_batch(deadline.is_some(), &mut cursor) => b,
                 _ = stop.changed(), if deadline.is_none() => {
-                    deadline = Some(Instant::now() + self.policy.drain);
+                    deadline = Some(after(self.policy.drain));
                     continue;
                 }
             };
-            let Some((records, commit)) = batch else {
+            let Some((records, spooled)) = batch else {
                 break;
             };
-            if !self.deliver(records, deadline, &mut rng, &mut stop).await {
+            let Some(dropped) = self
+                .deliver(records, &mut deadline, &mut rng, &mut stop)
+                .await
+            else {
                 break; // shutting down with this batch unsent (kept in the spool)
+            };
+            if let Some(b) = spooled {
+                self.commit(&b, &mut cursor);
             }
-            if let (Source::Spool(reader, _), Some(b)) = (&mut self.source, commit) {
-                if let Err(e) = reader.commit(&b) {
-                    log::error!("sink {}: saving the spool cursor: {e}", self.name);
+            setbacks = if dropped { setbacks + 1 } else { 0 };
+            if setbacks > 0 {
+                let wait = rng.backoff(setbacks - 1, &self.policy);
+                if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                    break;
                 }
-                self.stats.spool_bytes.store(reader.bytes(), Relaxed);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed(), if deadline.is_none() => {
+                        deadline = Some(after(self.policy.drain));
+                    }
+                }
             }
         }
-        if let Source::Memory(rx) = &mut self.source {
-            // Whatever is still queued in memory is lost: say how much.
-            let mut left = 0;
-            while rx.try_recv().is_ok() {
-                left += 1;
+        match &mut self.source {
+            Source::Memory(rx) => {
+                // Whatever is still queued in memory is lost: say how much.
+                let mut left = 0;
+                while rx.try_recv().is_ok() {
+                    left += 1;
+                }
+                if left > 0 {
+                    self.stats.queued.fetch_sub(left, Relaxed);
+                    self.stats.add_drops(DropReason::Shutdown, left);
+                    log::warn!("sink {}: {left} alerts undelivered at shutdown", self.name);
+                }
             }
-            if left > 0 {
-                self.stats.dropped.fetch_add(left, Relaxed);
-                log::warn!("sink {}: {left} alerts undelivered at shutdown", self.name);
-            }
+            Source::Spool(reader, _) => save_cursor(&self.name, reader, &mut cursor),
         }
+    }
+
+    /// The batch is delivered: move the spool's cursor (in memory, at once: a delivered batch
+    /// is never sent again because the disk is full), free what is behind it, save it when
+    /// the disk lets us.
+    fn commit(&mut self, b: &Batch, cursor: &mut CursorLog) {
+        let Source::Spool(reader, _) = &mut self.source else {
+            return;
+        };
+        if let Err(e) = reader.commit(b) {
+            log::error!("sink {}: deleting delivered spool segments: {e}", self.name);
+        }
+        self.stats.spool_bytes.store(reader.bytes(), Relaxed);
+        save_cursor(&self.name, reader, cursor);
     }
 
     /// The next batch, waiting for one; `None` when the queue is closed and empty, or when
@@ -162,7 +219,8 @@ impl Delivery {
     async fn next_batch(
         &mut self,
         draining: bool,
-    ) -> Option<(Vec<Record>, Option<super::spool::Batch>)> {
+        cursor: &mut CursorLog,
+    ) -> Option<(Vec<Record>, Option<Batch>)> {
         let max = self.policy.max_batch;
         match &mut self.source {
             Source::Memory(rx) => {
@@ -196,30 +254,40 @@ impl Delivery {
                         self.name,
                         b.corrupt
                     );
-                    self.stats.rejected.fetch_add(b.corrupt, Relaxed);
+                    self.stats.add_drops(DropReason::Unreadable, b.corrupt);
                 }
                 if !b.records.is_empty() {
                     let records = b.records.clone();
                     return Some((records, Some(b)));
                 }
+                // Nothing to send, but finished segments may be behind the cursor now.
+                if let Err(e) = reader.commit(&b) {
+                    log::error!("sink {}: deleting delivered spool segments: {e}", self.name);
+                }
+                self.stats.spool_bytes.store(reader.bytes(), Relaxed);
+                save_cursor(&self.name, reader, cursor);
                 if draining {
                     return None;
                 }
-                // Woken by the writer's next append (or every second, to be safe).
+                // Woken by the writer's next append (or every second, to be safe and to
+                // retry a cursor save that failed).
                 let _ = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await;
             },
         }
     }
 
-    /// Send until every record is delivered or rejected. False if shutdown cut it short.
+    /// Send until every record is delivered, rejected or dropped. `None` if shutdown cut it
+    /// short; else whether the target dropped records (a failing file: back off). A stop seen
+    /// here sets the run's `deadline` (the stop signal fires once).
     async fn deliver(
         &mut self,
         mut pending: Vec<Record>,
-        mut deadline: Option<Instant>,
+        deadline: &mut Option<Instant>,
         rng: &mut Jitter,
         stop: &mut watch::Receiver<bool>,
-    ) -> bool {
+    ) -> Option<bool> {
         let mut attempt = 0u32;
+        let mut dropped = false;
         loop {
             let problem = match self.target.send(&pending).await {
                 Ok(items) => {
@@ -238,6 +306,13 @@ impl Delivery {
                                     r.id
                                 );
                             }
+                            Item::Dropped(reason) => {
+                                if !dropped {
+                                    log::error!("sink {}: alerts dropped: {reason}", self.name);
+                                }
+                                dropped = true;
+                                self.stats.add_drops(DropReason::WriteError, 1);
+                            }
                             Item::Retry(reason) => {
                                 why = Some(reason);
                                 retry.push(r);
@@ -245,7 +320,7 @@ impl Delivery {
                         }
                     }
                     if retry.is_empty() {
-                        return true;
+                        return Some(dropped);
                     }
                     pending = retry;
                     why.unwrap_or_default()
@@ -258,7 +333,7 @@ impl Delivery {
                 }
             };
             self.stats.retries.fetch_add(1, Relaxed);
-            let wait = rng.backoff(attempt, self.policy.backoff_min, self.policy.backoff_max);
+            let wait = rng.backoff(attempt, &self.policy);
             attempt = attempt.saturating_add(1);
             log::warn!(
                 "sink {}: {} alerts not delivered ({problem}); retry in {wait:?}",
@@ -267,17 +342,35 @@ impl Delivery {
             );
             if deadline.is_some_and(|d| Instant::now() + wait > d) {
                 if let Source::Memory(_) = self.source {
-                    self.stats.dropped.fetch_add(pending.len() as u64, Relaxed);
+                    self.stats
+                        .add_drops(DropReason::Shutdown, pending.len() as u64);
                 }
-                return false;
+                return None;
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed(), if deadline.is_none() => {
-                    deadline = Some(Instant::now() + self.policy.drain);
+                    *deadline = Some(after(self.policy.drain));
                 }
             }
         }
+    }
+}
+
+/// Save the spool's cursor if it moved, logging when saving starts or stops failing.
+fn save_cursor(name: &str, reader: &mut SpoolReader, log: &mut CursorLog) {
+    match reader.save() {
+        Some(Err(e)) if !log.failing => {
+            log.failing = true;
+            log::error!(
+                "sink {name}: saving the spool cursor: {e}; delivery goes on (after a restart, what was delivered since the last save is sent again)"
+            );
+        }
+        Some(Ok(())) if log.failing => {
+            log.failing = false;
+            log::warn!("sink {name}: the spool cursor is saved again");
+        }
+        _ => {}
     }
 }
 
@@ -302,10 +395,11 @@ impl Jitter {
         self.0
     }
 
-    fn backoff(&mut self, attempt: u32, min: Duration, max: Duration) -> Duration {
-        let cap = min
+    fn backoff(&mut self, attempt: u32, p: &Policy) -> Duration {
+        let cap = p
+            .backoff_min
             .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
-            .min(max);
+            .min(p.backoff_max);
         let half = cap / 2;
         let span = (cap - half).as_nanos() as u64;
         half + Duration::from_nanos(if span == 0 { 0 } else { self.next() % span })
@@ -319,11 +413,15 @@ mod tests {
     #[test]
     fn backoff_doubles_within_jitter_and_is_capped() {
         let mut j = Jitter::new();
-        let (min, max) = (Duration::from_millis(100), Duration::from_secs(2));
+        let p = Policy {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+            ..Policy::default()
+        };
         for attempt in 0..10 {
-            let cap = (min * 2u32.pow(attempt)).min(max);
+            let cap = (p.backoff_min * 2u32.pow(attempt)).min(p.backoff_max);
             for _ in 0..50 {
-                let w = j.backoff(attempt, min, max);
+                let w = j.backoff(attempt, &p);
                 assert!(
                     w >= cap / 2 && w <= cap,
                     "attempt {attempt}: {w:?} not in [{:?}, {cap:?}]",
@@ -331,5 +429,10 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_deadline_far_away_does_not_overflow() {
+        assert!(after(Duration::MAX) > Instant::now());
     }
 }

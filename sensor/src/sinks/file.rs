@@ -1,10 +1,12 @@
 //! The file output: one alert per line, appended, with size-based rotation
-//! (`path` → `path.1` → … → `path.<keep>`, the oldest dropped).
+//! (`path` → `path.1` → … → `path.<keep>`, the oldest dropped). A line is in the file whole or
+//! not at all: a write the disk cuts short (ENOSPC) is cut back to the last whole line.
 
 use std::{
     ffi::OsString,
     fs::{self, File, OpenOptions},
-    io::{self, BufWriter, Write},
+    io::{self, Write},
+    os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _},
     path::{Path, PathBuf},
 };
 
@@ -14,51 +16,95 @@ pub struct FileSink {
     max_bytes: u64,
     /// Rotated files kept (`path.1` … `path.<keep>`); 0: the full file is deleted.
     keep: usize,
-    out: BufWriter<File>,
-    /// Bytes in the current file, including what is still buffered.
+    file: File,
+    /// Bytes of whole lines in the current file.
     size: u64,
+    /// A failed write could not be cut back to `size`: done before the next write.
+    torn: bool,
 }
 
 impl FileSink {
     /// Opens `path` for appending (creating the file, not its directory); an existing file is
-    /// continued and its length counts toward `max_bytes`.
+    /// continued and its length counts toward `max_bytes`. It must be a regular file (not a
+    /// directory, FIFO, device or socket): anything else is an error.
     pub fn open(path: PathBuf, max_bytes: u64, keep: usize) -> io::Result<Self> {
         let (file, size) = open_append(&path)?;
         Ok(Self {
             path,
             max_bytes,
             keep,
-            out: BufWriter::new(file),
+            file,
             size,
+            torn: false,
         })
     }
 
-    /// Appends `line` and a newline. When that would take a non-empty file past `max_bytes`,
-    /// rotates first; a line longer than `max_bytes` on its own still goes to a fresh file.
-    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
-        let n = line.len() as u64 + 1;
-        if self.max_bytes > 0 && self.size > 0 && self.size.saturating_add(n) > self.max_bytes {
-            self.rotate()?;
+    /// Appends each line and a newline, rotating first when a line would take a non-empty
+    /// file past `max_bytes` (a line longer than that on its own still goes to a fresh file).
+    /// Returns how many lines (a prefix of `lines`) are in the file, and the error that
+    /// stopped the others: those are not in it, not even in part.
+    pub fn write_lines<S: AsRef<str>>(&mut self, lines: &[S]) -> (usize, Option<io::Error>) {
+        if self.torn {
+            if let Err(e) = self.file.set_len(self.size) {
+                return (0, Some(at(&self.path, e)));
+            }
+            self.torn = false;
         }
-        self.out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| at(&self.path, e))?;
-        self.size += n;
-        Ok(())
+        let mut done = 0;
+        let mut chunk = Vec::new();
+        let mut in_chunk = 0;
+        for line in lines {
+            let n = line.as_ref().len() as u64 + 1;
+            let size = self.size + chunk.len() as u64;
+            if self.max_bytes > 0 && size > 0 && size.saturating_add(n) > self.max_bytes {
+                let (k, e) = self.write_chunk(&chunk, in_chunk);
+                done += k;
+                if let Some(e) = e.or_else(|| self.rotate().err()) {
+                    return (done, Some(e));
+                }
+                (chunk, in_chunk) = (Vec::new(), 0);
+            }
+            chunk.extend_from_slice(line.as_ref().as_bytes());
+            chunk.push(b'\n');
+            in_chunk += 1;
+        }
+        let (k, e) = self.write_chunk(&chunk, in_chunk);
+        (done + k, e)
     }
 
-    /// Hands what is buffered to the kernel (no fsync).
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush().map_err(|e| at(&self.path, e))
+    /// Writes `chunk` (`lines` whole lines); on a failure, cuts the file back to its last
+    /// whole line. The lines that made it, and the error.
+    fn write_chunk(&mut self, chunk: &[u8], lines: usize) -> (usize, Option<io::Error>) {
+        let mut written = 0;
+        let error = loop {
+            if written == chunk.len() {
+                self.size += chunk.len() as u64;
+                return (lines, None);
+            }
+            match self.file.write(&chunk[written..]) {
+                Ok(0) => break io::Error::from(io::ErrorKind::WriteZero),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break e,
+            }
+        };
+        let whole = chunk[..written]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        self.size += whole as u64;
+        if whole < written && self.file.set_len(self.size).is_err() {
+            self.torn = true; // cut before the next write
+        }
+        let made_it = memchr::memchr_iter(b'\n', &chunk[..whole]).count();
+        (made_it, Some(at(&self.path, error)))
     }
 
-    /// Flushes, shifts `path.<i>` to `path.<i+1>` from the oldest kept down (the rename onto
+    /// Shifts `path.<i>` to `path.<i+1>` from the oldest kept down (the rename onto
     /// `path.<keep>` replaces it), moves `path` to `path.1` (or deletes it when `keep` is 0),
     /// and starts a new `path`. A failure leaves the current file open, so the next write
     /// tries again.
     fn rotate(&mut self) -> io::Result<()> {
-        self.flush()?;
         if self.keep == 0 {
             match fs::remove_file(&self.path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(at(&self.path, e)),
@@ -70,10 +116,7 @@ impl FileSink {
             }
             rename(&self.path, &self.rotated(1))?;
         }
-        let (file, size) = open_append(&self.path)?;
-        // The old writer is flushed: dropping it just closes the rotated file.
-        self.out = BufWriter::new(file);
-        self.size = size;
+        (self.file, self.size) = open_append(&self.path)?;
         Ok(())
     }
 
@@ -85,14 +128,47 @@ impl FileSink {
     }
 }
 
+/// Opens `path` to append, creating it; refuses anything but a regular file. The type is
+/// checked before opening (opening a FIFO to write would block, or fail with ENXIO without a
+/// reader) and again on what was opened (`O_NONBLOCK`: it may have been swapped meanwhile).
 fn open_append(path: &Path) -> io::Result<(File, u64)> {
+    match fs::metadata(path) {
+        Ok(m) => regular(path, m.file_type())?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(at(path, e)),
+    }
     let file = OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| at(path, e))?;
-    let size = file.metadata().map_err(|e| at(path, e))?.len();
-    Ok((file, size))
+    let meta = file.metadata().map_err(|e| at(path, e))?;
+    regular(path, meta.file_type())?;
+    Ok((file, meta.len()))
+}
+
+fn regular(path: &Path, ft: fs::FileType) -> io::Result<()> {
+    let what = if ft.is_file() {
+        return Ok(());
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(at(
+        path,
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}; the file output needs a regular file"),
+        ),
+    ))
 }
 
 /// Renames `from` to `to`, replacing `to`; a missing `from` (not rotated that far yet) is fine.

@@ -9,9 +9,10 @@ pub mod file;
 pub mod http;
 pub mod record;
 pub mod spool;
+pub mod stats;
 pub mod target;
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering::Relaxed};
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -21,7 +22,8 @@ use tokio::sync::{Notify, mpsc, watch};
 pub use record::Record;
 
 use config::SinksConfig;
-use deliver::{Delivery, Input, Policy, SinkHandle, SinkStats, Source};
+use deliver::{Delivery, Input, Policy, SinkHandle, Source};
+use stats::SinkStats;
 use target::{ElasticTarget, FileTarget, FluentdTarget, Target};
 
 /// The running sinks: the output thread's handles and each sink's counters.
@@ -36,8 +38,11 @@ pub fn start(cfg: &SinksConfig, stop: &watch::Receiver<bool>) -> anyhow::Result<
     let mut targets: Vec<(&str, Target, bool)> = Vec::new();
     if cfg.file.enabled {
         let f = &cfg.file;
-        let t = FileTarget::new(f.filename.clone(), f.max_size_bytes, f.keep);
-        targets.push(("file", Target::File(t), false));
+        // Opened now: a path that cannot be a regular file (a directory, a FIFO, a missing
+        // directory) fails the start instead of being retried forever.
+        let file = file::FileSink::open(f.filename.clone(), f.max_size_bytes, f.keep)
+            .context("file_output.filename")?;
+        targets.push(("file", Target::File(FileTarget::new(file)), false));
     }
     if cfg.http.enabled {
         let h = &cfg.http;
@@ -88,6 +93,7 @@ pub fn start(cfg: &SinksConfig, stop: &watch::Receiver<bool>) -> anyhow::Result<
             let dir = cfg.spool.directory.join(name);
             let (w, r) = spool::open(&dir, cfg.spool.max_bytes)
                 .with_context(|| format!("spool of sink {name} (spool.directory)"))?;
+            stats.spool_bytes.store(w.bytes(), Relaxed);
             let notify = Arc::new(Notify::new());
             (Input::Spool(w, notify.clone()), Source::Spool(r, notify))
         } else {
@@ -102,11 +108,9 @@ pub fn start(cfg: &SinksConfig, stop: &watch::Receiver<bool>) -> anyhow::Result<
             policy,
         };
         sinks.tasks.push(tokio::spawn(delivery.run(stop.clone())));
-        sinks.handles.push(SinkHandle {
-            name: name.to_string(),
-            input,
-            stats: stats.clone(),
-        });
+        sinks
+            .handles
+            .push(SinkHandle::new(name.to_string(), input, stats.clone()));
         sinks.stats.push((name.to_string(), stats));
         log::info!("alerts also go to the {name} sink");
     }

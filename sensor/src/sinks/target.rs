@@ -2,7 +2,7 @@
 //! send it to Elasticsearch's `_bulk`. The delivery loop (`deliver.rs`) handles queues,
 //! retries and counting; a target only reports, per record, what happened.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{Uri, header::HeaderValue};
@@ -11,7 +11,7 @@ use super::{
     Record,
     elasticsearch::{self, BulkError, EsFormat, ItemOutcome},
     file::FileSink,
-    http::{HttpClient, TlsFiles},
+    http::{BodyBudget, HttpClient, HttpError, TlsFiles},
 };
 
 /// The fate of one record of a batch.
@@ -23,6 +23,9 @@ pub enum Item {
     /// Will never be accepted (e.g. a document Elasticsearch cannot map): counted, logged,
     /// not resent, so it cannot block the records behind it.
     Rejected(String),
+    /// Could not be written and will not be tried again (the file output's disk failed the
+    /// write): counted as dropped, the sink backs off before its next batch.
+    Dropped(String),
 }
 
 /// The whole batch failed (no answer, or an answer about the request as a whole): resend it
@@ -43,6 +46,24 @@ impl Failure {
     }
 }
 
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        Self {
+            lasting: matches!(e, HttpError::TooLarge { .. }),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// What of Fluentd's answer is read: its status is the answer (in_http sends an empty body).
+const FLUENTD_BODY: BodyBudget = BodyBudget::Snippet(4 << 10);
+
+/// What of a `_bulk` answer is read: its items, a few hundred bytes per document (more with an
+/// error's reason), plus room for a proxy's error page.
+fn bulk_budget(docs: usize) -> BodyBudget {
+    BodyBudget::Whole((1 << 20) + docs.saturating_mul(4 << 10))
+}
+
 pub enum Target {
     File(FileTarget),
     Fluentd(FluentdTarget),
@@ -60,48 +81,39 @@ impl Target {
 }
 
 pub struct FileTarget {
-    pub path: PathBuf,
-    pub max_bytes: u64,
-    pub keep: usize,
+    /// Away on the blocking thread during a write (gone only if that thread panicked).
     file: Option<FileSink>,
 }
 
 impl FileTarget {
-    pub fn new(path: PathBuf, max_bytes: u64, keep: usize) -> Self {
-        Self {
-            path,
-            max_bytes,
-            keep,
-            file: None,
-        }
+    /// Writes to `file`, opened at start (so that a path that cannot be a file fails it).
+    pub fn new(file: FileSink) -> Self {
+        Self { file: Some(file) }
     }
 
+    /// Each line is written whole or not at all; the lines after a failed write are dropped
+    /// (a full disk is not retried for each alert: the loop backs off before the next batch).
     async fn send(&mut self, batch: &[Record]) -> Result<Vec<Item>, Failure> {
-        let mut file = match self.file.take() {
-            Some(f) => f,
-            None => FileSink::open(self.path.clone(), self.max_bytes, self.keep)
-                .map_err(|e| Failure::transient(e.to_string()))?,
+        let Some(mut file) = self.file.take() else {
+            return Err(Failure {
+                reason: "the file writer was lost".into(),
+                lasting: true,
+            });
         };
         let lines: Vec<String> = batch.iter().map(|r| r.json.clone()).collect();
         // File writes block: off the runtime's workers.
-        let (file, result) = tokio::task::spawn_blocking(move || {
-            let r = lines
-                .iter()
-                .try_for_each(|l| file.write_line(l))
-                .and_then(|()| file.flush());
-            (file, r)
+        let (file, written, error) = tokio::task::spawn_blocking(move || {
+            let (written, error) = file.write_lines(&lines);
+            (file, written, error)
         })
         .await
         .map_err(|e| Failure::transient(format!("file writer task: {e}")))?;
-        match result {
-            Ok(()) => {
-                self.file = Some(file);
-                Ok(vec![Item::Delivered; batch.len()])
-            }
-            // Reopen next time (the disk may come back); the batch is retried whole, so a
-            // line written before the error may appear twice.
-            Err(e) => Err(Failure::transient(e.to_string())),
+        self.file = Some(file);
+        let mut items = vec![Item::Delivered; written];
+        if let Some(e) = error {
+            items.resize(batch.len(), Item::Dropped(e.to_string()));
         }
+        Ok(items)
     }
 }
 
@@ -169,9 +181,8 @@ impl FluentdTarget {
     ) -> Result<Item, Failure> {
         let reply = self
             .client
-            .post(&self.uri, headers, Bytes::from(body))
-            .await
-            .map_err(Failure::transient)?;
+            .post(&self.uri, headers, Bytes::from(body), FLUENTD_BODY)
+            .await?;
         match reply.status {
             200..=299 => Ok(Item::Delivered),
             // Fluentd answers 400 for a body it cannot parse: resending will not help.
@@ -237,7 +248,9 @@ impl ElasticTarget {
             }
             Err(e @ BulkError::Retry { status, .. }) => Err(Failure {
                 reason: e.to_string(),
-                lasting: matches!(status, 401 | 403 | 404),
+                // Setup problems, and 2xx answers that could not be used (unreadable, or
+                // past their budget): a broken receiver or proxy.
+                lasting: matches!(status, 200..=299 | 401 | 403 | 404),
             }),
             Ok(items) => Ok(items),
         }
@@ -260,11 +273,25 @@ impl ElasticTarget {
         if let Some(a) = &self.auth {
             headers.push(("authorization", a.clone()));
         }
+        // An answer past its budget is a retryable failure of the whole request: whether
+        // the documents were stored is unknown, and sending them again is safe (`create` with
+        // fixed ids: what is already stored answers 409, which counts as delivered).
         let reply = self
             .client
-            .post(&self.uri, &headers, Bytes::from(body))
+            .post(
+                &self.uri,
+                &headers,
+                Bytes::from(body),
+                bulk_budget(encoded.len()),
+            )
             .await
-            .map_err(|reason| BulkError::Retry { status: 0, reason })?;
+            .map_err(|e| BulkError::Retry {
+                status: match e {
+                    HttpError::TooLarge { status, .. } => status,
+                    HttpError::Transport(_) => 0,
+                },
+                reason: e.to_string(),
+            })?;
         let outcomes =
             elasticsearch::parse_bulk_response(reply.status, &reply.body, encoded.len())?;
         for (pos, outcome) in encoded.into_iter().zip(outcomes) {

@@ -6,7 +6,7 @@ use std::io;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::ReceivedRequest;
+use super::{AnswerBody, ReceivedRequest};
 
 /// Longest request line or header line accepted.
 const MAX_LINE: usize = 16 * 1024;
@@ -257,6 +257,43 @@ pub(crate) async fn write_response<W: AsyncWrite + Unpin>(
     }
     wr.write_all(&bytes).await?;
     wr.flush().await
+}
+
+/// Writes `resp`'s status and headers with `Transfer-Encoding: chunked`, then its body, then
+/// a body that never ends ([`AnswerBody::Endless`]: 64 KiB chunks of spaces; `Drip`: one
+/// space per interval). Returns only with the error that ends it (the client hung up).
+pub(crate) async fn write_endless<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    resp: &Response,
+    answer: AnswerBody,
+) -> io::Result<()> {
+    let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (k, v) in &resp.headers {
+        out += &format!("{k}: {v}\r\n");
+    }
+    out += "Transfer-Encoding: chunked\r\n\r\n";
+    let mut bytes = out.into_bytes();
+    if !resp.body.is_empty() {
+        bytes.extend_from_slice(format!("{:x}\r\n", resp.body.len()).as_bytes());
+        bytes.extend_from_slice(&resp.body);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    wr.write_all(&bytes).await?;
+    wr.flush().await?;
+    let (chunk, pause) = match answer {
+        AnswerBody::Drip(every) => (1, Some(every)),
+        _ => (64 << 10, None),
+    };
+    let mut frame = format!("{chunk:x}\r\n").into_bytes();
+    frame.resize(frame.len() + chunk, b' ');
+    frame.extend_from_slice(b"\r\n");
+    loop {
+        wr.write_all(&frame).await?;
+        wr.flush().await?;
+        if let Some(p) = pause {
+            tokio::time::sleep(p).await;
+        }
+    }
 }
 
 pub(crate) fn reason(status: u16) -> &'static str {

@@ -10,6 +10,8 @@
 //! server-side connection number that proves keep-alive reuse), the stored data survives
 //! `stop()` / `restart()` on the same port, and while stopped the listener and every open
 //! connection are closed, so a client sees "connection refused" as with a receiver that is down.
+//! `set_answer_body` makes a fake hostile: it handles requests as usual but answers with a body
+//! that never ends, fast ([`AnswerBody::Endless`]) or one byte at a time ([`AnswerBody::Drip`]).
 //!
 //! [`HttpClient`] is a minimal blocking keep-alive client for the tests; [`http_post`] a one-shot.
 //!
@@ -64,6 +66,16 @@ macro_rules! fake_receiver_methods {
             self.server.is_running()
         }
 
+        /// How the bodies of the next answers are sent (hostile receivers).
+        pub fn set_answer_body(&self, a: $crate::receivers::AnswerBody) {
+            self.server.set_answer_body(a);
+        }
+
+        /// Answers sent with a never-ending body so far.
+        pub fn streamed_answers(&self) -> u64 {
+            self.server.streamed_answers()
+        }
+
         /// Every request received (answered or not), oldest first.
         pub fn requests(&self) -> Vec<$crate::receivers::ReceivedRequest> {
             self.server.with(|i| i.requests.clone())
@@ -105,6 +117,21 @@ pub use fluentd::*;
 pub use http::{base64, basic_auth, form_decode, percent_decode};
 
 use http::Response;
+
+/// How a fake sends the body of its answers: as the protocol says, or as a hostile (or broken)
+/// receiver would, to prove a client reads answers with a byte budget and a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerBody {
+    /// `Content-Length` and the body.
+    #[default]
+    Normal,
+    /// The status and headers as usual, then a chunked body that never ends: the real body,
+    /// then spaces (valid after JSON, so only a byte budget stops a reader), 64 KiB per chunk
+    /// as fast as the client reads.
+    Endless,
+    /// The same, one byte per interval.
+    Drip(Duration),
+}
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -164,6 +191,8 @@ struct Shared<S> {
     changed: Condvar,
     conns: AtomicU64,
     body_limit: usize,
+    answer: Mutex<AnswerBody>,
+    streamed: AtomicU64,
 }
 
 struct Running {
@@ -195,6 +224,8 @@ impl<S: Handler> Server<S> {
                 changed: Condvar::new(),
                 conns: AtomicU64::new(0),
                 body_limit,
+                answer: Mutex::new(AnswerBody::Normal),
+                streamed: AtomicU64::new(0),
             }),
             running: Mutex::new(None),
         };
@@ -240,6 +271,14 @@ impl<S: Handler> Server<S> {
 
     pub fn is_running(&self) -> bool {
         lock(&self.running).is_some()
+    }
+
+    pub fn set_answer_body(&self, a: AnswerBody) {
+        *lock(&self.shared.answer) = a;
+    }
+
+    pub fn streamed_answers(&self) -> u64 {
+        self.shared.streamed.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the state under the lock.
@@ -320,6 +359,14 @@ async fn serve_conn<S: Handler>(stream: tokio::net::TcpStream, shared: Arc<Share
                 None => return,
             },
         };
+        let answer = *lock(&shared.answer);
+        if answer != AnswerBody::Normal && !head {
+            shared.streamed.fetch_add(1, Ordering::Relaxed);
+            // Until the client hangs up (or the fake stops): nothing after it on this
+            // connection.
+            let _ = http::write_endless(&mut wr, &resp, answer).await;
+            return;
+        }
         if http::write_response(&mut wr, &resp, head, keep_alive)
             .await
             .is_err()
