@@ -6,7 +6,8 @@
 //! wait) → rules and writer thread (evaluates every event against the current ruleset, writes
 //! alerts and, with `--dump-events`, the events to stdout). Every hop is a bounded channel with
 //! back-pressure. Beside them: the metrics endpoint and the health task (kernel loss counters,
-//! the drop alert).
+//! the drop alert, the stall check). Once stopping, the process ends within the sinks' drain
+//! time plus a margin even if a stage is stuck (`shutdown.rs`).
 
 use std::{
     path::PathBuf,
@@ -31,14 +32,15 @@ use crate::{
         pods::{self, PodWait, PodWaitCounters},
     },
     event::Event,
-    k8s::{K8sOptions, PodCache},
+    k8s::{Budget, K8sOptions, PodCache},
     loader::{self, LoadOptions},
-    metrics::{self, Metrics, falco_events::FalcoEvents, health, server},
+    metrics::{self, Metrics, falco_events::FalcoEvents, health, server, stall::Stage},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
     rules::live::LiveRules,
-    sinks,
-    stats::{self, Counters, KernelLosses, StageGauges},
+    shutdown::{self, Summary},
+    signals, sinks,
+    stats::{Counters, KernelLosses, StageGauges},
 };
 
 /// The rules the sensor runs with, loaded before any probe is attached.
@@ -77,6 +79,10 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let pods = PodCache::start(K8sOptions {
         node_name: args.node_name.clone(),
         kubeconfig: args.kubeconfig.clone(),
+        budget: Budget {
+            list_bytes: args.pod_list_max_bytes,
+            event_bytes: args.pod_event_max_bytes,
+        },
         ..K8sOptions::default()
     })
     .await;
@@ -103,17 +109,25 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
             rules: rules.live.counters.clone(),
         },
     ));
+    let pipeline = metrics.pipeline.clone();
     let (event_tx, event_rx) = mpsc::channel::<Event>(8192);
     let (out_tx, out_rx) = mpsc::channel::<Enriched>(8192);
     let (internal_tx, internal_rx) = mpsc::channel::<Alert>(64);
-    let reader = tokio::spawn(reader::run(
-        ring,
-        event_tx,
-        counters.clone(),
-        args.capture_env,
-        stop_rx.clone(),
-        record,
-    ));
+    let reader = tokio::spawn({
+        let running = pipeline.guard(Stage::Reader);
+        let read = reader::run(
+            ring,
+            event_tx,
+            counters.clone(),
+            args.capture_env,
+            stop_rx.clone(),
+            record,
+        );
+        async move {
+            let _running = running;
+            read.await
+        }
+    });
     let enricher = Enricher::new(
         &args.proc_root,
         args.proc_table_cap,
@@ -129,15 +143,22 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         max_wait: std::time::Duration::from_millis(args.pod_wait_ms),
         max_pending: args.pod_pending_max,
     };
-    let stage = tokio::spawn(pods::run(
-        event_rx,
-        out_tx,
-        enricher,
-        pods.clone(),
-        wait,
-        wait_counters.clone(),
-        gauges,
-    ));
+    let stage = tokio::spawn({
+        let running = pipeline.guard(Stage::Enrich);
+        let enrich = pods::run(
+            event_rx,
+            out_tx,
+            enricher,
+            pods.clone(),
+            wait,
+            wait_counters.clone(),
+            gauges.clone(),
+        );
+        async move {
+            let _running = running;
+            enrich.await
+        }
+    });
     let format = AlertFormat::from_config(&rules.config, hostname);
     metrics.set_sinks(sinks.stats.clone());
     let writer = Writer {
@@ -148,8 +169,13 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         sinks: sinks.handles,
     }
     .spawn(out_rx, internal_rx);
+    // The handler first, then the signal unblocked (`signals.rs`): a SIGHUP of the start-up is
+    // delivered now, to this handler, and reloads the rules once.
+    let hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    signals::unblock_hangup();
     tokio::spawn(crate::rules::live::watch(
         rules.live.clone(),
+        hangup,
         rules.paths.clone(),
         rules.config.engine_options(),
         rules.config.watch_config_files,
@@ -160,6 +186,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
             metrics.clone(),
             move || kernel_losses(&lock(&losses)),
             rules.config.syscall_event_drops.clone(),
+            // Events held back by the pod wait do not move on purpose.
+            rules.config.exporter.stall + wait.max_wait,
             internal_tx,
             Clock::new(),
             stop_rx.clone(),
@@ -167,7 +195,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     };
     let metrics_addr = listener.as_ref().and_then(server::local_addr);
     if let Some(l) = listener {
-        tokio::spawn(server::serve(l, metrics.clone(), stop_rx.clone()));
+        let limits = server::Limits::default();
+        tokio::spawn(server::serve(l, metrics.clone(), limits, stop_rx.clone()));
         if let Some(a) = metrics_addr {
             log::info!("metrics endpoint on http://{a}/metrics (/healthz, /readyz)");
         }
@@ -191,6 +220,20 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    let summary = Summary {
+        counters: counters.clone(),
+        gauges,
+        pod_wait: wait_counters.clone(),
+        pods: pods.clone(),
+        metrics: metrics.clone(),
+        rules: rules.live.counters.clone(),
+    };
+    pipeline.stop();
+    shutdown::arm_deadline(
+        rules.config.sinks.drain,
+        summary.clone(),
+        args.stats_file.clone(),
+    );
     // Stop reading; each stage ends when its input closes, after passing everything on.
     let _ = stop_tx.send(true);
     reader
@@ -210,31 +253,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     }
 
     let kernel = kernel_losses(&lock(&losses))?;
-    let mut summary = stats::to_json(&stats::Snapshot {
-        counters: &counters,
-        kernel: &kernel,
-        table: &table,
-        pods: pods.stats(),
-        pods_enabled: pods.enabled(),
-        pods_synced: pods.synced(),
-        pods_stale: pods.stale(),
-        pods_node: pods.node(),
-        pod_wait: &wait_counters,
-    });
-    summary["sinks"] = metrics.sinks_json();
-    summary["rules"] = serde_json::json!({
-        "alerts": metrics.alerts.load(Relaxed),
-        "drop_alerts": metrics.drop_alerts.load(Relaxed),
-        "loaded": rules.live.counters.rules_loaded.load(Relaxed),
-        "active": rules.live.counters.rules_active.load(Relaxed),
-        "reloads": rules.live.counters.reloads.load(Relaxed),
-        "reload_failures": rules.live.counters.reload_failures.load(Relaxed),
-    });
-    eprintln!("lanner: counters {summary}");
-    if let Some(path) = &args.stats_file {
-        std::fs::write(path, summary.to_string())
-            .with_context(|| format!("writing stats file {}", path.display()))?;
-    }
+    let counters = summary.json(Some(&table), Some(&kernel));
+    summary.report(&counters, args.stats_file.as_ref())?;
     drop(ebpf);
     Ok(())
 }

@@ -16,6 +16,8 @@ mod process;
 mod reader;
 mod replay;
 mod rules;
+mod shutdown;
+mod signals;
 mod sinks;
 mod stats;
 #[cfg(test)]
@@ -24,6 +26,8 @@ mod testutil;
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
+    // First: until the reload handler exists, SIGHUP's default action would end the process.
+    signals::block_hangup();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = cli::Cli::parse();
     if args.list_fields {
