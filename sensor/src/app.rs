@@ -50,7 +50,7 @@ pub struct RulesSetup {
     pub config: Config,
 }
 
-pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
+pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> anyhow::Result<()> {
     let exporter = &rules.config.exporter;
     // Bound before the probes load, so a taken port fails the start with its address.
     let listener = match exporter.enabled {
@@ -214,12 +214,6 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     }
     log::info!("probes attached; capturing exec, mount, connect, fork and exit");
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
     let summary = Summary {
         counters: counters.clone(),
         gauges,
@@ -228,12 +222,20 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         rules: rules.live.counters.clone(),
     };
-    pipeline.stop();
-    shutdown::arm_deadline(
-        rules.config.sinks.drain,
-        summary.clone(),
-        args.stats_file.clone(),
-    );
+    // At SIGTERM/SIGINT the deadline starts on the signal thread, whatever the runtime does.
+    let mut stopping = stop.arm({
+        let (drain, summary, stats_file) = (
+            rules.config.sinks.drain,
+            summary.clone(),
+            args.stats_file.clone(),
+        );
+        let pipeline = pipeline.clone();
+        move || {
+            pipeline.stop();
+            shutdown::arm_deadline(drain, summary, stats_file);
+        }
+    });
+    let _ = stopping.changed().await;
     // Stop reading; each stage ends when its input closes, after passing everything on.
     let _ = stop_tx.send(true);
     reader

@@ -28,6 +28,8 @@
 //! - [`receivers`]: fake Fluentd `in_http` and Elasticsearch `_bulk` receivers with failure
 //!   injection, and a minimal keep-alive HTTP client (not re-exported:
 //!   `use lanner_tests::receivers::*;`);
+//! - [`tcp`]: raw TCP clients from chosen loopback addresses, for the endpoint's limits (not
+//!   re-exported: `use lanner_tests::tcp::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -50,6 +52,7 @@ pub mod schema;
 pub mod seed;
 pub mod sensor;
 pub mod stats;
+pub mod tcp;
 pub mod terminal;
 pub mod tls_proxy;
 
