@@ -97,7 +97,7 @@ fn wait_for_stop(tx: &watch::Sender<bool>, on_stop: &Mutex<Option<OnStop>>) {
                 let _ = tx.send(true);
             }
             (1, None) => {
-                eprintln!("lanner: {name} during start-up: exiting");
+                eprintln!("lanner: {name} before the sensor runs: exiting");
                 // SAFETY: _exit has no preconditions; nothing has been captured yet.
                 unsafe { libc::_exit(128 + sig) }
             }
