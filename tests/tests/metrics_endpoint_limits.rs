@@ -145,8 +145,12 @@ fn idle_connections_and_a_slowloris_leave_health_alerts_and_the_sink_working() {
     let rss_before = sensor.rss_kib();
 
     // 2,000 idle connections from one address and a slowloris from another.
-    let opened = Instant::now();
+    let t = Instant::now();
     let idle = idle_connections(addr, ATTACKERS, |_| v4(127, 0, 0, 1));
+    // A connect the kernel had to retry (the accept queue full for a moment on a busy host)
+    // is accepted late and gets its header-read timeout from then: count from the last one.
+    let opened = Instant::now();
+    eprintln!("{ATTACKERS} connections opened in {:?}", opened - t);
     let slow = slowloris(addr);
     let ((status, body), took) = healthz_within(addr, Duration::from_secs(5));
     assert_eq!((status, body.as_str()), (200, "ok\n"), "after {took:?}");
@@ -193,6 +197,23 @@ fn idle_connections_and_a_slowloris_leave_health_alerts_and_the_sink_working() {
         slow_for < HEADER_TIMEOUT + Duration::from_secs(3),
         "the slowloris kept its connection for {slow_for:?}"
     );
+    // Every one was closed by the server, and counted: at accept, or at the header timeout.
+    let (_, text) = get_from(prober(), addr, "/metrics", IO).unwrap();
+    let closed = |reason: &str| {
+        sample(
+            &text,
+            &format!("lanner_metrics_connections_closed_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    let (per_peer, timeouts) = (closed("max_per_peer"), closed("header_timeout"));
+    assert!(
+        per_peer + timeouts >= (ATTACKERS + 1) as f64 && per_peer >= (ATTACKERS / 2) as f64,
+        "{per_peer} closed at accept, {timeouts} at the header timeout"
+    );
+    assert!(
+        sample(&text, "lanner_metrics_connections") <= 1.0,
+        "only this scrape"
+    );
 
     // 2,000 idle connections from 250 addresses fill every slot: the probe gets in once the
     // header-read timeout frees them.
@@ -229,14 +250,12 @@ fn idle_connections_and_a_slowloris_leave_health_alerts_and_the_sink_working() {
         )
     };
     assert!(
-        closed("max_per_peer") >= (ATTACKERS - 8) as f64,
-        "{}",
-        closed("max_per_peer")
+        closed("max_connections") >= 1.0,
+        "the cap in all was reached"
     );
-    assert!(closed("max_connections") >= 1.0);
     assert!(
-        closed("header_timeout") >= 8.0 + 1.0,
-        "{}",
+        closed("header_timeout") >= timeouts + 64.0,
+        "the 64 slots of the second wave timed out: {}",
         closed("header_timeout")
     );
     let stats = sensor.stop();
