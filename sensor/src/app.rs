@@ -11,7 +11,10 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, PoisonError, atomic::Ordering::Relaxed},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
 };
 
 use anyhow::Context as _;
@@ -223,16 +226,17 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
         rules: rules.live.counters.clone(),
     };
     // At SIGTERM/SIGINT the deadline starts on the signal thread, whatever the runtime does.
+    let finished = Arc::new(AtomicBool::new(false));
     let mut stopping = stop.arm({
         let (drain, summary, stats_file) = (
             rules.config.sinks.drain,
             summary.clone(),
             args.stats_file.clone(),
         );
-        let pipeline = pipeline.clone();
+        let (pipeline, finished) = (pipeline.clone(), finished.clone());
         move || {
             pipeline.stop();
-            shutdown::arm_deadline(drain, summary, stats_file);
+            shutdown::arm_deadline(drain, summary, stats_file, finished);
         }
     });
     let _ = stopping.changed().await;
@@ -255,6 +259,7 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     }
 
     let kernel = kernel_losses(&lock(&losses))?;
+    finished.store(true, Relaxed);
     let counters = summary.json(Some(&table), Some(&kernel));
     summary.report(&counters, args.stats_file.as_ref())?;
     drop(ebpf);

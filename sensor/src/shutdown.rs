@@ -11,7 +11,10 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, atomic::Ordering::Relaxed},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
     time::Duration,
 };
 
@@ -90,13 +93,22 @@ impl Summary {
     }
 }
 
-/// From now on the process ends within `drain + MARGIN`, whatever is stuck.
-pub fn arm_deadline(drain: Duration, summary: Summary, stats_file: Option<PathBuf>) {
+/// From now on the process ends within `drain + MARGIN`, whatever is stuck, unless `finished`
+/// is set first (the normal end has taken over the report).
+pub fn arm_deadline(
+    drain: Duration,
+    summary: Summary,
+    stats_file: Option<PathBuf>,
+    finished: Arc<AtomicBool>,
+) {
     let deadline = drain.saturating_add(MARGIN);
     let spawned = std::thread::Builder::new()
         .name("shutdown-deadline".into())
         .spawn(move || {
             std::thread::sleep(deadline);
+            if finished.load(Relaxed) {
+                return;
+            }
             // The report can block as well (stderr a pipe nobody reads, a stuck disk): it
             // gets its own thread and a second, then the process ends regardless.
             let (tx, rx) = std::sync::mpsc::channel::<()>();
