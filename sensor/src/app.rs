@@ -6,11 +6,15 @@
 //! wait) → rules and writer thread (evaluates every event against the current ruleset, writes
 //! alerts and, with `--dump-events`, the events to stdout). Every hop is a bounded channel with
 //! back-pressure. Beside them: the metrics endpoint and the health task (kernel loss counters,
-//! the drop alert).
+//! the drop alert, the stall check). Once stopping, the process ends within the sinks' drain
+//! time plus a margin even if a stage is stuck (`shutdown.rs`).
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, PoisonError, atomic::Ordering::Relaxed},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
 };
 
 use anyhow::Context as _;
@@ -31,14 +35,15 @@ use crate::{
         pods::{self, PodWait, PodWaitCounters},
     },
     event::Event,
-    k8s::{K8sOptions, PodCache},
+    k8s::{Budget, K8sOptions, PodCache},
     loader::{self, LoadOptions},
-    metrics::{self, Metrics, falco_events::FalcoEvents, health, server},
+    metrics::{self, Metrics, falco_events::FalcoEvents, health, server, stall::Stage},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
     rules::live::LiveRules,
-    sinks,
-    stats::{self, Counters, KernelLosses, StageGauges},
+    shutdown::{self, Summary},
+    signals, sinks,
+    stats::{Counters, KernelLosses, StageGauges},
 };
 
 /// The rules the sensor runs with, loaded before any probe is attached.
@@ -48,7 +53,7 @@ pub struct RulesSetup {
     pub config: Config,
 }
 
-pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
+pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> anyhow::Result<()> {
     let exporter = &rules.config.exporter;
     // Bound before the probes load, so a taken port fails the start with its address.
     let listener = match exporter.enabled {
@@ -77,6 +82,10 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     let pods = PodCache::start(K8sOptions {
         node_name: args.node_name.clone(),
         kubeconfig: args.kubeconfig.clone(),
+        budget: Budget {
+            list_bytes: args.pod_list_max_bytes,
+            event_bytes: args.pod_event_max_bytes,
+        },
         ..K8sOptions::default()
     })
     .await;
@@ -103,17 +112,25 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
             rules: rules.live.counters.clone(),
         },
     ));
+    let pipeline = metrics.pipeline.clone();
     let (event_tx, event_rx) = mpsc::channel::<Event>(8192);
     let (out_tx, out_rx) = mpsc::channel::<Enriched>(8192);
     let (internal_tx, internal_rx) = mpsc::channel::<Alert>(64);
-    let reader = tokio::spawn(reader::run(
-        ring,
-        event_tx,
-        counters.clone(),
-        args.capture_env,
-        stop_rx.clone(),
-        record,
-    ));
+    let reader = tokio::spawn({
+        let running = pipeline.guard(Stage::Reader);
+        let read = reader::run(
+            ring,
+            event_tx,
+            counters.clone(),
+            args.capture_env,
+            stop_rx.clone(),
+            record,
+        );
+        async move {
+            let _running = running;
+            read.await
+        }
+    });
     let enricher = Enricher::new(
         &args.proc_root,
         args.proc_table_cap,
@@ -130,16 +147,22 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         max_wait: std::time::Duration::from_millis(args.pod_wait_ms),
         max_pending: args.pod_pending_max,
     };
-    let users = gauges.users.clone();
-    let stage = tokio::spawn(pods::run(
-        event_rx,
-        out_tx,
-        enricher,
-        pods.clone(),
-        wait,
-        wait_counters.clone(),
-        gauges,
-    ));
+    let stage = tokio::spawn({
+        let running = pipeline.guard(Stage::Enrich);
+        let enrich = pods::run(
+            event_rx,
+            out_tx,
+            enricher,
+            pods.clone(),
+            wait,
+            wait_counters.clone(),
+            gauges.clone(),
+        );
+        async move {
+            let _running = running;
+            enrich.await
+        }
+    });
     let format = AlertFormat::from_config(&rules.config, hostname);
     metrics.set_sinks(sinks.stats.clone());
     let writer = Writer {
@@ -150,8 +173,13 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         sinks: sinks.handles,
     }
     .spawn(out_rx, internal_rx);
+    // The handler first, then the signal unblocked (`signals.rs`): a SIGHUP of the start-up is
+    // delivered now, to this handler, and reloads the rules once.
+    let hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    signals::unblock_hangup();
     tokio::spawn(crate::rules::live::watch(
         rules.live.clone(),
+        hangup,
         rules.paths.clone(),
         rules.config.engine_options(),
         rules.config.watch_config_files,
@@ -162,6 +190,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
             metrics.clone(),
             move || kernel_losses(&lock(&losses)),
             rules.config.syscall_event_drops.clone(),
+            // Events held back by the pod wait do not move on purpose.
+            rules.config.exporter.stall + wait.max_wait,
             internal_tx,
             Clock::new(),
             stop_rx.clone(),
@@ -169,7 +199,8 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     };
     let metrics_addr = listener.as_ref().and_then(server::local_addr);
     if let Some(l) = listener {
-        tokio::spawn(server::serve(l, metrics.clone(), stop_rx.clone()));
+        let limits = server::Limits::default();
+        tokio::spawn(server::serve(l, metrics.clone(), limits, stop_rx.clone()));
         if let Some(a) = metrics_addr {
             log::info!("metrics endpoint on http://{a}/metrics (/healthz, /readyz)");
         }
@@ -187,12 +218,29 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     }
     log::info!("probes attached; capturing exec, mount, connect, fork and exit");
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let summary = Summary {
+        counters: counters.clone(),
+        gauges,
+        pod_wait: wait_counters.clone(),
+        pods: pods.clone(),
+        metrics: metrics.clone(),
+        rules: rules.live.counters.clone(),
+    };
+    // At SIGTERM/SIGINT the deadline starts on the signal thread, whatever the runtime does.
+    let finished = Arc::new(AtomicBool::new(false));
+    let mut stopping = stop.arm({
+        let (drain, summary, stats_file) = (
+            rules.config.sinks.drain,
+            summary.clone(),
+            args.stats_file.clone(),
+        );
+        let (pipeline, finished) = (pipeline.clone(), finished.clone());
+        move || {
+            pipeline.stop();
+            shutdown::arm_deadline(drain, summary, stats_file, finished);
+        }
+    });
+    let _ = stopping.changed().await;
     // Stop reading; each stage ends when its input closes, after passing everything on.
     let _ = stop_tx.send(true);
     reader
@@ -212,32 +260,9 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
     }
 
     let kernel = kernel_losses(&lock(&losses))?;
-    let mut summary = stats::to_json(&stats::Snapshot {
-        counters: &counters,
-        kernel: &kernel,
-        table: &table,
-        pods: pods.stats(),
-        pods_enabled: pods.enabled(),
-        pods_synced: pods.synced(),
-        pods_stale: pods.stale(),
-        pods_node: pods.node(),
-        pod_wait: &wait_counters,
-        users: &users,
-    });
-    summary["sinks"] = metrics.sinks_json();
-    summary["rules"] = serde_json::json!({
-        "alerts": metrics.alerts.load(Relaxed),
-        "drop_alerts": metrics.drop_alerts.load(Relaxed),
-        "loaded": rules.live.counters.rules_loaded.load(Relaxed),
-        "active": rules.live.counters.rules_active.load(Relaxed),
-        "reloads": rules.live.counters.reloads.load(Relaxed),
-        "reload_failures": rules.live.counters.reload_failures.load(Relaxed),
-    });
-    eprintln!("lanner: counters {summary}");
-    if let Some(path) = &args.stats_file {
-        std::fs::write(path, summary.to_string())
-            .with_context(|| format!("writing stats file {}", path.display()))?;
-    }
+    finished.store(true, Relaxed);
+    let counters = summary.json(Some(&table), Some(&kernel));
+    summary.report(&counters, args.stats_file.as_ref())?;
     drop(ebpf);
     Ok(())
 }

@@ -73,6 +73,13 @@ pub struct Cli {
     /// Most events waiting for their pod at once; beyond it the oldest goes on, marked.
     #[arg(long, default_value_t = 10_000)]
     pub pod_pending_max: usize,
+    /// Largest answer read from the Kubernetes API other than a watch stream (the pod list of
+    /// this node, an error); a larger one fails that list, which is retried with backoff.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub pod_list_max_bytes: u64,
+    /// Largest single event of the pod watch stream; a larger one fails that watch.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub pod_event_max_bytes: u64,
     /// Benchmarking: also append every raw ring-buffer record to FILE (u32 LE length, then
     /// the bytes), for `--replay`.
     #[arg(long, hide = true, value_name = "FILE", conflicts_with = "replay")]

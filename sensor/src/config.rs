@@ -53,6 +53,9 @@ pub struct Exporter {
     pub series_ttl: Duration,
     /// A new `falco_events` series shows 0 this long (and at least one scrape) before its count.
     pub new_series_hold: Duration,
+    /// `/healthz` fails once the pipeline has stood still this long with events waiting, or
+    /// a write to stdout has blocked this long (`metrics/stall.rs`).
+    pub stall: Duration,
 }
 
 impl Default for Exporter {
@@ -63,6 +66,7 @@ impl Default for Exporter {
             labels: Label::ALL.to_vec(),
             series_ttl: Duration::from_secs(3600),
             new_series_hold: Duration::from_secs(30),
+            stall: Duration::from_secs(10),
         }
     }
 }
@@ -123,6 +127,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "exporter.series_ttl_seconds",
         "drop series of pods gone this long (default 3600)",
+    ),
+    (
+        "exporter.stall_seconds",
+        "/healthz fails when the pipeline stands still this long with events waiting (default 10)",
     ),
     (
         "syscall_event_drops.threshold",
@@ -229,6 +237,17 @@ impl Config {
             }
             "exporter.new_series_hold_seconds" => self.exporter.new_series_hold = seconds(key, v)?,
             "exporter.series_ttl_seconds" => self.exporter.series_ttl = seconds(key, v)?,
+            "exporter.stall_seconds" => {
+                let s = non_negative(v)?;
+                self.exporter.stall = Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| *d >= Duration::from_secs(1) && s <= MAX_SECONDS)
+                    .with_context(|| {
+                        format!(
+                            "{key}: expected a number of seconds from 1 to {MAX_SECONDS} (a year)"
+                        )
+                    })?;
+            }
             "syscall_event_drops.threshold" => {
                 self.syscall_event_drops.threshold = non_negative(v)?
             }

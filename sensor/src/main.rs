@@ -16,6 +16,8 @@ mod process;
 mod reader;
 mod replay;
 mod rules;
+mod shutdown;
+mod signals;
 mod sinks;
 mod stats;
 #[cfg(test)]
@@ -24,7 +26,11 @@ mod testutil;
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
+    // First: SIGHUP's default action would end the process until the reload handler exists,
+    // and stops go to a thread of their own (signals.rs).
+    signals::block_at_start();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let stop = signals::StopSignals::start();
     let args = cli::Cli::parse();
     if args.list_fields {
         return rules::commands::list_fields();
@@ -92,7 +98,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(app::run(args, setup)) {
+    let done = rt.block_on(app::run(args, setup, stop));
+    // Every stage has finished; a task stuck in a read must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match done {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lanner: {e:#}");

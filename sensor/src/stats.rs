@@ -123,6 +123,8 @@ pub fn to_json(s: &Snapshot<'_>) -> Value {
             "watch_errors": p.watch_errors,
             "relists": p.relists,
             "bad_container_ids": p.bad_container_ids,
+            "oversized_answers": p.oversized_answers,
+            "oversized_events": p.oversized_events,
             "resolved_after_wait": s.pod_wait.resolved_after_wait.load(Relaxed),
             "sent_pending": s.pod_wait.sent_pending.load(Relaxed),
         },

@@ -18,7 +18,8 @@
 //!
 //! Test controls: [`add_pod`](FakeApiServer::add_pod), [`modify_pod`](FakeApiServer::modify_pod),
 //! [`delete_pod`](FakeApiServer::delete_pod), [`expire_history`](FakeApiServer::expire_history),
-//! [`close_watches`](FakeApiServer::close_watches), [`stop`](FakeApiServer::stop) /
+//! [`close_watches`](FakeApiServer::close_watches), [`flood`](FakeApiServer::flood) (answers that
+//! never end: an endless pod list, an endless watch event), [`stop`](FakeApiServer::stop) /
 //! [`restart`](FakeApiServer::restart) on the same port (the stored objects and history survive,
 //! as etcd would), and the [`requests`](FakeApiServer::requests) log. Pod objects come from
 //! [`pod_json`].
@@ -30,7 +31,10 @@ use std::{
     collections::{BTreeMap, HashMap},
     io,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
 };
 
 use serde_json::{Value, json};
@@ -80,8 +84,24 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// Answers that never end, for a client's byte budgets ([`FakeApiServer::flood`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flood {
+    /// Every answer as it should be.
+    #[default]
+    Off,
+    /// Every list answer is a `PodList` whose `items` never end (copies of the selected pods,
+    /// or of a made-up one), sent as fast as the client reads.
+    EndlessList,
+    /// Lists are answered normally; every watch sends its first events, then one event whose
+    /// object never ends (no newline ever comes).
+    EndlessWatchEvent,
+}
+
 struct Shared {
     state: Mutex<State>,
+    /// Bytes sent in flood answers.
+    flooded: AtomicU64,
     /// Bumped at every new history entry; open watches wait on it.
     changes: watch::Sender<u64>,
     /// Bumped by [`FakeApiServer::close_watches`].
@@ -118,6 +138,7 @@ struct State {
     pages: HashMap<String, Page>,
     next_page: u64,
     requests: Vec<RecordedRequest>,
+    flood: Flood,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -145,7 +166,9 @@ impl FakeApiServer {
                 pages: HashMap::new(),
                 next_page: 0,
                 requests: Vec::new(),
+                flood: Flood::Off,
             }),
+            flooded: AtomicU64::new(0),
             changes: watch::Sender::new(0),
             closes: watch::Sender::new(0),
         });
@@ -294,6 +317,17 @@ impl FakeApiServer {
     /// when it shuts down gracefully; clients then watch again from their last resourceVersion.
     pub fn close_watches(&self) {
         self.shared.closes.send_modify(|n| *n += 1);
+    }
+
+    /// From now on, answer lists or watches without end ([`Flood`]); `Flood::Off` ends it for
+    /// new requests (a flood already flowing runs until its client hangs up).
+    pub fn flood(&self, flood: Flood) {
+        lock(&self.shared.state).flood = flood;
+    }
+
+    /// Bytes sent so far in flood answers.
+    pub fn flooded_bytes(&self) -> u64 {
+        self.shared.flooded.load(Relaxed)
     }
 
     pub fn resource_version(&self) -> u64 {

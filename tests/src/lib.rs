@@ -30,6 +30,8 @@
 //!   `use lanner_tests::receivers::*;`);
 //! - [`sinks`]: what the alert-sink tests share (a marker's rules file, alert bursts, the
 //!   sinks' counters, a sensor's metrics and RSS; not re-exported: `use lanner_tests::sinks::*;`);
+//! - [`tcp`]: raw TCP clients from chosen loopback addresses, for the endpoint's limits (not
+//!   re-exported: `use lanner_tests::tcp::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -54,6 +56,7 @@ pub mod seed;
 pub mod sensor;
 pub mod sinks;
 pub mod stats;
+pub mod tcp;
 pub mod terminal;
 pub mod tls_proxy;
 

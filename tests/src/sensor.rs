@@ -33,10 +33,23 @@ pub fn lanner_bin() -> PathBuf {
 
 type Shared<T> = Arc<Mutex<T>>;
 
+/// How [`Sensor::launch`] starts the sensor.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Launch<'a> {
+    /// Run through this command: `wrapper[0] wrapper[1..] lanner …` (e.g. `setpriv`, `prlimit`).
+    pub wrapper: &'a [&'a str],
+    /// Extra command-line arguments.
+    pub args: &'a [&'a str],
+    /// Keep stdout a pipe that nobody reads (a blocked log shipper): no events are collected.
+    pub leave_stdout_unread: bool,
+}
+
 pub struct Sensor {
     child: Option<Child>,
     pid: u32,
     dir: PathBuf,
+    /// The stdout pipe, held open and unread ([`Launch::leave_stdout_unread`]).
+    _unread_stdout: Option<std::process::ChildStdout>,
     events: Shared<Vec<Value>>,
     bad_lines: Shared<Vec<String>>,
     stderr: Shared<String>,
@@ -60,6 +73,20 @@ impl Sensor {
     /// capability set): `wrapper[0] wrapper[1..] lanner …`.
     #[track_caller]
     pub fn start_via(wrapper: &[&str], extra: &[&str]) -> Sensor {
+        let mut sensor = Sensor::launch(Launch {
+            wrapper,
+            args: extra,
+            ..Launch::default()
+        });
+        sensor.wait_ready();
+        sensor
+    }
+
+    /// Starts the sensor as `launch` says and returns at once, before it is ready (see
+    /// [`Sensor::wait_ready`]).
+    #[track_caller]
+    pub fn launch(launch: Launch<'_>) -> Sensor {
+        let (wrapper, extra) = (launch.wrapper, launch.args);
         let bin = lanner_bin();
         assert!(
             bin.exists(),
@@ -73,17 +100,14 @@ impl Sensor {
         // test picks the endpoint itself ([`Sensor::metrics_addr`] tells which port it got).
         // A new falco_events series shows its count from the second scrape, without the 30 s
         // hold meant for HA scrapers (tests of the hold set it).
-        let own_exporter = extra.iter().any(|a| a.starts_with("exporter"));
-        let exporter: &[&str] = if own_exporter {
-            &[]
-        } else {
-            &[
-                "-o",
-                "exporter.listen_address=127.0.0.1:0",
-                "-o",
-                "exporter.new_series_hold_seconds=0",
-            ]
-        };
+        let sets = |key: &str| extra.iter().any(|a| a.starts_with(key));
+        let mut exporter: Vec<&str> = Vec::new();
+        if !sets("exporter.listen_address") && !sets("exporter.enabled") {
+            exporter.extend(["-o", "exporter.listen_address=127.0.0.1:0"]);
+        }
+        if !sets("exporter.new_series_hold_seconds") {
+            exporter.extend(["-o", "exporter.new_series_hold_seconds=0"]);
+        }
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -98,7 +122,7 @@ impl Sensor {
             .arg(&ready)
             .arg("--stats-file")
             .arg(dir.join("stats.json"))
-            .args(exporter)
+            .args(&exporter)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -110,15 +134,21 @@ impl Sensor {
         let stderr: Shared<String> = Arc::default();
         let out = child.stdout.take().unwrap();
         let (ev, bad) = (events.clone(), bad_lines.clone());
-        let stdout_reader = std::thread::spawn(move || {
-            for line in BufReader::with_capacity(1 << 20, out).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) if v.is_object() => ev.lock().unwrap().push(v),
-                    _ => bad.lock().unwrap().push(line),
+        let mut readers = Vec::new();
+        let mut unread_stdout = None;
+        if launch.leave_stdout_unread {
+            unread_stdout = Some(out);
+        } else {
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::with_capacity(1 << 20, out).lines() {
+                    let Ok(line) = line else { break };
+                    match serde_json::from_str::<Value>(&line) {
+                        Ok(v) if v.is_object() => ev.lock().unwrap().push(v),
+                        _ => bad.lock().unwrap().push(line),
+                    }
                 }
-            }
-        });
+            }));
+        }
         let mut err = child.stderr.take().unwrap();
         let se = stderr.clone();
         let stderr_reader = std::thread::spawn(move || {
@@ -136,31 +166,68 @@ impl Sensor {
                 }
             }
         });
-        let pid = child.id();
-        let mut sensor = Sensor {
+        readers.push(stderr_reader);
+        let child_pid = child.id();
+        Sensor {
             child: Some(child),
-            pid,
+            pid: child_pid,
             dir,
+            _unread_stdout: unread_stdout,
             events,
             bad_lines,
             stderr,
-            readers: vec![stdout_reader, stderr_reader],
-        };
+            readers,
+        }
+    }
+
+    /// Waits until the sensor has created its ready file (every probe attached); panics if it
+    /// exits first or takes longer than [`ready_timeout`].
+    #[track_caller]
+    pub fn wait_ready(&mut self) {
+        let ready = self.dir.join("ready");
         let ready_timeout = ready_timeout();
         let deadline = Instant::now() + ready_timeout;
         while !ready.exists() {
-            if let Some(status) = sensor.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 std::thread::sleep(Duration::from_millis(200));
-                sensor.fail(&format!(
+                self.fail(&format!(
                     "sensor exited ({status}) before creating its ready file"
                 ));
             }
             if Instant::now() > deadline {
-                sensor.fail(&format!("sensor not ready after {ready_timeout:?}"));
+                self.fail(&format!("sensor not ready after {ready_timeout:?}"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        sensor
+    }
+
+    /// Sends `signal` to the sensor (which must still run).
+    pub fn signal(&self, signal: libc::c_int) {
+        assert!(self.child.is_some(), "sensor already stopped");
+        // SAFETY: signalling our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.pid as i32, signal) };
+    }
+
+    /// Waits up to `timeout` for the sensor to exit; its status, or `None` if it still runs
+    /// (it is then killed). Checks nothing about the status or the output.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let status = wait_or_kill(&mut child, Instant::now() + timeout);
+        self._unread_stdout = None;
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        status
+    }
+
+    /// Resident memory of the sensor now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| self.fail("no VmRSS: the sensor is gone"))
     }
 
     pub fn pid(&self) -> i64 {

@@ -230,6 +230,61 @@ fn service_rbac_and_namespace() {
     }
 }
 
+/// Whoever reaches :9376 can hold connections to it: only the Prometheus scrape is admitted,
+/// and nothing else reaches the sensor's pods.
+#[test]
+fn network_policy_admits_only_the_prometheus_scrape_on_the_metrics_port() {
+    for dir in OVERLAYS {
+        let r = Rendered::of(dir);
+        let np = r.get("NetworkPolicy", "lanner-metrics");
+        assert_eq!(np["metadata"]["namespace"], "lanner", "{dir}");
+        let spec = &np["spec"];
+        // It selects the sensors (and only by their labels).
+        let labels = at(r.daemonset(), "/spec/template/metadata/labels")
+            .as_object()
+            .unwrap();
+        let selector = at(spec, "/podSelector/matchLabels").as_object().unwrap();
+        assert!(
+            !selector.is_empty(),
+            "{dir}: an empty selector is every pod"
+        );
+        for (k, v) in selector {
+            assert_eq!(labels.get(k), Some(v), "{dir}: selects the sensors");
+        }
+        assert_eq!(strings(&spec["policyTypes"]), ["Ingress"], "{dir}");
+        let ingress = spec["ingress"].as_array().unwrap();
+        assert_eq!(ingress.len(), 1, "{dir}: one rule: {ingress:?}");
+        // The metrics port only, by the container port's name (9376).
+        let port = r.container()["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["containerPort"] == 9376)
+            .expect("the metrics port");
+        assert_eq!(
+            ingress[0]["ports"],
+            json!([{"port": port["name"], "protocol": "TCP"}]),
+            "{dir}"
+        );
+        // One peer holding both selectors: Prometheus pods in the monitoring namespace (two
+        // peers would be an OR: the whole namespace, or such pods anywhere).
+        let from = ingress[0]["from"].as_array().unwrap();
+        assert_eq!(from.len(), 1, "{dir}: {from:?}");
+        let peer = &from[0];
+        assert_eq!(
+            peer["namespaceSelector"],
+            json!({"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}),
+            "{dir}"
+        );
+        assert_eq!(
+            peer["podSelector"],
+            json!({"matchLabels": {"app.kubernetes.io/name": "prometheus"}}),
+            "{dir}"
+        );
+        assert!(peer.get("ipBlock").is_none(), "{dir}: {peer}");
+    }
+}
+
 #[test]
 fn lanner_config_prints_json_serves_metrics_shows_fluentd_and_spools() {
     let c = Rendered::of("overlays/privileged").lanner_config();

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client, api::ListParams};
-use lanner_tests::{FakeApiServer, FakeContainer, TempDir, hex_id, pod_json};
+use lanner_tests::{FakeApiServer, FakeContainer, Flood, TempDir, hex_id, pod_json};
 use serde_json::Value;
 
-use super::{K8sOptions, PodCache, load_config};
+use super::{K8sOptions, PodCache, connect::load_config};
 
 const NODE: &str = "node-a";
 const WAIT: Duration = Duration::from_secs(10);
@@ -28,6 +28,7 @@ async fn fixture() -> Fixture {
         kubeconfig: Some(kubeconfig),
         retry_min: Duration::from_millis(50),
         retry_max: Duration::from_millis(400),
+        ..K8sOptions::default()
     };
     Fixture {
         server,
@@ -267,19 +268,103 @@ async fn unreachable_server_leaves_the_cache_stale_not_failed() {
     wait_until("synced", || cache.synced() && !cache.stale()).await;
 }
 
+/// A configured kubeconfig that cannot be used keeps the cache enabled and not ready, with the
+/// reason, and is retried: once the file is fixed, the cache syncs.
 #[tokio::test]
-async fn no_configuration_means_disabled() {
+async fn a_broken_kubeconfig_is_reported_and_retried_until_it_works() {
+    let f = fixture().await;
+    f.server.add_pod(pod("web", NODE, 1));
+    let path = f.opts.kubeconfig.clone().unwrap();
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, "apiVersion: v1\nkind: Config\nclusters: [").unwrap();
+    let cache = PodCache::start(f.opts.clone()).await;
+    assert!(cache.enabled());
+    let why = cache.not_ready().expect("not ready");
+    assert!(
+        why.contains("configured but unusable") && why.contains(&path.display().to_string()),
+        "{why}"
+    );
+    assert_eq!(cache.lookup(&hex_id(1)), None);
+    std::fs::write(&path, good).unwrap();
+    wait_until("synced after the fix", || cache.synced()).await;
+    assert_eq!(cache.not_ready(), None);
+    assert!(cache.lookup(&hex_id(1)).is_some());
+}
+
+/// With nothing configured at all, pod context is off. Only checkable where the environment
+/// configures nothing (no KUBECONFIG, no in-cluster account, no ~/.kube/config).
+#[tokio::test]
+async fn nothing_configured_means_disabled() {
     let opts = K8sOptions {
-        kubeconfig: Some("/nonexistent/kubeconfig".into()),
+        node_name: Some(NODE.into()),
         ..K8sOptions::default()
     };
+    let home_config = std::env::var_os("HOME")
+        .map(|h| std::path::Path::new(&h).join(".kube/config"))
+        .is_some_and(|p| p.exists());
+    if super::connect::configured(&opts) || home_config {
+        eprintln!(
+            "SKIPPED nothing_configured_means_disabled: this environment configures Kubernetes"
+        );
+        return;
+    }
     let cache = PodCache::start(opts).await;
     assert!(!cache.enabled());
     assert!(!cache.stale() && !cache.synced());
+    assert_eq!(cache.not_ready(), None);
     assert_eq!(cache.lookup(&hex_id(1)), None);
     let never = tokio::time::timeout(Duration::from_millis(50), cache.changed()).await;
     assert!(never.is_err(), "a disabled cache never changes");
     assert!(!PodCache::disabled().enabled());
+}
+
+/// An API server whose list never ends: each list fails at its byte budget (counted), the cache
+/// stays unsynced with the reason, and the attempts repeat with backoff instead of buffering.
+#[tokio::test]
+async fn an_endless_list_fails_at_its_budget_counted_and_retried() {
+    let f = fixture().await;
+    f.server.add_pod(pod("web", NODE, 1));
+    f.server.flood(Flood::EndlessList);
+    let mut opts = f.opts.clone();
+    opts.budget.list_bytes = 1 << 20;
+    let cache = PodCache::start(opts).await;
+    wait_until("two lists over budget", || {
+        cache.stats().oversized_answers >= 2
+    })
+    .await;
+    assert!(!cache.synced() && cache.stale());
+    let why = cache.not_ready().expect("not ready");
+    assert!(why.contains("over its budget of 1048576 bytes"), "{why}");
+    let sent = f.server.flooded_bytes();
+    assert!(sent >= 2 << 20, "the fake sent {sent} bytes");
+    // The flood ends: the next attempt lists for real.
+    f.server.flood(Flood::Off);
+    wait_until("synced", || cache.synced()).await;
+    assert!(cache.lookup(&hex_id(1)).is_some());
+}
+
+/// A watch event that never ends fails that watch at the event budget; the lists still work, so
+/// the cache is synced but stale, and says why.
+#[tokio::test]
+async fn an_endless_watch_event_fails_at_its_budget() {
+    let f = fixture().await;
+    f.server.add_pod(pod("web", NODE, 1));
+    f.server.flood(Flood::EndlessWatchEvent);
+    let mut opts = f.opts.clone();
+    opts.budget.event_bytes = 256 << 10;
+    let cache = PodCache::start(opts).await;
+    wait_until("two events over budget", || {
+        cache.stats().oversized_events >= 2
+    })
+    .await;
+    assert!(cache.synced(), "the lists are fine");
+    assert!(cache.lookup(&hex_id(1)).is_some());
+    wait_until("stale", || cache.stale()).await;
+    let why = cache.degraded().expect("degraded");
+    assert!(
+        why.contains("watch event is over its budget of 262144 bytes"),
+        "{why}"
+    );
 }
 
 /// The fake pages lists the way the API server does, as kube's own client sees it.

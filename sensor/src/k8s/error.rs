@@ -1,6 +1,8 @@
-//! Errors of the pod-context stage. None of them stops the sensor: configuration errors turn pod
-//! context off (one log line), watch errors mark the index stale until a relist succeeds, and a
-//! malformed container id only drops that one container from the index.
+//! Errors of the pod-context stage. None of them stops the sensor: with nothing configured pod
+//! context is off (one log line); a configuration that is there but unusable is retried and
+//! keeps `/readyz` failing with the reason; watch errors (an answer over its byte budget among
+//! them) mark the index stale until a relist succeeds; and a malformed container id only drops
+//! that one container from the index.
 
 use std::path::PathBuf;
 
@@ -53,4 +55,13 @@ pub enum WatchError {
     /// The watcher's stream ended, which kube's watcher never does by contract.
     #[error("pod watch stream ended")]
     Ended,
+}
+
+/// An answer of the API server larger than its byte budget (`budget.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OverBudget {
+    #[error("the API server's answer is over its budget of {limit} bytes (--pod-list-max-bytes)")]
+    Answer { limit: u64 },
+    #[error("a pod watch event is over its budget of {limit} bytes (--pod-event-max-bytes)")]
+    WatchEvent { limit: u64 },
 }

@@ -28,6 +28,10 @@ pub struct PodCacheStats {
     pub relists: u64,
     /// Container ids that were present but not `<runtime>://<64 hex>` (not indexed).
     pub bad_container_ids: u64,
+    /// Answers (lists, errors) refused for passing their byte budget.
+    pub oversized_answers: u64,
+    /// Watch events refused for passing their byte budget.
+    pub oversized_events: u64,
 }
 
 #[derive(Default)]
@@ -123,6 +127,7 @@ impl Shared {
             watch_errors: self.watch_errors.load(Relaxed),
             relists: self.relists.load(Relaxed),
             bad_container_ids: self.bad_ids.load(Relaxed),
+            ..PodCacheStats::default()
         }
     }
 

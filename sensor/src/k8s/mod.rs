@@ -1,23 +1,31 @@
 //! Pod context from the Kubernetes API: which pod (namespace, name, uid, labels, IP) and which
 //! container spec (name, image, privileged, hostPath mounts) a container id belongs to.
 //!
-//! [`PodCache::start`] finds the API server (kubeconfig from `KUBECONFIG` or `~/.kube/config`,
-//! else the in-cluster service account: kube's `Config::infer`, the same order as kubectl), then
-//! a task watches the Pods scheduled on this node and keeps an index from the full container id
-//! (64 hex, as in the cgroup path) to an `Arc<PodMeta>`. Without any configuration the cache is
-//! disabled: one log line, and every lookup misses. The enrichment stage holds a cheap clone.
+//! [`PodCache::start`] finds the API server (`--kubeconfig`, else kube's `Config::infer`:
+//! `KUBECONFIG` or `~/.kube/config`, else the in-cluster service account, the same order as
+//! kubectl), then a task watches the Pods scheduled on this node and keeps an index from the full
+//! container id (64 hex, as in the cgroup path) to an `Arc<PodMeta>`. Without any configuration
+//! the cache is disabled: one log line, and every lookup misses. A configuration that is there
+//! but unusable keeps the cache enabled and not ready, with the reason, while it is retried. The
+//! enrichment stage holds a cheap clone.
 //!
 //! - [`meta`]: [`PodMeta`] and how a Pod object is read (container ids, image split);
 //! - [`index`]: the index, its flags and counters, shared by the handles and the watch task;
+//! - [`connect`]: configuration, node name, client, and retrying an unusable configuration;
+//! - [`budget`]: the byte budgets of the API server's answers (a layer of the client);
 //! - [`watch`]: the watch task (kube watcher, relist on failure, backoff);
+//! - [`status`]: what is wrong, for `/readyz` and the metrics;
 //! - [`error`]: the typed errors.
 //!
 //! RBAC: the service account needs `list` and `watch` on `pods` (cluster-wide: the field selector
 //! restricts what is returned, not what is authorised).
 
+mod budget;
+mod connect;
 mod error;
 mod index;
 mod meta;
+mod status;
 mod watch;
 
 #[cfg(test)]
@@ -27,18 +35,13 @@ mod meta_tests;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::{
-    Api, Client, Config,
-    config::{KubeConfigOptions, Kubeconfig},
-    runtime::watcher,
-};
-
+pub use budget::Budget;
 pub use error::K8sError;
 pub use index::PodCacheStats;
 pub use meta::{HostPathMount, PodMeta};
 
 use index::Shared;
+use status::Status;
 
 /// How to reach the API server and which node's pods to index.
 #[derive(Debug, Clone)]
@@ -52,6 +55,8 @@ pub struct K8sOptions {
     pub retry_min: Duration,
     /// Longest delay between attempts.
     pub retry_max: Duration,
+    /// Largest answers read from the API server.
+    pub budget: Budget,
 }
 
 impl Default for K8sOptions {
@@ -62,6 +67,7 @@ impl Default for K8sOptions {
             kubeconfig: None,
             retry_min: b.min,
             retry_max: b.max,
+            budget: Budget::default(),
         }
     }
 }
@@ -75,7 +81,7 @@ pub struct PodCache {
 
 struct Inner {
     shared: Arc<Shared>,
-    node: String,
+    status: Arc<Status>,
     task: tokio::task::AbortHandle,
 }
 
@@ -86,51 +92,36 @@ impl Drop for Inner {
 }
 
 impl PodCache {
-    /// Discovers the API server and starts watching this node's pods. Never fails: without a
-    /// usable configuration or node name it logs one line and returns a disabled cache. Returns
-    /// before the first list completes ([`synced`](Self::synced) tells when it has).
+    /// Discovers the API server and starts watching this node's pods. Never fails: with nothing
+    /// configured it logs one line and returns a disabled cache; with a configuration it cannot
+    /// use, it logs why and returns an enabled cache that retries and reports the reason
+    /// ([`not_ready`](Self::not_ready)). Returns before the first list completes
+    /// ([`synced`](Self::synced) tells when it has).
     pub async fn start(opts: K8sOptions) -> PodCache {
-        match Self::try_start(&opts).await {
-            Ok(cache) => cache,
-            Err(e) => {
-                // Expected off Kubernetes; anything else is a misconfiguration.
-                if matches!(e, K8sError::NoConfig { .. }) {
-                    log::info!("pod context off: {e}");
-                } else {
-                    log::warn!("pod context off: {e}");
-                }
-                Self::disabled()
+        let status = Arc::new(Status::default());
+        let first = connect::connect(&opts, &status).await;
+        match &first {
+            Err(e @ K8sError::NoConfig { .. }) if !connect::configured(&opts) => {
+                log::info!("pod context off: {e}");
+                return Self::disabled();
             }
+            Err(e) => {
+                log::warn!(
+                    "pod context configured but unusable: {e}; retrying, /readyz fails until it works"
+                );
+                status.set_unusable(Some(e.to_string()));
+            }
+            Ok(_) => {}
         }
-    }
-
-    async fn try_start(opts: &K8sOptions) -> Result<PodCache, K8sError> {
-        let config = load_config(opts).await?;
-        let node = node_name(opts)?;
-        let url = config.cluster_url.clone();
-        let client = Client::try_from(config).map_err(|source| K8sError::Client { source })?;
-        let api: Api<Pod> = Api::all(client);
-        let mut wc = watcher::Config::default()
-            .fields(&format!("spec.nodeName={node}"))
-            .any_semantic();
-        // Lists with `resourceVersion=0` come from the API server's watch cache (indexed by node),
-        // not from etcd: what the kubelet does, and cheap for a DaemonSet to repeat on every node.
-        // kube omits `resourceVersion=0` when a page size is set, so one node's pods come unpaged.
-        wc.page_size = None;
         let shared = Arc::new(Shared::new());
-        let backoff = watch::Backoff {
-            min: opts.retry_min,
-            max: opts.retry_max.max(opts.retry_min),
-        };
-        let task = tokio::spawn(watch::run(api, wc, shared.clone(), backoff));
-        log::info!("pod context: watching the pods of node {node} at {url}");
-        Ok(PodCache {
+        let task = tokio::spawn(connect::run(first, opts, shared.clone(), status.clone()));
+        PodCache {
             inner: Some(Arc::new(Inner {
                 shared,
-                node,
+                status,
                 task: task.abort_handle(),
             })),
-        })
+        }
     }
 
     /// A cache that is off: every lookup misses and it never changes.
@@ -142,9 +133,38 @@ impl PodCache {
         self.inner.is_some()
     }
 
-    /// The node whose pods are indexed (`None` when disabled).
+    /// The node whose pods are indexed (`None` when disabled or not yet connected).
     pub fn node(&self) -> Option<&str> {
-        self.inner.as_ref().map(|i| i.node.as_str())
+        self.inner.as_ref().and_then(|i| i.status.node())
+    }
+
+    /// Why the cache cannot serve yet: its configuration is unusable, or it has not completed a
+    /// first list (with the last failure). `None` when disabled or synced.
+    pub fn not_ready(&self) -> Option<String> {
+        let i = self.inner.as_ref()?;
+        if let Some(why) = i.status.unusable() {
+            return Some(format!("pod context configured but unusable: {why}"));
+        }
+        if i.shared.synced() {
+            return None;
+        }
+        Some(match i.status.last_error() {
+            Some(e) => format!("pod cache not synced: {e}"),
+            None => "pod cache not synced".into(),
+        })
+    }
+
+    /// Synced once, but the watch is failing now: lookups are served from what was listed
+    /// last and may miss newer pods. The reason, with the last failure.
+    pub fn degraded(&self) -> Option<String> {
+        let i = self.inner.as_ref()?;
+        if !i.shared.synced() || !i.shared.stale() {
+            return None;
+        }
+        Some(match i.status.last_error() {
+            Some(e) => format!("pod cache stale: {e}"),
+            None => "pod cache stale".into(),
+        })
     }
 
     /// The context of a container by its full id (64 hex digits, no runtime prefix).
@@ -187,50 +207,14 @@ impl PodCache {
     }
 
     pub fn stats(&self) -> PodCacheStats {
-        self.inner
-            .as_ref()
-            .map(|i| i.shared.stats())
-            .unwrap_or_default()
-    }
-}
-
-async fn load_config(opts: &K8sOptions) -> Result<Config, K8sError> {
-    match &opts.kubeconfig {
-        Some(path) => {
-            let err = |source| K8sError::Kubeconfig {
-                path: path.clone(),
-                source,
-            };
-            let kc = Kubeconfig::read_from(path).map_err(err)?;
-            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                .await
-                .map_err(err)
+        let Some(i) = self.inner.as_ref() else {
+            return PodCacheStats::default();
+        };
+        let (answers, events) = i.status.oversized();
+        PodCacheStats {
+            oversized_answers: answers,
+            oversized_events: events,
+            ..i.shared.stats()
         }
-        None => Config::infer()
-            .await
-            .map_err(|source| K8sError::NoConfig { source }),
     }
-}
-
-fn node_name(opts: &K8sOptions) -> Result<String, K8sError> {
-    if let Some(n) = opts.node_name.as_ref().filter(|n| !n.is_empty()) {
-        return Ok(n.clone());
-    }
-    if let Ok(n) = std::env::var("NODE_NAME")
-        && !n.trim().is_empty()
-    {
-        return Ok(n.trim().to_owned());
-    }
-    // The kubelet registers the node under the lower-cased hostname unless overridden.
-    let host =
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map_err(|e| K8sError::NodeName {
-            reason: format!("NODE_NAME is unset and the hostname is unreadable: {e}"),
-        })?;
-    let host = host.trim().to_ascii_lowercase();
-    if host.is_empty() {
-        return Err(K8sError::NodeName {
-            reason: "NODE_NAME is unset and the hostname is empty".into(),
-        });
-    }
-    Ok(host)
 }

@@ -4,7 +4,7 @@
 //! Recovery policy. kube's watcher resumes a broken watch from the last resource version without
 //! telling its consumer, so after a failure there is no event that says "in sync again" on a
 //! quiet node. Instead, every failure (a failed list or watch request, a broken stream, an ERROR
-//! event such as 410 Gone) ends the current watcher; after a backoff a new one starts with a full
+//! event such as 410 Gone, an answer or event over its byte budget) ends the current watcher; after a backoff a new one starts with a full
 //! list, and its `InitDone` is the moment the index is known to be complete again (`stale` goes
 //! false). A relist is cheap here: the field selector limits it to one node's pods and it is
 //! served from the API server's watch cache (`resourceVersion=0`, the way the kubelet lists).
@@ -21,7 +21,11 @@ use kube::{
 };
 use tokio::time::Instant;
 
-use super::{error::WatchError, index::Relist, index::Shared};
+use super::{
+    error::WatchError,
+    index::{Relist, Shared},
+    status::Status,
+};
 
 /// Delays between failed attempts: `min`, doubling, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +44,13 @@ impl Default for Backoff {
 }
 
 /// Runs until the last [`PodCache`](super::PodCache) handle is dropped (the task is aborted).
-pub async fn run(api: Api<Pod>, config: watcher::Config, shared: Arc<Shared>, backoff: Backoff) {
+pub async fn run(
+    api: Api<Pod>,
+    config: watcher::Config,
+    shared: Arc<Shared>,
+    status: Arc<Status>,
+    backoff: Backoff,
+) {
     let mut delay = backoff.min;
     // In an outage (no full list since the last failure): log its repeats at debug level only.
     let mut outage = false;
@@ -48,6 +58,7 @@ pub async fn run(api: Api<Pod>, config: watcher::Config, shared: Arc<Shared>, ba
         let started = Instant::now();
         let (err, listed) = watch_until_error(&api, &config, &shared, outage).await;
         shared.watch_failed();
+        status.set_last_error(err.to_string());
         if started.elapsed() >= backoff.max {
             delay = backoff.min; // it had been up for a while: start the backoff over
         }

@@ -1,8 +1,9 @@
 //! Once a second: read the kernel's loss counters into the metrics, and raise Falco's
 //! `Falco internal: syscall event drop` alert when the share of lost events passes the
 //! threshold (rule name, priority and fields as Falco writes them, so existing routing catches
-//! it), rate-limited by a token bucket as Falco's `syscall_event_drops` is. Once a minute:
-//! expire `falco_events` series of pods gone from the node.
+//! it), rate-limited by a token bucket as Falco's `syscall_event_drops` is; and decide whether
+//! the pipeline is stalled (`stall.rs`, what `/healthz` answers). Once a minute: expire
+//! `falco_events` series of pods gone from the node.
 
 use std::{
     sync::{Arc, atomic::Ordering::Relaxed},
@@ -13,7 +14,7 @@ use lanner_common::{EventKind, LossReason};
 use lanner_rules::{Alert, Priority};
 use serde_json::{Map, Value};
 
-use super::Metrics;
+use super::{Metrics, stall::StallCheck};
 use crate::stats::KernelLosses;
 
 pub const DROP_RULE: &str = "Falco internal: syscall event drop";
@@ -158,15 +159,18 @@ fn offer(alerts: &tokio::sync::mpsc::Sender<Alert>, pending: &mut Option<Alert>)
     }
 }
 
-/// Run until `stop`: `read_kernel` reads the kernel's loss map; internal alerts go to `alerts`.
+/// Run until `stop`: `read_kernel` reads the kernel's loss map; internal alerts go to `alerts`;
+/// the pipeline is stalled when it stands still with work waiting for `stall`.
 pub async fn run(
     metrics: Arc<Metrics>,
     mut read_kernel: impl FnMut() -> anyhow::Result<KernelLosses>,
     policy: DropPolicy,
+    stall: Duration,
     alerts: tokio::sync::mpsc::Sender<Alert>,
     clock: crate::clock::Clock,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut stalls = StallCheck::new(stall, crate::clock::boot_now_ns());
     let mut monitor = DropMonitor::new(policy.clone());
     let mut before = Interval::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -180,13 +184,6 @@ pub async fn run(
             _ = stop.changed() => return,
         }
         offer(&alerts, &mut pending);
-        let kernel = match read_kernel() {
-            Ok(k) => k,
-            Err(e) => {
-                log::warn!("reading the kernel's loss counters: {e:#}");
-                continue;
-            }
-        };
         let read: u64 = metrics
             .sources
             .counters
@@ -194,6 +191,14 @@ pub async fn run(
             .iter()
             .map(|c| c.load(Relaxed))
             .sum();
+        stalls.check(&metrics.pipeline, read, crate::clock::boot_now_ns());
+        let kernel = match read_kernel() {
+            Ok(k) => k,
+            Err(e) => {
+                log::warn!("reading the kernel's loss counters: {e:#}");
+                continue;
+            }
+        };
         let now_totals = totals(&kernel, read);
         metrics.set_kernel_losses(kernel);
         let interval = delta(&now_totals, &before);

@@ -8,7 +8,9 @@
 pub mod falco_events;
 pub mod health;
 pub mod histogram;
+mod routes;
 pub mod server;
+pub mod stall;
 pub mod text;
 
 use std::{
@@ -31,6 +33,8 @@ use crate::{
 };
 use falco_events::{FalcoEvents, PodRef};
 use histogram::Histogram;
+use server::ConnCounters;
+use stall::Pipeline;
 use text::Exposition;
 
 /// Rule evaluation of one event: well under a µs to a few µs.
@@ -67,6 +71,10 @@ pub struct Metrics {
     pub drop_alerts_lost: AtomicU64,
     /// Probes attached and capturing (`/readyz` also needs the pod cache synced).
     pub capturing: AtomicBool,
+    /// Whether the pipeline moves (`/healthz`).
+    pub pipeline: Arc<Pipeline>,
+    /// The endpoint's connections.
+    pub conns: Arc<ConnCounters>,
     started: Instant,
     sinks: Mutex<Vec<(String, Arc<SinkStats>)>>,
 }
@@ -85,6 +93,8 @@ impl Metrics {
             drop_alerts: AtomicU64::new(0),
             drop_alerts_lost: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
+            pipeline: Arc::default(),
+            conns: Arc::default(),
             started: Instant::now(),
             sinks: Mutex::default(),
         }
@@ -122,6 +132,11 @@ impl Metrics {
         *lock(&self.kernel) = k;
     }
 
+    /// The kernel's loss counters as the health task last read them.
+    pub fn kernel_losses(&self) -> KernelLosses {
+        lock(&self.kernel).clone()
+    }
+
     /// Drop `falco_events` series of pods gone from the node.
     pub fn expire_series(&self) {
         let live: HashSet<PodRef> = self
@@ -134,15 +149,16 @@ impl Metrics {
         lock(&self.falco).expire(&live, Instant::now());
     }
 
-    /// Ready: capturing, and the pod cache synced (or Kubernetes off).
-    pub fn ready(&self) -> Result<(), &'static str> {
+    /// Ready: capturing, and the pod cache usable and synced (or Kubernetes off). When ready,
+    /// what works in a degraded way (a stale pod cache), if anything.
+    pub fn ready(&self) -> Result<Option<String>, String> {
         if !self.capturing.load(Relaxed) {
-            return Err("probes not attached");
+            return Err("probes not attached".into());
         }
-        if self.sources.pods.enabled() && !self.sources.pods.synced() {
-            return Err("pod cache not synced");
+        match self.sources.pods.not_ready() {
+            Some(why) => Err(why),
+            None => Ok(self.sources.pods.degraded()),
         }
-        Ok(())
     }
 
     pub fn render(&self) -> String {
@@ -151,6 +167,7 @@ impl Metrics {
         self.render_events(&mut out);
         self.render_pipeline(&mut out);
         self.render_sinks(&mut out);
+        self.conns.render(&mut out);
         out.into_string()
     }
 
@@ -445,6 +462,18 @@ impl Metrics {
         ];
         for (name, help, kind, v) in single {
             out.single(name, help, kind, v as f64);
+        }
+        let oversized = "lanner_pod_cache_oversized_answers_total";
+        out.family(
+            oversized,
+            "Answers of the Kubernetes API refused for passing their byte budget: a whole answer (the pod list, an error) or one watch event; each fails that list/watch, which is retried",
+            "counter",
+        );
+        for (what, n) in [
+            ("list", pods.oversized_answers),
+            ("watch_event", pods.oversized_events),
+        ] {
+            out.sample(oversized, &[("answer", what)], n as f64);
         }
         self.eval_latency.render(
             out,

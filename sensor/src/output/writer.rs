@@ -3,10 +3,17 @@
 //! reload takes effect at the next batch. Flushed after every batch, so a reader of the pipe
 //! (Fluent Bit tailing the container log) sees alerts promptly. Internal alerts (the drop
 //! alert) come in on their own channel and go out the same way.
+//!
+//! For the stall check (`metrics/stall.rs`) the thread reports how many events it has handled,
+//! after each batch, and when a write to stdout began, around each write: a pipe nobody reads
+//! blocks that write, and `/healthz` must say so.
 
 use std::{
     io::Write as _,
-    sync::{Arc, atomic::Ordering::Relaxed},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
     time::Instant,
 };
 
@@ -16,7 +23,7 @@ use tokio::sync::mpsc;
 use crate::{
     clock::{self, Clock},
     enrich::{Enriched, pods::PodContext},
-    metrics::{Metrics, falco_events::PodRef},
+    metrics::{Metrics, falco_events::PodRef, stall::Stage},
     output::{alert, alert::AlertFormat, json},
     rules::{extract::EventView, live::LiveRules},
     sinks::{Record, deliver::SinkHandle},
@@ -41,11 +48,17 @@ impl Writer {
         events: mpsc::Receiver<Enriched>,
         internal: mpsc::Receiver<Alert>,
     ) -> std::thread::JoinHandle<anyhow::Result<()>> {
+        let guard = self.metrics.pipeline.guard(Stage::Output);
         std::thread::spawn(move || {
+            let _running = guard;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()?;
-            rt.block_on(self.run(events, internal))
+            let done = rt.block_on(self.run(events, internal));
+            if let Err(e) = &done {
+                log::error!("output: {e:#}");
+            }
+            done
         })
     }
 
@@ -56,7 +69,12 @@ impl Writer {
     ) -> anyhow::Result<()> {
         let clock = Clock::new();
         let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let pipeline = self.metrics.pipeline.clone();
+        let watched = Watched {
+            inner: stdout.lock(),
+            since_ns: &pipeline.writing_since_ns,
+        };
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, watched);
         let mut seen: u64 = 0;
         let mut internal_open = true;
         loop {
@@ -70,6 +88,7 @@ impl Writer {
                         self.one(&ruleset, &ev, &clock, seen.is_multiple_of(SAMPLE_EVERY), &mut out)?;
                         next = events.try_recv().ok();
                     }
+                    pipeline.handled.store(seen, Relaxed);
                 }
                 a = internal.recv(), if internal_open => {
                     match a {
@@ -128,6 +147,36 @@ impl Writer {
         }
         self.metrics.last_event_ns.store(epoch_ns, Relaxed);
         Ok(())
+    }
+}
+
+/// A writer that publishes when its current write began (boot-clock ns, 0 between writes).
+/// Wrapped under the `BufWriter`, so the clock is read once per flush, not per alert.
+struct Watched<'a, W> {
+    inner: W,
+    since_ns: &'a AtomicU64,
+}
+
+impl<W: std::io::Write> Watched<'_, W> {
+    fn timed<T>(&mut self, f: impl FnOnce(&mut W) -> std::io::Result<T>) -> std::io::Result<T> {
+        self.since_ns.store(clock::boot_now_ns().max(1), Relaxed);
+        let r = f(&mut self.inner);
+        self.since_ns.store(0, Relaxed);
+        r
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Watched<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.timed(|w| w.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.timed(|w| w.write_all(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.timed(|w| w.flush())
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
 };
 
 use lanner_rules::{Options, Ruleset};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::Signal;
 
 use super::files;
 use crate::enrich::Interest;
@@ -119,15 +119,16 @@ pub fn load(paths: &[PathBuf], options: &Options) -> Result<Ruleset, Vec<String>
     }
 }
 
-/// Reload on SIGHUP, and when `watch` is set, when the files change (checked every second).
-pub async fn watch(live: LiveRules, paths: Vec<PathBuf>, options: Options, watch: bool) {
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot handle SIGHUP, rules reload by signal disabled: {e}");
-            return;
-        }
-    };
+/// Reload on SIGHUP (`hup`: installed by the caller before it unblocks the signal, so a SIGHUP
+/// of the start-up is seen here; `signals.rs`), and when `watch` is set, when the files change
+/// (checked every second).
+pub async fn watch(
+    live: LiveRules,
+    mut hup: Signal,
+    paths: Vec<PathBuf>,
+    options: Options,
+    watch: bool,
+) {
     let mut seen = files::fingerprint(&paths);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

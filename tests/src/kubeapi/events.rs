@@ -1,12 +1,13 @@
-//! The watch half of the fake: a chunked stream of watch events, as the API server sends them.
+//! The watch half of the fake: a chunked stream of watch events, as the API server sends them;
+//! and the answers that never end ([`Flood`]).
 
-use std::{io, time::Duration};
+use std::{io, sync::atomic::Ordering::Relaxed, time::Duration};
 
 use serde_json::{Value, json};
 use tokio::{io::AsyncWriteExt, net::tcp::OwnedWriteHalf, time::Instant};
 
 use super::{
-    Change, Kind, RecordedRequest, Selector, Shared, lock,
+    Change, Flood, Kind, RecordedRequest, Selector, Shared, lock,
     serve::{send, status},
 };
 
@@ -76,6 +77,9 @@ pub(super) async fn watch(
     for l in &first {
         chunk(wr, l).await?;
     }
+    if lock(&shared.state).flood == Flood::EndlessWatchEvent {
+        return endless_event(shared, wr).await;
+    }
     loop {
         tokio::select! {
             // Changes first: what happened before a close is still sent.
@@ -113,6 +117,61 @@ fn render(c: &Change, sel: &Selector, bookmarks: bool) -> Option<String> {
         },
     };
     Some(line(kind, &c.new))
+}
+
+/// Size of each chunk of a flood.
+const FLOOD_CHUNK: usize = 64 * 1024;
+
+/// A 200 `PodList` whose items never end: repeats of the selected pods (or of a made-up one)
+/// until the client hangs up.
+pub(super) async fn endless_list(
+    shared: &Shared,
+    sel: &Selector,
+    wr: &mut OwnedWriteHalf,
+) -> io::Result<()> {
+    let (rv, mut items) = {
+        let st = lock(&shared.state);
+        let items: Vec<String> = st
+            .pods
+            .values()
+            .filter(|p| sel.matches(p))
+            .map(Value::to_string)
+            .collect();
+        (st.rv, items)
+    };
+    if items.is_empty() {
+        items.push(json!({"metadata": {"name": "endless", "namespace": "default"}}).to_string());
+    }
+    wr.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await?;
+    let head = format!(
+        r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{"resourceVersion":"{rv}"}},"items":["#
+    );
+    chunk(wr, &head).await?;
+    let mut block = String::new();
+    while block.len() < FLOOD_CHUNK {
+        for item in &items {
+            block.push_str(item);
+            block.push(',');
+        }
+    }
+    loop {
+        chunk(wr, &block).await?;
+        shared.flooded.fetch_add(block.len() as u64, Relaxed);
+    }
+}
+
+/// One watch event whose object never ends: no newline ever comes.
+async fn endless_event(shared: &Shared, wr: &mut OwnedWriteHalf) -> io::Result<()> {
+    let head = r#"{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"endless","namespace":"default","annotations":{"endless":""#;
+    chunk(wr, head).await?;
+    let block = "x".repeat(FLOOD_CHUNK);
+    loop {
+        chunk(wr, &block).await?;
+        shared.flooded.fetch_add(block.len() as u64, Relaxed);
+    }
 }
 
 fn line(kind: &str, object: &Value) -> String {

@@ -9,7 +9,7 @@ use tokio::{
     net::{TcpStream, tcp::OwnedWriteHalf},
 };
 
-use super::{Page, RecordedRequest, Selector, Shared, events, lock};
+use super::{Flood, Page, RecordedRequest, Selector, Shared, events, lock};
 use crate::receivers::{form_decode, http::read_request, percent_decode};
 
 pub(super) async fn serve_conn(stream: TcpStream, shared: Arc<Shared>) {
@@ -92,6 +92,9 @@ async fn collection(
     };
     if req.is_watch() {
         return events::watch(shared, req, &sel, wr).await;
+    }
+    if lock(&shared.state).flood == Flood::EndlessList {
+        return events::endless_list(shared, &sel, wr).await;
     }
     let (code, body) = list(shared, req, &sel);
     send(wr, code, &body).await
