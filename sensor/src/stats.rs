@@ -125,6 +125,7 @@ pub fn to_json(s: &Snapshot<'_>) -> Value {
             "bad_container_ids": p.bad_container_ids,
             "oversized_answers": p.oversized_answers,
             "oversized_events": p.oversized_events,
+            "pods_refused": p.pods_refused,
             "resolved_after_wait": s.pod_wait.resolved_after_wait.load(Relaxed),
             "sent_pending": s.pod_wait.sent_pending.load(Relaxed),
         },

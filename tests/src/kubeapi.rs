@@ -96,6 +96,9 @@ pub enum Flood {
     /// Lists are answered normally; every watch sends its first events, then one event whose
     /// object never ends (no newline ever comes).
     EndlessWatchEvent,
+    /// Every list answer starts (status, headers, the first bytes of the body), then nothing
+    /// more comes, while the connection stays open.
+    SilentList,
 }
 
 struct Shared {

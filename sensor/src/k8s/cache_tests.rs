@@ -404,3 +404,48 @@ fn the_handle_is_cheap_to_share_across_tasks() {
     shareable::<PodCache>();
     shareable::<std::sync::Arc<super::PodMeta>>();
 }
+
+/// An API server listing more pods than a node can run fills the index to its cap and no
+/// further: the rest are counted, and the cache says it may miss pods.
+#[tokio::test]
+async fn more_pods_than_the_index_holds_are_refused_and_counted() {
+    use super::index::MAX_PODS;
+    let f = fixture().await;
+    let extra = 5;
+    for i in 0..(MAX_PODS + extra) as u64 {
+        f.server.add_pod(pod(&format!("p{i}"), NODE, 1_000 + i));
+    }
+    let cache = PodCache::start(f.opts.clone()).await;
+    wait_until("synced", || cache.synced()).await;
+    let stats = cache.stats();
+    assert_eq!(stats.pods, MAX_PODS as u64);
+    assert_eq!(stats.pods_refused, extra as u64);
+    assert!(cache.stale(), "a cache that refused pods is not in sync");
+    // One more through the watch: refused too.
+    f.server.add_pod(pod("late", NODE, 99));
+    wait_until("refused", || cache.stats().pods_refused == extra as u64 + 1).await;
+    assert_eq!(cache.lookup(&hex_id(99)), None);
+    assert_eq!(cache.stats().pods, MAX_PODS as u64);
+}
+
+/// An API server that starts a list answer and then goes silent: the request fails at the
+/// read timeout and is retried (counted), and the cache syncs once answers come again.
+#[tokio::test]
+async fn a_silent_list_times_out_and_is_retried() {
+    let f = fixture().await;
+    f.server.add_pod(pod("web", NODE, 7));
+    f.server.flood(Flood::SilentList);
+    let opts = K8sOptions {
+        read_timeout: Duration::from_millis(300),
+        ..f.opts.clone()
+    };
+    let cache = PodCache::start(opts).await;
+    wait_until("a timed-out list counted", || {
+        cache.stats().watch_errors >= 2
+    })
+    .await;
+    assert!(!cache.synced() && cache.stale());
+    f.server.flood(Flood::Off);
+    wait_until("synced", || cache.synced() && !cache.stale()).await;
+    assert!(cache.lookup(&hex_id(7)).is_some());
+}

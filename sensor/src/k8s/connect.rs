@@ -41,9 +41,17 @@ pub fn configured(opts: &K8sOptions) -> bool {
     opts.kubeconfig.is_some() || set("KUBECONFIG") || set("KUBERNETES_SERVICE_HOST")
 }
 
+/// The server ends each watch after this long (kube's default is 290 s).
+pub const WATCH_SECONDS: u32 = 240;
+/// The default of `K8sOptions::read_timeout`: a minute past the end of a watch.
+pub const READ_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(WATCH_SECONDS as u64 + 60);
+
 pub async fn connect(opts: &K8sOptions, status: &Arc<Status>) -> Result<Connected, K8sError> {
     let node = node_name(opts)?;
-    let config = load_config(opts).await?;
+    let mut config = load_config(opts).await?;
+    config.read_timeout = Some(opts.read_timeout);
+    config.reset_reader_on_write = true;
     let url = config.cluster_url.to_string();
     let client = ClientBuilder::try_from(config)
         .map_err(|source| K8sError::Client { source })?
@@ -89,6 +97,7 @@ pub async fn run(
     let Connected { api, node, url } = connected;
     let mut wc = watcher::Config::default()
         .fields(&format!("spec.nodeName={node}"))
+        .timeout(WATCH_SECONDS)
         .any_semantic();
     // Lists with `resourceVersion=0` come from the API server's watch cache (indexed by node),
     // not from etcd: what the kubelet does, and cheap for a DaemonSet to repeat on every node.

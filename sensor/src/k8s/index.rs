@@ -32,7 +32,15 @@ pub struct PodCacheStats {
     pub oversized_answers: u64,
     /// Watch events refused for passing their byte budget.
     pub oversized_events: u64,
+    /// Pods not indexed because the index was full ([`MAX_PODS`], [`MAX_CONTAINERS`]).
+    pub pods_refused: u64,
 }
+
+/// Most pods and containers indexed. A node runs at most a few hundred pods (kubelet's
+/// `maxPods`, 110 by default); an API server (or whatever answers in its place) sending more
+/// cannot grow the sensor: the extra pods are refused, counted, and the cache says stale.
+pub const MAX_PODS: usize = 4096;
+pub const MAX_CONTAINERS: usize = 16_384;
 
 #[derive(Default)]
 struct Index {
@@ -49,20 +57,27 @@ impl Index {
         }
     }
 
-    fn insert_pod(&mut self, key: String, containers: Vec<(String, Arc<PodMeta>)>) {
+    /// False (nothing inserted) when the index is full. The pod's old entries must be removed
+    /// first.
+    fn insert_pod(&mut self, key: String, containers: Vec<(String, Arc<PodMeta>)>) -> bool {
+        if self.pods.len() >= MAX_PODS || self.containers.len() + containers.len() > MAX_CONTAINERS
+        {
+            return false;
+        }
         let mut ids = Vec::with_capacity(containers.len());
         for (id, meta) in containers {
             self.containers.insert(id.clone(), meta);
             ids.push(id);
         }
         self.pods.insert(key, ids);
+        true
     }
 }
 
 /// A full list being received (`Init` … `InitDone`); swapped in whole at the end, so lookups keep
 /// being served from the previous index while a relist is in flight.
 #[derive(Default)]
-pub struct Relist(Index);
+pub struct Relist(Index, bool);
 
 pub struct Shared {
     index: RwLock<Index>,
@@ -71,6 +86,7 @@ pub struct Shared {
     watch_errors: AtomicU64,
     relists: AtomicU64,
     bad_ids: AtomicU64,
+    refused: AtomicU64,
     /// Bumped after every change of the index; [`PodCache::changed`](super::PodCache::changed)
     /// subscribes to it.
     generation: watch::Sender<u64>,
@@ -85,6 +101,7 @@ impl Shared {
             watch_errors: AtomicU64::new(0),
             relists: AtomicU64::new(0),
             bad_ids: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             generation: watch::Sender::new(0),
         }
     }
@@ -127,6 +144,7 @@ impl Shared {
             watch_errors: self.watch_errors.load(Relaxed),
             relists: self.relists.load(Relaxed),
             bad_container_ids: self.bad_ids.load(Relaxed),
+            pods_refused: self.refused.load(Relaxed),
             ..PodCacheStats::default()
         }
     }
@@ -141,10 +159,13 @@ impl Shared {
     pub fn apply(&self, pod: &Pod) {
         let key = pod_key(pod);
         let containers = self.read_pod(pod);
-        self.write(|ix| {
+        let fits = self.write(|ix| {
             ix.remove_pod(&key);
-            ix.insert_pod(key, containers);
+            ix.insert_pod(key, containers)
         });
+        if !fits {
+            self.refuse();
+        }
         self.bump();
     }
 
@@ -160,17 +181,32 @@ impl Shared {
         let key = pod_key(pod);
         let containers = self.read_pod(pod);
         relist.0.remove_pod(&key);
-        relist.0.insert_pod(key, containers);
+        if !relist.0.insert_pod(key, containers) {
+            relist.1 = true;
+            self.refuse();
+        }
     }
 
     /// `InitDone`: the full list replaces the index (pods not listed are gone) and the index is
     /// in sync with the API server again.
     pub fn relist_done(&self, relist: Relist) {
-        self.write(|ix| *ix = relist.0);
+        let Relist(index, refused) = relist;
+        self.write(|ix| *ix = index);
         self.relists.fetch_add(1, Relaxed);
         self.synced.store(true, Relaxed);
-        self.stale.store(false, Relaxed);
+        // A list with pods the index had no room for is not in sync.
+        self.stale.store(refused, Relaxed);
         self.bump();
+    }
+
+    /// A pod the index had no room for: counted, and the cache may miss pods.
+    fn refuse(&self) {
+        if self.refused.fetch_add(1, Relaxed) == 0 {
+            log::warn!(
+                "pod context: more than {MAX_PODS} pods or {MAX_CONTAINERS} containers for this node; the extra ones are not indexed"
+            );
+        }
+        self.stale.store(true, Relaxed);
     }
 
     fn read_pod(&self, pod: &Pod) -> Vec<(String, Arc<PodMeta>)> {
@@ -197,7 +233,7 @@ impl Shared {
         f(&self.index.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn write(&self, f: impl FnOnce(&mut Index)) {
-        f(&mut self.index.write().unwrap_or_else(PoisonError::into_inner));
+    fn write<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
+        f(&mut self.index.write().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -57,6 +57,11 @@ pub struct K8sOptions {
     pub retry_max: Duration,
     /// Largest answers read from the API server.
     pub budget: Budget,
+    /// Longest silence on a connection to the API server before its request fails (and is
+    /// retried). kube sets none (for exec sessions' sake): an API server that accepted a
+    /// list and then went silent would hold it forever. Nothing of ours is silent longer than
+    /// a watch, which the server ends after `connect::WATCH_SECONDS`.
+    pub read_timeout: Duration,
 }
 
 impl Default for K8sOptions {
@@ -68,6 +73,7 @@ impl Default for K8sOptions {
             retry_min: b.min,
             retry_max: b.max,
             budget: Budget::default(),
+            read_timeout: connect::READ_TIMEOUT,
         }
     }
 }

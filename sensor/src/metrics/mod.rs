@@ -463,6 +463,12 @@ impl Metrics {
         for (name, help, kind, v) in single {
             out.single(name, help, kind, v as f64);
         }
+        out.single(
+            "lanner_pod_cache_pods_refused_total",
+            "Pods not indexed because the index was full (4,096 pods or 16,384 containers); the cache is marked stale",
+            COUNTER,
+            pods.pods_refused as f64,
+        );
         let oversized = "lanner_pod_cache_oversized_answers_total";
         out.family(
             oversized,

@@ -124,6 +124,17 @@ const FLOOD_CHUNK: usize = 64 * 1024;
 
 /// A 200 `PodList` whose items never end: repeats of the selected pods (or of a made-up one)
 /// until the client hangs up.
+/// A list answer that starts and then never goes on; the connection stays open until the
+/// client gives up.
+pub(super) async fn silent_list(wr: &mut OwnedWriteHalf) -> io::Result<()> {
+    wr.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await?;
+    chunk(wr, r#"{"kind":"PodList","apiVersion":"v1","#).await?;
+    std::future::pending().await
+}
+
 pub(super) async fn endless_list(
     shared: &Shared,
     sel: &Selector,

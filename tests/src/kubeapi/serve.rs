@@ -93,8 +93,11 @@ async fn collection(
     if req.is_watch() {
         return events::watch(shared, req, &sel, wr).await;
     }
-    if lock(&shared.state).flood == Flood::EndlessList {
-        return events::endless_list(shared, &sel, wr).await;
+    let flood = lock(&shared.state).flood;
+    match flood {
+        Flood::EndlessList => return events::endless_list(shared, &sel, wr).await,
+        Flood::SilentList => return events::silent_list(wr).await,
+        Flood::Off | Flood::EndlessWatchEvent => {}
     }
     let (code, body) = list(shared, req, &sel);
     send(wr, code, &body).await
