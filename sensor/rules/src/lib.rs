@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod availability;
+pub mod budget;
 pub mod compile;
 pub mod diag;
 pub mod event;

@@ -1,0 +1,149 @@
+//! The expansion budget: the official rules are far inside it, and bombs are refused by
+//! measuring, before anything is written out.
+
+use std::{fmt::Write as _, sync::Arc};
+
+use super::*;
+use crate::{
+    Options,
+    compile::Compiler,
+    loader::{self, Source},
+    testing::official_sources,
+};
+
+fn source(text: String) -> Source {
+    Source {
+        name: Arc::from("bomb.yaml"),
+        text,
+    }
+}
+
+/// Load `text`; the errors, one per line.
+fn errors_of(text: String) -> String {
+    match crate::load(&[source(text)], &Options::default()) {
+        Ok(_) => panic!("loaded"),
+        Err(e) => e
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+fn rule(name: &str, condition: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: d\n  condition: {condition}\n  output: o\n  priority: WARNING\n"
+    )
+}
+
+/// `m0` is two checks; each `mN` uses `m(N-1)` twice, so `mN` doubles at each level.
+fn macro_bomb(levels: usize) -> String {
+    let mut t = "- macro: m0\n  condition: proc.name = a or proc.name = b\n".to_string();
+    for i in 1..=levels {
+        let _ = write!(
+            t,
+            "- macro: m{i}\n  condition: m{p} or (m{p} and proc.pid > {i})\n",
+            p = i - 1
+        );
+    }
+    t + &rule("bomb", &format!("evt.type = execve and m{levels}"))
+}
+
+#[test]
+fn official_rules_are_far_inside_the_budget() {
+    let outcome = loader::load(&official_sources());
+    assert!(outcome.errors.is_empty());
+    let mut compiler = Compiler::new(&outcome.collected);
+    let (mut max, mut total) = (Expanded::default(), Expanded::default());
+    for r in &outcome.collected.rules {
+        let (node, size) = compiler.condition(&r.name, &r.condition).unwrap();
+        max.nodes = max.nodes.max(size.nodes);
+        max.bytes = max.bytes.max(size.bytes);
+        max.depth = max.depth.max(size.depth);
+        let types = crate::compile::evt_types(&node).iter().count() as u64;
+        total = total.plus(size.times(types));
+    }
+    println!("official rules: largest condition {max:?}; all, per event type: {total:?}");
+    for d in [Dimension::Nodes, Dimension::Bytes] {
+        assert!(d.of(&max) * 10 < d.rule_limit(), "{d:?} {max:?}");
+        assert!(d.of(&total) * 10 < d.total_limit(), "{d:?} {total:?}");
+    }
+    assert!(max.depth * 10 < MAX_DEPTH, "{max:?}");
+}
+
+#[test]
+fn a_macro_bomb_is_refused_at_the_macro_that_blew_it() {
+    // 60 levels would be 2^61 nodes: refused by measuring, so this takes no time or memory.
+    let errors = errors_of(macro_bomb(60));
+    // m0 has 3 nodes and mN 2·|m(N-1)| + 5: m14 is the first over 100,000 (131,067).
+    let first_over = (1..=60)
+        .scan(3u64, |n, _| {
+            *n = 2 * *n + 5;
+            Some(*n)
+        })
+        .position(|n| n > MAX_RULE_NODES)
+        .unwrap()
+        + 1;
+    // Used on the line of m(first_over + 1)'s condition, after `condition: `.
+    let line = 2 + 2 * (first_over + 1);
+    assert_eq!(
+        errors,
+        format!(
+            "bomb.yaml:{line}:14: error: rule 'bomb': macro 'm{first_over}' has 131067 nodes once the macros it uses are written out, more than the {MAX_RULE_NODES} a rule may have (near 'm{first_over}')"
+        )
+    );
+}
+
+#[test]
+fn a_rule_over_the_budget_through_several_macros_names_its_largest() {
+    // Two macros of 60,001 nodes each: neither is over alone, the rule using both is.
+    let half: Vec<String> = (0..60_000).map(|i| format!("proc.pid = {i}")).collect();
+    let text = format!(
+        "- macro: a\n  condition: {}\n- macro: b\n  condition: {}\n{}",
+        half.join(" or "),
+        half.join(" and "),
+        rule("wide", "a or b")
+    );
+    let errors = errors_of(text);
+    assert!(
+        errors.starts_with(
+            "bomb.yaml:7:14: error: rule 'wide': the condition has 120005 nodes once its macros are written out, more than the 100000 a rule may have (its largest macro, 'a' at bomb.yaml:7:14, has 60001)"
+        ),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_list_written_out_too_often_is_refused() {
+    // One list of 1 MiB, named twenty times in one condition: 20 MiB of values.
+    let items: Vec<String> = (0..16_384).map(|i| format!("{i:064}")).collect();
+    let uses = vec!["proc.name in (big)"; 20].join(" or ");
+    let text = format!(
+        "- list: big\n  items: [{}]\n{}",
+        items.join(", "),
+        rule("lists", &uses)
+    );
+    let errors = errors_of(text);
+    assert!(
+        errors.starts_with("bomb.yaml:5:14: error: rule 'lists': the condition has 20971520 bytes of values, more than the"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn rules_over_the_total_budget_are_refused_at_the_rule_that_crosses_it() {
+    // One macro of 50,001 nodes, used by rules on every event type (11 each): the total
+    // crosses its limit at the second rule.
+    let terms: Vec<String> = (0..50_000).map(|i| format!("proc.pid = {i}")).collect();
+    let mut text = format!("- macro: m\n  condition: {}\n", terms.join(" or "));
+    for i in 0..3 {
+        text += &rule(&format!("r{i}"), "m");
+    }
+    let errors = errors_of(text);
+    assert!(
+        errors.starts_with(&format!(
+            "bomb.yaml:10:14: error: rule 'r1': the rules have more than {MAX_TOTAL_NODES} nodes in all"
+        )),
+        "{errors}"
+    );
+}
