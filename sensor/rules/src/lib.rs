@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod availability;
 pub mod budget;
+mod check_key;
 pub mod compile;
 pub mod diag;
 pub mod event;
@@ -48,6 +49,8 @@ pub mod testing;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod large_tests;
 #[cfg(test)]
 mod official_tests;
 #[cfg(test)]

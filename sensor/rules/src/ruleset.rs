@@ -243,7 +243,7 @@ impl Ruleset {
                 }
             }
             specialize::unwrap_single_use(&mut filters);
-            let mut filters: Vec<Node> = filters.into_iter().map(factor::factor).collect();
+            let mut filters = factor::factor_all(filters);
             // Slots of shared checks are per type (an event meets one type's filters), after
             // the macros' slots.
             let slots = share::share_checks(&mut filters, compiler_slots);

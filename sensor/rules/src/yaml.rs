@@ -149,13 +149,20 @@ impl<'a> YamlFile<'a> {
                 }
                 Err(e) => e,
             };
-            if repairs < MAX_REPAIRS
-                && let Some(fixed) = reindent_flow_line(&text, &msg, line, col)
-            {
-                text = Cow::Owned(fixed);
-                repairs += 1;
-                continue;
-            }
+            // Each repair parses the whole text again: budgeted by the bytes parsed.
+            let affordable = repairs < MAX_REPAIRS
+                && (repairs + 2).saturating_mul(text.len()) <= MAX_REPAIR_WORK;
+            let msg = match reindent_flow_line(&text, &msg, line, col) {
+                Some(fixed) if affordable => {
+                    text = Cow::Owned(fixed);
+                    repairs += 1;
+                    continue;
+                }
+                Some(_) => format!(
+                    "{msg} (after re-indenting {repairs} lines of flow collections, the most a file of this size gets)"
+                ),
+                None => msg,
+            };
             let (line, col, token) = blame(&text, &msg, line.max(1), col + 1);
             let pos = Pos { file, line, col };
             let d = Diagnostic::error(pos, msg);
@@ -196,6 +203,9 @@ impl<'a> YamlFile<'a> {
         let style = *style;
         let mut segments = Vec::new();
         let mut off = 0;
+        // Bytes of the source lines not found in the value since the last one that was (and of
+        // that one past what matched): the next line's value lies at most about that far on.
+        let mut unmatched = 0;
         let first_line = node.line;
         for line_no in first_line..=self.line_starts.len() {
             if off >= value.len() {
@@ -226,7 +236,11 @@ impl<'a> YamlFile<'a> {
             let found = if line_no == first_line && !style.is_block() {
                 Some((0, common_prefix(value, content)))
             } else {
-                find_line(value, off, content)
+                find_line(value, off, content, unmatched)
+            };
+            unmatched = match found {
+                Some((_, len)) => content.len().saturating_sub(len),
+                None => unmatched + content.len() + 1,
             };
             if let Some((at, len)) = found {
                 segments.push((
@@ -284,6 +298,9 @@ fn build(text: &str) -> Result<Vec<Node>, (String, usize, usize)> {
 
 /// Most lines `reindent_flow_line` may fix in one file.
 const MAX_REPAIRS: usize = 1000;
+/// Most bytes parsed in all while repairing (the official files need a dozen repairs of
+/// 100 KB; a 16 MiB file gets 7).
+const MAX_REPAIR_WORK: usize = 128 << 20;
 
 /// yaml-rust2 refuses a line of a flow collection indented less than the key that opened it
 /// once a quoted item came before, as in the official rules files:
@@ -351,10 +368,16 @@ fn common_prefix(a: &str, b: &str) -> usize {
         .map_or(0, |((i, c), _)| i + c.len_utf8())
 }
 
+/// Most bytes past the expected place searched for a line of a scalar that does not continue
+/// it where expected: a search of the whole rest of the value for every such line made a
+/// scalar of many such lines quadratic.
+const MAX_LOOKAHEAD: usize = 4096;
+
 /// Where the source line `content` continues the value, at or after `off`: first past the line
 /// breaks or spaces folding left there, else (an escape or a closing quote differs) by the
-/// line's first word. Returns the offset and how many bytes matched.
-fn find_line(value: &str, off: usize, content: &str) -> Option<(usize, usize)> {
+/// line's first word, within `unmatched` bytes (the lines before it not found) and the line's
+/// own length. Returns the offset and how many bytes matched.
+fn find_line(value: &str, off: usize, content: &str, unmatched: usize) -> Option<(usize, usize)> {
     let rest = value.get(off..)?;
     let seps = rest.len() - rest.trim_start_matches([' ', '\n']).len();
     for skip in 0..=seps {
@@ -368,7 +391,13 @@ fn find_line(value: &str, off: usize, content: &str) -> Option<(usize, usize)> {
         .filter(|&i| i > 0)
         .unwrap_or(content.len());
     let word = &content[..word_end];
-    rest.find(word).map(|i| (off + i, word.len()))
+    let mut window = (seps + unmatched + content.len()).min(MAX_LOOKAHEAD) + word.len();
+    while !rest.is_char_boundary(window.min(rest.len())) {
+        window += 1;
+    }
+    rest[..window.min(rest.len())]
+        .find(word)
+        .map(|i| (off + i, word.len()))
 }
 
 /// An open sequence or map while its events arrive.
