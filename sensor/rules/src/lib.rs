@@ -28,6 +28,7 @@ mod program;
 pub mod ruleset;
 mod share;
 pub mod specialize;
+pub mod text;
 pub mod timefmt;
 pub mod value;
 pub mod yaml;
