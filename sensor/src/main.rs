@@ -20,6 +20,7 @@ mod sinks;
 mod stats;
 #[cfg(test)]
 mod testutil;
+mod textfile;
 
 use clap::Parser as _;
 

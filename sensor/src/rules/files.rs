@@ -10,8 +10,15 @@ use std::{
 use anyhow::{Context as _, bail};
 use lanner_rules::loader::Source;
 
+use crate::textfile;
+
 /// Name shown in diagnostics for the built-in ruleset.
 pub const BUILTIN_NAME: &str = "<built-in>/lanner_rules.yaml";
+
+/// Largest rules file read (the official ones are under 100 KB).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Most bytes all the rules files may have together.
+pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
 
 /// The files `paths` stand for, in load order.
 pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -42,12 +49,25 @@ pub fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     if files.is_empty() {
         bail!("no rules files (*.yaml, *.yml) in {}", show(paths));
     }
-    files.iter().map(|f| read_file(f)).collect()
+    let mut total = 0;
+    let mut sources = Vec::with_capacity(files.len());
+    for f in &files {
+        let source = read_file(f)?;
+        total += source.text.len() as u64;
+        if total > MAX_TOTAL_BYTES {
+            bail!(
+                "{}: error: the rules files have more than the {MAX_TOTAL_BYTES} bytes they may have together",
+                f.display()
+            );
+        }
+        sources.push(source);
+    }
+    Ok(sources)
 }
 
-pub fn read_file(f: &Path) -> anyhow::Result<Source> {
-    let text = std::fs::read_to_string(f)
-        .with_context(|| format!("reading rules file {}", f.display()))?;
+/// One rules file: a regular file of at most `MAX_FILE_BYTES`, UTF-8 (see `textfile`).
+pub fn read_file(f: &Path) -> Result<Source, textfile::TextFileError> {
+    let text = textfile::read(f, "rules file", MAX_FILE_BYTES)?;
     Ok(Source {
         name: Arc::from(f.display().to_string()),
         text,
