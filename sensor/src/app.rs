@@ -36,7 +36,10 @@ use crate::{
     metrics::{self, Metrics, falco_events::FalcoEvents, health, server},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
-    rules::live::LiveRules,
+    rules::{
+        live::LiveRules,
+        reloader::{self, Reloader},
+    },
     sinks,
     stats::{self, Counters, KernelLosses, StageGauges},
 };
@@ -148,12 +151,15 @@ pub async fn run(args: Cli, rules: RulesSetup) -> anyhow::Result<()> {
         sinks: sinks.handles,
     }
     .spawn(out_rx, internal_rx);
-    tokio::spawn(crate::rules::live::watch(
+    // Reloads run on their own thread; SIGHUP only signals it.
+    let reloader = Reloader::spawn(
         rules.live.clone(),
         rules.paths.clone(),
         rules.config.engine_options(),
         rules.config.watch_config_files,
-    ));
+    )
+    .context("starting the rules reload thread")?;
+    tokio::spawn(reloader::on_sighup(reloader));
     let health = {
         let losses = losses.clone();
         tokio::spawn(health::run(
