@@ -15,10 +15,11 @@ use crate::textfile;
 /// Name shown in diagnostics for the built-in ruleset.
 pub const BUILTIN_NAME: &str = "<built-in>/lanner_rules.yaml";
 
-/// Largest rules file read (the official ones are under 100 KB).
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Largest rules file read (the official ones are under 100 KB; a ConfigMap holds at most
+/// 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
 /// Most bytes all the rules files may have together.
-pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
+pub const MAX_TOTAL_BYTES: u64 = 32 << 20;
 
 /// The files `paths` stand for, in load order.
 pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {

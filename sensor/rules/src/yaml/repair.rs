@@ -4,7 +4,7 @@
 /// Most lines `reindent_flow_line` may fix in one file.
 pub(super) const MAX_REPAIRS: usize = 1000;
 /// Most bytes parsed in all while repairing (the official files need a dozen repairs of
-/// 100 KB; a 16 MiB file gets 7).
+/// 100 KB; an 8 MiB file gets 15).
 pub(super) const MAX_REPAIR_WORK: usize = 128 << 20;
 
 /// yaml-rust2 refuses a line of a flow collection indented less than the key that opened it

@@ -112,10 +112,10 @@ fn a_big_string_aliased_many_times_is_refused_by_its_bytes() {
     }
     assert_eq!(
         error(&bomb),
-        // The anchored string and 63 copies, with the keys, cross 64 MiB at the 63rd alias.
+        // The anchored string and 31 copies, with the keys, cross 32 MiB at the 31st alias.
         format!(
             "a.yaml:{}:10: error: YAML expands to more than {} bytes of scalars once its aliases are copied",
-            2 + 2 * 63,
+            2 + 2 * 31,
             crate::yaml::MAX_BYTES
         )
     );
