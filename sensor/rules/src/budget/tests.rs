@@ -117,7 +117,7 @@ fn a_rule_over_the_budget_through_several_macros_names_its_largest() {
 fn a_list_written_out_too_often_is_refused() {
     // One list of 1 MiB, named five times in one condition: 5 MiB of values.
     let items: Vec<String> = (0..16_384).map(|i| format!("{i:064}")).collect();
-    let uses = vec!["proc.name in (big)"; 5].join(" or ");
+    let uses = ["proc.name in (big)"; 5].join(" or ");
     let text = format!(
         "- list: big\n  items: [{}]\n{}",
         items.join(", "),
