@@ -40,6 +40,13 @@ pub struct Compiler<'c> {
     /// Bytes of list items written into checks so far: a list named many times is copied
     /// each time, so the copying itself is budgeted (`budget::MAX_TOTAL_BYTES`).
     list_bytes: u64,
+    /// Levels of `and`/`or`/`not` open while compiling, through macros being compiled: the
+    /// compiler recurses on them, so past `MAX_EXPANDED_DEPTH` it stops (a chain of macros
+    /// each nesting a few hundred levels overflowed the stack before the depth was checked).
+    nesting: u64,
+    /// The compile failed on `nesting`: an error of the context, not of the macros it was
+    /// compiling, which must not be remembered as theirs.
+    too_deep: bool,
 }
 
 impl<'c> Compiler<'c> {
@@ -50,6 +57,8 @@ impl<'c> Compiler<'c> {
             macros: HashMap::new(),
             stack: Vec::new(),
             list_bytes: 0,
+            nesting: 0,
+            too_deep: false,
         }
     }
 
@@ -61,6 +70,7 @@ impl<'c> Compiler<'c> {
     /// Compile the condition of rule `rule`, refused if it is over the budget once its macros
     /// are written out (see `budget`); also returns that size.
     pub fn condition(&mut self, rule: &str, src: &Located) -> Result<(Node, Expanded), Diagnostic> {
+        self.too_deep = false;
         let expr = parse::parse_condition(&src.text).map_err(|e| parse_error(src, &e))?;
         let node = self.expr(&expr, src)?;
         let measured = self.measure(&expr, src);
@@ -98,13 +108,34 @@ impl<'c> Compiler<'c> {
     }
 
     fn expr(&mut self, e: &Expr, src: &Located) -> Result<Node, Diagnostic> {
-        Ok(match e {
-            Expr::And(xs) => Node::And(self.all(xs, src)?),
-            Expr::Or(xs) => Node::Or(self.all(xs, src)?),
-            Expr::Not(x) => Node::Not(Box::new(self.expr(x, src)?)),
-            Expr::Macro { name, span } => self.macro_ref(name, at(src, span.start))?,
-            Expr::Check(c) => self.check(c, src)?,
-        })
+        match e {
+            Expr::And(xs) => self.nested(src, |c| c.all(xs, src).map(Node::And)),
+            Expr::Or(xs) => self.nested(src, |c| c.all(xs, src).map(Node::Or)),
+            Expr::Not(x) => self.nested(src, |c| c.expr(x, src).map(|x| Node::Not(Box::new(x)))),
+            Expr::Macro { name, span } => self.macro_ref(name, at(src, span.start)),
+            Expr::Check(c) => self.check(c, src),
+        }
+    }
+
+    /// Compile one level of `and`/`or`/`not` with `inner`, within `MAX_EXPANDED_DEPTH`.
+    fn nested(
+        &mut self,
+        src: &Located,
+        inner: impl FnOnce(&mut Self) -> Result<Node, Diagnostic>,
+    ) -> Result<Node, Diagnostic> {
+        if self.nesting >= MAX_EXPANDED_DEPTH {
+            self.too_deep = true;
+            return Err(Diagnostic::error(
+                at(src, 0),
+                format!(
+                    "condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded"
+                ),
+            ));
+        }
+        self.nesting += 1;
+        let node = inner(self);
+        self.nesting -= 1;
+        node
     }
 
     fn all(&mut self, xs: &[Expr], src: &Located) -> Result<Box<[Node]>, Diagnostic> {
@@ -153,7 +184,9 @@ impl<'c> Compiler<'c> {
                 )
             });
         self.stack.pop();
-        self.macros.insert(name.to_string(), result.clone());
+        if result.is_ok() || !self.too_deep {
+            self.macros.insert(name.to_string(), result.clone());
+        }
         result.map(|(node, _)| node)
     }
 

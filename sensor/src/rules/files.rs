@@ -30,7 +30,9 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("listing rules directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && f.is_file())
+                // Every `*.yaml` but directories: one that is not a regular file (a FIFO) is
+                // refused by name when read, not skipped unseen.
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && !f.is_dir())
                 .collect();
             files.sort();
             out.extend(files);
@@ -103,4 +105,32 @@ fn show(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use lanner_tests::TempDir;
+
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_a_rules_directory_is_refused_by_name() {
+        let dir = TempDir::new("rules-dir-fifo");
+        std::fs::write(dir.path().join("a.yaml"), "- list: l\n  items: [a]\n").unwrap();
+        std::fs::create_dir(dir.path().join("sub.yaml")).unwrap();
+        let fifo = dir.path().join("b.yaml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read(&[dir.path().to_path_buf()]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: error: not a regular file (it is a FIFO); a rules file must be a regular file",
+                fifo.display()
+            )
+        );
+        std::fs::remove_file(&fifo).unwrap();
+        assert_eq!(read(&[dir.path().to_path_buf()]).unwrap().len(), 1);
+    }
 }

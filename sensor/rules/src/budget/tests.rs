@@ -147,3 +147,89 @@ fn rules_over_the_total_budget_are_refused_at_the_rule_that_crosses_it() {
         "{errors}"
     );
 }
+
+/// A chain of 99 macros, each nesting `levels` more and/or levels around the one below.
+fn deep_chain(levels: usize) -> String {
+    let mut t = "- macro: c0\n  condition: proc.name = x\n".to_string();
+    for i in 1..100 {
+        let _ = write!(
+            t,
+            "- macro: c{i}\n  condition: proc.pid != {i} and {}c{p}{}\n",
+            "(proc.pid = 1 or ".repeat(levels),
+            ")".repeat(levels),
+            p = i - 1
+        );
+    }
+    t
+}
+
+#[test]
+fn macros_nesting_deeper_than_the_limit_together_are_refused_without_overflowing() {
+    // 99 macros of 121 levels each: 11,980 levels once written out, compiled on a thread with
+    // a spawned thread's default stack (2 MiB). It overflowed before the depth was checked.
+    let text = deep_chain(120) + &rule("deep", "evt.type = execve and c99");
+    let errors = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || errors_of(text))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(
+        errors.ends_with(&format!(
+            "error: condition nests deeper than {MAX_DEPTH} levels once macros are expanded"
+        )),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_macro_too_deep_in_one_rule_still_compiles_in_another() {
+    // c4 nests 45 levels. Under the 1,000 levels of `not` of w3…w0 it is too deep (its
+    // compile is where the limit is crossed); alone it is not, though that compile failed.
+    let mut text = deep_chain(10);
+    let nots = "not ".repeat(250);
+    text += &format!("- macro: w0\n  condition: {nots}c4\n");
+    for i in 1..4 {
+        text += &format!("- macro: w{i}\n  condition: {nots}w{}\n", i - 1);
+    }
+    let outcome = loader::load(&[source(text)]);
+    let mut compiler = Compiler::new(&outcome.collected);
+    let at = |text: &str| crate::loader::Located {
+        text: text.into(),
+        map: Default::default(),
+    };
+    let e = compiler.condition("deep", &at("w3")).unwrap_err();
+    assert!(e.message.contains("nests deeper"), "{e}");
+    let (_, size) = compiler.condition("shallow", &at("c4")).unwrap();
+    assert_eq!(size.depth, 45);
+}
+
+#[test]
+fn a_condition_just_inside_the_depth_limit_loads_and_evaluates_on_a_small_stack() {
+    // c89 nests 980 levels (11 per macro): every pass after compiling recurses that deep.
+    let text = deep_chain(10) + &rule("deep", "evt.type = execve and c89");
+    let fired = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let rs = crate::load(&[source(text)], &Options::default())
+                .unwrap_or_else(|e| panic!("{}", e[0]))
+                .ruleset;
+            let ev = |name: &str, pid: i64| {
+                crate::testing::MapEvent::new(crate::EvtType::Execve)
+                    .str("proc.name", name)
+                    .int("proc.pid", pid)
+            };
+            let mut out = Vec::new();
+            for e in [ev("x", 500), ev("x", 2), ev("y", 500), ev("y", 1)] {
+                let mut hit = false;
+                rs.evaluate(&e, |_| hit = true);
+                out.push(hit);
+            }
+            out
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // c_i: pid != i, and pid = 1 or c_(i-1); c0: the name x.
+    assert_eq!(fired, [true, false, false, true]);
+}
