@@ -16,6 +16,9 @@ use lanner_rules::{Options, Ruleset};
 use super::files;
 use crate::enrich::Interest;
 
+/// Errors of a failed reload written to the log.
+const MAX_LOGGED_ERRORS: usize = 100;
+
 /// Shared by the evaluating thread (reads the current ruleset per batch) and the reloader.
 #[derive(Clone)]
 pub struct LiveRules {
@@ -90,8 +93,15 @@ impl LiveRules {
                 true
             }
             Err(errors) => {
-                for e in &errors {
+                // Every rule of a file can have its error: the log gets the first ones.
+                for e in errors.iter().take(MAX_LOGGED_ERRORS) {
                     log::error!("rules reload: {e}");
+                }
+                if errors.len() > MAX_LOGGED_ERRORS {
+                    log::error!(
+                        "rules reload: {} more errors not shown (`lanner -V` lists them all)",
+                        errors.len() - MAX_LOGGED_ERRORS
+                    );
                 }
                 log::error!(
                     "rules reload failed ({} errors); keeping the rules in use",
