@@ -40,7 +40,10 @@ use crate::{
     metrics::{self, Metrics, falco_events::FalcoEvents, health, server, stall::Stage},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
-    rules::live::LiveRules,
+    rules::{
+        live::LiveRules,
+        reloader::{self, Reloader},
+    },
     shutdown::{self, Summary},
     signals, sinks,
     stats::{Counters, KernelLosses, StageGauges},
@@ -177,13 +180,15 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     // delivered now, to this handler, and reloads the rules once.
     let hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     signals::unblock_hangup();
-    tokio::spawn(crate::rules::live::watch(
+    // Reloads run on their own thread; SIGHUP only signals it.
+    let reloader = Reloader::spawn(
         rules.live.clone(),
-        hangup,
         rules.paths.clone(),
         rules.config.engine_options(),
         rules.config.watch_config_files,
-    ));
+    )
+    .context("starting the rules reload thread")?;
+    tokio::spawn(reloader::on_sighup(reloader, hangup));
     let health = {
         let losses = losses.clone();
         tokio::spawn(health::run(

@@ -141,13 +141,19 @@ pub const KEYS: &[(&str, &str)] = &[
     ("syscall_event_drops.max_burst", "number (1)"),
 ];
 
+/// Largest config file read (Falco's falco.yaml, comments and all, is under 100 KB).
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
 impl Config {
     /// Defaults, then `file` if given, then each `key=value` override.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<Config> {
         let mut c = Config::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config {}", path.display()))?;
+            let text = crate::textfile::read(path, "config file", MAX_CONFIG_BYTES)?;
+            // yaml-rust2's loader copies aliases without a limit and recurses per level.
+            lanner_rules::yaml::check(&text).map_err(|e| {
+                anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.col, e.message)
+            })?;
             let docs = YamlLoader::load_from_str(&text).map_err(|e| {
                 anyhow::anyhow!(
                     "{}:{}:{}: {}",
@@ -173,6 +179,9 @@ impl Config {
             let (key, value) = o
                 .split_once('=')
                 .with_context(|| format!("-o {o}: expected key=value"))?;
+            lanner_rules::yaml::check(value).map_err(|e| {
+                anyhow::anyhow!("-o {key}=…: {} (at {}:{})", e.message, e.line, e.col)
+            })?;
             let v = YamlLoader::load_from_str(value)
                 .map_err(|e| anyhow::anyhow!("-o {o}: {}", e.info()))?
                 .into_iter()
@@ -468,3 +477,7 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[cfg(test)]
+#[path = "config_input_tests.rs"]
+mod input_tests;

@@ -22,6 +22,7 @@ mod sinks;
 mod stats;
 #[cfg(test)]
 mod testutil;
+mod textfile;
 
 use clap::Parser as _;
 

@@ -21,6 +21,8 @@
 //!   ([`RuncContainer`]);
 //! - [`host`]: the test process and its host (capabilities, tty, cgroups, [`TempDir`],
 //!   [`unique`], [`now_ns`], `require_root!`);
+//! - [`hostile_rules`]: rules files that attack the loader (a macro bomb, a long condition;
+//!   not re-exported);
 //! - [`kubeapi`]: a fake Kubernetes API server (Pods list/watch over plain HTTP) for the
 //!   pod-context tests ([`FakeApiServer`], [`pod_json`]);
 //! - [`prometheus`]: a real Prometheus scraping test targets, promtool checks, a minimal HTTP
@@ -43,6 +45,7 @@ pub mod deploy;
 pub mod event;
 pub mod fuse;
 pub mod host;
+pub mod hostile_rules;
 pub mod kube_fixture;
 pub mod kubeapi;
 pub mod monitoring;

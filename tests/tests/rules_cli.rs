@@ -219,3 +219,92 @@ fn list_fields_includes_ancestor_fields() {
         );
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_accepted_in_rules_and_config() {
+    let dir = TempDir::new("cli-bom");
+    let text = format!(
+        "\u{feff}{}",
+        rule_file("spawned_process and proc.name = bash")
+    );
+    let rules = fixture(&dir, "bom.yaml", &text);
+    let config = fixture(&dir, "lanner.yaml", "\u{feff}priority: WARNING\n");
+    let out = lanner(&[
+        "-c",
+        config.to_str().unwrap(),
+        "-V",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(exit_code(&out), Some(0), "{out:?}");
+    assert!(out.stdout.contains("bom.yaml: Ok"), "{out:?}");
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_its_line_and_column() {
+    let dir = TempDir::new("cli-utf8");
+    let path = dir.path().join("latin1.yaml");
+    let mut bytes = rule_file("spawned_process and proc.name = bash").into_bytes();
+    // In the description: "a rule with an error" → "a rule wìth an error" in Latin-1.
+    let at = bytes.windows(4).position(|w| w == b"with").unwrap() + 1;
+    bytes[at] = 0xec;
+    std::fs::write(&path, &bytes).unwrap();
+    let p = path.to_string_lossy();
+    let out = lanner(&["-V", &p]);
+    assert_eq!(exit_code(&out), Some(1), "{out:?}");
+    let (line, col) = position(&String::from_utf8_lossy(&bytes), "\u{fffd}", 1);
+    assert!(
+        out.stdout.contains(&format!(
+            "{p}:{line}:{col}: error: invalid UTF-8 (byte 0xec)"
+        )),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_macro_bomb_is_refused_at_once_naming_the_rule_and_the_macro() {
+    let dir = TempDir::new("cli-bomb");
+    // 60 levels: 2^62 nodes once written out, 3 KB on disk.
+    let text = lanner_tests::hostile_rules::macro_bomb(60);
+    let path = fixture(&dir, "bomb.yaml", &text);
+    let out = lanner(&["-V", path.to_str().unwrap()]);
+    assert_eq!(exit_code(&out), Some(1), "{out:?}");
+    assert!(
+        out.stdout
+            .contains(": error: rule 'Macro bomb': macro 'm13' has 65531 nodes"),
+        "{out:?}"
+    );
+    assert!(out.elapsed < Duration::from_secs(10), "{out:?}");
+}
+
+#[test]
+fn a_fifo_or_an_oversized_rules_file_is_refused_without_blocking() {
+    let dir = TempDir::new("cli-fifo");
+    let fifo = dir.path().join("fifo.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let p = fifo.to_string_lossy();
+    let out = lanner(&["-V", &p]);
+    assert_eq!(exit_code(&out), Some(1), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "{p}: error: not a regular file (it is a FIFO); a rules file must be a regular file"
+        )),
+        "{out:?}"
+    );
+    // A sparse file one byte over 8 MiB: refused by its size, before it is read.
+    let big = dir.path().join("big.yaml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((8 << 20) + 1)
+        .unwrap();
+    let p = big.to_string_lossy();
+    let out = lanner(&["-V", &p]);
+    assert_eq!(exit_code(&out), Some(1), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "{p}: error: 8388609 bytes, more than the 8388608 a rules file may have"
+        )),
+        "{out:?}"
+    );
+}

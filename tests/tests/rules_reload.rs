@@ -1,9 +1,20 @@
 //! Hot reload of the rules, on the running sensor: a rules file changed on disk is picked up,
-//! SIGHUP reloads, and a broken file keeps the ruleset in use (logged and counted).
+//! SIGHUP reloads, and a broken file keeps the ruleset in use (logged and counted). A hostile
+//! file (a macro bomb) is refused like a broken one and a huge one loads, while health and
+//! alerts go on.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
-use lanner_tests::{children::echo_on_host, sensor::Sensor, unique};
+use lanner_tests::{
+    children::echo_on_host, hostile_rules, prometheus::http_get, sensor::Sensor, unique,
+};
 use serde_json::Value;
 
 /// A rule that fires on an exec whose command line contains `marker`.
@@ -11,7 +22,11 @@ fn rule_file(path: &Path, rule: &str, marker: &str) {
     let text = format!(
         "- rule: {rule}\n  desc: reload test\n  condition: evt.type in (execve, execveat) and proc.cmdline contains {marker}\n  output: \"{rule} fired (cmdline=%proc.cmdline)\"\n  priority: WARNING\n"
     );
-    // Write then rename, as editors and ConfigMap updates do: never a half-written file.
+    replace_file(path, &text);
+}
+
+/// Write then rename, as editors and ConfigMap updates do: never a half-written file.
+fn replace_file(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
@@ -139,5 +154,128 @@ fn sighup_reloads_the_rules() {
     );
     let stats = s.stop();
     assert_eq!(stats.raw["rules"]["reloads"], 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `GET /healthz` every 100 ms on a thread of its own, until dropped; remembers every answer
+/// that was not a 200 within `deadline`.
+struct HealthProbe {
+    stop: Arc<AtomicBool>,
+    problems: Arc<Mutex<Vec<String>>>,
+    probes: Arc<Mutex<u64>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HealthProbe {
+    fn start(addr: String, deadline: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let problems = Arc::new(Mutex::new(Vec::new()));
+        let probes = Arc::new(Mutex::new(0));
+        let thread = {
+            let (stop, problems, probes) = (stop.clone(), problems.clone(), probes.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let answer = http_get(&addr, "/healthz");
+                    let took = started.elapsed();
+                    match answer {
+                        Ok(r) if r.status == 200 && took <= deadline => {}
+                        Ok(r) => problems.lock().unwrap().push(format!(
+                            "{} after {took:?}: {}",
+                            r.status,
+                            r.body.trim()
+                        )),
+                        Err(e) => problems
+                            .lock()
+                            .unwrap()
+                            .push(format!("no answer after {took:?}: {e:#}")),
+                    }
+                    *probes.lock().unwrap() += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        Self {
+            stop,
+            problems,
+            probes,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stop probing; every problem seen and how many probes were made.
+    fn finish(mut self) -> (Vec<String>, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        let problems = self.problems.lock().unwrap().clone();
+        (problems, *self.probes.lock().unwrap())
+    }
+}
+
+/// Wait until the sensor's log contains `text`.
+fn wait_log(s: &Sensor, text: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !s.stderr().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} not logged within {timeout:?}:\n{}",
+            s.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_macro_bomb_is_refused_and_a_huge_file_loads_while_health_and_alerts_go_on() {
+    let dir = std::env::temp_dir().join(unique("reload-budget"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.yaml");
+    let (mark_a, mark_b) = (unique("budA"), unique("budB"));
+    rule_file(&file, "Budget A", &mark_a);
+    let mut s = Sensor::start_with(&["-r", file.to_str().unwrap()]);
+    assert!(
+        fires_within(&s, "Budget A", &mark_a, Duration::from_secs(10)),
+        "rule A fires"
+    );
+    let probe = HealthProbe::start(s.metrics_addr(), Duration::from_secs(5));
+
+    // A macro bomb: 2^62 nodes once written out, in 3 KB. Refused like a broken file.
+    replace_file(&file, &hostile_rules::macro_bomb(60));
+    wait_log(
+        &s,
+        "rules.yaml:30:14: error: rule 'Macro bomb': macro 'm13' has 65531 nodes",
+        Duration::from_secs(30),
+    );
+    wait_log(&s, "keeping the rules in use", Duration::from_secs(5));
+    assert!(
+        fires_within(&s, "Budget A", &mark_a, Duration::from_secs(10)),
+        "the rules in use still fire after the bomb\n{}",
+        s.stderr()
+    );
+
+    // Large but legal: a rule of 20,000 checks loads, and fires.
+    replace_file(
+        &file,
+        &hostile_rules::long_condition_rule("Budget B", &mark_b, 20_000),
+    );
+    assert!(
+        fires_within(&s, "Budget B", &mark_b, Duration::from_secs(60)),
+        "the 20,000-term rule loads and fires\n{}",
+        s.stderr()
+    );
+
+    let (problems, probes) = probe.finish();
+    assert!(probes >= 10, "only {probes} probes");
+    assert!(
+        problems.is_empty(),
+        "/healthz did not answer 200 within 5 s throughout: {problems:?}"
+    );
+    let stats = s.stop();
+    let rules = &stats.raw["rules"];
+    assert!(rules["reload_failures"].as_u64() >= Some(1), "{rules}");
+    assert!(rules["reloads"].as_u64() >= Some(1), "{rules}");
+    assert_eq!(rules["loaded"], 1, "{rules}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::{
     ast::{self, Expr, Op, Operand, Rhs, Transformer},
+    budget::{self, Expanded, Measured},
     diag::{Diagnostic, Pos},
     event::FieldArg,
     evttype::{EvtSet, EvtType},
@@ -24,7 +25,7 @@ use crate::{
 };
 
 /// Deepest a condition may nest once macros are expanded.
-pub const MAX_EXPANDED_DEPTH: usize = 1000;
+pub const MAX_EXPANDED_DEPTH: u64 = budget::MAX_DEPTH;
 /// Longest chain of macros using macros.
 pub const MAX_MACRO_CHAIN: usize = 100;
 
@@ -32,9 +33,20 @@ pub struct Compiler<'c> {
     collected: &'c Collected,
     /// Memo slots handed out to macros (see `filter::Memo`).
     slots: u32,
-    macros: HashMap<String, Result<Node, Diagnostic>>,
+    /// Each macro compiled, with its size once written out (see `budget`).
+    macros: HashMap<String, Result<(Node, Measured), Diagnostic>>,
     /// Macros being expanded, outermost first (cycle detection).
     stack: Vec<String>,
+    /// Bytes of list items written into checks so far: a list named many times is copied
+    /// each time, so the copying itself is budgeted (`budget::MAX_TOTAL_BYTES`).
+    list_bytes: u64,
+    /// Levels of `and`/`or`/`not` open while compiling, through macros being compiled: the
+    /// compiler recurses on them, so past `MAX_EXPANDED_DEPTH` it stops (a chain of macros
+    /// each nesting a few hundred levels overflowed the stack before the depth was checked).
+    nesting: u64,
+    /// The compile failed on `nesting`: an error of the context, not of the macros it was
+    /// compiling, which must not be remembered as theirs.
+    too_deep: bool,
 }
 
 impl<'c> Compiler<'c> {
@@ -44,6 +56,9 @@ impl<'c> Compiler<'c> {
             slots: 0,
             macros: HashMap::new(),
             stack: Vec::new(),
+            list_bytes: 0,
+            nesting: 0,
+            too_deep: false,
         }
     }
 
@@ -52,11 +67,21 @@ impl<'c> Compiler<'c> {
         self.slots as usize
     }
 
-    /// Compile a rule's (or any) condition.
-    pub fn condition(&mut self, src: &Located) -> Result<Node, Diagnostic> {
+    /// Compile the condition of rule `rule`, refused if it is over the budget once its macros
+    /// are written out (see `budget`); also returns that size.
+    pub fn condition(&mut self, rule: &str, src: &Located) -> Result<(Node, Expanded), Diagnostic> {
+        self.too_deep = false;
         let expr = parse::parse_condition(&src.text).map_err(|e| parse_error(src, &e))?;
         let node = self.expr(&expr, src)?;
-        if node.depth() > MAX_EXPANDED_DEPTH {
+        let measured = self.measure(&expr, src);
+        let lookup = |name: &str| match self.macros.get(name) {
+            Some(Ok((_, m))) => Some(m.clone()),
+            _ => None,
+        };
+        if let Some(e) = budget::rule_error(rule, at(src, 0), &measured, &lookup) {
+            return Err(e);
+        }
+        if measured.size.depth > MAX_EXPANDED_DEPTH {
             return Err(Diagnostic::error(
                 at(src, 0),
                 format!(
@@ -64,7 +89,16 @@ impl<'c> Compiler<'c> {
                 ),
             ));
         }
-        Ok(node)
+        Ok((node, measured.size))
+    }
+
+    /// The size of `expr` (compiled: every macro it uses is measured) once written out.
+    fn measure(&self, expr: &Expr, src: &Located) -> Measured {
+        let size = |name: &str| match self.macros.get(name) {
+            Some(Ok((_, m))) => m.size,
+            _ => Expanded::default(),
+        };
+        budget::measure(expr, src, self.collected, &size)
     }
 
     /// Compile an operand on its own (output formats use this for `%field` tokens).
@@ -74,13 +108,34 @@ impl<'c> Compiler<'c> {
     }
 
     fn expr(&mut self, e: &Expr, src: &Located) -> Result<Node, Diagnostic> {
-        Ok(match e {
-            Expr::And(xs) => Node::And(self.all(xs, src)?),
-            Expr::Or(xs) => Node::Or(self.all(xs, src)?),
-            Expr::Not(x) => Node::Not(Box::new(self.expr(x, src)?)),
-            Expr::Macro { name, span } => self.macro_ref(name, at(src, span.start))?,
-            Expr::Check(c) => self.check(c, src)?,
-        })
+        match e {
+            Expr::And(xs) => self.nested(src, |c| c.all(xs, src).map(Node::And)),
+            Expr::Or(xs) => self.nested(src, |c| c.all(xs, src).map(Node::Or)),
+            Expr::Not(x) => self.nested(src, |c| c.expr(x, src).map(|x| Node::Not(Box::new(x)))),
+            Expr::Macro { name, span } => self.macro_ref(name, at(src, span.start)),
+            Expr::Check(c) => self.check(c, src),
+        }
+    }
+
+    /// Compile one level of `and`/`or`/`not` with `inner`, within `MAX_EXPANDED_DEPTH`.
+    fn nested(
+        &mut self,
+        src: &Located,
+        inner: impl FnOnce(&mut Self) -> Result<Node, Diagnostic>,
+    ) -> Result<Node, Diagnostic> {
+        if self.nesting >= MAX_EXPANDED_DEPTH {
+            self.too_deep = true;
+            return Err(Diagnostic::error(
+                at(src, 0),
+                format!(
+                    "condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded"
+                ),
+            ));
+        }
+        self.nesting += 1;
+        let node = inner(self);
+        self.nesting -= 1;
+        node
     }
 
     fn all(&mut self, xs: &[Expr], src: &Located) -> Result<Box<[Node]>, Diagnostic> {
@@ -89,7 +144,7 @@ impl<'c> Compiler<'c> {
 
     fn macro_ref(&mut self, name: &str, pos: Pos) -> Result<Node, Diagnostic> {
         if let Some(done) = self.macros.get(name) {
-            return done.clone();
+            return done.clone().map(|(node, _)| node);
         }
         if let Some(i) = self.stack.iter().position(|m| m == name) {
             let mut chain = self.stack[i..].to_vec();
@@ -114,16 +169,25 @@ impl<'c> Compiler<'c> {
             .with_token(name));
         }
         self.stack.push(name.to_string());
+        // Measured once here, from the sizes of the macros it uses: nothing is written out.
         let result = parse::parse_condition(&def.condition.text)
             .map_err(|e| parse_error(&def.condition, &e))
-            .and_then(|expr| self.expr(&expr, &def.condition))
-            .map(|node| {
+            .and_then(|expr| {
+                let node = self.expr(&expr, &def.condition)?;
+                Ok((node, self.measure(&expr, &def.condition)))
+            })
+            .map(|(node, measured)| {
                 self.slots += 1;
-                Node::Memo(self.slots - 1, std::sync::Arc::new(node))
+                (
+                    Node::Memo(self.slots - 1, std::sync::Arc::new(node)),
+                    measured,
+                )
             });
         self.stack.pop();
-        self.macros.insert(name.to_string(), result.clone());
-        result
+        if result.is_ok() || !self.too_deep {
+            self.macros.insert(name.to_string(), result.clone());
+        }
+        result.map(|(node, _)| node)
     }
 
     fn check(&mut self, c: &ast::Check, src: &Located) -> Result<Node, Diagnostic> {
@@ -304,7 +368,7 @@ impl<'c> Compiler<'c> {
     }
 
     /// The right-hand side of a set operator as strings, with list names expanded.
-    fn values(&self, rhs: &Rhs, op: Op, src: &Located) -> Result<Vec<String>, Diagnostic> {
+    fn values(&mut self, rhs: &Rhs, op: Op, src: &Located) -> Result<Vec<String>, Diagnostic> {
         let lits: &[ast::Literal] = match rhs {
             Rhs::Value(l) => std::slice::from_ref(l),
             Rhs::List { items, .. } => items,
@@ -318,7 +382,23 @@ impl<'c> Compiler<'c> {
         let mut out = Vec::with_capacity(lits.len());
         for l in lits {
             match self.collected.lists.get(&l.text).filter(|_| !l.quoted) {
-                Some(list) => out.extend(list.items.iter().map(|i| unquote(i))),
+                Some(list) => {
+                    self.list_bytes = self
+                        .list_bytes
+                        .saturating_add(budget::list_bytes(&list.items));
+                    if self.list_bytes > budget::MAX_TOTAL_BYTES {
+                        return Err(Diagnostic::error(
+                            at(src, l.span.start),
+                            format!(
+                                "list '{}' written out here brings the lists copied into conditions to more than {} bytes",
+                                l.text,
+                                budget::MAX_TOTAL_BYTES
+                            ),
+                        )
+                        .with_token(l.text.as_str()));
+                    }
+                    out.extend(list.items.iter().map(|i| unquote(i)))
+                }
                 None => out.push(l.text.clone()),
             }
         }

@@ -10,20 +10,46 @@
 //! rewrite keeps every answer; moving a grouped branch to its group's first place only changes
 //! which tests run first.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use crate::{
     ast::Op,
+    check_key::{TestKey, lhs_key},
     filter::{CheckNode, Lhs, Node, Rhs},
 };
 
-/// `node` with shared leading checks factored out, at every level.
-pub fn factor(node: Node) -> Node {
+/// The filters of one event type with shared leading checks factored out, at every level. A
+/// macro's body (the same for every use within a type) is factored once and stays shared.
+pub fn factor_all(filters: Vec<Node>) -> Vec<Node> {
+    let mut macros = HashMap::new();
+    filters
+        .into_iter()
+        .map(|f| factor(f, &mut macros))
+        .collect()
+}
+
+fn factor(node: Node, macros: &mut HashMap<u32, Arc<Node>>) -> Node {
+    let mut all = |xs: Box<[Node]>| -> Vec<Node> {
+        xs.into_vec()
+            .into_iter()
+            .map(|x| factor(x, macros))
+            .collect()
+    };
     match node {
-        Node::And(xs) => group(xs.into_vec().into_iter().map(factor).collect(), true),
-        Node::Or(xs) => group(xs.into_vec().into_iter().map(factor).collect(), false),
-        Node::Not(x) => Node::Not(Box::new(factor(*x))),
-        Node::Memo(slot, x) => Node::Memo(slot, Arc::new(factor((*x).clone()))),
+        Node::And(xs) => group(all(xs), true, 0),
+        Node::Or(xs) => group(all(xs), false, 0),
+        Node::Not(x) => Node::Not(Box::new(factor(*x, macros))),
+        Node::Memo(slot, x) => {
+            let body = match macros.get(&slot) {
+                Some(done) => done.clone(),
+                None => {
+                    let done = Arc::new(factor((*x).clone(), macros));
+                    macros.insert(slot, done.clone());
+                    done
+                }
+            };
+            Node::Memo(slot, body)
+        }
         n => n,
     }
 }
@@ -45,23 +71,45 @@ fn split(n: &Node, in_and: bool) -> Option<(&CheckNode, &[Node])> {
     }
 }
 
-/// Rebuild an `And` (`in_and`) or `Or` of `xs` with the branches that share a head merged.
-fn group(xs: Vec<Node>, in_and: bool) -> Node {
-    // For each branch, the first branch it shares its head with (itself when none).
+/// How many shared heads in a row are factored out: each nests the rest one level deeper
+/// (`A and (B and (C and …))`), and the passes after this one recurse on that nesting, so
+/// branches sharing thousands of leading checks must not become thousands of levels.
+const MAX_NESTED_HEADS: usize = 64;
+
+/// Rebuild an `And` (`in_and`) or `Or` of `xs` with the branches that share a head merged;
+/// `nested`: how many heads were factored out above.
+fn group(xs: Vec<Node>, in_and: bool, nested: usize) -> Node {
+    if nested >= MAX_NESTED_HEADS {
+        return match xs.len() {
+            1 => xs.into_iter().next().unwrap_or(Node::Const(in_and)),
+            _ if in_and => Node::And(xs.into()),
+            _ => Node::Or(xs.into()),
+        };
+    }
+    // For each branch, the first branch it shares its head with (itself when none): found by
+    // the head's key, so a long `and`/`or` is grouped in one pass.
+    let mut first_with: HashMap<(bool, TestKey), usize> = HashMap::new();
     let leaders: Vec<usize> = (0..xs.len())
-        .map(|i| match split(&xs[i], in_and) {
-            Some((head, _)) => (0..i)
-                .find(|&j| split(&xs[j], in_and).is_some_and(|(h, _)| same_check(h, head)))
-                .unwrap_or(i),
-            None => i,
+        .map(|i| {
+            let key =
+                split(&xs[i], in_and).and_then(|(head, _)| Some((head.negate, TestKey::of(head)?)));
+            match key {
+                Some(k) => *first_with.entry(k).or_insert(i),
+                None => i,
+            }
         })
         .collect();
+    // The members of each group, in order.
+    let mut members_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (j, &l) in leaders.iter().enumerate() {
+        members_of.entry(l).or_default().push(j);
+    }
     let mut out = Vec::with_capacity(xs.len());
     for i in 0..xs.len() {
         if leaders[i] != i {
             continue;
         }
-        let members: Vec<usize> = (i..xs.len()).filter(|&j| leaders[j] == i).collect();
+        let members = members_of.remove(&i).unwrap_or_default();
         if members.len() < 2 {
             out.push(xs[i].clone());
             continue;
@@ -79,8 +127,13 @@ fn group(xs: Vec<Node>, in_and: bool) -> Node {
             })
             .collect();
         // The alternatives may share heads of their own.
-        let merged =
-            Node::And(vec![Node::Check(Box::new(head.clone())), group(rests, false)].into());
+        let merged = Node::And(
+            vec![
+                Node::Check(Box::new(head.clone())),
+                group(rests, false, nested + 1),
+            ]
+            .into(),
+        );
         out.push(if in_and {
             Node::Not(Box::new(merged))
         } else {
@@ -108,19 +161,16 @@ fn merge_checks(xs: Vec<Node>, in_and: bool) -> Vec<Node> {
         _ => false,
     };
     let mut out: Vec<Node> = Vec::with_capacity(xs.len());
-    // Where in `out` each merged group sits, to add later members to it.
-    let mut groups: Vec<usize> = Vec::new();
+    // Where in `out` each value's merged check sits, to add later tests to it.
+    let mut groups = HashMap::new();
     for x in xs {
         if !mergeable(&x) {
             out.push(x);
             continue;
         }
         let Node::Check(c) = x else { continue };
-        let found = groups
-            .iter()
-            .copied()
-            .find(|&g| matches!(&out[g], Node::Check(h) if h.lhs == c.lhs));
-        match found {
+        let key = lhs_key(&c.lhs);
+        match groups.get(&key).copied() {
             Some(g) => {
                 if let Node::Check(h) = &mut out[g] {
                     let mut tests = tests_of(std::mem::replace(&mut h.rhs, Rhs::None), h.op);
@@ -129,7 +179,7 @@ fn merge_checks(xs: Vec<Node>, in_and: bool) -> Vec<Node> {
                 }
             }
             None => {
-                groups.push(out.len());
+                groups.insert(key, out.len());
                 out.push(Node::Check(c));
             }
         }
@@ -141,33 +191,5 @@ fn tests_of(rhs: Rhs, op: Op) -> Vec<(Op, Rhs)> {
     match rhs {
         Rhs::AnyOf(tests) => tests.into_vec(),
         rhs => vec![(op, rhs)],
-    }
-}
-
-/// Whether two checks always give the same answer (conservatively: regex and path sets are
-/// never compared).
-fn same_check(a: &CheckNode, b: &CheckNode) -> bool {
-    a.negate == b.negate && same_test(a, b)
-}
-
-/// Whether two checks make the same test, one possibly negated.
-pub(crate) fn same_test(a: &CheckNode, b: &CheckNode) -> bool {
-    a.op == b.op && a.lhs == b.lhs && same_rhs(&a.rhs, &b.rhs)
-}
-
-fn same_rhs(a: &Rhs, b: &Rhs) -> bool {
-    match (a, b) {
-        (Rhs::None, Rhs::None) => true,
-        (Rhs::One(x), Rhs::One(y)) => x == y,
-        (Rhs::Strings(x), Rhs::Strings(y)) => x == y,
-        (Rhs::Lits(x), Rhs::Lits(y)) => x == y,
-        (Rhs::Field(x), Rhs::Field(y)) => x == y,
-        (Rhs::AnyOf(x), Rhs::AnyOf(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|((o1, r1), (o2, r2))| o1 == o2 && same_rhs(r1, r2))
-        }
-        _ => false,
     }
 }

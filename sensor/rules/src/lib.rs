@@ -7,6 +7,8 @@
 
 pub mod ast;
 pub mod availability;
+pub mod budget;
+mod check_key;
 pub mod compile;
 pub mod diag;
 pub mod event;
@@ -26,6 +28,7 @@ mod program;
 pub mod ruleset;
 mod share;
 pub mod specialize;
+pub mod text;
 pub mod timefmt;
 pub mod value;
 pub mod yaml;
@@ -47,6 +50,8 @@ pub mod testing;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod large_tests;
 #[cfg(test)]
 mod official_tests;
 #[cfg(test)]

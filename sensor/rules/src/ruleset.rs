@@ -2,11 +2,12 @@
 //! the event types their conditions can match, with their output formats. Immutable once
 //! built: a reload builds a new one and swaps it in whole.
 
-use std::{cell::RefCell, sync::Arc};
+use std::{cell::RefCell, collections::HashSet, sync::Arc};
 
 use serde_json::Value as Json;
 
 use crate::{
+    budget::Expanded,
     compile::{self, Compiler},
     diag::Diagnostic,
     event::EventSource,
@@ -174,11 +175,31 @@ impl Ruleset {
     pub fn build(collected: Collected, options: Options) -> Result<Loaded, Vec<Diagnostic>> {
         let mut warnings = collected.warnings.clone();
         let mut errors: Vec<Diagnostic> = Vec::new();
+        // The same error (a broken macro) reaches every rule using it: report it once.
+        let mut reported = HashSet::new();
         let mut compiler = Compiler::new(&collected);
         let mut rules = Vec::with_capacity(collected.rules.len());
+        // What the index will hold once every rule is written out per event type.
+        let mut total = Expanded::default();
         for r in &collected.rules {
             match compile_rule(r, &options, &mut compiler, &mut warnings) {
-                Ok(c) => rules.push(c),
+                Ok((c, size)) => {
+                    total = total.plus(size.times(c.evt_types.iter().count() as u64));
+                    if let Some(dim) = total.over_total_limit() {
+                        errors.push(Diagnostic::error(
+                            compile::at(&r.condition, 0),
+                            format!(
+                                "rule '{}': the rules have more than {} {} in all once their macros are written out per event type (this one brings them to {})",
+                                r.name,
+                                dim.total_limit(),
+                                dim.name(),
+                                dim.of(&total)
+                            ),
+                        ));
+                        break;
+                    }
+                    rules.push(c)
+                }
                 Err(e) if r.skip_if_unknown_filter && e.message == "unknown field" => {
                     warnings.push(Diagnostic::warning(
                         e.pos,
@@ -189,7 +210,7 @@ impl Ruleset {
                     ));
                 }
                 Err(e) => {
-                    if !errors.contains(&e) {
+                    if reported.insert(e.clone()) {
                         errors.push(e);
                     }
                 }
@@ -222,7 +243,7 @@ impl Ruleset {
                 }
             }
             specialize::unwrap_single_use(&mut filters);
-            let mut filters: Vec<Node> = filters.into_iter().map(factor::factor).collect();
+            let mut filters = factor::factor_all(filters);
             // Slots of shared checks are per type (an event meets one type's filters), after
             // the macros' slots.
             let slots = share::share_checks(&mut filters, compiler_slots);
@@ -327,8 +348,8 @@ fn compile_rule(
     options: &Options,
     compiler: &mut Compiler,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<CompiledRule, Diagnostic> {
-    let filter = compiler.condition(&r.condition)?;
+) -> Result<(CompiledRule, Expanded), Diagnostic> {
+    let (filter, size) = compiler.condition(&r.name, &r.condition)?;
     let evt_types = compile::evt_types(&filter);
     let mut output = r.output.clone();
     let mut extra_fields = Vec::new();
@@ -377,7 +398,7 @@ fn compile_rule(
         .into_iter()
         .map(|(k, f)| (outfields::slot_of(&field_keys, &k), f))
         .collect();
-    Ok(CompiledRule {
+    let rule = CompiledRule {
         name: r.name.as_str().into(),
         desc: r.desc.clone(),
         priority: r.priority,
@@ -392,7 +413,8 @@ fn compile_rule(
         time_slot: outfields::slot_of(&field_keys, time_key),
         field_keys,
         memo_slots: 0,
-    })
+    };
+    Ok((rule, size))
 }
 
 fn append_text(to: &mut Located, extra: &Located) {

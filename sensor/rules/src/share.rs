@@ -16,7 +16,7 @@ use std::{
 };
 
 use crate::{
-    factor::same_test,
+    check_key::TestKey,
     filter::{CheckNode, Node},
 };
 
@@ -57,11 +57,10 @@ pub fn share_checks(filters: &mut [Node], first_slot: u32) -> u32 {
 /// often each runs at most.
 #[derive(Default)]
 struct Census {
-    distinct: Vec<CheckNode>,
     uses: Vec<usize>,
-    /// Candidates by the left-hand side and operator (their debug form), so finding a test
-    /// compares right-hand sides only among tests of the same field and operator.
-    by_lhs: HashMap<String, Vec<usize>>,
+    /// Each test's index, by its key (tests that cannot be compared have none and are not
+    /// counted: they are never shared).
+    ids: HashMap<TestKey, usize>,
 }
 
 impl Census {
@@ -75,38 +74,23 @@ impl Census {
                 }
             }
             Node::Check(c) => {
-                let id = self.id(c);
-                self.uses[id] += 1;
+                if let Some(key) = TestKey::of(c) {
+                    let next = self.uses.len();
+                    let id = *self.ids.entry(key).or_insert(next);
+                    if id == next {
+                        self.uses.push(0);
+                    }
+                    self.uses[id] += 1;
+                }
             }
             Node::EvtType(_) | Node::Const(_) => {}
         }
     }
 
-    /// The index of `c` among the distinct checks, added if new.
-    fn id(&mut self, c: &CheckNode) -> usize {
-        if let Some(i) = self.find(c) {
-            return i;
-        }
-        let i = self.distinct.len();
-        self.by_lhs.entry(lhs_key(c)).or_default().push(i);
-        self.distinct.push(c.clone());
-        self.uses.push(0);
-        i
-    }
-
     /// The index of `c`, if `count` has seen its test.
     fn find(&self, c: &CheckNode) -> Option<usize> {
-        self.by_lhs
-            .get(&lhs_key(c))?
-            .iter()
-            .copied()
-            .find(|&i| same_test(&self.distinct[i], c))
+        self.ids.get(&TestKey::of(c)?).copied()
     }
-}
-
-/// The bucket of `c`'s test in [`Census::by_lhs`].
-fn lhs_key(c: &CheckNode) -> String {
-    format!("{:?} {:?}", c.lhs, c.op)
 }
 
 struct Rewrite<'a> {

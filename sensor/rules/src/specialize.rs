@@ -125,13 +125,24 @@ pub fn unwrap_single_use(filters: &mut [Node]) {
             Node::Check(_) | Node::EvtType(_) | Node::Const(_) => {}
         }
     }
-    fn unwrap(n: &Node, uses: &HashMap<u32, usize>) -> Node {
+    /// `done`: macros kept, each rebuilt once and shared by its uses.
+    fn unwrap(n: &Node, uses: &HashMap<u32, usize>, done: &mut HashMap<u32, Arc<Node>>) -> Node {
         match n {
-            Node::And(xs) => Node::And(xs.iter().map(|x| unwrap(x, uses)).collect()),
-            Node::Or(xs) => Node::Or(xs.iter().map(|x| unwrap(x, uses)).collect()),
-            Node::Not(x) => Node::Not(Box::new(unwrap(x, uses))),
-            Node::Memo(slot, x) if uses.get(slot) == Some(&1) => unwrap(x, uses),
-            Node::Memo(slot, x) => Node::Memo(*slot, Arc::new(unwrap(x, uses))),
+            Node::And(xs) => Node::And(xs.iter().map(|x| unwrap(x, uses, done)).collect()),
+            Node::Or(xs) => Node::Or(xs.iter().map(|x| unwrap(x, uses, done)).collect()),
+            Node::Not(x) => Node::Not(Box::new(unwrap(x, uses, done))),
+            Node::Memo(slot, x) if uses.get(slot) == Some(&1) => unwrap(x, uses, done),
+            Node::Memo(slot, x) => {
+                let body = match done.get(slot) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = Arc::new(unwrap(x, uses, done));
+                        done.insert(*slot, b.clone());
+                        b
+                    }
+                };
+                Node::Memo(*slot, body)
+            }
             other => other.clone(),
         }
     }
@@ -139,7 +150,8 @@ pub fn unwrap_single_use(filters: &mut [Node]) {
     for f in filters.iter() {
         count(f, &mut uses);
     }
+    let mut done = HashMap::new();
     for f in filters.iter_mut() {
-        *f = unwrap(f, &uses);
+        *f = unwrap(f, &uses, &mut done);
     }
 }

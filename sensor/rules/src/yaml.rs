@@ -12,21 +12,23 @@
 //!
 //! Anchors and aliases are resolved by copying the anchored node (with its positions, so text
 //! taken from an alias still maps to where it was written). Nesting is capped and alias
-//! expansion is budgeted, so hostile input cannot exhaust the stack or the memory.
+//! expansion is budgeted by nodes and bytes (`expansion`), so hostile input cannot exhaust the
+//! stack or the memory. A leading byte order mark is skipped, as YAML (and yaml-cpp) allow.
 
-use std::{borrow::Cow, collections::HashMap, sync::Arc};
-
-use yaml_rust2::{
-    parser::{Event, MarkedEventReceiver, Parser},
-    scanner::{Marker, TScalarStyle},
-};
+use std::{borrow::Cow, sync::Arc};
 
 use crate::diag::{Diagnostic, Pos, TextMap};
 
-/// Deepest nesting of sequences and maps accepted (the rules files use 4).
-pub const MAX_DEPTH: usize = 128;
-/// Most nodes a file may expand to once aliases are copied.
-pub const MAX_NODES: usize = 2_000_000;
+use repair::{MAX_REPAIR_WORK, MAX_REPAIRS, blame, reindent_flow_line};
+
+mod expansion;
+mod repair;
+mod tree;
+
+/// The byte order mark, which may start a YAML stream.
+pub const BOM: char = '\u{feff}';
+
+pub use expansion::{ExpansionError, MAX_BYTES, MAX_DEPTH, MAX_NODES, check};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScalarStyle {
@@ -107,14 +109,6 @@ impl Node {
             NodeKind::Null => "empty",
         }
     }
-
-    fn size(&self) -> usize {
-        1 + match &self.kind {
-            NodeKind::Seq(items) => items.iter().map(Node::size).sum(),
-            NodeKind::Map(entries) => entries.iter().map(|(k, v)| k.size() + v.size()).sum(),
-            _ => 0,
-        }
-    }
 }
 
 /// A parsed rules file: its documents (empty documents included, as `Null`) and what is needed
@@ -133,10 +127,12 @@ impl<'a> YamlFile<'a> {
     /// Parse every document of `text`. A scan or parse error (bad indentation, unclosed quote,
     /// unknown alias, ...) is returned as a diagnostic at the place the parser stopped.
     pub fn parse(file: Arc<str>, text: &'a str) -> Result<Self, Diagnostic> {
+        // Before the first line: no position moves.
+        let text = text.strip_prefix(BOM).unwrap_or(text);
         let mut text = Cow::Borrowed(text);
         let mut repairs = 0;
         loop {
-            let (msg, line, col) = match build(&text) {
+            let (msg, line, col) = match tree::build(&text) {
                 Ok(docs) => {
                     let mut line_starts = vec![0];
                     line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -149,13 +145,20 @@ impl<'a> YamlFile<'a> {
                 }
                 Err(e) => e,
             };
-            if repairs < MAX_REPAIRS
-                && let Some(fixed) = reindent_flow_line(&text, &msg, line, col)
-            {
-                text = Cow::Owned(fixed);
-                repairs += 1;
-                continue;
-            }
+            // Each repair parses the whole text again: budgeted by the bytes parsed.
+            let affordable = repairs < MAX_REPAIRS
+                && (repairs + 2).saturating_mul(text.len()) <= MAX_REPAIR_WORK;
+            let msg = match reindent_flow_line(&text, &msg, line, col) {
+                Some(fixed) if affordable => {
+                    text = Cow::Owned(fixed);
+                    repairs += 1;
+                    continue;
+                }
+                Some(_) => format!(
+                    "{msg} (after re-indenting {repairs} lines of flow collections, the most a file of this size gets)"
+                ),
+                None => msg,
+            };
             let (line, col, token) = blame(&text, &msg, line.max(1), col + 1);
             let pos = Pos { file, line, col };
             let d = Diagnostic::error(pos, msg);
@@ -196,6 +199,9 @@ impl<'a> YamlFile<'a> {
         let style = *style;
         let mut segments = Vec::new();
         let mut off = 0;
+        // Bytes of the source lines not found in the value since the last one that was (and of
+        // that one past what matched): the next line's value lies at most about that far on.
+        let mut unmatched = 0;
         let first_line = node.line;
         for line_no in first_line..=self.line_starts.len() {
             if off >= value.len() {
@@ -226,7 +232,11 @@ impl<'a> YamlFile<'a> {
             let found = if line_no == first_line && !style.is_block() {
                 Some((0, common_prefix(value, content)))
             } else {
-                find_line(value, off, content)
+                find_line(value, off, content, unmatched)
+            };
+            unmatched = match found {
+                Some((_, len)) => content.len().saturating_sub(len),
+                None => unmatched + content.len() + 1,
             };
             if let Some((at, len)) = found {
                 segments.push((
@@ -259,84 +269,6 @@ impl<'a> YamlFile<'a> {
     }
 }
 
-/// Parse `text` into documents; on failure the message and the 1-based line and 0-based
-/// column where the parser stopped.
-fn build(text: &str) -> Result<Vec<Node>, (String, usize, usize)> {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
-    // Drive the parser event by event instead of `Parser::load`: `load` recurses once per
-    // nesting level, and a line of ten thousand `- ` would overflow the stack before the
-    // builder could refuse it.
-    loop {
-        let (ev, mark) = parser
-            .next_token()
-            .map_err(|e| (e.info().to_string(), e.marker().line(), e.marker().col()))?;
-        let end = ev == Event::StreamEnd;
-        builder.on_event(ev, mark);
-        if let Some((msg, m)) = builder.error.take() {
-            return Err((msg, m.line(), m.col()));
-        }
-        if end {
-            return Ok(builder.docs);
-        }
-    }
-}
-
-/// Most lines `reindent_flow_line` may fix in one file.
-const MAX_REPAIRS: usize = 1000;
-
-/// yaml-rust2 refuses a line of a flow collection indented less than the key that opened it
-/// once a quoted item came before, as in the official rules files:
-///
-/// ```yaml
-///   items: [
-///     "a.example.com"
-///   ]
-/// ```
-///
-/// libyaml and yaml-cpp (Falco) accept it. Indentation means nothing inside a flow collection,
-/// and yaml-rust2 reports "invalid indentation" only there, so the refused line is indented
-/// like the line before it (or one more column) and the text parsed again. Columns on that
-/// line shift; nothing else moves.
-fn reindent_flow_line(text: &str, msg: &str, line: usize, col: usize) -> Option<String> {
-    if !matches!(
-        msg,
-        "invalid indentation" | "invalid indentation in flow construct"
-    ) {
-        return None;
-    }
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let start = *starts.get(line.checked_sub(1)?)?;
-    let indent_of = |s: &str| s.len() - s.trim_start_matches([' ', '\t']).len();
-    let this = &text[start..];
-    let this = &this[..this.find('\n').unwrap_or(this.len())];
-    let indent = indent_of(this);
-    // Only when the parser stopped at the line's first character (its indentation).
-    if indent != col || this[indent..].starts_with('#') || this[indent..].trim().is_empty() {
-        return None;
-    }
-    let previous = starts[..line - 1]
-        .iter()
-        .rev()
-        .map(|&s| {
-            let l = &text[s..];
-            &l[..l.find('\n').unwrap_or(l.len())]
-        })
-        .find(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with('#')
-        })
-        .map_or(0, indent_of);
-    let add = previous.saturating_sub(indent).max(1);
-    let mut fixed = String::with_capacity(text.len() + add);
-    fixed.push_str(&text[..start]);
-    fixed.extend(std::iter::repeat_n(' ', add));
-    fixed.push_str(&text[start..]);
-    Some(fixed)
-}
-
 /// Byte offset of the `n`-th character of `s` (its length if shorter).
 fn byte_of_char(s: &str, n: usize) -> usize {
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
@@ -351,10 +283,16 @@ fn common_prefix(a: &str, b: &str) -> usize {
         .map_or(0, |((i, c), _)| i + c.len_utf8())
 }
 
+/// Most bytes past the expected place searched for a line of a scalar that does not continue
+/// it where expected: a search of the whole rest of the value for every such line made a
+/// scalar of many such lines quadratic.
+const MAX_LOOKAHEAD: usize = 4096;
+
 /// Where the source line `content` continues the value, at or after `off`: first past the line
 /// breaks or spaces folding left there, else (an escape or a closing quote differs) by the
-/// line's first word. Returns the offset and how many bytes matched.
-fn find_line(value: &str, off: usize, content: &str) -> Option<(usize, usize)> {
+/// line's first word, within `unmatched` bytes (the lines before it not found) and the line's
+/// own length. Returns the offset and how many bytes matched.
+fn find_line(value: &str, off: usize, content: &str, unmatched: usize) -> Option<(usize, usize)> {
     let rest = value.get(off..)?;
     let seps = rest.len() - rest.trim_start_matches([' ', '\n']).len();
     for skip in 0..=seps {
@@ -368,198 +306,11 @@ fn find_line(value: &str, off: usize, content: &str) -> Option<(usize, usize)> {
         .filter(|&i| i > 0)
         .unwrap_or(content.len());
     let word = &content[..word_end];
-    rest.find(word).map(|i| (off + i, word.len()))
-}
-
-/// An open sequence or map while its events arrive.
-enum Frame {
-    Seq {
-        items: Vec<Node>,
-        at: Marker,
-        anchor: usize,
-    },
-    Map {
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-        at: Marker,
-        anchor: usize,
-    },
-}
-
-#[derive(Default)]
-struct Builder {
-    stack: Vec<Frame>,
-    docs: Vec<Node>,
-    /// Anchor id → the anchored node and its size.
-    anchors: HashMap<usize, (Node, usize)>,
-    nodes: usize,
-    /// The first problem the parser does not see (unknown alias, nesting, size).
-    error: Option<(String, Marker)>,
-}
-
-impl Builder {
-    fn fail(&mut self, msg: impl Into<String>, at: Marker) {
-        if self.error.is_none() {
-            self.error = Some((msg.into(), at));
-        }
+    let mut window = (seps + unmatched + content.len()).min(MAX_LOOKAHEAD) + word.len();
+    while !rest.is_char_boundary(window.min(rest.len())) {
+        window += 1;
     }
-
-    fn node(kind: NodeKind, at: Marker) -> Node {
-        Node {
-            kind,
-            line: at.line().max(1),
-            col: at.col() + 1,
-        }
-    }
-
-    fn open(&mut self, frame: Frame, at: Marker) {
-        if self.stack.len() >= MAX_DEPTH {
-            self.fail(format!("YAML nests deeper than {MAX_DEPTH} levels"), at);
-        } else {
-            self.stack.push(frame);
-        }
-    }
-
-    fn close(&mut self, mut node: Node, anchor: usize, at: Marker) {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            self.fail(format!("YAML expands to more than {MAX_NODES} nodes"), at);
-            return;
-        }
-        if anchor != 0 {
-            let size = node.size();
-            self.anchors.insert(anchor, (node.clone(), size));
-        }
-        match self.stack.last_mut() {
-            None => self.docs.push(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => {
-                    // `key:` with nothing after it: the parser's marker is already on the next
-                    // token, so the empty value is placed on its key instead.
-                    if node.is_null() && node.line > k.line {
-                        node.line = k.line;
-                        node.col = k.col;
-                    }
-                    entries.push((k, node))
-                }
-            },
-        }
-    }
-}
-
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, at: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        match ev {
-            Event::DocumentStart => self.anchors.clear(),
-            Event::Scalar(value, style, anchor, tag) => {
-                let style = match style {
-                    TScalarStyle::Plain => ScalarStyle::Plain,
-                    TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
-                    TScalarStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
-                    TScalarStyle::Literal => ScalarStyle::Literal,
-                    TScalarStyle::Folded => ScalarStyle::Folded,
-                };
-                let null = style == ScalarStyle::Plain
-                    && tag.is_none()
-                    && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL");
-                let kind = if null {
-                    NodeKind::Null
-                } else {
-                    NodeKind::Scalar { value, style }
-                };
-                self.close(Self::node(kind, at), anchor, at);
-            }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some((node, size)) => {
-                    self.nodes += size;
-                    let node = node.clone();
-                    self.close(node, 0, at);
-                }
-                None => self.fail("unknown alias (its anchor is not defined before it)", at),
-            },
-            Event::SequenceStart(anchor, _) => self.open(
-                Frame::Seq {
-                    items: Vec::new(),
-                    at,
-                    anchor,
-                },
-                at,
-            ),
-            Event::MappingStart(anchor, _) => self.open(
-                Frame::Map {
-                    entries: Vec::new(),
-                    key: None,
-                    at,
-                    anchor,
-                },
-                at,
-            ),
-            Event::SequenceEnd => {
-                if let Some(Frame::Seq { items, at, anchor }) = self.stack.pop() {
-                    self.close(Self::node(NodeKind::Seq(items), at), anchor, at);
-                }
-            }
-            Event::MappingEnd => {
-                if let Some(Frame::Map {
-                    entries,
-                    at,
-                    anchor,
-                    ..
-                }) = self.stack.pop()
-                {
-                    // A block map's marker is on its first `:`; its first key is where a
-                    // reader looks for it.
-                    let mut node = Self::node(NodeKind::Map(Vec::new()), at);
-                    if let Some((k, _)) = entries.first()
-                        && (k.line, k.col) < (node.line, node.col)
-                    {
-                        (node.line, node.col) = (k.line, k.col);
-                    }
-                    node.kind = NodeKind::Map(entries);
-                    self.close(node, anchor, at);
-                }
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-        }
-    }
-}
-
-/// Where to point for a YAML error: yaml-rust2 reports where it stopped, which for the common
-/// mistakes is not where the mistake is (libyaml's positions are). A tab is reported where the
-/// scalar before it began: point at the tab. A key indented less than its siblings is reported
-/// at its colon: point at the key, and name it (an over-indented one stays at its colon, as
-/// libyaml has it). Lines and columns are 1-based.
-fn blame(text: &str, msg: &str, line: usize, col: usize) -> (usize, usize, Option<String>) {
-    let lines: Vec<&str> = text.split('\n').collect();
-    if msg.contains("found a tab") {
-        for (i, l) in lines.iter().enumerate().skip(line - 1) {
-            let from = if i + 1 == line {
-                col.saturating_sub(1)
-            } else {
-                0
-            };
-            if let Some(c) = l.chars().skip(from).position(|c| c == '\t') {
-                return (i + 1, from + c + 1, None);
-            }
-        }
-    }
-    if msg.contains("did not find expected")
-        && let Some(l) = lines.get(line - 1)
-    {
-        let indent = l.chars().take_while(|c| *c == ' ').count();
-        let content = &l.trim_start_matches(' ');
-        if indent + 1 < col
-            && let Some((key, _)) = content.split_once(':')
-            && !key.is_empty()
-            && !key.contains(char::is_whitespace)
-        {
-            return (line, indent + 1, Some(key.to_string()));
-        }
-    }
-    (line, col, None)
+    rest[..window.min(rest.len())]
+        .find(word)
+        .map(|i| (off + i, word.len()))
 }

@@ -15,7 +15,13 @@ pub fn validate(paths: &[PathBuf], config: &Config) -> std::process::ExitCode {
     let sources = match files::read(paths) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(out, "error: {e:#}");
+            // A file that cannot be read says where, as a diagnostic does.
+            match e.downcast_ref::<crate::textfile::TextFileError>() {
+                Some(e) => writeln!(out, "{e}"),
+                None => writeln!(out, "error: {e:#}"),
+            }
+            .ok();
+            let _ = writeln!(out, "validation failed: 1 error(s)");
             return std::process::ExitCode::FAILURE;
         }
     };

@@ -10,8 +10,16 @@ use std::{
 use anyhow::{Context as _, bail};
 use lanner_rules::loader::Source;
 
+use crate::textfile;
+
 /// Name shown in diagnostics for the built-in ruleset.
 pub const BUILTIN_NAME: &str = "<built-in>/lanner_rules.yaml";
+
+/// Largest rules file read (the official ones are under 100 KB; a ConfigMap holds at most
+/// 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+/// Most bytes all the rules files may have together.
+pub const MAX_TOTAL_BYTES: u64 = 32 << 20;
 
 /// The files `paths` stand for, in load order.
 pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -22,7 +30,9 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("listing rules directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && f.is_file())
+                // Every `*.yaml` but directories: one that is not a regular file (a FIFO) is
+                // refused by name when read, not skipped unseen.
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && !f.is_dir())
                 .collect();
             files.sort();
             out.extend(files);
@@ -42,12 +52,25 @@ pub fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     if files.is_empty() {
         bail!("no rules files (*.yaml, *.yml) in {}", show(paths));
     }
-    files.iter().map(|f| read_file(f)).collect()
+    let mut total = 0;
+    let mut sources = Vec::with_capacity(files.len());
+    for f in &files {
+        let source = read_file(f)?;
+        total += source.text.len() as u64;
+        if total > MAX_TOTAL_BYTES {
+            bail!(
+                "{}: error: the rules files have more than the {MAX_TOTAL_BYTES} bytes they may have together",
+                f.display()
+            );
+        }
+        sources.push(source);
+    }
+    Ok(sources)
 }
 
-pub fn read_file(f: &Path) -> anyhow::Result<Source> {
-    let text = std::fs::read_to_string(f)
-        .with_context(|| format!("reading rules file {}", f.display()))?;
+/// One rules file: a regular file of at most `MAX_FILE_BYTES`, UTF-8 (see `textfile`).
+pub fn read_file(f: &Path) -> Result<Source, textfile::TextFileError> {
+    let text = textfile::read(f, "rules file", MAX_FILE_BYTES)?;
     Ok(Source {
         name: Arc::from(f.display().to_string()),
         text,
@@ -82,4 +105,32 @@ fn show(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use lanner_tests::TempDir;
+
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_a_rules_directory_is_refused_by_name() {
+        let dir = TempDir::new("rules-dir-fifo");
+        std::fs::write(dir.path().join("a.yaml"), "- list: l\n  items: [a]\n").unwrap();
+        std::fs::create_dir(dir.path().join("sub.yaml")).unwrap();
+        let fifo = dir.path().join("b.yaml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read(&[dir.path().to_path_buf()]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: error: not a regular file (it is a FIFO); a rules file must be a regular file",
+                fifo.display()
+            )
+        );
+        std::fs::remove_file(&fifo).unwrap();
+        assert_eq!(read(&[dir.path().to_path_buf()]).unwrap().len(), 1);
+    }
 }

@@ -1,5 +1,6 @@
-//! The running ruleset, swapped whole on reload (SIGHUP, or a rules file changed on disk). A
-//! reload that fails keeps the ruleset in use, logs every error and is counted.
+//! The running ruleset, swapped whole on reload (SIGHUP, or a rules file changed on disk; the
+//! reload thread is `reloader`). A reload that fails — a broken file, or one over a budget —
+//! keeps the ruleset in use, logs every error and is counted.
 
 use std::{
     path::PathBuf,
@@ -7,14 +8,16 @@ use std::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering::Relaxed},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use lanner_rules::{Options, Ruleset};
-use tokio::signal::unix::Signal;
 
 use super::files;
 use crate::enrich::Interest;
+
+/// Errors of a failed reload written to the log.
+const MAX_LOGGED_ERRORS: usize = 100;
 
 /// Shared by the evaluating thread (reads the current ruleset per batch) and the reloader.
 #[derive(Clone)]
@@ -57,7 +60,8 @@ impl LiveRules {
         }
     }
 
-    fn swap(&self, ruleset: Ruleset) {
+    /// Put `ruleset` in use; returns the one it replaces.
+    fn swap(&self, ruleset: Ruleset) -> Arc<Ruleset> {
         count(&self.counters, &ruleset);
         // Widen the interest first, so every event the new ruleset evaluates has its context;
         // events enriched before, of types only it has rules for, carry a skipped context and
@@ -65,14 +69,16 @@ impl LiveRules {
         let (old, new_types) = (self.current().types(), ruleset.types());
         self.interest.set(old.union(new_types));
         let new = Arc::new(ruleset);
-        match self.current.write() {
-            Ok(mut g) => *g = new,
-            Err(poisoned) => *poisoned.into_inner() = new,
-        }
+        let old = match self.current.write() {
+            Ok(mut g) => std::mem::replace(&mut *g, new),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new),
+        };
         self.interest.set(new_types);
+        old
     }
 
-    /// Load `paths` again; swap on success. Returns whether it succeeded.
+    /// Load `paths` again; swap on success. Returns whether it succeeded. The replaced ruleset
+    /// is freed by the caller's thread (the reload thread), not the pipeline's.
     pub fn reload(&self, paths: &[PathBuf], options: &Options) -> bool {
         match load(paths, options) {
             Ok(r) => {
@@ -81,13 +87,21 @@ impl LiveRules {
                     r.rules().len(),
                     r.active_count()
                 );
-                self.swap(r);
+                let old = self.swap(r);
                 self.counters.reloads.fetch_add(1, Relaxed);
+                retire(old);
                 true
             }
             Err(errors) => {
-                for e in &errors {
+                // Every rule of a file can have its error: the log gets the first ones.
+                for e in errors.iter().take(MAX_LOGGED_ERRORS) {
                     log::error!("rules reload: {e}");
+                }
+                if errors.len() > MAX_LOGGED_ERRORS {
+                    log::error!(
+                        "rules reload: {} more errors not shown (`lanner -V` lists them all)",
+                        errors.len() - MAX_LOGGED_ERRORS
+                    );
                 }
                 log::error!(
                     "rules reload failed ({} errors); keeping the rules in use",
@@ -119,35 +133,16 @@ pub fn load(paths: &[PathBuf], options: &Options) -> Result<Ruleset, Vec<String>
     }
 }
 
-/// Reload on SIGHUP (`hup`: installed by the caller before it unblocks the signal, so a SIGHUP
-/// of the start-up is seen here; `signals.rs`), and when `watch` is set, when the files change
-/// (checked every second).
-pub async fn watch(
-    live: LiveRules,
-    mut hup: Signal,
-    paths: Vec<PathBuf>,
-    options: Options,
-    watch: bool,
-) {
-    let mut seen = files::fingerprint(&paths);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                log::info!("SIGHUP: reloading rules");
-                live.reload(&paths, &options);
-                seen = files::fingerprint(&paths);
-            }
-            _ = tick.tick(), if watch && !paths.is_empty() => {
-                let now = files::fingerprint(&paths);
-                if now != seen {
-                    log::info!("rules files changed: reloading");
-                    live.reload(&paths, &options);
-                    seen = now;
-                }
-            }
-        }
+/// Free a replaced ruleset here once the evaluating thread has let go of it: it holds the
+/// ruleset of the batch it is on, and the last holder frees it — a large ruleset's worth of
+/// work the pipeline should not do. No new holder can appear (the slot holds the new ruleset);
+/// past a few seconds it is left to whoever holds it last.
+fn retire(old: Arc<Ruleset>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
+    drop(old);
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod commands;
 pub mod extract;
 pub mod files;
 pub mod live;
+pub mod reloader;
 
 #[cfg(test)]
 mod extract_tests;

@@ -46,6 +46,8 @@ struct RuleState {
     /// Where it was first defined.
     pos: Pos,
     spec: RuleSpec,
+    /// `spec.exceptions` by name, for appends.
+    exception_ids: exceptions::ByName,
 }
 
 impl RuleState {
@@ -189,13 +191,17 @@ impl Collector {
         let id = self.next();
         match prev {
             // A redefinition replaces the whole rule but keeps its place in evaluation order.
-            Some(i) => self.rules[i].spec = spec,
+            Some(i) => {
+                self.rules[i].spec = spec;
+                self.rules[i].exception_ids.reset();
+            }
             None => {
                 self.rule_ids.insert(spec.name.clone(), self.rules.len());
                 self.rules.push(RuleState {
                     index: id,
                     pos: spec.pos.clone(),
                     spec,
+                    exception_ids: exceptions::ByName::default(),
                 });
             }
         }
@@ -303,7 +309,7 @@ fn append_to(rule: &mut RuleState, c: RuleChange) -> Result<(), Diagnostic> {
         s.tags.extend(tags);
     }
     if let Some(exs) = c.exceptions {
-        exceptions::merge(&mut s.exceptions, exs, compiled)?;
+        exceptions::merge(&mut s.exceptions, &mut rule.exception_ids, exs, compiled)?;
     }
     Ok(())
 }
@@ -321,6 +327,7 @@ fn replace_in(rule: &mut RuleState, c: RuleChange) -> Result<(), Diagnostic> {
             }
         }
         s.exceptions = exs;
+        rule.exception_ids.reset();
     }
     let RuleChange {
         condition,

@@ -67,8 +67,9 @@ impl<'y, 'a> MapReader<'y, 'a> {
         let NodeKind::Map(entries) = &self.node.kind else {
             return;
         };
-        for (i, (k, _)) in entries.iter().enumerate() {
-            let repeated = entries[..i].iter().any(|(e, _)| e.as_str() == k.as_str());
+        let mut seen = std::collections::HashSet::new();
+        for (k, _) in entries {
+            let repeated = !seen.insert(k.as_str());
             match k.as_str() {
                 Some(name) if repeated => warnings.push(
                     Diagnostic::warning(

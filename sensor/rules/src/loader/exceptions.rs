@@ -6,7 +6,7 @@
 //! List names are left in the generated text as bare tokens: the compiler expands them on the
 //! syntax tree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::{
     ast::Op,
@@ -61,6 +61,7 @@ pub(crate) fn read(
         _ => return Err(item.error_at(exs, "Rule exceptions must be a sequence")),
     };
     let mut out: Vec<Exception> = Vec::new();
+    let mut names = HashSet::new();
     for ex in list {
         if !matches!(ex.kind, NodeKind::Map(_)) {
             return Err(item.error_at(ex, "Rule exception must be a mapping"));
@@ -73,7 +74,7 @@ pub(crate) fn read(
             format!("exception '{name}' of {}", item.what),
         );
         r.warn_unknown_keys(EXCEPTION_KEYS, warnings);
-        if out.iter().any(|e| e.name == name) {
+        if !names.insert(name.clone()) {
             warnings.push(
                 Diagnostic::warning(
                     r.pos(),
@@ -297,16 +298,41 @@ pub(crate) fn check_values(ex: &Exception, values: &[Entry]) -> Result<(), Diagn
     }
 }
 
+/// A rule's exceptions by name (the first of a name), kept from one append to the next: a rule
+/// appended to thousands of times is not searched, nor indexed again, at each append.
+#[derive(Debug, Default)]
+pub(crate) struct ByName(Option<HashMap<String, usize>>);
+
+impl ByName {
+    /// The exceptions were replaced: index them again when next needed.
+    pub(crate) fn reset(&mut self) {
+        self.0 = None;
+    }
+
+    fn of(&mut self, list: &[Exception]) -> &mut HashMap<String, usize> {
+        self.0.get_or_insert_with(|| {
+            let mut ids = HashMap::new();
+            for (i, e) in list.iter().enumerate() {
+                ids.entry(e.name.clone()).or_insert(i);
+            }
+            ids
+        })
+    }
+}
+
 /// Appending exceptions (`override: {exceptions: append}`, legacy `append: true`): a known name
-/// gets more values (only values may be given), a new name is added whole.
+/// gets more values (only values may be given), a new name is added whole. `ids` indexes
+/// `prev`.
 pub(crate) fn merge(
     prev: &mut Vec<Exception>,
+    ids: &mut ByName,
     new: Vec<Exception>,
     compiled: bool,
 ) -> Result<(), Diagnostic> {
+    let by_name = ids.of(prev);
     for mut ex in new {
         let err = |msg: &str| Diagnostic::error(ex.pos.clone(), msg).with_token(ex.name.as_str());
-        match prev.iter_mut().find(|p| p.name == ex.name) {
+        match by_name.get(&ex.name).map(|&i| &mut prev[i]) {
             None => {
                 if ex.fields.is_none() {
                     return Err(err(
@@ -322,6 +348,7 @@ pub(crate) fn merge(
                 if compiled {
                     check_values(&ex, &ex.values)?;
                 }
+                by_name.insert(ex.name.clone(), prev.len());
                 prev.push(ex);
             }
             Some(p) => {

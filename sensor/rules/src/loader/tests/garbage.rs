@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::load_one;
+use super::{error, load_one, ok};
 use crate::yaml::YamlFile;
 
 const PIECES: &[&str] = &[
@@ -101,4 +101,31 @@ fn deep_nesting_and_alias_bombs_are_refused() {
     let o = load_one(&bomb);
     assert_eq!(o.errors.len(), 1);
     assert!(o.errors[0].message.contains("more than"), "{}", o.errors[0]);
+}
+
+#[test]
+fn a_big_string_aliased_many_times_is_refused_by_its_bytes() {
+    // 1 MiB aliased 20,000 times: 20 GiB once copied, though only 20,001 nodes.
+    let mut bomb = format!("- list: big\n  items: &s [\"{}\"]\n", "x".repeat(1 << 20));
+    for i in 0..20_000 {
+        bomb.push_str(&format!("- list: l{i}\n  items: *s\n"));
+    }
+    assert_eq!(
+        error(&bomb),
+        // The anchored string and 31 copies, with the keys, cross 32 MiB at the 31st alias.
+        format!(
+            "a.yaml:{}:10: error: YAML expands to more than {} bytes of scalars once its aliases are copied",
+            2 + 2 * 31,
+            crate::yaml::MAX_BYTES
+        )
+    );
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_accepted() {
+    let text = "\u{feff}- list: l\n  items: [a, b]\n- macro: m\n  condition: x\n";
+    let o = ok(text);
+    assert_eq!(o.collected.lists["l"].items, ["a", "b"]);
+    // Positions are those of the text without it.
+    assert_eq!(o.collected.macros["m"].pos.to_string(), "a.yaml:3:3");
 }
