@@ -29,6 +29,12 @@ use cursor::Parser;
 
 /// Deepest nesting of parentheses, `not` and transformer calls a condition or output may use.
 pub const MAX_DEPTH: usize = 256;
+/// Budgets of an output format. Every alert of the rule is at least as large as its format
+/// and its padded fields: an 8 MiB output, or `%999999999proc.name`, would make each alert
+/// gigabytes. The official rules' outputs are under 1 KiB with at most 25 fields.
+pub const MAX_OUTPUT_BYTES: usize = 64 << 10;
+pub const MAX_OUTPUT_FIELDS: usize = 1024;
+pub const MAX_FIELD_WIDTH: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
@@ -96,9 +102,26 @@ pub fn parse_condition(text: &str) -> Result<Expr> {
 /// Splits an output format into text and `%field` tokens.
 pub fn parse_output(format: &str) -> Result<Vec<OutputPart>> {
     let mut p = Parser::new(format);
+    if format.len() > MAX_OUTPUT_BYTES {
+        return Err(p.error(
+            MAX_OUTPUT_BYTES,
+            format!(
+                "the output is {} bytes, more than the {MAX_OUTPUT_BYTES} an output may have",
+                format.len()
+            ),
+        ));
+    }
     let mut parts = Vec::new();
     let mut text_start = 0;
+    let mut fields = 0;
     while let Some(percent) = p.find_byte(b'%', p.pos) {
+        fields += 1;
+        if fields > MAX_OUTPUT_FIELDS {
+            return Err(p.error(
+                percent,
+                format!("more than {MAX_OUTPUT_FIELDS} fields in one output"),
+            ));
+        }
         if percent > text_start {
             parts.push(OutputPart::Text(p.slice(text_start, percent).to_owned()));
         }

@@ -178,6 +178,22 @@ fn official_style_output() {
     );
 }
 
+/// An output at its budgets parses; one byte or one field more is refused, with where.
+#[test]
+fn outputs_have_budgets() {
+    use crate::parse::{MAX_FIELD_WIDTH, MAX_OUTPUT_BYTES, MAX_OUTPUT_FIELDS};
+    assert!(parse_output(&format!("%{MAX_FIELD_WIDTH}proc.name")).is_ok());
+    let fields = "%proc.pid ".repeat(MAX_OUTPUT_FIELDS);
+    assert!(parse_output(&fields).is_ok());
+    let e = parse_output(&format!("{fields}%proc.pid")).unwrap_err();
+    assert_eq!(e.offset, fields.len(), "{e}");
+    assert!(e.message.contains("more than 1024 fields"), "{e}");
+    let text = "x".repeat(MAX_OUTPUT_BYTES);
+    assert!(parse_output(&text).is_ok());
+    let e = parse_output(&format!("{text}x")).unwrap_err();
+    assert!(e.message.contains("more than the 65536"), "{e}");
+}
+
 #[test]
 fn bad_outputs() {
     for (format, offset, token, message) in [
@@ -191,7 +207,14 @@ fn bad_outputs() {
             "%99999999999999999999999proc.name",
             0,
             "%99999999999999999999999",
-            "width too large",
+            "width larger than 4096",
+        ),
+        // Each alert would be padded to a gigabyte.
+        (
+            "%999999999proc.name",
+            0,
+            "%999999999",
+            "width larger than 4096",
         ),
         ("%proc.aname[2", 13, "", "missing ']'"),
         ("%tolower(proc.name", 18, "", "missing ')'"),

@@ -134,13 +134,14 @@ impl Parser<'_> {
             return Ok(None);
         }
         let digits = self.slice(start, self.pos);
-        digits.parse().map(Some).map_err(|_| {
-            self.error_token(
+        match digits.parse::<usize>() {
+            Ok(w) if w <= super::MAX_FIELD_WIDTH => Ok(Some(w)),
+            _ => Err(self.error_token(
                 percent,
-                "output field width too large",
+                &format!("output field width larger than {}", super::MAX_FIELD_WIDTH),
                 self.slice(percent, self.pos),
-            )
-        })
+            )),
+        }
     }
 
     /// A bare value: a run of bytes up to whitespace or one of `( ) , = " '`.
