@@ -138,7 +138,7 @@ impl Parser<'_> {
             Ok(w) if w <= super::MAX_FIELD_WIDTH => Ok(Some(w)),
             _ => Err(self.error_token(
                 percent,
-                &format!("output field width larger than {}", super::MAX_FIELD_WIDTH),
+                format!("output field width larger than {}", super::MAX_FIELD_WIDTH),
                 self.slice(percent, self.pos),
             )),
         }
