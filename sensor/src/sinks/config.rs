@@ -57,6 +57,9 @@ pub struct Spool {
     pub max_bytes: u64,
     /// Without the spool: records a sink's memory queue holds before dropping (counted).
     pub memory_queue: usize,
+    /// ... and bytes of their JSON lines: alerts of a rule with a long output and a process
+    /// with a long command line are tens of KiB each.
+    pub memory_queue_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +108,7 @@ impl Default for SinksConfig {
                 directory: PathBuf::from("/var/lib/lanner/spool"),
                 max_bytes: 1 << 30,
                 memory_queue: 10_000,
+                memory_queue_bytes: 32 << 20,
             },
             max_batch: 500,
             backoff_max: Duration::from_secs(30),
@@ -173,6 +177,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "spool.memory_queue",
         "records per sink without the spool (10000)",
+    ),
+    (
+        "spool.memory_queue_bytes",
+        "bytes of alerts per sink without the spool (32 MiB; at least 64 KiB)",
     ),
     ("sinks.max_batch", "records per request (500)"),
     (
@@ -272,6 +280,7 @@ impl SinksConfig {
                     "directory" => s.directory = path(v)?,
                     "max_bytes" => s.max_bytes = count(v)?,
                     "memory_queue" => s.memory_queue = count(v)?.max(1) as usize,
+                    "memory_queue_bytes" => s.memory_queue_bytes = count(v)?.max(64 << 10),
                     _ => return unknown(key),
                 }
                 true

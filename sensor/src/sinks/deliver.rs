@@ -46,7 +46,8 @@ fn after(d: Duration) -> Instant {
 
 /// The output thread's end of a sink.
 pub enum Input {
-    Memory(mpsc::Sender<Record>),
+    /// The queue, and the most bytes of records it may hold.
+    Memory(mpsc::Sender<Record>, u64),
     Spool(SpoolWriter, Arc<Notify>),
 }
 
@@ -72,12 +73,21 @@ impl SinkHandle {
     pub fn send(&mut self, r: &Record) {
         let stats = &self.stats;
         match &mut self.input {
-            Input::Memory(tx) => match tx.try_send(r.clone()) {
-                Ok(()) => {
-                    stats.queued.fetch_add(1, Relaxed);
+            Input::Memory(tx, max_bytes) => {
+                // Only this thread adds, so the check holds until the send.
+                let bytes = r.json.len() as u64;
+                if stats.queued_bytes.load(Relaxed) + bytes > *max_bytes {
+                    stats.add_drops(DropReason::QueueFull, 1);
+                    return;
                 }
-                Err(_) => stats.add_drops(DropReason::QueueFull, 1),
-            },
+                match tx.try_send(r.clone()) {
+                    Ok(()) => {
+                        stats.queued.fetch_add(1, Relaxed);
+                        stats.queued_bytes.fetch_add(bytes, Relaxed);
+                    }
+                    Err(_) => stats.add_drops(DropReason::QueueFull, 1),
+                }
+            }
             Input::Spool(w, notify) => {
                 let result = w.append(r);
                 stats.spool_bytes.store(w.bytes(), Relaxed);
@@ -187,8 +197,11 @@ impl Delivery {
             Source::Memory(rx) => {
                 // Whatever is still queued in memory is lost: say how much.
                 let mut left = 0;
-                while rx.try_recv().is_ok() {
+                while let Ok(r) = rx.try_recv() {
                     left += 1;
+                    self.stats
+                        .queued_bytes
+                        .fetch_sub(r.json.len() as u64, Relaxed);
                 }
                 if left > 0 {
                     self.stats.queued.fetch_sub(left, Relaxed);
@@ -237,6 +250,8 @@ impl Delivery {
                     }
                 }
                 self.stats.queued.fetch_sub(v.len() as u64, Relaxed);
+                let bytes: usize = v.iter().map(|r| r.json.len()).sum();
+                self.stats.queued_bytes.fetch_sub(bytes as u64, Relaxed);
                 Some((v, None))
             }
             Source::Spool(reader, notify) => loop {
@@ -434,5 +449,40 @@ mod tests {
     #[test]
     fn a_deadline_far_away_does_not_overflow() {
         assert!(after(Duration::MAX) > Instant::now());
+    }
+
+    /// The memory queue holds at most its bytes, whatever its count allows: big alerts are
+    /// dropped (counted `queue_full`) once it is full, and fit again once delivery takes some.
+    #[test]
+    fn the_memory_queue_keeps_to_its_bytes() {
+        let (tx, mut rx) = mpsc::channel(10_000);
+        let stats = Arc::new(SinkStats::default());
+        let mut h = SinkHandle::new("t".into(), Input::Memory(tx, 64 << 10), stats.clone());
+        let big = Record::new("x".repeat(10 << 10), 0);
+        for _ in 0..7 {
+            h.send(&big);
+        }
+        assert_eq!(stats.queued.load(Relaxed), 6);
+        assert_eq!(stats.queued_bytes.load(Relaxed), 6 * (10 << 10));
+        assert_eq!(stats.drops(DropReason::QueueFull), 1);
+        let dir = lanner_tests::TempDir::new("queue-bytes");
+        let file = crate::sinks::file::FileSink::open(dir.path().join("a"), 1 << 20, 1).unwrap();
+        let mut d = Delivery {
+            name: "t".into(),
+            target: Target::File(crate::sinks::target::FileTarget::new(file)),
+            source: Source::Memory(std::mem::replace(&mut rx, mpsc::channel(1).1)),
+            stats: stats.clone(),
+            policy: Policy::default(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (batch, _) = rt
+            .block_on(d.next_batch(true, &mut CursorLog::default()))
+            .expect("a batch");
+        assert_eq!(batch.len(), 6);
+        assert_eq!(stats.queued_bytes.load(Relaxed), 0);
+        h.send(&big);
+        assert_eq!(stats.queued.load(Relaxed), 1);
     }
 }

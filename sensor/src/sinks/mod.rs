@@ -98,7 +98,8 @@ pub fn start(cfg: &SinksConfig, stop: &watch::Receiver<bool>) -> anyhow::Result<
             (Input::Spool(w, notify.clone()), Source::Spool(r, notify))
         } else {
             let (tx, rx) = mpsc::channel(cfg.spool.memory_queue);
-            (Input::Memory(tx), Source::Memory(rx))
+            let max_bytes = cfg.spool.memory_queue_bytes;
+            (Input::Memory(tx, max_bytes), Source::Memory(rx))
         };
         let delivery = Delivery {
             name: name.to_string(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// Why a sink lost an alert without the receiver having seen it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
-    /// The memory queue (`spool.memory_queue`) was full.
+    /// The memory queue (`spool.memory_queue` records or `spool.memory_queue_bytes`) was full.
     QueueFull,
     /// The spool was at `spool.max_bytes`.
     SpoolFull,
@@ -54,6 +54,8 @@ pub struct SinkStats {
     pub retries: AtomicU64,
     /// Records waiting in the memory queue.
     pub queued: AtomicU64,
+    /// Bytes of their JSON lines.
+    pub queued_bytes: AtomicU64,
     /// Bytes the spool's segments take on disk.
     pub spool_bytes: AtomicU64,
 }
