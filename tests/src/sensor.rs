@@ -348,6 +348,14 @@ impl Sensor {
     /// Like [`Sensor::stop`], sending `signal` (`SIGINT` or `SIGTERM`) instead of SIGINT.
     #[track_caller]
     pub fn stop_with(&mut self, signal: libc::c_int) -> Stats {
+        self.signal(signal);
+        self.stopped(signal)
+    }
+
+    /// Like [`Sensor::stop`] for a sensor already sent `signal` (a second stop signal would
+    /// make it exit at once, without its drain).
+    #[track_caller]
+    pub fn stopped(&mut self, signal: libc::c_int) -> Stats {
         let sig = match signal {
             libc::SIGINT => "SIGINT".to_string(),
             libc::SIGTERM => "SIGTERM".to_string(),
@@ -356,8 +364,6 @@ impl Sensor {
         let Some(mut child) = self.child.take() else {
             panic!("sensor already stopped")
         };
-        // SAFETY: signalling our own child, which has not been reaped yet.
-        unsafe { libc::kill(self.pid as i32, signal) };
         let Some(status) = wait_or_kill(&mut child, Instant::now() + STOP_TIMEOUT) else {
             self.fail(&format!(
                 "sensor did not exit within {STOP_TIMEOUT:?} of {sig}"
