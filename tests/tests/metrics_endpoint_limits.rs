@@ -7,14 +7,13 @@
 use std::{
     io::Write,
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream},
-    process::Command,
     time::{Duration, Instant},
 };
 
 use lanner_tests::receivers::FakeFluentd;
+use lanner_tests::sinks::fire;
 use lanner_tests::tcp::{closed_by_peer, connect_from, get_from, raise_fd_limit};
 use lanner_tests::*;
-use serde_json::Value;
 
 const RULE: &str = "Lanner test endpoint marker";
 /// The endpoint's header-read timeout (server.rs `Limits`).
@@ -38,24 +37,6 @@ fn rules_file(dir: &TempDir, marker: &str) -> String {
     );
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
-}
-
-/// `busybox echo <marker>-<i>` on the host, then its alert on the sensor's stdout.
-#[track_caller]
-fn fire(sensor: &Sensor, marker: &str, i: usize) -> Value {
-    let tag = format!("{marker}-{i:03}");
-    let st = Command::new("/bin/busybox")
-        .args(["echo", &tag])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    sensor
-        .try_wait_for(
-            |v| is_alert(v) && out_contains(v, "proc.cmdline", &tag),
-            EVENT_TIMEOUT,
-        )
-        .unwrap_or_else(|| sensor.fail(&format!("no alert for {tag} while under attack")))
 }
 
 /// `n` connections that send nothing, from the addresses `from` gives in turn.

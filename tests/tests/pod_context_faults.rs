@@ -24,6 +24,23 @@ fn jail() -> (String, CgroupJail) {
     (id, jail)
 }
 
+/// A pod `name` of namespace `faults` on the fake API server, whose one container is a jail.
+fn pod_in_jail(api: &Api, name: &str) -> CgroupJail {
+    let (id, jail) = jail();
+    let container = FakeContainer::new("app", "nginx:1.25", &format!("containerd://{id}"));
+    let pod = pod_json(
+        "faults",
+        name,
+        &random_pod_uid(),
+        &api.node,
+        &[container],
+        &[("app", name)],
+        "10.1.2.3",
+    );
+    api.fake().add_pod(pod);
+    jail
+}
+
 fn rules_file(dir: &TempDir, marker: &str) -> String {
     let path = dir.path().join("pod-faults.yaml");
     let text = format!(
@@ -87,21 +104,7 @@ fn wait_until(sensor: &Sensor, what: &str, limit: Duration, mut f: impl FnMut() 
 fn an_endless_pod_list_is_cut_at_its_budget_while_alerts_keep_flowing() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
-    let pod = pod_json(
-        "flood",
-        "flood-0",
-        &random_pod_uid(),
-        &api.node,
-        &[FakeContainer::new(
-            "app",
-            "nginx:1.25",
-            &format!("containerd://{id}"),
-        )],
-        &[("app", "flood")],
-        "10.1.2.3",
-    );
-    api.fake().add_pod(pod);
+    let jail = pod_in_jail(&api, "flood-0");
     api.fake().flood(Flood::EndlessList);
     let dir = TempDir::new("pod-flood");
     let marker = unique("pod-flood");
@@ -167,21 +170,7 @@ fn an_endless_pod_list_is_cut_at_its_budget_while_alerts_keep_flowing() {
 fn an_endless_watch_event_is_cut_at_its_budget_and_the_cache_says_stale() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
-    let pod = pod_json(
-        "flood",
-        "watch-0",
-        &random_pod_uid(),
-        &api.node,
-        &[FakeContainer::new(
-            "app",
-            "nginx:1.25",
-            &format!("containerd://{id}"),
-        )],
-        &[("app", "watch")],
-        "10.1.2.4",
-    );
-    api.fake().add_pod(pod);
+    let jail = pod_in_jail(&api, "watch-0");
     api.fake().flood(Flood::EndlessWatchEvent);
     let dir = TempDir::new("pod-event-flood");
     let marker = unique("pod-event");
@@ -230,21 +219,7 @@ fn an_endless_watch_event_is_cut_at_its_budget_and_the_cache_says_stale() {
 fn a_broken_kubeconfig_keeps_readyz_failing_with_the_reason_until_it_is_fixed() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
-    let pod = pod_json(
-        "cfg",
-        "cfg-0",
-        &random_pod_uid(),
-        &api.node,
-        &[FakeContainer::new(
-            "app",
-            "nginx:1.25",
-            &format!("containerd://{id}"),
-        )],
-        &[("app", "cfg")],
-        "10.1.2.5",
-    );
-    api.fake().add_pod(pod);
+    let jail = pod_in_jail(&api, "cfg-0");
     let dir = TempDir::new("kubeconfig-broken");
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters: [\n").unwrap();
