@@ -385,7 +385,7 @@ fn pace_connects(target: SocketAddr, stop: &std::sync::atomic::AtomicBool) -> u6
 }
 
 /// The resident KiB of the process's `anon_inode:bpf-map` mappings, from /proc/PID/smaps.
-fn bpf_map_kib(pid: u32) -> u64 {
+pub fn bpf_map_kib(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
     let mut in_map = false;
     let mut kib = 0;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench_pipeline::{official_rules, status_kib};
+use crate::bench_pipeline::{bpf_map_kib, official_rules, status_kib};
 use crate::bench_sensor::{Sensor, closed_port, rules_args};
 use crate::soak_report::{self as report, Sample, Soak};
 use crate::util::{self, cargo};
@@ -135,6 +135,13 @@ fn soak(lanner: &Path, opts: &Opts, dir: &Path) -> Result<Soak> {
         samples.push(Sample {
             at_s: t0.elapsed().as_secs_f64(),
             rss_kib: status_kib(pid, "VmRSS").unwrap_or(0),
+            anon_kib: status_kib(pid, "RssAnon").unwrap_or(0),
+            // Read every 10 s: smaps is long, and the ring buffer's pages settle early.
+            ring_kib: if samples.len() % 10 == 0 {
+                bpf_map_kib(pid)
+            } else {
+                samples.last().map_or(0, |s: &Sample| s.ring_kib)
+            },
             cpu_ticks: cpu_ticks(pid).saturating_sub(cpu_start),
             healthy,
         });

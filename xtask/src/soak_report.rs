@@ -8,6 +8,10 @@ use serde_json::Value;
 pub struct Sample {
     pub at_s: f64,
     pub rss_kib: u64,
+    /// Anonymous memory (the heap and stacks; the ring buffer's pages are counted apart).
+    pub anon_kib: u64,
+    /// Resident pages of the BPF maps mapped into the sensor (the ring buffer).
+    pub ring_kib: u64,
     /// The sensor's CPU time since the load started.
     pub cpu_ticks: u64,
     pub healthy: bool,
@@ -212,7 +216,7 @@ pub fn render(command: &str, s: &Soak) -> String {
     let _ = writeln!(md, "## RSS\n\n![RSS over the soak](SOAK-rss.svg)\n");
     let _ = writeln!(
         md,
-        "| minute | RSS min (KiB) | RSS max (KiB) | CPU (% of a core) | /healthz failures |\n|---|---|---|---|---|"
+        "| minute | RSS min (KiB) | RSS max (KiB) | of which anonymous, max (KiB) | of which BPF maps (KiB) | CPU (% of a core) | /healthz failures |\n|---|---|---|---|---|---|---|"
     );
     let mut prev_ticks = 0;
     for (m, chunk) in s.samples.chunks(60).enumerate() {
@@ -223,7 +227,13 @@ pub fn render(command: &str, s: &Soak) -> String {
         let cpu = 100.0 * (ticks - prev_ticks) as f64 / s.clock_ticks as f64 / secs;
         prev_ticks = ticks;
         let failed = chunk.iter().filter(|x| !x.healthy).count();
-        let _ = writeln!(md, "| {} | {lo} | {hi} | {cpu:.1} | {failed} |", m + 1);
+        let anon = chunk.iter().map(|x| x.anon_kib).max().unwrap_or(0);
+        let ring = chunk.last().map_or(0, |x| x.ring_kib);
+        let _ = writeln!(
+            md,
+            "| {} | {lo} | {hi} | {anon} | {ring} | {cpu:.1} | {failed} |",
+            m + 1
+        );
     }
     md
 }
