@@ -211,7 +211,8 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
         }
     }
     metrics.capturing.store(true, Relaxed);
-    release_start_up_memory();
+    trim_heap();
+    tokio::spawn(trim_heap_every(TRIM_EVERY, stop_rx.clone()));
 
     if let Some(path) = &args.ready_file {
         let ready = serde_json::json!({
@@ -287,13 +288,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Give the start-up's freed memory back to the kernel. Parsing the kernel's BTF (megabytes),
-/// the rules files and `/proc` leaves most of the heap free but still resident, and glibc
-/// keeps a free heap resident unless asked: it would stay in the sensor's RSS for its life.
-fn release_start_up_memory() {
+/// Give freed memory back to the kernel. glibc keeps a free heap resident unless asked: the
+/// start-up's (parsing the kernel's BTF, megabytes, the rules files and `/proc`) would stay in
+/// the sensor's RSS for its life, and so would the high-water mark of every burst (the
+/// pipeline's queues hold up to 8,192 events each, with their arguments and paths) and of
+/// every reload. Then RSS shows the memory in use, and a leak would show as growth.
+fn trim_heap() {
     // SAFETY: malloc_trim only walks glibc's own arenas; no pointers of ours are involved.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// How often [`trim_heap`] runs after the start: it takes a few milliseconds of the arenas'
+/// locks.
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn trim_heap_every(period: std::time::Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => trim_heap(),
+            _ = stop.changed() => return,
+        }
     }
 }
 
