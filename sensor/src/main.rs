@@ -1,27 +1,7 @@
 //! `lanner`: Lanner's node agent. Thin: parse the command line, then hand over to `app`.
 
-mod app;
-mod cli;
-mod clock;
-mod config;
-mod container;
-mod enrich;
-mod event;
-mod idhash;
-mod k8s;
-mod loader;
-mod metrics;
-mod output;
-mod process;
-mod reader;
-mod replay;
-mod rules;
-mod sinks;
-mod stats;
-#[cfg(test)]
-mod testutil;
-
 use clap::Parser as _;
+use lanner::{app, cli, config, replay, rules};
 
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
