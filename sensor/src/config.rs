@@ -136,11 +136,20 @@ pub const KEYS: &[(&str, &str)] = &[
 impl Config {
     /// Defaults, then `file` if given, then each `key=value` override.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<Config> {
+        let text = file
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config {}", path.display()))
+            })
+            .transpose()?;
+        Config::parse(file.zip(text.as_deref()), overrides)
+    }
+
+    /// [`Config::load`] with the file already read: (its path, for messages; its text).
+    pub fn parse(file: Option<(&Path, &str)>, overrides: &[String]) -> anyhow::Result<Config> {
         let mut c = Config::default();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config {}", path.display()))?;
-            let docs = YamlLoader::load_from_str(&text).map_err(|e| {
+        if let Some((path, text)) = file {
+            let docs = YamlLoader::load_from_str(text).map_err(|e| {
                 anyhow::anyhow!(
                     "{}:{}:{}: {}",
                     path.display(),

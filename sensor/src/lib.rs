@@ -9,6 +9,8 @@ pub mod config;
 pub mod container;
 pub mod enrich;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod idhash;
 pub mod k8s;
 pub mod loader;

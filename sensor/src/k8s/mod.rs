@@ -16,8 +16,9 @@
 //! restricts what is returned, not what is authorised).
 
 mod error;
-mod index;
-mod meta;
+// Also reached by the fuzz targets (`crate::fuzz::pod_json`).
+pub(crate) mod index;
+pub(crate) mod meta;
 mod watch;
 
 #[cfg(test)]

@@ -1,0 +1,84 @@
+//! Every input kept in `tests/fuzz/regressions/<target>/` (what a fuzzer once found, and
+//! hand-made attacks) replayed through its target on every `cargo test`: a fixed bug stays
+//! fixed without running the fuzzer.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc,
+    time::Duration,
+};
+
+use super::TARGETS;
+
+/// Longer than any input may take (the fuzzer's own limit is 10 s, on a slower, instrumented
+/// build): beyond it the input hangs.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Inputs that still fail, as (`<target>/<file>`, the bug): the sweep skips them; each has an
+/// ignored test below that replays it.
+const KNOWN: &[(&str, &str)] = &[];
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/regressions")
+}
+
+/// Runs `target` on the input at `path` on a thread of its own: Err says how it failed.
+fn replay(target: fn(&[u8]), path: &Path) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| format!("reading: {e}"))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(|| target(&data));
+        let _ = tx.send(outcome.is_ok());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("panicked".into()),
+        Err(_) => Err(format!("still running after {DEADLINE:?}")),
+    }
+}
+
+#[test]
+fn every_kept_input_replays_cleanly_through_its_target() {
+    let mut failures = Vec::new();
+    let mut replayed = 0;
+    for (name, target) in TARGETS {
+        let d = dir().join(name);
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let entry = format!(
+                "{name}/{}",
+                f.file_name().unwrap_or_default().to_string_lossy()
+            );
+            if KNOWN.iter().any(|(k, _)| *k == entry) {
+                continue;
+            }
+            replayed += 1;
+            if let Err(e) = replay(*target, &f) {
+                failures.push(format!("{entry}: {e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        replayed > 0,
+        "no regression input found under {}",
+        dir().display()
+    );
+}
+
+#[test]
+fn every_known_failure_names_a_kept_input() {
+    for (entry, bug) in KNOWN {
+        assert!(dir().join(entry).is_file(), "{entry} ({bug}) is not kept");
+    }
+}
