@@ -59,8 +59,14 @@ fn main() -> anyhow::Result<()> {
         for (i, s) in seeds.iter().enumerate() {
             fs::write(dir.join(format!("{i:04}")), s)?;
         }
+        // libFuzzer refuses an empty dictionary: the record target has none.
         let dict = dictionary(target);
-        fs::write(out.join(format!("{target}.dict")), dict_text(&dict))?;
+        let dict_file = out.join(format!("{target}.dict"));
+        if dict.is_empty() {
+            let _ = fs::remove_file(&dict_file);
+        } else {
+            fs::write(dict_file, dict_text(&dict))?;
+        }
         println!(
             "{target}: {} seeds, {} dictionary tokens",
             seeds.len(),
@@ -133,13 +139,19 @@ fn config_seeds(repo: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         .iter()
         .chain(lanner::sinks::config::KEYS)
     {
-        for value in [
+        // Every kind of value, and the edges of numbers (negative, past any duration).
+        let values = [
             "true",
             "10",
             "0.5",
+            "-1",
+            "1e30",
             "[rule, priority]",
+            "{a: b}",
+            "~",
             "http://127.0.0.1:9880/x",
-        ] {
+        ];
+        for value in values {
             seeds.push(format!("\0{key}={value}").into_bytes());
         }
     }

@@ -3,6 +3,8 @@
 //! `-o 'rules_files=[/etc/lanner/rules.d]'`). Unknown keys and wrong types are errors that
 //! name the key and where it came from.
 
+mod yaml;
+
 use std::{
     path::{Path, PathBuf},
     time::Duration,
@@ -10,7 +12,9 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use lanner_rules::{Matching, Priority, ruleset::AppendOutput};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
+
+use self::yaml::YamlError;
 
 use crate::{
     metrics::{falco_events::Label, health::DropPolicy},
@@ -149,14 +153,9 @@ impl Config {
     pub fn parse(file: Option<(&Path, &str)>, overrides: &[String]) -> anyhow::Result<Config> {
         let mut c = Config::default();
         if let Some((path, text)) = file {
-            let docs = YamlLoader::load_from_str(text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}:{}:{}: {}",
-                    path.display(),
-                    e.marker().line(),
-                    e.marker().col() + 1,
-                    e.info()
-                )
+            let docs = yaml::load(text).map_err(|e| match e {
+                YamlError::Syntax(_) => anyhow::anyhow!("{}:{e}", path.display()),
+                YamlError::TooLarge => anyhow::anyhow!("{}: {e}", path.display()),
             })?;
             match docs.into_iter().next() {
                 None | Some(Yaml::Null) => {}
@@ -174,8 +173,11 @@ impl Config {
             let (key, value) = o
                 .split_once('=')
                 .with_context(|| format!("-o {o}: expected key=value"))?;
-            let v = YamlLoader::load_from_str(value)
-                .map_err(|e| anyhow::anyhow!("-o {o}: {}", e.info()))?
+            let v = yaml::load(value)
+                .map_err(|e| match e {
+                    YamlError::Syntax(s) => anyhow::anyhow!("-o {o}: {}", s.info()),
+                    YamlError::TooLarge => anyhow::anyhow!("-o {o}: {e}"),
+                })?
                 .into_iter()
                 .next()
                 .unwrap_or(Yaml::Null);
@@ -236,12 +238,8 @@ impl Config {
                     })
                     .collect::<anyhow::Result<_>>()?;
             }
-            "exporter.new_series_hold_seconds" => {
-                self.exporter.new_series_hold = Duration::from_secs_f64(non_negative(v)?)
-            }
-            "exporter.series_ttl_seconds" => {
-                self.exporter.series_ttl = Duration::from_secs_f64(non_negative(v)?)
-            }
+            "exporter.new_series_hold_seconds" => self.exporter.new_series_hold = seconds(v)?,
+            "exporter.series_ttl_seconds" => self.exporter.series_ttl = seconds(v)?,
             "syscall_event_drops.threshold" => {
                 self.syscall_event_drops.threshold = non_negative(v)?
             }
@@ -321,6 +319,19 @@ pub(crate) fn non_negative(v: &Yaml) -> anyhow::Result<f64> {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
         _ => bail!("expected a non-negative number"),
     }
+}
+
+/// The longest a `*_seconds` key may say: a year. More is a mistake, and beyond about 1.8e19 s
+/// no `Duration` holds it (`Duration::from_secs_f64` panics; far less overflows an `Instant`).
+pub(crate) const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A `*_seconds` value: a non-negative number of seconds, at most [`MAX_SECONDS`].
+pub(crate) fn seconds(v: &Yaml) -> anyhow::Result<Duration> {
+    let n = non_negative(v)?;
+    if n > MAX_SECONDS {
+        bail!("expected at most {MAX_SECONDS} seconds (a year)");
+    }
+    Ok(Duration::from_secs_f64(n))
 }
 
 pub(crate) fn boolean(v: &Yaml) -> anyhow::Result<bool> {

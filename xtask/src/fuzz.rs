@@ -93,12 +93,12 @@ pub fn run(seconds: u64, only: &[String]) -> Result<()> {
             .arg(format!("-max_len={max_len}"))
             .arg(format!("-timeout={TIMEOUT_S}"))
             .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
-            .arg(format!(
-                "-dict={}",
-                seeds.join(format!("{target}.dict")).display()
-            ))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg("-print_final_stats=1");
+        let dict = seeds.join(format!("{target}.dict"));
+        if dict.is_file() {
+            c.arg(format!("-dict={}", dict.display()));
+        }
         println!("\n==> fuzz {target}: {}", util::display(&c));
         let result = util::run(&mut c);
         println!(

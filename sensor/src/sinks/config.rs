@@ -11,7 +11,7 @@ use super::{
     elasticsearch::{EsFormat, IndexSuffix},
     http::TlsFiles,
 };
-use crate::config::{boolean, non_negative, string};
+use crate::config::{boolean, non_negative, seconds, string};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileOutput {
@@ -226,7 +226,7 @@ impl SinksConfig {
                     "url" => h.url = string(v)?,
                     "batch" => h.batch = boolean(v)?,
                     "user_agent" => h.user_agent = string(v)?,
-                    "timeout_seconds" => h.timeout = Duration::from_secs_f64(non_negative(v)?),
+                    "timeout_seconds" => h.timeout = seconds(v)?,
                     "keep_alive" => {
                         boolean(v)?;
                     }
@@ -252,7 +252,7 @@ impl SinksConfig {
                     "username" => e.username = Some(string(v)?),
                     "password" => e.password = Some(string(v)?),
                     "api_key" | "apikey" => e.api_key = Some(string(v)?),
-                    "timeout_seconds" => e.timeout = Duration::from_secs_f64(non_negative(v)?),
+                    "timeout_seconds" => e.timeout = seconds(v)?,
                     _ if tls(&mut e.tls, k, v)? => {}
                     _ => return unknown(key),
                 }
@@ -273,9 +273,9 @@ impl SinksConfig {
                 match k {
                     "max_batch" => self.max_batch = count(v)?.max(1) as usize,
                     "backoff_max_seconds" => {
-                        self.backoff_max = Duration::from_secs_f64(non_negative(v)?.max(0.01))
+                        self.backoff_max = seconds(v)?.max(Duration::from_millis(10))
                     }
-                    "drain_seconds" => self.drain = Duration::from_secs_f64(non_negative(v)?),
+                    "drain_seconds" => self.drain = seconds(v)?,
                     _ => return unknown(key),
                 }
                 true
