@@ -31,8 +31,11 @@ use crate::{
     reader::decode as wire,
 };
 
+/// An entry function: takes any bytes, panics only on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its libFuzzer binary and regressions directory have.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("rules_file", rules_file),
     ("condition", condition),
     ("output", output),

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use super::TARGETS;
+use super::{TARGETS, Target};
 
 /// Longer than any input may take (the fuzzer's own limit is 10 s, on a slower, instrumented
 /// build): beyond it the input hangs.
@@ -23,7 +23,7 @@ fn dir() -> PathBuf {
 }
 
 /// Runs `target` on the input at `path` on a thread of its own: Err says how it failed.
-fn replay(target: fn(&[u8]), path: &Path) -> Result<(), String> {
+fn replay(target: Target, path: &Path) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| format!("reading: {e}"))?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
