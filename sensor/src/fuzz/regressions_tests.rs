@@ -15,7 +15,7 @@ use super::{TARGETS, Target};
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Inputs that still fail, as (`<target>/<file>`, the bug): the sweep skips them; each has an
-/// ignored test below that replays it.
+/// ignored test below that says what the fix must do with it.
 const KNOWN: &[(&str, &str)] = &[(
     "rules_file/macro-fan-out-20",
     "issue 15 item 7: macro expansion has no budget (20 levels of a macro naming the previous \
