@@ -147,14 +147,21 @@ pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 impl Config {
     /// Defaults, then `file` if given, then each `key=value` override.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<Config> {
+        let text = file
+            .map(|path| crate::textfile::read(path, "config file", MAX_CONFIG_BYTES))
+            .transpose()?;
+        Config::parse(file.zip(text.as_deref()), overrides)
+    }
+
+    /// [`Config::load`] with the file already read: (its path, for messages; its text).
+    pub fn parse(file: Option<(&Path, &str)>, overrides: &[String]) -> anyhow::Result<Config> {
         let mut c = Config::default();
-        if let Some(path) = file {
-            let text = crate::textfile::read(path, "config file", MAX_CONFIG_BYTES)?;
+        if let Some((path, text)) = file {
             // yaml-rust2's loader copies aliases without a limit and recurses per level.
-            lanner_rules::yaml::check(&text).map_err(|e| {
+            lanner_rules::yaml::check(text).map_err(|e| {
                 anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.col, e.message)
             })?;
-            let docs = YamlLoader::load_from_str(&text).map_err(|e| {
+            let docs = YamlLoader::load_from_str(text).map_err(|e| {
                 anyhow::anyhow!(
                     "{}:{}:{}: {}",
                     path.display(),

@@ -1,30 +1,7 @@
 //! `lanner`: Lanner's node agent. Thin: parse the command line, then hand over to `app`.
 
-mod app;
-mod cli;
-mod clock;
-mod config;
-mod container;
-mod enrich;
-mod event;
-mod idhash;
-mod k8s;
-mod loader;
-mod metrics;
-mod output;
-mod process;
-mod reader;
-mod replay;
-mod rules;
-mod shutdown;
-mod signals;
-mod sinks;
-mod stats;
-#[cfg(test)]
-mod testutil;
-mod textfile;
-
 use clap::Parser as _;
+use lanner::{app, cli, config, replay, rules, signals};
 
 fn main() -> std::process::ExitCode {
     // First: SIGHUP's default action would end the process until the reload handler exists,

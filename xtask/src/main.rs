@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask setup | build | run | test | bench | bench-rules |
+//! Project tasks: `cargo xtask setup | build | run | test | fuzz | bench | bench-rules |
 //! bench-pipeline | soak` (see each module).
 
 mod audit;
@@ -9,6 +9,7 @@ mod bench_pipeline_report;
 mod bench_rules;
 mod bench_sensor;
 mod build;
+mod fuzz;
 mod monitors;
 mod report;
 mod run;
@@ -42,8 +43,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Setup, fmt, clippy (user crates and eBPF), build, then the test suite.
+    /// Setup, fmt, clippy (user crates and eBPF), build, the test suite, then the fuzzers for
+    /// a fixed time each.
     Test,
+    /// Run the fuzz targets (tests/fuzz/) for SECONDS each: all, or those named.
+    Fuzz {
+        #[arg(long, default_value_t = fuzz::CI_SECONDS)]
+        seconds: u64,
+        /// rules_file, condition, output, config, decode, pod_json.
+        targets: Vec<String>,
+    },
     /// Measure the overhead of Lanner and peer monitors; writes BENCHMARKS.md, then runs
     /// bench-rules and bench-pipeline.
     Bench(bench::Opts),
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
         Task::Build => build::run(),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Task::Bench(opts) => bench::run(&opts)
             .and_then(|()| bench_rules::run())
             .and_then(|()| bench_pipeline::run()),

@@ -146,6 +146,22 @@ fn bpf_linker() -> Result<Outcome> {
     Ok(Outcome::Installed)
 }
 
+/// cargo-fuzz, for the fuzz targets of `tests/fuzz/` (the fuzz step of `cargo xtask test`).
+pub fn cargo_fuzz() -> Result<Outcome> {
+    let bin = cargo_bin_dir().join("cargo-fuzz");
+    if output(cmd(&bin).arg("--version")).is_some() {
+        return Ok(Outcome::Present);
+    }
+    util::run(cmd("cargo").args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked"]))?;
+    if output(cmd(&bin).arg("--version")).is_none() {
+        bail!(
+            "{} --version still fails after cargo install",
+            bin.display()
+        );
+    }
+    Ok(Outcome::Installed)
+}
+
 fn tracefs() -> Result<Outcome> {
     let mounted = std::fs::read_to_string("/proc/self/mounts")
         .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(TRACEFS)));

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::util::{self, cargo, secs};
-use crate::{build, setup};
+use crate::{build, fuzz, setup};
 
 /// Real peers the tests run: busybox applets, bpftool, runc containers, Prometheus and promtool
 /// (metrics), amtool (the AlertManager config), openssl (TLS certificates for the sink tests).
@@ -91,22 +91,30 @@ pub fn run() -> Result<()> {
     ])
     .env("LANNER_BIN", &lanner);
 
-    let steps: [(&str, Command); 5] = [
-        ("fmt", fmt),
-        ("clippy", clippy),
-        ("clippy (eBPF)", clippy_ebpf),
-        ("build", build),
-        ("test", test),
+    // The fuzz targets (tests/fuzz/), each for a fixed time; a finding fails the step and is
+    // kept as a regression case, which the `test` step replays from then on.
+    let fuzzers = || fuzz::run(fuzz::CI_SECONDS, &[]);
+
+    let steps: [(&str, Step); 6] = [
+        ("fmt", Step::Cmd(fmt)),
+        ("clippy", Step::Cmd(clippy)),
+        ("clippy (eBPF)", Step::Cmd(clippy_ebpf)),
+        ("build", Step::Cmd(build)),
+        ("test", Step::Cmd(test)),
+        ("fuzz", Step::Fn(&fuzzers)),
     ];
     let mut timings = Vec::new();
-    for (i, (name, mut c)) in steps.into_iter().enumerate() {
-        println!(
-            "\n==> xtask test [{}/5] {name}: {}",
-            i + 1,
-            util::display(&c)
-        );
+    for (i, (name, step)) in steps.into_iter().enumerate() {
+        let shown = match &step {
+            Step::Cmd(c) => util::display(c),
+            Step::Fn(_) => format!("cargo xtask fuzz --seconds {}", fuzz::CI_SECONDS),
+        };
+        println!("\n==> xtask test [{}/6] {name}: {shown}", i + 1);
         let step_start = Instant::now();
-        let result = util::run(&mut c);
+        let result = match step {
+            Step::Cmd(mut c) => util::run(&mut c),
+            Step::Fn(f) => f(),
+        };
         let elapsed = step_start.elapsed();
         timings.push((name, elapsed));
         println!(
@@ -122,6 +130,12 @@ pub fn run() -> Result<()> {
     summary(&timings);
     println!("xtask test: all steps passed in {}", secs(start.elapsed()));
     Ok(())
+}
+
+/// A step: a command, or a task of its own (several commands).
+enum Step<'a> {
+    Cmd(Command),
+    Fn(&'a dyn Fn() -> Result<()>),
 }
 
 fn summary(timings: &[(&str, std::time::Duration)]) {

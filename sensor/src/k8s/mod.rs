@@ -23,8 +23,9 @@
 mod budget;
 mod connect;
 mod error;
-mod index;
-mod meta;
+// Also reached by the fuzz targets (`crate::fuzz::pod_json`).
+pub(crate) mod index;
+pub(crate) mod meta;
 mod status;
 mod watch;
 

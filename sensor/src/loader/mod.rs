@@ -75,6 +75,8 @@ pub enum LoadError {
     },
     #[error("program {name} is missing from the embedded object")]
     MissingProgram { name: &'static str },
+    #[error("this build embeds no kernel programs (built for fuzzing, see sensor/build.rs)")]
+    NoObject,
 }
 
 /// Options that change what is loaded.
@@ -103,6 +105,9 @@ fn hint_for(err: &dyn std::error::Error) -> &'static str {
 
 /// Load and attach everything. The returned `Ebpf` owns the links: dropping it detaches.
 pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
+    if OBJECT.is_empty() {
+        return Err(LoadError::NoObject);
+    }
     for warning in caps::check(&caps::Context::current())? {
         log::warn!("{warning}");
     }

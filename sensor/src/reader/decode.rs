@@ -47,8 +47,9 @@ pub enum DecodeError {
 /// Marker for the wire structs: plain integers and byte arrays, so every bit pattern is valid.
 ///
 /// # Safety
-/// Implement only for `#[repr(C)]` types without pointers, references, enums or bools.
-unsafe trait Plain: Copy {}
+/// Implement only for `#[repr(C)]` types without pointers, references, enums, bools or
+/// implicit padding (the wire structs have explicit `_pad` fields, their sizes asserted).
+pub(crate) unsafe trait Plain: Copy {}
 // SAFETY: see the trait; these are the fixed-layout records of `lanner_common`.
 unsafe impl Plain for Header {}
 unsafe impl Plain for ExecHead {}
@@ -57,6 +58,19 @@ unsafe impl Plain for MountRecord {}
 unsafe impl Plain for ConnectRecord {}
 unsafe impl Plain for ForkRecord {}
 unsafe impl Plain for ExitRecord {}
+
+/// An all-zero `T` (a valid one: `T` is Plain), on the heap: an exec record is 15 KiB.
+/// The other direction of this module, for code that makes records (the fuzz samples).
+pub(crate) fn zeroed<T: Plain>() -> Box<T> {
+    // SAFETY: T is Plain, so all-zero bytes are a valid T.
+    unsafe { Box::<T>::new_zeroed().assume_init() }
+}
+
+/// The bytes of a record, as the kernel side writes them into the ring buffer.
+pub(crate) fn bytes_of<T: Plain>(v: &T) -> &[u8] {
+    // SAFETY: T is Plain: no padding, so every byte of it is initialised; the slice borrows v.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+}
 
 /// A record as a `T`: in place when the bytes hold a whole, aligned `T` (ring-buffer records
 /// are 8-byte aligned, so the common case copies nothing), else a zero-extended copy.

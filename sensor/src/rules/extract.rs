@@ -273,7 +273,7 @@ impl<'a> EventView<'a> {
                 if r >= 0 {
                     s("SUCCESS")
                 } else {
-                    names::errno_name(-r).map_or_else(|| owned(r.to_string()), s)
+                    names::failed_with(r).map_or_else(|| owned(r.to_string()), s)
                 }
             }
             Field::EvtRawres => int(self.ret()?),

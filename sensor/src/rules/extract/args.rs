@@ -89,7 +89,7 @@ fn b(s: &str) -> Cow<'_, str> {
 /// A result: the errno name when negative, else the number.
 fn res(ret: i64) -> Param<'static> {
     let text = if ret < 0 {
-        names::errno_name(-ret).map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
+        names::failed_with(ret).map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
     } else {
         Cow::Owned(ret.to_string())
     };

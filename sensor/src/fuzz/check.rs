@@ -1,0 +1,179 @@
+//! What the targets do with what they produced, as the agent would, and the invariants they
+//! assert on the way.
+
+use std::sync::LazyLock;
+
+use lanner_rules::{
+    Diagnostic, Matching, Ruleset,
+    fields::{ArgKind, FIELDS, flag},
+};
+use serde_json::Value as Json;
+
+use super::{quote, samples};
+use crate::{
+    config::Config,
+    enrich::Enriched,
+    event::{Body, Event, Peer, Text},
+    k8s::{PodMeta, meta::split_image},
+    output::alert::{self, AlertFormat},
+    rules::{extract::EventView, files},
+};
+
+/// The sensor's rule options (`Config::engine_options` of the defaults), every matching rule
+/// firing so that every rule's output is rendered.
+pub fn options() -> lanner_rules::Options {
+    lanner_rules::Options {
+        matching: Matching::All,
+        ..Config::default().engine_options()
+    }
+}
+
+fn load(text: String, what: &str) -> Ruleset {
+    let source = lanner_rules::loader::Source {
+        name: what.into(),
+        text,
+    };
+    match lanner_rules::load(&[source], &options()) {
+        Ok(l) => l.ruleset,
+        Err(diags) => panic!("{what} does not load: {diags:?}"),
+    }
+}
+
+/// The built-in ruleset.
+pub fn builtin_rules() -> &'static Ruleset {
+    static RULES: LazyLock<Ruleset> =
+        LazyLock::new(|| load(files::builtin().text, "the built-in rules"));
+    &RULES
+}
+
+/// One rule that fires on every event and prints every field that can be printed.
+pub fn every_field_rule() -> &'static Ruleset {
+    static RULES: LazyLock<Ruleset> = LazyLock::new(|| {
+        let file = quote::rule_file(&quote::every_event_condition(), &every_field_format());
+        load(file, "the every-field rule")
+    });
+    &RULES
+}
+
+/// `%field` for every field an output can show, with an argument where it takes one.
+pub fn every_field_format() -> String {
+    let mut out = String::from("every field:");
+    for d in FIELDS.iter().filter(|d| !d.has(flag::FILTER_ONLY)) {
+        let args: &[&str] = match d.arg {
+            ArgKind::None => &[""],
+            ArgKind::Index => &["", "[1]", "[3]"],
+            ArgKind::IndexRequired => &["[0]", "[1]"],
+            ArgKind::Key => &["[app]", "[PATH]"],
+            ArgKind::IndexOrKey => &["[0]", "[/etc]"],
+            ArgKind::EvtArg => &["[0]", "[1]"],
+        };
+        for a in args {
+            out.push_str(&format!(" {}=%{}{a}", d.name, d.name));
+        }
+    }
+    out
+}
+
+/// The alert formats the agent writes: Falco's JSON with every property, and the text line.
+static JSON: LazyLock<AlertFormat> = LazyLock::new(|| AlertFormat {
+    json: true,
+    include_output: true,
+    include_tags: true,
+    include_output_fields: true,
+    include_message: true,
+    hostname: "node-1".into(),
+});
+static TEXT: LazyLock<AlertFormat> = LazyLock::new(|| AlertFormat {
+    json: false,
+    ..JSON.clone()
+});
+
+/// Evaluate `ruleset` on `ev` as the output stage does, and write every alert in both formats.
+/// The JSON line must be JSON, and say what the alert says. Returns how many rules fired.
+pub fn evaluate(ruleset: &Ruleset, ev: &Enriched) -> usize {
+    let epoch_ns = samples::epoch_ns(&ev.event);
+    let view = EventView::new(ev, epoch_ns).with_hostname(&JSON.hostname);
+    let mut fired = Vec::new();
+    ruleset.evaluate(&view, |r| fired.push(r));
+    for &r in &fired {
+        let a = ruleset.alert(r, &view, epoch_ns);
+        let line = alert::json_text(&a, &JSON);
+        let v: Json = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the alert's JSON does not parse ({e}): {line}"));
+        assert_eq!(v["rule"].as_str(), Some(&*a.rule), "rule in {line}");
+        assert_eq!(v["output"].as_str(), Some(&*a.output), "output in {line}");
+        let fields = v["output_fields"].as_object().map_or(0, |m| m.len());
+        assert_eq!(fields, a.output_fields.len(), "output_fields in {line}");
+        let mut text = Vec::new();
+        alert::write(&mut text, &a, &TEXT, None).expect("writing to memory");
+    }
+    fired.len()
+}
+
+/// A diagnostic as `lanner -V` prints it.
+pub fn render_diagnostic(d: &Diagnostic) {
+    let _ = d.to_string();
+}
+
+/// No string of a decoded record is longer (in characters) than the record: every one was read
+/// from inside it, and an invalid byte becomes one U+FFFD, never more.
+pub fn strings_within(ev: &Event, record_len: usize) {
+    let check = |what: &str, s: &str| {
+        assert!(
+            s.chars().count() <= record_len,
+            "{what} of {} characters from a {record_len}-byte record",
+            s.chars().count()
+        );
+    };
+    let text = |what: &str, t: &Text| {
+        if let Some(v) = &t.value {
+            check(what, v);
+        }
+    };
+    check("comm", &ev.task.comm);
+    if let Some(c) = &ev.task.cgroup {
+        check("cgroup", c);
+    }
+    match &ev.body {
+        Body::Exec(e) => {
+            text("filename", &e.filename);
+            let i = &e.image;
+            for (what, s) in [("exe", &i.exe), ("cmdline", &i.cmdline)] {
+                check(what, s);
+            }
+            for (what, s) in [("exepath", &i.exepath), ("cwd", &i.cwd)] {
+                if let Some(s) = s {
+                    check(what, s);
+                }
+            }
+            let argv: usize = i.args.iter().map(|a| a.chars().count() + 1).sum();
+            assert!(argv <= record_len, "argv of {argv} characters");
+            let env: usize = e.env.iter().flatten().map(|v| v.chars().count() + 1).sum();
+            assert!(env <= record_len, "env of {env} characters");
+        }
+        Body::Mount(m) => {
+            text("source", &m.source);
+            text("target", &m.target);
+            text("fstype", &m.fstype);
+        }
+        Body::Connect(c) => {
+            if let Peer::Unix(p) = &c.peer {
+                check("unix path", p);
+            }
+        }
+        Body::Fork(_) | Body::Exit(_) => {}
+    }
+}
+
+/// `container.image.repository` and `.tag` are parts of the image they were split from.
+pub fn image_split(m: &PodMeta) {
+    let source = if m.runtime_image.is_empty() {
+        &m.image
+    } else {
+        &m.runtime_image
+    };
+    let (repo, tag) = split_image(source);
+    assert_eq!((repo, tag), (&*m.image_repository, &*m.image_tag));
+    assert!(source.starts_with(repo), "{repo:?} starts {source:?}");
+    assert!(source.contains(tag), "{tag:?} is in {source:?}");
+}
