@@ -25,6 +25,7 @@ fn container_escape_fires_for_proc_mount_and_bind_of_etc_in_a_container() {
     for d in ["proc", "etc"] {
         std::fs::create_dir_all(in_rootfs(&ctr, &format!("{dir}/{d}"))).unwrap();
     }
+    std::fs::write(in_rootfs(&ctr, &format!("{dir}/self")), b"").unwrap();
     let run = ctr.exec_with(
         &ROOT_SYS_ADMIN,
         &[
@@ -32,7 +33,13 @@ fn container_escape_fires_for_proc_mount_and_bind_of_etc_in_a_container() {
             "-c",
             // Paths, not bare names: busybox's shell would run its `mount` applet as
             // /proc/self/exe (comm `exe`), and the test asserts the command line.
-            &format!("/bin/mount -t proc proc {dir}/proc && /bin/mount --bind /etc {dir}/etc"),
+            // The first is runc's binary protection done by another parent than runc: not
+            // excluded as the runtime's (runtime_binary_clone checks the parent; the shell
+            // would exec the last command itself, whose parent is then runc).
+            &format!(
+                "/bin/mount --bind /proc/self/exe {dir}/self \
+                 && /bin/mount -t proc proc {dir}/proc && /bin/mount --bind /etc {dir}/etc"
+            ),
         ],
     );
     assert!(run.success, "{run:?}");
@@ -55,6 +62,11 @@ fn container_escape_fires_for_proc_mount_and_bind_of_etc_in_a_container() {
     assert_out(&alert, "evt.arg.dev", "/etc");
     assert_out_contains(&alert, "evt.arg.flags", "BIND");
     assert_out(&alert, "container.id", ctr.short_id());
+
+    let self_file = format!("{dir}/self");
+    let alert = sensor.wait_alert(&CONTAINER_ESCAPE, |a| out_is(a, "evt.arg.dir", &*self_file));
+    assert_out(&alert, "evt.arg.dev", "/proc/self/exe");
+    assert_out(&alert, "proc.pname", "sh");
     drop(ctr);
     sensor.stop();
 }
