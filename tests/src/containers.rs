@@ -201,6 +201,16 @@ impl CgroupKind {
     }
 }
 
+/// A fresh container id and a jail named like containerd's systemd scope for it.
+pub fn containerd_jail() -> (String, CgroupJail) {
+    let id = random_id();
+    let jail = CgroupJail::new(
+        &format!("cri-containerd-{id}.scope"),
+        CgroupKind::KubeletSystemd,
+    );
+    (id, jail)
+}
+
 /// A cgroup named like a container's, in [`jail_hierarchies`], removed on drop.
 pub struct CgroupJail {
     leaf: String,

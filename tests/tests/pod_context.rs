@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use lanner_tests::kube_fixture::KubeFixture as Api;
 
-/// A fresh container id and a jail named like containerd's systemd scope for it.
-fn jail() -> (String, CgroupJail) {
-    let id = random_id();
-    let jail = CgroupJail::new(
-        &format!("cri-containerd-{id}.scope"),
-        CgroupKind::KubeletSystemd,
-    );
-    (id, jail)
-}
-
 /// A running pod on `node` with one container `app` (image `nginx:1.25`) of id `id`.
 fn simple_pod(node: &str, ns: &str, name: &str, id: &str) -> Value {
     let c = FakeContainer::new("app", "nginx:1.25", &format!("containerd://{id}"));
@@ -95,7 +85,7 @@ fn pod_cache(stats: &Stats, key: &str) -> u64 {
 fn exec_in_a_known_pod_carries_its_context() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
+    let (id, jail) = containerd_jail();
     let uid = random_pod_uid();
     let c = FakeContainer::new("web", "nginx:1.25", &format!("containerd://{id}"))
         .privileged(true)
@@ -143,7 +133,7 @@ fn exec_in_a_known_pod_carries_its_context() {
 fn pod_arriving_after_the_first_exec_resolves_the_waiting_event() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
+    let (id, jail) = containerd_jail();
     let mut sensor = api.sensor(5000);
     let exec = exec_in(&jail);
     std::thread::sleep(Duration::from_millis(500));
@@ -171,7 +161,7 @@ fn pod_arriving_after_the_first_exec_resolves_the_waiting_event() {
 fn pod_that_never_arrives_gives_the_pending_marker_and_counts() {
     require_root!();
     let api = Api::start();
-    let (_id, jail) = jail();
+    let (_id, jail) = containerd_jail();
     let mut sensor = api.sensor(300);
     let ev = wait_exec(&sensor, &exec_in(&jail), EVENT_TIMEOUT);
     assert_pending(&ev);
@@ -183,8 +173,8 @@ fn pod_that_never_arrives_gives_the_pending_marker_and_counts() {
 fn api_server_restart_keeps_events_flowing_and_the_cache_recovers() {
     require_root!();
     let api = Api::start();
-    let (id_a, jail_a) = jail();
-    let (id_b, jail_b) = jail();
+    let (id_a, jail_a) = containerd_jail();
+    let (id_b, jail_b) = containerd_jail();
     api.fake()
         .add_pod(simple_pod(&api.node, "rs", "pod-a", &id_a));
     let mut sensor = api.sensor(10_000);
@@ -223,7 +213,7 @@ fn api_server_restart_keeps_events_flowing_and_the_cache_recovers() {
 fn deleted_pod_leaves_the_index() {
     require_root!();
     let api = Api::start();
-    let (id, jail) = jail();
+    let (id, jail) = containerd_jail();
     api.fake()
         .add_pod(simple_pod(&api.node, "gone", "gone-0", &id));
     let mut sensor = api.sensor(300);
@@ -264,7 +254,7 @@ fn without_kubernetes_pod_context_is_off() {
         );
         return;
     }
-    let (id, jail) = jail();
+    let (id, jail) = containerd_jail();
     let mut sensor = Sensor::start_with(&["--node-name", &unique("node")]);
     let ev = wait_exec(&sensor, &exec_in(&jail), EVENT_TIMEOUT);
     assert_field(&ev, "container.full_id", id.as_str());

@@ -15,18 +15,9 @@ const RULE: &str = "Lanner test pod fault marker";
 /// The sensor's default list budget (`--pod-list-max-bytes`).
 const LIST_BUDGET: u64 = 16 << 20;
 
-fn jail() -> (String, CgroupJail) {
-    let id = random_id();
-    let jail = CgroupJail::new(
-        &format!("cri-containerd-{id}.scope"),
-        CgroupKind::KubeletSystemd,
-    );
-    (id, jail)
-}
-
 /// A pod `name` of namespace `faults` on the fake API server, whose one container is a jail.
 fn pod_in_jail(api: &Api, name: &str) -> CgroupJail {
-    let (id, jail) = jail();
+    let (id, jail) = containerd_jail();
     let container = FakeContainer::new("app", "nginx:1.25", &format!("containerd://{id}"));
     let pod = pod_json(
         "faults",

@@ -27,17 +27,12 @@ fn refused(options: &[String], wants: &[&str]) {
     }
 }
 
+/// The whole binary refuses to start (exit 1, the key named): every `*_seconds` key and every
+/// bad value are the unit tests' (`sinks::config`); here one of each kind of key, end to end.
 #[test]
 fn out_of_range_seconds_fail_the_start_naming_the_key() {
-    for key in [
-        "http_output.timeout_seconds",
-        "elasticsearch_output.timeout_seconds",
-        "sinks.backoff_max_seconds",
-        "sinks.drain_seconds",
-        "exporter.series_ttl_seconds",
-        "exporter.new_series_hold_seconds",
-    ] {
-        for bad in ["1e30", "1e19", "-1", ".nan"] {
+    for key in ["http_output.timeout_seconds", "exporter.series_ttl_seconds"] {
+        for bad in ["1e30", "-1", ".nan"] {
             refused(&[format!("{key}={bad}")], &[key, "seconds"]);
         }
     }
