@@ -1,9 +1,9 @@
 //! Event types Lanner captures, by the names Falco's `evt.type` uses, and sets of them (the
 //! rule index: an event only meets the rules whose condition can match its type).
 //!
-//! Each type is one row of [`evt_types!`] below: its variant, its Falco name and the other
+//! Each type is one row of `evt_types!` below: its variant, its Falco name and the other
 //! names Falco gives the same kernel event. A type is a row once Lanner captures it; the names
-//! Falco knows but Lanner does not capture are in [`falco_names`] (a condition on them loads,
+//! Falco knows but Lanner does not capture are in `falco_names` (a condition on them loads,
 //! and never fires).
 
 mod falco_names;
