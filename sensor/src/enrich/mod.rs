@@ -91,8 +91,9 @@ impl Context {
 /// process table still takes every event. Shared with the rules reloader, which widens it
 /// before swapping in a ruleset that needs more.
 ///
-/// The set's bits are held in words (no 128-bit atomics); a type's bit is in one word, so
-/// `wants` sees each type's old or new answer during a `set`, which is all it promises.
+/// The set's bits are held in two words (no 128-bit atomics): during a `set`, a reader may see
+/// one word old and the other new, but each type's bit is in one word, so it sees that type's
+/// old or new answer, which is all `wants` promises.
 #[derive(Clone, Debug)]
 pub struct Interest(Arc<[AtomicU64; 2]>);
 
@@ -113,10 +114,13 @@ impl Interest {
         self.0[1].store((bits >> 64) as u64, Relaxed);
     }
 
+    pub fn get(&self) -> EvtSet {
+        let (lo, hi) = (self.0[0].load(Relaxed), self.0[1].load(Relaxed));
+        EvtSet::from_bits(u128::from(lo) | u128::from(hi) << 64)
+    }
+
     pub fn wants(&self, t: EvtType) -> bool {
-        let word = self.0[t as usize / 64].load(Relaxed);
-        let bits = u128::from(word) << (64 * (t as usize / 64));
-        EvtSet::from_bits(bits).contains(t)
+        self.get().contains(t)
     }
 }
 
