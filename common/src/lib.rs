@@ -8,6 +8,8 @@
 //! time, so the two sides cannot disagree silently.
 #![no_std]
 
+pub mod hooks;
+
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

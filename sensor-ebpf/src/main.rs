@@ -30,26 +30,28 @@ fn counted(kind: EventKind, res: Result<(), ()>) {
     }
 }
 
-macro_rules! syscall_tp {
-    ($name:ident, $kind:expr, $body:expr) => {
+/// Writes one program per row of the hook table (`lanner_common::hook_table!`): the loader
+/// attaches the same rows (`lanner_common::hooks::HOOKS`), so the two cannot disagree.
+macro_rules! programs {
+    ($($program:ident: $attach:ident $category:literal, $kind:ident,
+       $need:ident $(($why:literal))?, $handler:expr;)*) => {
+        $(programs!(@one $attach $program, EventKind::$kind, $handler);)*
+    };
+    (@one tracepoint $program:ident, $kind:expr, $handler:expr) => {
         #[tracepoint]
-        pub fn $name(ctx: TracePointContext) -> u32 {
+        pub fn $program(ctx: TracePointContext) -> u32 {
             if !is_self() {
-                let f: fn(&TracePointContext) -> Result<(), ()> = $body;
+                let f: fn(&TracePointContext) -> Result<(), ()> = $handler;
                 counted($kind, f(&ctx));
             }
             0
         }
     };
-}
-
-/// BTF tracepoints; the kernel tracepoint is named at load time (`loader::BTF_HOOKS`).
-macro_rules! btf_tp {
-    ($name:ident, $kind:expr, $body:expr) => {
+    (@one btf $program:ident, $kind:expr, $handler:expr) => {
         #[btf_tracepoint]
-        pub fn $name(ctx: BtfTracePointContext) -> i32 {
+        pub fn $program(ctx: BtfTracePointContext) -> i32 {
             if !is_self() {
-                let f: fn(&BtfTracePointContext) -> Result<(), ()> = $body;
+                let f: fn(&BtfTracePointContext) -> Result<(), ()> = $handler;
                 counted($kind, f(&ctx));
             }
             0
@@ -57,54 +59,7 @@ macro_rules! btf_tp {
     };
 }
 
-use EventKind::{Connect as CONNECT, Exec as EXEC, Mount as MOUNT};
-
-fn execve_enter(c: &TracePointContext) -> Result<(), ()> {
-    exec::enter(c, ExecVariant::Execve)
-}
-fn execveat_enter(c: &TracePointContext) -> Result<(), ()> {
-    exec::enter(c, ExecVariant::Execveat)
-}
-
-syscall_tp!(sys_enter_execve, EXEC, execve_enter);
-syscall_tp!(sys_enter_execveat, EXEC, execveat_enter);
-syscall_tp!(sys_exit_execve, EXEC, exec::exit);
-syscall_tp!(sys_exit_execveat, EXEC, exec::exit);
-
-syscall_tp!(sys_enter_mount, MOUNT, |c| mount::enter(c, MountOp::Mount));
-syscall_tp!(sys_enter_umount, MOUNT, |c| mount::enter(
-    c,
-    MountOp::Umount2
-));
-syscall_tp!(sys_enter_fsopen, MOUNT, |c| mount::enter(
-    c,
-    MountOp::Fsopen
-));
-syscall_tp!(sys_enter_fsmount, MOUNT, |c| mount::enter(
-    c,
-    MountOp::Fsmount
-));
-syscall_tp!(sys_enter_move_mount, MOUNT, |c| mount::enter(
-    c,
-    MountOp::MoveMount
-));
-syscall_tp!(sys_enter_open_tree, MOUNT, |c| mount::enter(
-    c,
-    MountOp::OpenTree
-));
-syscall_tp!(sys_exit_mount, MOUNT, mount::exit);
-syscall_tp!(sys_exit_umount, MOUNT, mount::exit);
-syscall_tp!(sys_exit_fsopen, MOUNT, mount::exit);
-syscall_tp!(sys_exit_fsmount, MOUNT, mount::exit);
-syscall_tp!(sys_exit_move_mount, MOUNT, mount::exit);
-syscall_tp!(sys_exit_open_tree, MOUNT, mount::exit);
-
-syscall_tp!(sys_enter_connect, CONNECT, net::enter);
-syscall_tp!(sys_exit_connect, CONNECT, net::exit);
-
-btf_tp!(sched_process_exec, EXEC, exec::sched_exec);
-btf_tp!(sched_process_fork, EventKind::Fork, process::fork);
-btf_tp!(sched_process_exit, EventKind::Exit, process::exit);
+lanner_common::hook_table!(programs);
 
 #[cfg(not(test))]
 #[panic_handler]

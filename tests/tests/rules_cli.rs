@@ -79,6 +79,54 @@ fn unknown_field_is_reported_at_the_field() {
     assert_error_at(&path, position(&text, "proc.nmae", 1), Some("proc.nmae"));
 }
 
+/// As in Falco: an `evt.type` value Falco knows no event by is a load error, with Falco's
+/// message (its own test's name, `some_invalid_event`), wherever the value is compared.
+#[test]
+fn unknown_event_type_is_reported_at_the_name() {
+    let dir = TempDir::new("cli");
+    for (i, cond) in [
+        "evt.type = some_invalid_event",
+        "spawned_process and evt.type != some_invalid_event",
+        "evt.type in (execve, some_invalid_event)",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = rule_file(cond);
+        let path = fixture(&dir, &format!("unknown_evt_{i}.yaml"), &text);
+        let (line, col) = position(&text, "some_invalid_event", 1);
+        assert_error_at(&path, (line, col), None);
+        let p = path.to_string_lossy();
+        let out = lanner(&["-V", &p]);
+        let expected = format!("{p}:{line}:{col}: error: unknown event type some_invalid_event");
+        assert!(
+            format!("{}{}", out.stdout, out.stderr).contains(&expected),
+            "{cond}: {out:?}"
+        );
+    }
+}
+
+/// A name Falco knows that Lanner does not capture loads, and `-L` says the rule never fires.
+#[test]
+fn a_known_event_type_lanner_does_not_capture_lists_as_never_firing() {
+    let dir = TempDir::new("cli");
+    let path = fixture(
+        &dir,
+        "open.yaml",
+        &rule_file("evt.type = open and fd.name = /x"),
+    );
+    let p = path.to_string_lossy();
+    let out = lanner(&["-L", "-r", &p]);
+    assert_eq!(exit_code(&out), Some(0), "lanner -L -r {p}: {out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines.iter().position(|l| *l == "Broken").expect("listed");
+    assert!(
+        lines[at + 1].ends_with("never fires (events Lanner does not capture)"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn undefined_macro_is_reported_at_its_use() {
     let dir = TempDir::new("cli");

@@ -15,8 +15,8 @@ use crate::{
     budget::{self, Expanded, Measured},
     diag::{Diagnostic, Pos},
     event::FieldArg,
-    evttype::{EvtSet, EvtType},
-    fields::{self, flag},
+    evttype::{self, EvtSet, EvtType},
+    fields::{self, Field, flag},
     filter::{CheckNode, Extractor, Lhs, Node, Rhs as RhsC, StrSet},
     loader::{Collected, Located},
     ops::{self, PathSet},
@@ -193,16 +193,20 @@ impl<'c> Compiler<'c> {
     fn check(&mut self, c: &ast::Check, src: &Located) -> Result<Node, Diagnostic> {
         let op_pos = || at(src, c.op_span.start);
         // evt.type = / in / != : resolved to a set of event types, which also indexes the rule.
+        // A name Falco knows that Lanner does not capture adds no type: the check is false.
         if let Operand::Field(f) = &c.lhs
             && f.name == "evt.type"
             && f.arg.is_none()
             && matches!(c.op, Op::Eq | Op::Ne | Op::In | Op::Intersects)
             && !matches!(c.rhs, Rhs::Operand(_))
         {
-            let set = self
-                .values(&c.rhs, c.op, src)?
+            let items = self.values(&c.rhs, c.op, src)?;
+            for (name, lit) in &items {
+                known_evt_type(name, lit, src)?;
+            }
+            let set = items
                 .iter()
-                .filter_map(|v| EvtType::from_name(v))
+                .filter_map(|(v, _)| EvtType::from_name(v))
                 .fold(EvtSet::NONE, |s, t| s.union(t.bit()));
             let node = Node::EvtType(set);
             return Ok(if c.op == Op::Ne {
@@ -213,7 +217,10 @@ impl<'c> Compiler<'c> {
         }
         let (lhs, ty) = self.lhs(&c.lhs, src)?;
         check_op(ty, c.op).map_err(|m| Diagnostic::error(op_pos(), m).with_token(c.op.as_str()))?;
-        let rhs = self.rhs(c, ty, src)?;
+        // Any other comparison of `evt.type` (`startswith`, through a transformer) has its
+        // values checked too, as Falco checks every value it parses for the field.
+        let evt_type = matches!(&lhs, Lhs::One(x) if x.field == Field::EvtType);
+        let rhs = self.rhs(c, ty, evt_type, src)?;
         Ok(Node::Check(Box::new(CheckNode {
             lhs,
             op: c.op,
@@ -297,7 +304,14 @@ impl<'c> Compiler<'c> {
         }
     }
 
-    fn rhs(&mut self, c: &ast::Check, ty: FieldType, src: &Located) -> Result<RhsC, Diagnostic> {
+    /// The right-hand side; `evt_type`: the values are event type names (`known_evt_type`).
+    fn rhs(
+        &mut self,
+        c: &ast::Check,
+        ty: FieldType,
+        evt_type: bool,
+        src: &Located,
+    ) -> Result<RhsC, Diagnostic> {
         let op = c.op;
         let pos = |span: ast::Span| at(src, span.start);
         if op == Op::Exists {
@@ -336,9 +350,18 @@ impl<'c> Compiler<'c> {
             ops::parse_literal(ty, text, hex)
                 .map_err(|m| Diagnostic::error(pos(span), m).with_token(text))
         };
+        if evt_type && let Rhs::Value(l) = &c.rhs {
+            known_evt_type(&l.text, l, src)?;
+        }
         match (op, &c.rhs) {
             (Op::In | Op::Intersects | Op::PMatch, _) => {
-                let items = self.values(&c.rhs, op, src)?;
+                let mut items = Vec::new();
+                for (name, l) in self.values(&c.rhs, op, src)? {
+                    if evt_type {
+                        known_evt_type(&name, l, src)?;
+                    }
+                    items.push(name);
+                }
                 let span = rhs_span(&c.rhs);
                 Ok(match (op, ty) {
                     (Op::PMatch, _) => RhsC::Paths(PathSet::new(&items)),
@@ -367,8 +390,14 @@ impl<'c> Compiler<'c> {
         }
     }
 
-    /// The right-hand side of a set operator as strings, with list names expanded.
-    fn values(&mut self, rhs: &Rhs, op: Op, src: &Located) -> Result<Vec<String>, Diagnostic> {
+    /// The right-hand side of a set operator as strings, with list names expanded; each with
+    /// the literal it was written as (a list's items: the list's name).
+    fn values<'r>(
+        &mut self,
+        rhs: &'r Rhs,
+        op: Op,
+        src: &Located,
+    ) -> Result<Vec<(String, &'r ast::Literal)>, Diagnostic> {
         let lits: &[ast::Literal] = match rhs {
             Rhs::Value(l) => std::slice::from_ref(l),
             Rhs::List { items, .. } => items,
@@ -397,13 +426,37 @@ impl<'c> Compiler<'c> {
                         )
                         .with_token(l.text.as_str()));
                     }
-                    out.extend(list.items.iter().map(|i| unquote(i)))
+                    out.extend(list.items.iter().map(|i| (unquote(i), l)))
                 }
-                None => out.push(l.text.clone()),
+                None => out.push((l.text.clone(), l)),
             }
         }
         Ok(out)
     }
+}
+
+/// Falco refuses a condition comparing `evt.type` with a name it knows no event by (libsinsp
+/// checks each value of the field as it parses it, whatever the operator), with this message;
+/// see `evttype::falco_knows`. `lit` is where the name was written: itself, or a list holding it.
+fn known_evt_type(name: &str, lit: &ast::Literal, src: &Located) -> Result<(), Diagnostic> {
+    if evttype::falco_knows(name) {
+        return Ok(());
+    }
+    let d = Diagnostic::error(
+        at(src, lit.span.start),
+        format!("unknown event type {name}"),
+    );
+    Err(if lit.text == name {
+        d
+    } else {
+        d.with_token(lit.text.as_str())
+    })
+}
+
+/// Errors that `skip-if-unknown-filter: true` turns into a skipped rule and a warning, as
+/// Falco does for a field or an event type it does not know.
+pub fn is_unknown_filter(e: &Diagnostic) -> bool {
+    e.message == "unknown field" || e.message.starts_with("unknown event type ")
 }
 
 /// A list item written with its quotes (`'"/bin/sh"'` in YAML) stands for the quoted text.

@@ -1,105 +1,158 @@
 //! Event types Lanner captures, by the names Falco's `evt.type` uses, and sets of them (the
 //! rule index: an event only meets the rules whose condition can match its type).
+//!
+//! Each type is one row of `evt_types!` below: its variant, its Falco name and the other
+//! names Falco gives the same kernel event. A type is a row once Lanner captures it; the names
+//! Falco knows but Lanner does not capture are in `falco_names` (a condition on them loads,
+//! and never fires).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum EvtType {
-    Execve,
-    Execveat,
-    Mount,
-    Umount2,
-    Fsopen,
-    Fsmount,
-    MoveMount,
-    OpenTree,
-    Connect,
-    /// Process creation (Falco reports fork/vfork/clone/clone3; Lanner sees the kernel's
-    /// `sched_process_fork`, named `clone`).
-    Clone,
-    Procexit,
+mod falco_names;
+
+pub use falco_names::falco_knows;
+
+/// Writes [`EvtType`], its `ALL`, `name` and `from_name` from one list of rows
+/// `Variant = "name" | "alias" ...;`.
+macro_rules! evt_types {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal $(| $alias:literal)*;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum EvtType {
+            $($(#[$doc])* $variant,)*
+        }
+
+        /// Number of captured types.
+        pub const COUNT: usize = [$($name),*].len();
+
+        impl EvtType {
+            /// Every captured type, in variant order (`t as usize` indexes it).
+            pub const ALL: [EvtType; COUNT] = [$(Self::$variant),*];
+
+            /// The name Falco's `evt.type` gives an event of this type.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// Every name Falco may write for this type: its name, then its aliases.
+            pub const fn names(self) -> &'static [&'static str] {
+                match self {
+                    $(Self::$variant => &[$name $(, $alias)*],)*
+                }
+            }
+        }
+    };
 }
 
+evt_types! {
+    Execve = "execve";
+    Execveat = "execveat";
+    Mount = "mount";
+    /// `umount` is the same kernel event as `umount2` on x86-64 (one syscall entry).
+    Umount2 = "umount2" | "umount";
+    Fsopen = "fsopen";
+    Fsmount = "fsmount";
+    MoveMount = "move_mount";
+    OpenTree = "open_tree";
+    Connect = "connect";
+    /// Process creation (Falco reports fork/vfork/clone/clone3; Lanner sees the kernel's
+    /// `sched_process_fork`, named `clone`).
+    Clone = "clone" | "clone3" | "fork" | "vfork";
+    Procexit = "procexit";
+}
+
+/// Room for every type issue 16 plans to capture (about 70) and more.
+const _: () = assert!(EvtType::ALL.len() <= EvtSet::CAPACITY);
+
 impl EvtType {
-    pub const ALL: [EvtType; 11] = [
-        Self::Execve,
-        Self::Execveat,
-        Self::Mount,
-        Self::Umount2,
-        Self::Fsopen,
-        Self::Fsmount,
-        Self::MoveMount,
-        Self::OpenTree,
-        Self::Connect,
-        Self::Clone,
-        Self::Procexit,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Execve => "execve",
-            Self::Execveat => "execveat",
-            Self::Mount => "mount",
-            Self::Umount2 => "umount2",
-            Self::Fsopen => "fsopen",
-            Self::Fsmount => "fsmount",
-            Self::MoveMount => "move_mount",
-            Self::OpenTree => "open_tree",
-            Self::Connect => "connect",
-            Self::Clone => "clone",
-            Self::Procexit => "procexit",
-        }
-    }
-
-    /// The type named `name`, if Lanner captures it. Falco's aliases for the same kernel event
-    /// map to it (`umount` is `umount2` on x86-64; `fork`, `vfork`, `clone3` are `clone`).
+    /// The type named `name` (its name or an alias), if Lanner captures it. A name Falco knows
+    /// that Lanner does not capture is `None`, like a name Falco does not know: tell them
+    /// apart with [`falco_knows`].
     pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "execve" => Self::Execve,
-            "execveat" => Self::Execveat,
-            "mount" => Self::Mount,
-            "umount2" | "umount" => Self::Umount2,
-            "fsopen" => Self::Fsopen,
-            "fsmount" => Self::Fsmount,
-            "move_mount" => Self::MoveMount,
-            "open_tree" => Self::OpenTree,
-            "connect" => Self::Connect,
-            "clone" | "clone3" | "fork" | "vfork" => Self::Clone,
-            "procexit" => Self::Procexit,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|t| t.names().contains(&name))
     }
 
-    pub fn bit(self) -> EvtSet {
-        EvtSet(1 << self as u16)
+    pub const fn bit(self) -> EvtSet {
+        EvtSet(1 << self as u32)
     }
 }
 
 /// A set of captured event types.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct EvtSet(pub u16);
+pub struct EvtSet(u128);
 
 impl EvtSet {
+    /// Types a set can hold.
+    pub const CAPACITY: usize = u128::BITS as usize;
     pub const NONE: EvtSet = EvtSet(0);
-    pub const ALL: EvtSet = EvtSet((1 << EvtType::ALL.len()) - 1);
+    pub const ALL: EvtSet = EvtSet(u128::MAX >> (Self::CAPACITY - EvtType::ALL.len()));
 
-    pub fn contains(self, t: EvtType) -> bool {
+    /// The set as bits (bit `t as u32` for type `t`), for storage outside this type.
+    pub const fn bits(self) -> u128 {
+        self.0
+    }
+    /// The set of `bits` (see [`bits`](Self::bits)); bits of no type are dropped.
+    pub const fn from_bits(bits: u128) -> EvtSet {
+        EvtSet(bits & Self::ALL.0)
+    }
+
+    pub const fn contains(self, t: EvtType) -> bool {
         self.0 & t.bit().0 != 0
     }
-    pub fn union(self, o: EvtSet) -> EvtSet {
+    pub const fn union(self, o: EvtSet) -> EvtSet {
         EvtSet(self.0 | o.0)
     }
-    pub fn intersect(self, o: EvtSet) -> EvtSet {
+    pub const fn intersect(self, o: EvtSet) -> EvtSet {
         EvtSet(self.0 & o.0)
     }
-    pub fn complement(self) -> EvtSet {
+    pub const fn complement(self) -> EvtSet {
         EvtSet(!self.0 & Self::ALL.0)
     }
-    pub fn is_empty(self) -> bool {
+    pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = EvtType> {
-        EvtType::ALL
-            .into_iter()
-            .filter(move |t| self.contains(t.to_owned()))
+        EvtType::ALL.into_iter().filter(move |t| self.contains(*t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_in_all_in_order() {
+        for (i, t) in EvtType::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn every_name_is_one_types_and_falcos() {
+        let mut seen = std::collections::HashSet::new();
+        for t in EvtType::ALL {
+            assert_eq!(t.names()[0], t.name());
+            for n in t.names() {
+                assert!(seen.insert(*n), "{n} names two types");
+                assert_eq!(EvtType::from_name(n), Some(t));
+                assert!(falco_knows(n), "Falco does not know {n}");
+            }
+        }
+        assert_eq!(EvtType::from_name("open"), None, "known, not captured");
+        assert_eq!(EvtType::from_name("some_invalid_event"), None);
+    }
+
+    #[test]
+    fn set_operations() {
+        let all = EvtSet::ALL;
+        assert_eq!(all.iter().collect::<Vec<_>>(), EvtType::ALL);
+        assert_eq!(all.complement(), EvtSet::NONE);
+        assert_eq!(EvtSet::NONE.complement(), all);
+        let exec = EvtType::Execve.bit().union(EvtType::Execveat.bit());
+        assert!(exec.contains(EvtType::Execveat) && !exec.contains(EvtType::Clone));
+        assert_eq!(exec.complement().union(exec), all);
+        assert!(exec.complement().intersect(exec).is_empty());
+        assert_eq!(EvtSet::from_bits(u128::MAX), all, "foreign bits dropped");
+        assert_eq!(EvtSet::from_bits(exec.bits()), exec);
     }
 }

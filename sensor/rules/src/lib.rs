@@ -51,6 +51,8 @@ pub mod testing;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
+mod evttype_tests;
+#[cfg(test)]
 mod large_tests;
 #[cfg(test)]
 mod official_tests;

@@ -200,7 +200,7 @@ impl Ruleset {
                     }
                     rules.push(c)
                 }
-                Err(e) if r.skip_if_unknown_filter && e.message == "unknown field" => {
+                Err(e) if r.skip_if_unknown_filter && compile::is_unknown_filter(&e) => {
                     warnings.push(Diagnostic::warning(
                         e.pos,
                         format!(

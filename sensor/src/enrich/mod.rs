@@ -13,7 +13,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicU16, Ordering::Relaxed},
+        atomic::{AtomicU64, Ordering::Relaxed},
     },
 };
 
@@ -90,12 +90,18 @@ impl Context {
 /// building their context (lineage, user names, container) was half of what they cost; the
 /// process table still takes every event. Shared with the rules reloader, which widens it
 /// before swapping in a ruleset that needs more.
+///
+/// The set's bits are held in two words (no 128-bit atomics): during a `set`, a reader may see
+/// one word old and the other new, but each type's bit is in one word, so it sees that type's
+/// old or new answer, which is all `wants` promises.
 #[derive(Clone, Debug)]
-pub struct Interest(Arc<AtomicU16>);
+pub struct Interest(Arc<[AtomicU64; 2]>);
 
 impl Interest {
     pub fn new(types: EvtSet) -> Self {
-        Self(Arc::new(AtomicU16::new(types.0)))
+        let me = Self(Arc::new([AtomicU64::new(0), AtomicU64::new(0)]));
+        me.set(types);
+        me
     }
 
     pub fn all() -> Self {
@@ -103,11 +109,18 @@ impl Interest {
     }
 
     pub fn set(&self, types: EvtSet) {
-        self.0.store(types.0, Relaxed);
+        let bits = types.bits();
+        self.0[0].store(bits as u64, Relaxed);
+        self.0[1].store((bits >> 64) as u64, Relaxed);
+    }
+
+    pub fn get(&self) -> EvtSet {
+        let (lo, hi) = (self.0[0].load(Relaxed), self.0[1].load(Relaxed));
+        EvtSet::from_bits(u128::from(lo) | u128::from(hi) << 64)
     }
 
     pub fn wants(&self, t: EvtType) -> bool {
-        EvtSet(self.0.load(Relaxed)).contains(t)
+        self.get().contains(t)
     }
 }
 

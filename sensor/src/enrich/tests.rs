@@ -45,3 +45,20 @@ fn events_no_rule_reads_skip_their_context_and_still_update_the_table() {
     interest.set(EvtType::Execve.bit());
     assert!(enricher.enrich(exit(5, 12)).ctx.skipped);
 }
+
+#[test]
+fn interest_holds_any_set_of_types() {
+    let interest = Interest::all();
+    assert_eq!(interest.get(), EvtSet::ALL);
+    let odd = EvtType::ALL
+        .into_iter()
+        .step_by(2)
+        .fold(EvtSet::NONE, |s, t| s.union(t.bit()));
+    for set in [EvtSet::NONE, odd, odd.complement(), EvtSet::ALL] {
+        interest.set(set);
+        assert_eq!(interest.get(), set);
+        for t in EvtType::ALL {
+            assert_eq!(interest.wants(t), set.contains(t), "{t:?}");
+        }
+    }
+}

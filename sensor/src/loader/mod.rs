@@ -12,40 +12,13 @@ use aya::{
     Ebpf, EbpfLoader,
     programs::{BtfTracePoint, ProgramError, TracePoint},
 };
-use lanner_common::{GLOBAL_OFFSETS, GLOBAL_SETTINGS, MAP_EVENTS, Settings};
+use lanner_common::{
+    GLOBAL_OFFSETS, GLOBAL_SETTINGS, MAP_EVENTS, Settings,
+    hooks::{Attach, HOOKS, Hook, Need},
+};
 
 /// The kernel object built by `build.rs` from `sensor-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
-
-/// Syscall tracepoints (category `syscalls`). Optional ones may be absent on older kernels
-/// (the new mount API arrived in 5.2): their absence is logged, not fatal.
-const SYSCALL_HOOKS: &[(&str, bool)] = &[
-    ("sys_enter_execve", true),
-    ("sys_exit_execve", true),
-    ("sys_enter_execveat", true),
-    ("sys_exit_execveat", true),
-    ("sys_enter_mount", true),
-    ("sys_exit_mount", true),
-    ("sys_enter_umount", true),
-    ("sys_exit_umount", true),
-    ("sys_enter_fsopen", false),
-    ("sys_exit_fsopen", false),
-    ("sys_enter_fsmount", false),
-    ("sys_exit_fsmount", false),
-    ("sys_enter_move_mount", false),
-    ("sys_exit_move_mount", false),
-    ("sys_enter_open_tree", false),
-    ("sys_exit_open_tree", false),
-    ("sys_enter_connect", true),
-    ("sys_exit_connect", true),
-];
-
-/// BTF tracepoints: (program name, kernel tracepoint).
-const BTF_HOOKS: &[&str] = &[
-    "sched_process_exec",
-    "sched_process_fork",
-    "sched_process_exit",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -138,37 +111,43 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
             source,
         })?;
 
-    for &(name, required) in SYSCALL_HOOKS {
-        let prog: &mut TracePoint = program(&mut ebpf, name)?;
-        let res = prog
-            .load()
-            .and_then(|()| prog.attach("syscalls", name).map(drop));
-        match res {
-            Ok(()) => {}
-            Err(e) if !required => log::warn!("optional hook syscalls:{name} not attached: {e}"),
-            Err(source) => {
-                return Err(LoadError::Program {
-                    name,
-                    hint: hint_for(&source),
-                    source,
-                });
-            }
-        }
-    }
     let kernel_btf = aya::Btf::from_sys_fs().map_err(|_| LoadError::NoBtf {
         path: offsets::VMLINUX_BTF,
     })?;
-    for &name in BTF_HOOKS {
-        let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
-        prog.load(name, &kernel_btf)
-            .and_then(|()| prog.attach().map(drop))
-            .map_err(|source| LoadError::Program {
-                name,
-                hint: hint_for(&source),
-                source,
-            })?;
+    for hook in HOOKS {
+        match (attach(&mut ebpf, hook, &kernel_btf), hook.need) {
+            (Ok(()), _) => {}
+            (Err(LoadError::Program { source, .. }), Need::Optional(why)) => log::warn!(
+                "optional hook {}:{} not attached ({why}): {source}",
+                hook.category,
+                hook.tracepoint
+            ),
+            (Err(e), _) => return Err(e),
+        }
     }
     Ok(ebpf)
+}
+
+/// Load and attach one hook's program.
+fn attach(ebpf: &mut Ebpf, hook: &Hook, btf: &aya::Btf) -> Result<(), LoadError> {
+    let name = hook.program;
+    let res = match hook.attach {
+        Attach::Tracepoint => {
+            let prog: &mut TracePoint = program(ebpf, name)?;
+            prog.load()
+                .and_then(|()| prog.attach(hook.category, hook.tracepoint).map(drop))
+        }
+        Attach::BtfTracepoint => {
+            let prog: &mut BtfTracePoint = program(ebpf, name)?;
+            prog.load(hook.tracepoint, btf)
+                .and_then(|()| prog.attach().map(drop))
+        }
+    };
+    res.map_err(|source| LoadError::Program {
+        name,
+        hint: hint_for(&source),
+        source,
+    })
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
@@ -250,8 +229,50 @@ fn cgroup_is_hybrid() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::own_tgid;
+    use super::{OBJECT, own_tgid};
+    use aya_obj::ProgramSection;
+    use lanner_common::hooks::{Attach, HOOKS};
     use lanner_tests::TempDir;
+
+    /// The object's programs are the hook table's rows, each of the kind its row attaches as:
+    /// a program written outside the table (never attached) or a row without a program fails.
+    #[test]
+    fn embedded_programs_are_the_hook_table() {
+        let obj = aya_obj::Object::parse(OBJECT).expect("the embedded object parses");
+        let mut programs: Vec<(&str, bool)> = obj
+            .programs
+            .iter()
+            .map(|(name, p)| {
+                let btf = match p.section {
+                    ProgramSection::TracePoint => false,
+                    ProgramSection::BtfTracePoint => true,
+                    ref other => panic!("program {name} is a {other:?}, not in the hook table"),
+                };
+                (name.as_str(), btf)
+            })
+            .collect();
+        let mut rows: Vec<(&str, bool)> = HOOKS
+            .iter()
+            .map(|h| (h.program, h.attach == Attach::BtfTracepoint))
+            .collect();
+        programs.sort();
+        rows.sort();
+        assert_eq!(programs, rows);
+    }
+
+    /// Every classic tracepoint of the table exists on this kernel (its tracefs directory):
+    /// a misspelt one would attach nowhere, and an optional one would only be logged.
+    #[test]
+    fn hook_tracepoints_exist_on_this_kernel() {
+        super::tracefs::ensure().expect("tracefs");
+        for h in HOOKS.iter().filter(|h| h.attach == Attach::Tracepoint) {
+            let dir = std::path::Path::new(super::tracefs::TRACEFS)
+                .join("events")
+                .join(h.category)
+                .join(h.tracepoint);
+            assert!(dir.is_dir(), "{} missing", dir.display());
+        }
+    }
 
     #[test]
     fn own_tgid_reads_the_proc_root_self_link() {

@@ -1,0 +1,152 @@
+//! The one list of kernel hooks. Each row names a program, where it attaches, whether the
+//! sensor can run without it, the [`EventKind`](crate::EventKind) its losses are counted under,
+//! and its handler. The kernel crate expands the rows into its programs
+//! (`sensor-ebpf/src/main.rs`), and this module into [`HOOKS`], which the loader walks to
+//! attach them: a program cannot exist without its row, nor a row without its program.
+//!
+//! Adding a hook is adding a row; the handler column is kernel code (resolved in the kernel
+//! crate's `main.rs`, where `exec`, `mount`, `net` and `process` are its `probes::*` modules)
+//! and is left out of [`HOOKS`].
+
+/// How a program attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A classic tracepoint (`/sys/kernel/tracing/events/<category>/<name>`), attached through
+    /// perf; syscall arguments are read from its raw record.
+    Tracepoint,
+    /// A BTF-typed tracepoint (`tp_btf`): the kernel passes the tracepoint's typed arguments
+    /// (task, bprm) directly, without tracefs.
+    BtfTracepoint,
+}
+
+/// Whether the sensor may start without a hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Failing to attach it fails the start.
+    Required,
+    /// Its absence is logged with the reason (what kernel brought it) and the rest attaches.
+    Optional(&'static str),
+}
+
+/// One kernel program and where it attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hook {
+    /// The program's name in the object: its function name in the kernel crate.
+    pub program: &'static str,
+    pub attach: Attach,
+    /// Tracepoint category (`syscalls`, `sched`); for a BTF tracepoint only informative.
+    pub category: &'static str,
+    /// The kernel tracepoint, the same name as the program.
+    pub tracepoint: &'static str,
+    pub need: Need,
+    /// What a record this program fails to send is counted as lost under.
+    pub kind: crate::EventKind,
+}
+
+/// Every hook of the sensor, as rows of
+/// `program: attach "category", EventKind, need, handler;` where `attach` is `tracepoint` or
+/// `btf`, `need` is `required` or `optional("why")`, and the handler is a
+/// `fn(&Context) -> Result<(), ()>` of the kernel crate (a closure when it takes a variant).
+/// Expands `$then! { rows }`: the kernel crate passes a macro that writes programs, this crate
+/// one that writes [`HOOKS`].
+#[macro_export]
+macro_rules! hook_table {
+    ($then:ident) => {
+        $then! {
+            // exec: failures and the syscall's arguments; a success is reported from
+            // sched_process_exec, where the new image and its credentials are at hand.
+            sys_enter_execve: tracepoint "syscalls", Exec, required,
+                |c| exec::enter(c, ExecVariant::Execve);
+            sys_exit_execve: tracepoint "syscalls", Exec, required, exec::exit;
+            sys_enter_execveat: tracepoint "syscalls", Exec, required,
+                |c| exec::enter(c, ExecVariant::Execveat);
+            sys_exit_execveat: tracepoint "syscalls", Exec, required, exec::exit;
+            sched_process_exec: btf "sched", Exec, required, exec::sched_exec;
+
+            sys_enter_mount: tracepoint "syscalls", Mount, required,
+                |c| mount::enter(c, MountOp::Mount);
+            sys_exit_mount: tracepoint "syscalls", Mount, required, mount::exit;
+            sys_enter_umount: tracepoint "syscalls", Mount, required,
+                |c| mount::enter(c, MountOp::Umount2);
+            sys_exit_umount: tracepoint "syscalls", Mount, required, mount::exit;
+            sys_enter_fsopen: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+                |c| mount::enter(c, MountOp::Fsopen);
+            sys_exit_fsopen: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+                mount::exit;
+            sys_enter_fsmount: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+                |c| mount::enter(c, MountOp::Fsmount);
+            sys_exit_fsmount: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+                mount::exit;
+            sys_enter_move_mount: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"),
+                |c| mount::enter(c, MountOp::MoveMount);
+            sys_exit_move_mount: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), mount::exit;
+            sys_enter_open_tree: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"),
+                |c| mount::enter(c, MountOp::OpenTree);
+            sys_exit_open_tree: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), mount::exit;
+
+            sys_enter_connect: tracepoint "syscalls", Connect, required, net::enter;
+            sys_exit_connect: tracepoint "syscalls", Connect, required, net::exit;
+
+            // The process table: every new task and every exit, whatever syscall made it.
+            sched_process_fork: btf "sched", Fork, required, process::fork;
+            sched_process_exit: btf "sched", Exit, required, process::exit;
+        }
+    };
+}
+
+/// Writes [`HOOKS`] from the rows (the handler column is dropped).
+macro_rules! hook_consts {
+    ($($program:ident: $attach:ident $category:literal, $kind:ident,
+       $need:ident $(($why:literal))?, $handler:expr;)*) => {
+        /// Every hook, in attach order.
+        pub const HOOKS: &[Hook] = &[$(Hook {
+            program: stringify!($program),
+            attach: hook_consts!(@attach $attach),
+            category: $category,
+            tracepoint: stringify!($program),
+            need: hook_consts!(@need $need $($why)?),
+            kind: crate::EventKind::$kind,
+        }),*];
+    };
+    (@attach tracepoint) => { Attach::Tracepoint };
+    (@attach btf) => { Attach::BtfTracepoint };
+    (@need required) => { Need::Required };
+    (@need optional $why:literal) => { Need::Optional($why) };
+}
+
+hook_table!(hook_consts);
+
+/// Program names are unique (the object is keyed by them).
+const _: () = {
+    let mut i = 0;
+    while i < HOOKS.len() {
+        let mut j = i + 1;
+        while j < HOOKS.len() {
+            assert!(
+                !str_eq(HOOKS[i].program, HOOKS[j].program),
+                "duplicate hook"
+            );
+            j += 1;
+        }
+        i += 1;
+    }
+};
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
