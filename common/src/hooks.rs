@@ -41,11 +41,25 @@ pub struct Hook {
     pub need: Need,
     /// What a record this program fails to send is counted as lost under.
     pub kind: crate::EventKind,
+    /// What its records are for: the loader need not attach a hook whose event types no
+    /// loaded rule can match (and `--dump-events` is off).
+    pub feeds: Feeds,
+}
+
+/// What a hook's records are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feeds {
+    /// The sensor's own state (the process table: execs, forks, exits): always attached.
+    State,
+    /// Events of these types only (Falco's `evt.type` names): attached while a loaded rule
+    /// can match one of them, or every event is dumped.
+    Types(&'static [&'static str]),
 }
 
 /// Every hook of the sensor, as rows of
-/// `program: attach "category", EventKind, need, handler;` where `attach` is `tracepoint` or
-/// `btf`, `need` is `required` or `optional("why")`, and the handler is a
+/// `program: attach "category", EventKind, need, feeds, handler;` where `attach` is `tracepoint`
+/// or `btf`, `need` is `required` or `optional("why")`, `feeds` is `state` or
+/// `feeds[evt_type, …]` (see [`Feeds`]), and the handler is a
 /// `fn(&Context) -> Result<(), ()>` of the kernel crate (a closure when it takes a variant).
 /// Expands `$then! { rows }`: the kernel crate passes a macro that writes programs, this crate
 /// one that writes [`HOOKS`].
@@ -55,45 +69,49 @@ macro_rules! hook_table {
         $then! {
             // exec: failures and the syscall's arguments; a success is reported from
             // sched_process_exec, where the new image and its credentials are at hand.
-            sys_enter_execve: tracepoint "syscalls", Exec, required,
+            sys_enter_execve: tracepoint "syscalls", Exec, required, state,
                 |c| exec::enter(c, ExecVariant::Execve);
-            sys_exit_execve: tracepoint "syscalls", Exec, required, exec::exit;
-            sys_enter_execveat: tracepoint "syscalls", Exec, required,
+            sys_exit_execve: tracepoint "syscalls", Exec, required, state, exec::exit;
+            sys_enter_execveat: tracepoint "syscalls", Exec, required, state,
                 |c| exec::enter(c, ExecVariant::Execveat);
-            sys_exit_execveat: tracepoint "syscalls", Exec, required, exec::exit;
-            sched_process_exec: btf "sched", Exec, required, exec::sched_exec;
+            sys_exit_execveat: tracepoint "syscalls", Exec, required, state, exec::exit;
+            sched_process_exec: btf "sched", Exec, required, state, exec::sched_exec;
 
-            sys_enter_mount: tracepoint "syscalls", Mount, required,
+            sys_enter_mount: tracepoint "syscalls", Mount, required, feeds[mount],
                 |c| mount::enter(c, MountOp::Mount);
-            sys_exit_mount: tracepoint "syscalls", Mount, required, mount::exit;
-            sys_enter_umount: tracepoint "syscalls", Mount, required,
+            sys_exit_mount: tracepoint "syscalls", Mount, required, feeds[mount], mount::exit;
+            sys_enter_umount: tracepoint "syscalls", Mount, required, feeds[umount2],
                 |c| mount::enter(c, MountOp::Umount2);
-            sys_exit_umount: tracepoint "syscalls", Mount, required, mount::exit;
-            sys_enter_fsopen: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+            sys_exit_umount: tracepoint "syscalls", Mount, required, feeds[umount2], mount::exit;
+            sys_enter_fsopen: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), feeds[fsopen],
                 |c| mount::enter(c, MountOp::Fsopen);
-            sys_exit_fsopen: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
-                mount::exit;
-            sys_enter_fsmount: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
+            sys_exit_fsopen: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), feeds[fsopen], mount::exit;
+            sys_enter_fsmount: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), feeds[fsmount],
                 |c| mount::enter(c, MountOp::Fsmount);
-            sys_exit_fsmount: tracepoint "syscalls", Mount, optional("the new mount API, Linux 5.2"),
-                mount::exit;
+            sys_exit_fsmount: tracepoint "syscalls", Mount,
+                optional("the new mount API, Linux 5.2"), feeds[fsmount], mount::exit;
             sys_enter_move_mount: tracepoint "syscalls", Mount,
-                optional("the new mount API, Linux 5.2"),
+                optional("the new mount API, Linux 5.2"), feeds[move_mount],
                 |c| mount::enter(c, MountOp::MoveMount);
             sys_exit_move_mount: tracepoint "syscalls", Mount,
-                optional("the new mount API, Linux 5.2"), mount::exit;
+                optional("the new mount API, Linux 5.2"), feeds[move_mount], mount::exit;
             sys_enter_open_tree: tracepoint "syscalls", Mount,
-                optional("the new mount API, Linux 5.2"),
+                optional("the new mount API, Linux 5.2"), feeds[open_tree],
                 |c| mount::enter(c, MountOp::OpenTree);
             sys_exit_open_tree: tracepoint "syscalls", Mount,
-                optional("the new mount API, Linux 5.2"), mount::exit;
+                optional("the new mount API, Linux 5.2"), feeds[open_tree], mount::exit;
 
-            sys_enter_connect: tracepoint "syscalls", Connect, required, net::enter;
-            sys_exit_connect: tracepoint "syscalls", Connect, required, net::exit;
+            sys_enter_connect: tracepoint "syscalls", Connect, required, feeds[connect],
+                net::enter;
+            sys_exit_connect: tracepoint "syscalls", Connect, required, feeds[connect],
+                net::exit;
 
             // The process table: every new task and every exit, whatever syscall made it.
-            sched_process_fork: btf "sched", Fork, required, process::fork;
-            sched_process_exit: btf "sched", Exit, required, process::exit;
+            sched_process_fork: btf "sched", Fork, required, state, process::fork;
+            sched_process_exit: btf "sched", Exit, required, state, process::exit;
         }
     };
 }
@@ -101,7 +119,7 @@ macro_rules! hook_table {
 /// Writes [`HOOKS`] from the rows (the handler column is dropped).
 macro_rules! hook_consts {
     ($($program:ident: $attach:ident $category:literal, $kind:ident,
-       $need:ident $(($why:literal))?, $handler:expr;)*) => {
+       $need:ident $(($why:literal))?, $feed:ident $([$($evt:ident),*])?, $handler:expr;)*) => {
         /// Every hook, in attach order.
         pub const HOOKS: &[Hook] = &[$(Hook {
             program: stringify!($program),
@@ -110,8 +128,11 @@ macro_rules! hook_consts {
             tracepoint: stringify!($program),
             need: hook_consts!(@need $need $($why)?),
             kind: crate::EventKind::$kind,
+            feeds: hook_consts!(@feeds $feed $([$($evt),*])?),
         }),*];
     };
+    (@feeds state) => { Feeds::State };
+    (@feeds feeds [$($evt:ident),*]) => { Feeds::Types(&[$(stringify!($evt)),*]) };
     (@attach tracepoint) => { Attach::Tracepoint };
     (@attach btf) => { Attach::BtfTracepoint };
     (@need required) => { Need::Required };

@@ -34,7 +34,8 @@ fn counted(kind: EventKind, res: Result<(), ()>) {
 /// attaches the same rows (`lanner_common::hooks::HOOKS`), so the two cannot disagree.
 macro_rules! programs {
     ($($program:ident: $attach:ident $category:literal, $kind:ident,
-       $need:ident $(($why:literal))?, $handler:expr;)*) => {
+       $need:ident $(($why:literal))?, $feed:ident $([$($evt:ident),*])?,
+       $handler:expr;)*) => {
         $(programs!(@one $attach $program, EventKind::$kind, $handler);)*
     };
     (@one tracepoint $program:ident, $kind:expr, $handler:expr) => {

@@ -274,6 +274,25 @@ mod tests {
         }
     }
 
+    /// Every type a hook feeds is one Lanner captures, by its Falco name: a misspelt one would
+    /// leave the hook detached whatever the rules.
+    #[test]
+    fn hooks_feed_captured_event_types() {
+        use lanner_common::hooks::Feeds;
+        for h in HOOKS {
+            if let Feeds::Types(types) = h.feeds {
+                assert!(!types.is_empty(), "{} feeds nothing", h.program);
+                for t in types {
+                    assert!(
+                        lanner_rules::EvtType::from_name(t).is_some(),
+                        "{} feeds {t}, not a captured type",
+                        h.program
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn own_tgid_reads_the_proc_root_self_link() {
         let dir = TempDir::new("loader-self");
