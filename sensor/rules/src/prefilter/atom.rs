@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use super::{
     Dnf,
-    facts::{ALL_KINDS, KINDS},
-    probe::{Binding, PathView, Probe, RetView},
-    term::{Comm, PathClause, Pattern, Ranges, Term, UID_ALL},
+    facts::{ALL_KINDS, KINDS, kind_bit},
+    probe::{Binding, Probe, RetView},
+    term::{Comm, Ranges, Term, UID_ALL},
 };
 use crate::{
     ast::Op,
@@ -20,7 +20,7 @@ use crate::{
     evttype::EvtType,
     fields::Field,
     filter::{CheckNode, Extractor, Lhs, Rhs},
-    ops::{Lit, is_glob_component},
+    ops::Lit,
     value::Value,
 };
 
@@ -70,7 +70,7 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
         Binding::FlagBit(bit) => Some(sample.flag_bit(bit)),
         Binding::FlagText(names) => flag_text(c, want, names),
         Binding::Kind => Some(sample.kind(x.field)),
-        Binding::Path(view) if want => path(c, view).map(|clauses| {
+        Binding::Path(view) if want => super::paths::path(c, view).map(|clauses| {
             vec![Term {
                 paths: clauses,
                 ..Term::top()
@@ -110,7 +110,7 @@ fn describe(c: &CheckNode, want: bool) -> String {
 }
 
 /// The string literals on the right-hand side, if that is what it is.
-fn strings(rhs: &Rhs) -> Option<Vec<&str>> {
+pub(super) fn strings(rhs: &Rhs) -> Option<Vec<&str>> {
     match rhs {
         Rhs::One(Lit::Str(s)) => Some(vec![s.as_str()]),
         Rhs::Strings(set) => Some(set.items().collect()),
@@ -121,7 +121,7 @@ fn strings(rhs: &Rhs) -> Option<Vec<&str>> {
 /// A literal the kernel compares byte for byte with what it read. Not one with U+FFFD (the
 /// sensor decodes invalid UTF-8 to it, so the text could match bytes that do not) or NUL
 /// (never in a C string the kernel reads, and Falco rejects it).
-fn kernel_literal(s: &str) -> bool {
+pub(super) fn kernel_literal(s: &str) -> bool {
     !s.contains(['\u{FFFD}', '\0'])
 }
 
@@ -191,11 +191,11 @@ struct Sampler<'a> {
     ty: EvtType,
 }
 
-/// An event with one field.
+/// An event with (at most) one field.
 struct OneField<'v> {
     field: Field,
     arg: &'v FieldArg,
-    value: Value<'v>,
+    value: Option<Value<'v>>,
     ty: EvtType,
 }
 
@@ -204,13 +204,22 @@ impl EventSource for OneField<'_> {
         self.ty
     }
     fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
-        (field == self.field && arg == self.arg).then(|| self.value.clone())
+        if field == self.field && arg == self.arg {
+            self.value.clone()
+        } else {
+            None
+        }
     }
 }
 
 impl Sampler<'_> {
     /// Whether the check comes out as wanted on `value`.
     fn holds(&self, value: Value) -> bool {
+        self.holds_on(Some(value))
+    }
+
+    /// …or on an event without the field (`None`).
+    fn holds_on(&self, value: Option<Value>) -> bool {
         let ev = OneField {
             field: self.x.field,
             arg: &self.x.arg,
@@ -332,6 +341,9 @@ impl Sampler<'_> {
                 kind |= 1 << i;
             }
         }
+        if self.holds_on(None) {
+            kind |= kind_bit(None);
+        }
         match kind {
             0 => Vec::new(),
             ALL_KINDS => vec![Term::top()],
@@ -341,116 +353,4 @@ impl Sampler<'_> {
             }],
         }
     }
-}
-
-/// A path field's check as path patterns: a conjunction of clauses, each a disjunction.
-/// `None`: not expressible (untestable).
-fn path(c: &CheckNode, view: PathView) -> Option<Vec<PathClause>> {
-    let lits = match (&c.rhs, c.op) {
-        (Rhs::Paths(set), Op::PMatch) => {
-            return match view {
-                // The directory's components are a prefix of the path's.
-                PathView::Name | PathView::Directory => pmatch(set),
-                PathView::Filename => None,
-            };
-        }
-        (rhs, _) => strings(rhs)?,
-    };
-    if !lits.iter().all(|l| kernel_literal(l)) {
-        return None;
-    }
-    let b = |s: &str| s.as_bytes().to_vec();
-    let one = |pats: Vec<Option<Pattern>>| -> Option<Vec<PathClause>> {
-        Some(vec![pats.into_iter().collect::<Option<PathClause>>()?])
-    };
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    match (view, c.op) {
-        (PathView::Name, Op::Eq | Op::In | Op::Intersects) => {
-            one(lits.iter().map(|l| Some(Pattern::Exact(b(l)))).collect())
-        }
-        (PathView::Name | PathView::Directory, Op::StartsWith) => one(vec![
-            nonempty(lits.first()?).map(|l| Pattern::Prefix(b(&l))),
-        ]),
-        (PathView::Name | PathView::Filename, Op::EndsWith) => one(vec![
-            nonempty(lits.first()?).map(|l| Pattern::Suffix(b(&l))),
-        ]),
-        (PathView::Directory, Op::Eq | Op::In | Op::Intersects) => {
-            let mut clause = PathClause::new();
-            for l in &lits {
-                clause.extend(dir_eq(l)?);
-            }
-            Some(vec![clause])
-        }
-        (PathView::Filename, Op::Eq | Op::In | Op::Intersects) => one(lits
-            .iter()
-            .map(|l| nonempty(l).map(|l| Pattern::Suffix(b(&format!("/{l}")))))
-            .collect()),
-        (view, Op::Glob) => glob(lits.first()?, view),
-        _ => None,
-    }
-}
-
-/// `pmatch`: each item's literal components up to its first glob component, as the
-/// directory prefix (and, without a glob, the item itself). An item with nothing literal
-/// before a glob (`/`, `/*/x`) is untestable.
-fn pmatch(set: &crate::ops::PathSet) -> Option<Vec<PathClause>> {
-    let mut clause = PathClause::new();
-    for item in set.items() {
-        let lit: Vec<&str> = item
-            .iter()
-            .take_while(|c| !is_glob_component(c))
-            .copied()
-            .collect();
-        if lit.is_empty() || !lit.iter().all(|c| kernel_literal(c)) {
-            return None;
-        }
-        let joined = format!("/{}", lit.join("/"));
-        if lit.len() == item.len() {
-            clause.insert(Pattern::Exact(joined.clone().into_bytes()));
-        }
-        clause.insert(Pattern::Prefix(format!("{joined}/").into_bytes()));
-    }
-    Some(vec![clause])
-}
-
-/// `glob` (fnmatch, no flags): the literal text before the first wildcard is a prefix of
-/// the value, the literal text after the last one a suffix, and a pattern without any is
-/// equality. For `fd.directory` only the prefix carries over to the path, for `fd.filename`
-/// only the suffix.
-fn glob(pattern: &str, view: PathView) -> Option<Vec<PathClause>> {
-    let starts = ['*', '?', '[', '\\'];
-    let Some(first) = pattern.find(starts) else {
-        return match view {
-            PathView::Name => Some(vec![[Pattern::Exact(pattern.into())].into()]),
-            PathView::Directory => Some(vec![dir_eq(pattern)?]),
-            PathView::Filename => (!pattern.is_empty())
-                .then(|| vec![[Pattern::Suffix(format!("/{pattern}").into())].into()]),
-        };
-    };
-    // `]` ends a class; after the last of these every char is a literal.
-    let last = pattern.rfind(['*', '?', '[', ']', '\\']).unwrap_or(first);
-    let prefix = &pattern[..first];
-    let suffix = &pattern[last + 1..];
-    let mut clauses: Vec<PathClause> = Vec::new();
-    if !prefix.is_empty() && view != PathView::Filename {
-        clauses.push([Pattern::Prefix(prefix.into())].into());
-    }
-    if !suffix.is_empty() && view != PathView::Directory {
-        clauses.push([Pattern::Suffix(suffix.into())].into());
-    }
-    (!clauses.is_empty()).then_some(clauses)
-}
-
-/// `fd.directory = d`: the directory itself (a directory fd) or anything directly under it
-/// (over-approximated as anything under it). A trailing `/` never matches (Falco strips it);
-/// dropping it admits more. `/` is every absolute path: not a constraint.
-fn dir_eq(d: &str) -> Option<PathClause> {
-    let d = d.trim_end_matches('/');
-    (!d.is_empty()).then(|| {
-        [
-            Pattern::Exact(d.into()),
-            Pattern::Prefix(format!("{d}/").into()),
-        ]
-        .into()
-    })
 }

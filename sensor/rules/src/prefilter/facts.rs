@@ -51,6 +51,16 @@ impl PathArg {
             _ => None,
         }
     }
+
+    /// The bytes the kernel may decide `fd.nameraw` substrings on: the path read whole.
+    /// (`fd.nameraw` is it with duplicate `/` collapsed, which keeps every substring without
+    /// an inner `/`.)
+    pub fn raw_decidable(&self) -> Option<&[u8]> {
+        match self {
+            PathArg::Read { bytes, complete } if *complete => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 /// Starts with `/`; no empty, `.` or `..` component; no trailing `/` unless it is `/`; no NUL.
@@ -110,7 +120,16 @@ pub const KINDS: [(&str, &str); 19] = [
     ("X", "<NA>"),
 ];
 
-pub const ALL_KINDS: KindMask = (1 << KINDS.len()) - 1;
+/// The bit of "no kind": the event has no `fd.typechar`/`fd.type` (the probe reports
+/// `KIND_NONE` and the sensor leaves both fields out). A domain value of its own, so that a
+/// check on a missing kind is decided as the engine decides it.
+pub const KIND_NONE: u8 = KINDS.len() as u8;
+pub const ALL_KINDS: KindMask = (1 << (KINDS.len() + 1)) - 1;
+
+/// The bit of a kind fact (`None`: no kind).
+pub fn kind_bit(kind: Option<u8>) -> KindMask {
+    1 << kind.unwrap_or(KIND_NONE)
+}
 
 /// The index of a kind in `KINDS`.
 pub fn kind_index(typechar: &str, ty: &str) -> Option<u8> {
@@ -132,7 +151,8 @@ pub struct KernelFacts {
     pub flags: Option<u32>,
     /// The syscall's return value.
     pub ret: Option<i64>,
-    /// An index into `KINDS`.
+    /// An index into `KINDS`; `None`: the event has no fd kind (or the probe does not know
+    /// it, when its type's probe has no kind dimension).
     pub kind: Option<u8>,
 }
 
@@ -167,14 +187,15 @@ fn admits_filter(f: &Filter, facts: &KernelFacts) -> bool {
 
 /// One term: every dimension the probe knows satisfies its constraint.
 pub fn admits_term(t: &Term, facts: &KernelFacts) -> bool {
-    let path_ok = match (&facts.path, facts.path.decidable()) {
-        (PathArg::Absent, _) | (_, None) => true,
-        (_, Some(p)) => t.paths.iter().all(|c| c.iter().any(|pat| pat.matches(p))),
-    };
+    let (abs, raw) = (facts.path.decidable(), facts.path.raw_decidable());
+    let path_ok = t
+        .paths
+        .iter()
+        .all(|c| c.iter().any(|pat| pat.holds(abs, raw)));
     t.comm.admits(facts.comm_bytes())
         && t.uid.contains(i64::from(facts.uid))
         && facts.ret.is_none_or(|r| t.ret.contains(r))
-        && facts.kind.is_none_or(|k| t.kind & (1 << k) != 0)
+        && t.kind & kind_bit(facts.kind) != 0
         && facts
             .flags
             .is_none_or(|f| f & t.flags_set == t.flags_set && f & t.flags_clear == 0)

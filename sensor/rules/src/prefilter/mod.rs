@@ -19,17 +19,27 @@
 //!   `not … in`) are kept; `startswith`, `contains`, … on it are untestable. A literal longer
 //!   than 15 bytes can never equal a comm; one with U+FFFD is untestable in a positive set
 //!   (the sensor decodes invalid UTF-8 to it).
-//! - **The path argument as passed** (`Pattern`s): one read of the user string (which the
-//!   record needs anyway) and two LPM-trie lookups — prefixes and exact names (a NUL-terminated
-//!   key) in one trie, suffixes in a trie of reversed paths. Falco's `fd.name` is the
-//!   absolute, normalized path, so the kernel decides only on a path that is read whole, at
-//!   most `PATH_MAX_DECIDABLE` bytes, absolute and already normalized (no `.`, `..`, empty
-//!   component or trailing `/`) — then `fd.name` is those very bytes. Any other path (relative,
-//!   through a dirfd, `..`, too long, a fault) satisfies every path constraint. `fd.name`
-//!   `=`/`in` are exact names, `startswith` a prefix, `endswith` a suffix, `pmatch` the literal
-//!   components before a glob as a directory prefix, `glob` its literal head and tail;
-//!   `fd.directory = d` is `d` or under `d/`, `fd.filename = n` the suffix `/n`. A negated
-//!   path check is not a prefix set: untestable (admits more).
+//! - **The path argument as passed** (`term::Pattern`): the user string the record needs
+//!   anyway, read once (at most 255 bytes), then one pass over its bytes and a few lookups.
+//!   Falco's `fd.name` is the absolute, normalized path, so the kernel decides on `fd.name`
+//!   only when the path was read whole, is at most `PATH_MAX_DECIDABLE` bytes, absolute and
+//!   already normalized (no `.`, `..` or empty component, no trailing `/`): then `fd.name` is
+//!   those very bytes. Any other path (relative, through a dirfd, `..`, `//`, too long, a
+//!   fault) satisfies every `fd.name` constraint — the kernel does not resolve paths.
+//!   - exact names and prefixes: one LPM trie (an exact name is a key with its NUL);
+//!     `fd.name =`/`in`, `startswith`, `pmatch` (the literal components before a glob, as a
+//!     directory prefix), a `glob`'s literal head;
+//!   - suffixes: an LPM trie of reversed paths; `endswith`, `fd.filename = n` (`/n`), a
+//!     `glob`'s literal tail;
+//!   - the parent directory: one hash lookup of the path up to its last `/`, which the pass
+//!     notes; `fd.directory = d` is exactly `d` itself (a directory fd) or a file in `d`.
+//!     (Cheaper than it is precise: as a prefix `d/`, `fd.directory = /` — the sandbox's
+//!     *Write below root* — would admit every write.)
+//!   - needles: substrings of at most 8 bytes, matched by the same pass in a shift
+//!     register; `contains`, a `glob`'s inner literal run, and `fd.nameraw` (the raw path,
+//!     `//` collapsed — decided on any path read whole). Without them the stable *Directory
+//!     traversal monitored file read* (`fd.nameraw contains '../'`) would admit every read.
+//!   - a negated path check is not one of these sets: untestable (admits more).
 //! - **Open flag classes** (`probe::flag`): a few bit tests on the flags argument
 //!   (`evt.is_open_read/write/exec`, `evt.arg.flags contains O_TRUNC`, …).
 //! - **The return value**, as ranges (`evt.res`, `evt.rawres`, `evt.failed`, `fd.num` of a
@@ -57,9 +67,13 @@ mod atom;
 mod dnf;
 pub mod facts;
 pub mod maps;
+mod paths;
 pub mod probe;
+mod show;
 pub mod term;
 
+#[cfg(test)]
+mod official;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -101,6 +115,9 @@ pub struct Budgets {
     pub comm_keys: usize,
     pub prefix_keys: usize,
     pub suffix_keys: usize,
+    pub dir_keys: usize,
+    /// Substrings the path pass looks for.
+    pub needles: usize,
 }
 
 impl Default for Budgets {
@@ -113,6 +130,8 @@ impl Default for Budgets {
             comm_keys: 1024,
             prefix_keys: 2048,
             suffix_keys: 1024,
+            dir_keys: 1024,
+            needles: maps::MAX_NEEDLES_PER_TYPE,
         }
     }
 }
@@ -231,6 +250,7 @@ pub fn derive_all(
 /// The terms of all rules within the budgets: join the terms of the rule with the most until
 /// they fit, or say which budget is exceeded.
 fn fit(mut per_rule: Vec<Dnf>, b: &Budgets) -> Result<Filter, PassReason> {
+    limit_needles(&mut per_rule, b.needles);
     loop {
         let mut terms: Vec<Term> = Vec::new();
         for ts in &per_rule {
@@ -241,6 +261,13 @@ fn fit(mut per_rule: Vec<Dnf>, b: &Budgets) -> Result<Filter, PassReason> {
                 dnf::push_absorbing(&mut terms, t);
             }
         }
+        if terms.iter().any(Term::is_top) {
+            return Err(PassReason::OverBudget {
+                what: "path needles",
+                needed: b.needles + 1,
+                limit: b.needles,
+            });
+        }
         let cost = Cost::of(&terms);
         let over = [
             ("terms", terms.len(), b.terms),
@@ -249,6 +276,8 @@ fn fit(mut per_rule: Vec<Dnf>, b: &Budgets) -> Result<Filter, PassReason> {
             ("proc.name keys", cost.comm_keys, b.comm_keys),
             ("path prefix keys", cost.prefix_keys, b.prefix_keys),
             ("path suffix keys", cost.suffix_keys, b.suffix_keys),
+            ("directory keys", cost.dir_keys, b.dir_keys),
+            ("path needles", cost.needles, b.needles),
         ]
         .into_iter()
         .find(|(_, n, limit)| n > limit);
@@ -276,6 +305,26 @@ fn fit(mut per_rule: Vec<Dnf>, b: &Budgets) -> Result<Filter, PassReason> {
     }
 }
 
+/// At most `max` distinct needles (the first met): a clause holding another is dropped
+/// from its term (a conjunction with one clause less admits more).
+fn limit_needles(per_rule: &mut [Dnf], max: usize) {
+    let mut kept: Vec<Pattern> = Vec::new();
+    for t in per_rule.iter_mut().flatten() {
+        t.paths.retain(|c| {
+            c.iter().filter(|p| p.is_needle()).all(|p| {
+                if kept.contains(p) {
+                    return true;
+                }
+                if kept.len() < max {
+                    kept.push(p.clone());
+                    return true;
+                }
+                false
+            })
+        });
+    }
+}
+
 /// What a filter takes in the kernel's maps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cost {
@@ -285,6 +334,8 @@ pub struct Cost {
     /// Prefixes and exact names (one trie).
     pub prefix_keys: usize,
     pub suffix_keys: usize,
+    pub dir_keys: usize,
+    pub needles: usize,
 }
 
 impl Cost {
@@ -299,16 +350,15 @@ impl Cost {
         }
         let names: BTreeSet<&Vec<u8>> = sets.iter().flat_map(|s| s.iter()).collect();
         let patterns: BTreeSet<&Pattern> = clauses.iter().flat_map(|c| c.iter()).collect();
-        let suffixes = patterns
-            .iter()
-            .filter(|p| matches!(p, Pattern::Suffix(_)))
-            .count();
+        let count = |f: fn(&&&Pattern) -> bool| patterns.iter().filter(f).count();
         Cost {
             comm_sets: sets.len(),
             path_clauses: clauses.len(),
             comm_keys: names.len(),
-            prefix_keys: patterns.len() - suffixes,
-            suffix_keys: suffixes,
+            prefix_keys: count(|p| matches!(p, Pattern::Exact(_) | Pattern::Prefix(_))),
+            suffix_keys: count(|p| matches!(p, Pattern::Suffix(_))),
+            dir_keys: count(|p| matches!(p, Pattern::Dir(_))),
+            needles: count(|p| p.is_needle()),
         }
     }
 }

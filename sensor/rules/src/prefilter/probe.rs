@@ -10,13 +10,14 @@
 //! - the path fields are what Falco computes from the path argument the probe read, and the
 //!   record carries those same bytes (no second read from user memory, which a racing thread
 //!   could change): `fd.name` is the absolute normalized path — symlinks are not resolved —,
-//!   `fd.directory` and `fd.filename` are cut from it, and the listed `evt.arg.*` render an
-//!   absolute path unchanged;
+//!   `fd.directory` and `fd.filename` are cut from it, `fd.nameraw` is the path as passed with
+//!   duplicate `/` collapsed, and the listed `evt.arg.*` render an absolute path unchanged;
 //! - `evt.is_open_*` and the `O_*` names of `evt.arg.flags` are rendered from the class bits
 //!   the probe computes (one conversion from the kernel's flags, shared by probe and
 //!   renderer): a name of `OPEN_FLAG_NAMES` with a bit appears iff the bit is set;
 //! - the return fields are the syscall's return value, always present on such a type;
-//! - `fd.typechar`/`fd.type` are rendered from the kind index the probe reports (`KINDS`).
+//! - `fd.typechar`/`fd.type` are rendered from the kind index the probe reports (`KINDS`), or
+//!   both left out when it reports `KIND_NONE`.
 
 use crate::{event::FieldArg, fields::Field};
 
@@ -39,6 +40,23 @@ pub mod flag {
     pub const PATH: u32 = 1 << 11;
     pub const NONBLOCK: u32 = 1 << 12;
     pub const ALL: u32 = (1 << 13) - 1;
+
+    /// Each bit's name, for `-L` and logs.
+    pub const NAMES: [(u32, &str); 13] = [
+        (READ, "read"),
+        (WRITE, "write"),
+        (EXEC, "exec"),
+        (CREAT, "O_CREAT"),
+        (EXCL, "O_EXCL"),
+        (TRUNC, "O_TRUNC"),
+        (APPEND, "O_APPEND"),
+        (DIRECTORY, "O_DIRECTORY"),
+        (TMPFILE, "O_TMPFILE"),
+        (CLOEXEC, "O_CLOEXEC"),
+        (NOFOLLOW, "O_NOFOLLOW"),
+        (PATH, "O_PATH"),
+        (NONBLOCK, "O_NONBLOCK"),
+    ];
 }
 
 /// Every name `evt.arg.flags` of an open may show, with the class bit that decides it when
@@ -92,6 +110,8 @@ pub enum PathView {
     Directory,
     /// `fd.filename`: the last component.
     Filename,
+    /// `fd.nameraw`: the path as passed, duplicate `/` collapsed.
+    Raw,
 }
 
 /// What a field is, in terms of kernel facts.
@@ -178,6 +198,7 @@ impl Probe {
             Field::FdName if plain && self.path => Binding::Path(PathView::Name),
             Field::FdDirectory if plain && self.path => Binding::Path(PathView::Directory),
             Field::FdFilename if plain && self.path => Binding::Path(PathView::Filename),
+            Field::FdNameraw if plain && self.path => Binding::Path(PathView::Raw),
             Field::EvtArg if self.path => match arg {
                 FieldArg::Key(k) if self.path_args.contains(&k.as_str()) => {
                     Binding::Path(PathView::Name)

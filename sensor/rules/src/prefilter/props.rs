@@ -25,7 +25,6 @@ use crate::{
     filter::{Lhs, Node, Rhs},
     loader::Source,
     ops::Lit,
-    testing::official_sources,
     value::{FieldType, Value},
 };
 
@@ -296,38 +295,17 @@ fn check(name: &str, rs: &Ruleset, probes: &[(EvtType, Probe)], n: usize) -> Vec
     out
 }
 
-fn official() -> Ruleset {
-    let sources: Vec<Source> = official_sources()
-        .into_iter()
-        .map(|s| Source {
-            text: captured(&s.text),
-            ..s
-        })
-        .collect();
-    load(&sources)
-}
-
-/// Probes as the sensor will have them: the open family decides on everything, exec and
-/// connect on the task and the result, the rest on the task.
+/// Every type, with the probe the sensor will have for it.
 fn probes() -> Vec<(EvtType, Probe)> {
     EvtType::ALL
         .into_iter()
-        .map(|t| {
-            let p = match t {
-                OPEN => Probe::FILE_OPEN,
-                EvtType::Execve | EvtType::Execveat | EvtType::Connect | EvtType::Mount => {
-                    Probe::RET
-                }
-                _ => Probe::TASK,
-            };
-            (t, p)
-        })
+        .map(|t| (t, super::official::probe_of(t)))
         .collect()
 }
 
 #[test]
 fn no_official_rule_matches_an_event_the_kernel_drops() {
-    let rs = official();
+    let rs = super::official::official();
     let runs = check("official", &rs, &probes(), 4000);
     for (ty, r) in &runs {
         println!(
@@ -386,6 +364,21 @@ const STRESS: &str = r#"
   condition: evt.type in (open,openat,openat2) and fd.type in (directory, pipe) and not fd.typechar = p and fd.name endswith /.git and evt.res = SUCCESS
   output: o
   priority: WARNING
+- rule: needles and directories
+  desc: d
+  condition: open_read and (fd.nameraw contains '../' or fd.name contains '/.git/' or fd.directory in (/, /etc, /root/) or fd.filename endswith rc or fd.nameraw glob '*/./*' or fd.nameraw contains 'etc/sh') and not fd.name contains secret and not fd.nameraw startswith ./
+  output: o
+  priority: WARNING
+- rule: raw only
+  desc: d
+  condition: evt.type in (open,openat,openat2) and (fd.nameraw contains 'etc/sh' or fd.nameraw endswith '/./x')
+  output: o
+  priority: WARNING
+- rule: missing kinds
+  desc: d
+  condition: evt.type in (open,openat,openat2) and (not fd.typechar exists or fd.type = "<NA>") and proc.name in (names)
+  output: o
+  priority: WARNING
 - rule: exec names
   desc: d
   condition: evt.type = execve and not proc.name in (names) and evt.rawres >= 0 and (proc.name startswith ba or proc.name = sh)
@@ -393,8 +386,24 @@ const STRESS: &str = r#"
   priority: WARNING
 "#;
 
+/// Each stress rule alone (no other rule masks an imprecision of its own), then all
+/// together.
 #[test]
 fn no_stress_rule_matches_an_event_the_kernel_drops() {
+    let (preamble, rules) = STRESS
+        .split_once("- rule:")
+        .expect("the stress text has rules");
+    let rules: Vec<String> = rules
+        .split("- rule:")
+        .map(|r| format!("- rule:{r}"))
+        .collect();
+    for (i, rule) in rules.iter().enumerate() {
+        let rs = load(&[Source {
+            name: Arc::from("stress.yaml"),
+            text: captured(&format!("{preamble}{rule}")),
+        }]);
+        check(&format!("stress rule {i}"), &rs, &probes(), 3000);
+    }
     let rs = load(&[Source {
         name: Arc::from("stress.yaml"),
         text: captured(STRESS),

@@ -144,22 +144,60 @@ impl Ranges {
     }
 }
 
-/// A path pattern the kernel can look up in its maps.
+/// Bytes of a needle: what the kernel's shift window holds.
+pub const NEEDLE_MAX: usize = 8;
+
+/// A path pattern the kernel can test.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pattern {
+    /// On `fd.name` (decided on an absolute normalized path, which it then is).
     Exact(Vec<u8>),
     Prefix(Vec<u8>),
     Suffix(Vec<u8>),
+    /// The path's parent directory (`fd.directory` of a file): the path is the directory, a
+    /// `/` (none after `/` itself), and a last component.
+    Dir(Vec<u8>),
+    /// A substring of at most `NEEDLE_MAX` bytes of `fd.name` (same decidability).
+    Contains(Vec<u8>),
+    /// A substring of at most `NEEDLE_MAX` bytes of the raw path (`fd.nameraw`), decided on
+    /// any path read whole.
+    RawContains(Vec<u8>),
 }
 
 impl Pattern {
-    pub fn matches(&self, path: &[u8]) -> bool {
-        match self {
-            Pattern::Exact(p) => path == p.as_slice(),
-            Pattern::Prefix(p) => path.starts_with(p),
-            Pattern::Suffix(p) => path.ends_with(p),
+    /// Whether the pattern holds, given the path bytes where its view is decidable (`None`:
+    /// undecidable, it holds).
+    pub fn holds(&self, abs: Option<&[u8]>, raw: Option<&[u8]>) -> bool {
+        let contains = |h: &[u8], n: &[u8]| h.windows(n.len()).any(|w| w == n);
+        match (self, abs, raw) {
+            (Pattern::Exact(p), Some(a), _) => a == p.as_slice(),
+            (Pattern::Prefix(p), Some(a), _) => a.starts_with(p),
+            (Pattern::Suffix(p), Some(a), _) => a.ends_with(p),
+            (Pattern::Dir(d), Some(a), _) => dirname(a) == Some(d.as_slice()),
+            (Pattern::Contains(n), Some(a), _) => contains(a, n),
+            (Pattern::RawContains(n), _, Some(r)) => contains(r, n),
+            (Pattern::RawContains(_), _, None) => true,
+            (_, None, _) => true,
         }
     }
+
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Pattern::RawContains(_))
+    }
+
+    pub fn is_needle(&self) -> bool {
+        matches!(self, Pattern::Contains(_) | Pattern::RawContains(_))
+    }
+}
+
+/// The parent directory of an absolute normalized path other than `/`: up to its last
+/// `/`, or `/` itself for a file in the root.
+pub fn dirname(path: &[u8]) -> Option<&[u8]> {
+    if path.len() < 2 {
+        return None;
+    }
+    let last = path.iter().rposition(|&b| b == b'/')?;
+    Some(if last == 0 { &path[..1] } else { &path[..last] })
 }
 
 /// A disjunction of patterns: the path matches one of them.

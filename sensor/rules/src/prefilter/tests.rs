@@ -77,6 +77,7 @@ fn an_ordinary_read_is_dropped_and_a_sensitive_one_admitted() {
     // The directory itself, opened as a directory fd, is `fd.directory` too.
     assert!(read("cat", "/etc/pam.d"));
     assert!(!read("cat", "/etc/pam.dx"));
+    assert!(!read("cat", "/etc/pam.d/a/b"));
     assert!(!read("cat", "/etc/shadow.bak"));
     // Excluded by name: the kernel knows the comm.
     assert!(!read("sshd", "/etc/shadow"));
@@ -226,9 +227,28 @@ const SHAPES: &[(&str, &[&str], &[&str])] = &[
     (
         "fd.directory = /root/.ssh",
         &["/root/.ssh/id", "/root/.ssh"],
-        &["/root/.sshx", "/root"],
+        &["/root/.sshx", "/root", "/root/.ssh/a/b"],
     ),
-    ("fd.directory in (/, /x)", &["/anything"], &[]),
+    (
+        "fd.nameraw contains '../' and fd.nameraw glob '*../*../*'",
+        &["../../etc/shadow", "/a/../b"],
+        &["/etc/shadow", "a/./b"],
+    ),
+    (
+        "fd.name contains id_rsa",
+        &["/home/u/.ssh/id_rsa.pub"],
+        &["/home/u/x.txt"],
+    ),
+    (
+        "fd.name glob '*.ssh/*'",
+        &["/root/.ssh/x"],
+        &["/root/ssh/x"],
+    ),
+    (
+        "fd.directory in (/, /x)",
+        &["/anything", "/x/y"],
+        &["/a/b", "/x/y/z"],
+    ),
     (
         "fd.filename in (authorized_keys, id_rsa)",
         &["/a/authorized_keys", "/id_rsa"],
@@ -241,9 +261,13 @@ const SHAPES: &[(&str, &[&str], &[&str])] = &[
         &["/var/lib/dock"],
     ),
     ("fd.name in ()", &[], &["/etc/shadow"]),
+    (
+        "fd.name contains /.ssh/",
+        &["/root/.ssh/x"],
+        &["/x", "/root/.sshx"],
+    ),
     // Untestable path checks admit every path (other dimensions still count).
     ("not fd.name startswith /tmp", &["/tmp/x", "/etc/x"], &[]),
-    ("fd.name contains /.ssh/", &["/x"], &[]),
     ("fd.name icontains SHADOW", &["/x"], &[]),
     ("(fd.name startswith /etc or proc.pname = x)", &["/x"], &[]),
     (
@@ -381,8 +405,16 @@ fn a_kind_test_drops_other_kinds() {
     assert!(!decide(&rs, &f, &w));
     w.kind = Some(1);
     assert!(decide(&rs, &f, &w));
+    // No kind: `fd.typechar = d` is false, `not fd.typechar exists` true.
     w.kind = None;
+    assert!(!decide(&rs, &f, &w));
+    let rs = load_text(
+        "- rule: r\n  desc: d\n  condition: evt.type in (open,openat,openat2) and not fd.typechar exists\n  output: o\n  priority: WARNING\n",
+    );
+    let f = derive_open(&rs);
     assert!(decide(&rs, &f, &w));
+    w.kind = Some(0);
+    assert!(!decide(&rs, &f, &w));
 }
 
 #[test]
@@ -448,7 +480,12 @@ fn the_map_layout() {
         .map(|(k, _)| &k.data[LPM_TYPE_BYTES..k.prefixlen as usize / 8])
         .collect();
     assert!(keys.contains(&&b"/etc/shadow\0"[..]), "{keys:?}");
-    assert!(keys.contains(&&b"/etc/pam.d/"[..]), "{keys:?}");
+    let dir = |d: &str| {
+        maps.dirs
+            .iter()
+            .any(|(k, _)| k.dir.starts_with(d.as_bytes()) && k.dir[d.len()] == 0)
+    };
+    assert!(dir("/etc/pam.d") && dir("/etc/sudoers.d"));
     assert!(keys.contains(&&b"/etc/pam.d\0"[..]), "{keys:?}");
     assert_eq!(
         maps.comm.len(),

@@ -154,9 +154,17 @@ impl World {
             }
             ev = ev.str("evt.arg.name", &name).str("fd.name", &name);
         }
+        if let Some(raw) = &self.raw {
+            let mut collapsed = raw.clone();
+            while collapsed.contains("//") {
+                collapsed = collapsed.replace("//", "/");
+            }
+            ev = ev.str("fd.nameraw", &collapsed);
+        }
         // A field the world decides (even by leaving it out: `fd.filename` of a directory)
         // takes no other value.
         let mut owned: Vec<FieldKey> = ev.values.keys().cloned().collect();
+        owned.extend([Field::FdTypechar, Field::FdType].map(|f| (f, FieldArg::None)));
         if self.raw.is_some() {
             owned.push((Field::FdFilename, FieldArg::None));
         }
