@@ -146,6 +146,25 @@ pub enum TypeFilter {
     Filter(Filter),
 }
 
+impl TypeFilter {
+    /// `drop`, `pass` or `filter`: a metric label.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            TypeFilter::Drop => "drop",
+            TypeFilter::Pass(_) => "pass",
+            TypeFilter::Filter(_) => "filter",
+        }
+    }
+
+    /// Why the type passes whole (empty unless it does).
+    pub fn pass_reasons(&self) -> &[PassReason] {
+        match self {
+            TypeFilter::Pass(r) => r,
+            _ => &[],
+        }
+    }
+}
+
 /// Why a type passes whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PassReason {

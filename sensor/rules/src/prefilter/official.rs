@@ -94,6 +94,26 @@ fn the_official_open_rules_keep_ordinary_reads_in_the_kernel() {
     w.cwd = "/etc".into();
     let (admitted, hit) = decide(&w);
     assert!(admitted && hit.iter().any(|r| r == "Read sensitive file untrusted"));
+    // Through `../`: the raw path has the needle, and the traversal rule fires.
+    let w = World::open("cat", "../../etc/shadow", flag::READ, 3);
+    let (admitted, hit) = decide(&w);
+    assert!(admitted, "{hit:?}");
+    assert!(
+        hit.iter()
+            .any(|r| r == "Directory traversal monitored file read"),
+        "{hit:?}"
+    );
+    // An ordinary write, a failed open: dropped.
+    let write = flag::WRITE | flag::CREAT | flag::TRUNC;
+    assert!(!decide(&World::open("bash", "/home/u/out.txt", write, 3)).0);
+    assert!(!decide(&World::open("cat", "/home/u/missing", flag::READ, -2)).0);
+    // A write directly below `/`: admitted (the sandbox's Write below root).
+    let (admitted, hit) = decide(&World::open("bash", "/x", write, 3));
+    assert!(
+        admitted && hit.iter().any(|r| r == "Write below root"),
+        "{hit:?}"
+    );
+    assert!(!decide(&World::open("bash", "/opt/x/y", write, 3)).0);
 }
 
 /// Every type's verdict with the official rules, and how long deriving them takes (printed,

@@ -6,7 +6,8 @@
 //!
 //! Rules: the three official files (the open family on a stand-in type, `world::captured`)
 //! and rules written to stress negation, `pmatch`, `glob` and lists. A seeded generator
-//! (`LANNER_PREFILTER_SEED` replays a run; the seed is printed).
+//! (`LANNER_PREFILTER_SEED` replays a run; the seed is printed; `LANNER_PREFILTER_SCALE=N`
+//! draws N times as many events).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -253,6 +254,11 @@ fn check(name: &str, rs: &Ruleset, probes: &[(EvtType, Probe)], n: usize) -> Vec
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
+    // More events per type for a longer run.
+    let n = n * std::env::var("LANNER_PREFILTER_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     println!("{name}: LANNER_PREFILTER_SEED={seed}");
     let mut rng = Rng(seed);
     let lits = Literals::of(rs);

@@ -8,8 +8,9 @@
 //!   header is `MODE_PASS`: a type the loader has not written passes (sound by default).
 //! - `PREFILTER_TERMS`: array, `MAX_TERM_SLOTS` × `KTerm`; a type's terms are
 //!   `first..first + n_terms` (at most `MAX_TERMS_PER_TYPE`: the probe's bounded loop).
-//! - `PREFILTER_COMM`: hash, `CommKey` (type, comm) → u64: bit i set iff the comm is in the
-//!   type's name set i. A term tests `(bits ^ comm_neg) & comm_need == comm_need`, so one
+//! - `PREFILTER_COMM`: hash, `CommKey` (type, comm zero-padded after its NUL, as
+//!   `bpf_get_current_comm` gives it) → u64: bit i set iff the comm is in the type's name
+//!   set i. A term tests `(bits ^ comm_neg) & comm_need == comm_need`, so one
 //!   lookup answers every `in` and `not in` of the type.
 //! - `PREFILTER_PREFIX`: LPM trie, `LpmKey` (type, path bytes) → u64 path-clause bits; an
 //!   exact name is the path with its NUL, so one longest-prefix lookup of "path\0" serves
@@ -41,8 +42,10 @@ mod build;
 mod kernel;
 
 pub const MAX_TYPES: usize = 128;
-pub const MAX_TERMS_PER_TYPE: usize = 32;
-pub const MAX_TERM_SLOTS: usize = 1024;
+/// The official rules take 26 on the open family; the loop runs only for events no earlier
+/// test settled, and stops at the first term that admits.
+pub const MAX_TERMS_PER_TYPE: usize = 64;
+pub const MAX_TERM_SLOTS: usize = 2048;
 pub const MAX_NEEDLES_PER_TYPE: usize = 8;
 pub const MAX_NEEDLE_SLOTS: usize = 256;
 pub const MAX_RANGES: usize = 4;
