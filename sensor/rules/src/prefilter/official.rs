@@ -126,12 +126,14 @@ fn official_verdicts() {
     let derived = start.elapsed();
     let maps = Maps::build(&mut all);
     println!(
-        "derived {} types in {derived:?}; maps: {} terms, {} comm keys, {} prefix keys, {} suffix keys",
+        "derived {} types in {derived:?}; maps: {} terms, {} needles, {} comm keys, {} prefix keys, {} suffix keys, {} directory keys",
         all.len(),
         maps.terms.len(),
+        maps.needles.len(),
         maps.comm.len(),
         maps.prefix.len(),
-        maps.suffix.len()
+        maps.suffix.len(),
+        maps.dirs.len()
     );
     for (t, f) in &all {
         match f {
