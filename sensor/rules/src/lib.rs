@@ -23,6 +23,7 @@ mod matcher;
 pub mod ops;
 pub mod outfields;
 pub mod parse;
+pub mod prefilter;
 pub mod priority;
 mod program;
 pub mod ruleset;

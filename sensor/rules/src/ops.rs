@@ -16,7 +16,7 @@ mod transform;
 
 pub use glob::glob;
 pub use net::Cidr;
-pub use path::PathSet;
+pub use path::{PathSet, is_glob_component};
 
 /// A right-hand-side literal, parsed for the left-hand side's field type.
 #[derive(Clone, Debug, PartialEq)]

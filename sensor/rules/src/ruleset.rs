@@ -115,6 +115,12 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// The compiled condition (not specialised for an event type): what the kernel prefilter
+    /// projects onto what the probes can test (`prefilter`).
+    pub fn filter(&self) -> &Node {
+        &self.filter
+    }
+
     /// This rule alone on `ev` (tests, benchmarks; `Ruleset::evaluate` shares macro results
     /// between rules).
     pub fn matches<E: EventSource>(&self, ev: &E) -> bool {

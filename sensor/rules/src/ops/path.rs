@@ -93,9 +93,36 @@ impl PathSet {
     pub fn matches(&self, path: &str) -> bool {
         self.root.matches(components(path))
     }
+
+    /// The items, each as its components (`/etc/apt` → `["etc", "apt"]`; `/` → `[]`), after
+    /// covering: an item under a shorter one is not listed. For analyses of the set (the
+    /// kernel prefilter turns them into path prefixes).
+    pub fn items(&self) -> Vec<Vec<&str>> {
+        let mut out = Vec::new();
+        self.root.items(&mut Vec::new(), &mut out);
+        out
+    }
+}
+
+/// Whether `pmatch` matches this item component as a glob (else literally).
+pub fn is_glob_component(component: &str) -> bool {
+    is_glob(component)
 }
 
 impl Node {
+    fn items<'s>(&'s self, at: &mut Vec<&'s str>, out: &mut Vec<Vec<&'s str>>) {
+        if self.terminal {
+            out.push(at.clone());
+            return;
+        }
+        let children = self.literal.iter().map(|(c, n)| (&**c, n));
+        for (comp, child) in children.chain(self.globs.iter().map(|(c, n)| (&**c, n))) {
+            at.push(comp);
+            child.items(at, out);
+            at.pop();
+        }
+    }
+
     fn matches<'p>(&self, mut rest: impl Iterator<Item = &'p str> + Clone) -> bool {
         if self.terminal {
             return true;
@@ -264,6 +291,24 @@ mod tests {
         assert!(s.matches("/etc/yum.repos.d/a.repo"));
         assert!(!s.matches("/etc/yum.conf"));
         assert!(!s.matches("/etc/aptitude"));
+    }
+
+    #[test]
+    fn items_are_listed_after_covering() {
+        let s = set(&[
+            "/etc/apt/",
+            "/etc/apt/sources.list.d",
+            "/home/*/.ssh",
+            "//var",
+        ]);
+        let mut items = s.items();
+        items.sort();
+        assert_eq!(
+            items,
+            vec![vec!["etc", "apt"], vec!["home", "*", ".ssh"], vec!["var"]]
+        );
+        assert_eq!(set(&["/"]).items(), vec![Vec::<&str>::new()]);
+        assert!(set(&[]).items().is_empty());
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! The kernel's decision, over the maps as the kernel reads them: headers, the hash and the
+//! tries (emulated: the longest entry that prefixes the query), the needle scan, the terms.
+
+use super::{
+    CommKey, DirKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS,
+    USES_NEEDLES, USES_PATH, USES_SUFFIX,
+};
+use crate::{
+    evttype::EvtType,
+    prefilter::{
+        facts::{KernelFacts, kind_bit},
+        term::dirname,
+    },
+};
+
+impl Maps {
+    /// What the kernel decides for an event of type `ty`.
+    pub fn admits(&self, ty: EvtType, facts: &KernelFacts) -> bool {
+        let ty = ty as u16;
+        let header = self
+            .headers
+            .iter()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, h)| *h)
+            .unwrap_or_default();
+        match header.mode {
+            MODE_DROP => return false,
+            MODE_FILTER => {}
+            _ => return true,
+        }
+        let comm_bits = if header.uses & USES_COMM != 0 {
+            let key = CommKey {
+                ty: u32::from(ty),
+                comm: facts.comm,
+            };
+            self.comm
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(0, |(_, v)| *v)
+        } else {
+            0
+        };
+        let mut path_bits = 0;
+        if header.uses & USES_PATH != 0 {
+            let (abs, raw) = (facts.path.decidable(), facts.path.raw_decidable());
+            if abs.is_none() {
+                path_bits |= header.abs_clauses;
+            }
+            if raw.is_none() {
+                path_bits |= header.raw_clauses;
+            }
+            if let Some(p) = abs {
+                path_bits |= lpm(&self.prefix, ty, &[p, &[0]].concat());
+                if header.uses & USES_SUFFIX != 0 {
+                    let rev: Vec<u8> = p.iter().rev().copied().collect();
+                    path_bits |= lpm(&self.suffix, ty, &rev);
+                }
+                if header.uses & USES_DIRS != 0
+                    && let Some(key) = dirname(p).and_then(|d| DirKey::new(ty, d))
+                {
+                    path_bits |= self
+                        .dirs
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map_or(0, |(_, v)| *v);
+                }
+            }
+            if header.uses & USES_NEEDLES != 0
+                && let Some(r) = raw
+            {
+                let first = header.first_needle as usize;
+                let needles = self
+                    .needles
+                    .get(first..first + usize::from(header.n_needles))
+                    .unwrap_or_default();
+                path_bits |= scan(r, needles, abs.is_some());
+            }
+        }
+        let first = header.first as usize;
+        let terms = self
+            .terms
+            .get(first..first + usize::from(header.n_terms))
+            .unwrap_or_default();
+        terms.iter().any(|t| {
+            let uids = t.uid.map(|r| [i64::from(r[0]), i64::from(r[1])]);
+            (comm_bits ^ t.comm_neg) & t.comm_need == t.comm_need
+                && path_bits & t.path_need == t.path_need
+                && in_ranges(&uids, t.n_uid, i64::from(facts.uid))
+                && facts.ret.is_none_or(|r| in_ranges(&t.ret, t.n_ret, r))
+                && t.kind & kind_bit(facts.kind) != 0
+                && facts
+                    .flags
+                    .is_none_or(|f| f & t.flags_set == t.flags_set && f & t.flags_clear == 0)
+        })
+    }
+}
+
+fn in_ranges(rs: &[[i64; 2]], n: u8, v: i64) -> bool {
+    n == 0
+        || rs
+            .iter()
+            .take(usize::from(n))
+            .any(|r| r[0] <= v && v <= r[1])
+}
+
+/// The longest entry of type `ty` that is a prefix of `query`, as an LPM trie answers.
+fn lpm(entries: &[(LpmKey, u64)], ty: u16, query: &[u8]) -> u64 {
+    let ty = ty.to_be_bytes();
+    entries
+        .iter()
+        .filter(|(k, _)| k.data[..super::LPM_TYPE_BYTES] == ty && query.starts_with(k.bytes()))
+        .max_by_key(|(k, _)| k.prefixlen)
+        .map_or(0, |(_, v)| *v)
+}
+
+/// The clause bits of the needles found in `path`, as the kernel's single pass finds them:
+/// the last 8 bytes in a shift register, each needle compared under its length's mask. A
+/// needle on `fd.name` counts only when the path is decidable (`abs`): then it is `fd.name`.
+fn scan(path: &[u8], needles: &[KNeedle], abs: bool) -> u64 {
+    let mut window: u64 = 0;
+    let mut bits = 0;
+    for (i, &b) in path.iter().enumerate() {
+        window = (window << 8) | u64::from(b);
+        for n in needles {
+            let len = usize::from(n.len);
+            if len == 0 || len > i + 1 || (n.raw == 0 && !abs) {
+                continue;
+            }
+            // The needle's bytes, first byte highest, as they sit in the window.
+            let want = n.bytes[..len]
+                .iter()
+                .fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
+            let mask = if len == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            if window & mask == want {
+                bits |= n.clauses;
+            }
+        }
+    }
+    bits
+}

@@ -1,0 +1,211 @@
+//! Which fields a probe can decide in the kernel, per event type: the only per-type input of
+//! the analysis. A field is bound to a kernel fact when the sensor's value of the field, for
+//! events of that type, is a function of that fact alone — and the function is the one
+//! written here. Everything not bound is untestable (`container.*`, `proc.pname`, …).
+//!
+//! Each binding is a contract with the probe and with the sensor's extraction:
+//! - `proc.name` is the comm the probe read (the record carries it; `rules/extract.rs` reads
+//!   `task.comm`), always present;
+//! - `user.uid` is the uid the probe read (`task.uid`), always present;
+//! - the path fields are what Falco computes from the path argument the probe read, and the
+//!   record carries those same bytes (no second read from user memory, which a racing thread
+//!   could change): `fd.name` is the absolute normalized path — symlinks are not resolved —,
+//!   `fd.directory` and `fd.filename` are cut from it, `fd.nameraw` is the path as passed with
+//!   duplicate `/` collapsed, and the listed `evt.arg.*` render an absolute path unchanged;
+//! - `evt.is_open_*` and the `O_*` names of `evt.arg.flags` are rendered from the class bits
+//!   the probe computes (one conversion from the kernel's flags, shared by probe and
+//!   renderer): a name of `OPEN_FLAG_NAMES` with a bit appears iff the bit is set;
+//! - the return fields are the syscall's return value, always present on such a type;
+//! - `fd.typechar`/`fd.type` are rendered from the kind index the probe reports (`KINDS`), or
+//!   both left out when it reports `KIND_NONE`.
+
+use crate::{event::FieldArg, fields::Field};
+
+/// Flag class bits the probe computes for an open-like call.
+pub mod flag {
+    /// `evt.is_open_read`: access mode `O_RDONLY` or `O_RDWR`.
+    pub const READ: u32 = 1 << 0;
+    /// `evt.is_open_write`: access mode `O_WRONLY` or `O_RDWR`.
+    pub const WRITE: u32 = 1 << 1;
+    /// `evt.is_open_exec`: creates (`O_CREAT`/`O_TMPFILE`, or `creat`) with an `S_IX*` mode bit.
+    pub const EXEC: u32 = 1 << 2;
+    pub const CREAT: u32 = 1 << 3;
+    pub const EXCL: u32 = 1 << 4;
+    pub const TRUNC: u32 = 1 << 5;
+    pub const APPEND: u32 = 1 << 6;
+    pub const DIRECTORY: u32 = 1 << 7;
+    pub const TMPFILE: u32 = 1 << 8;
+    pub const CLOEXEC: u32 = 1 << 9;
+    pub const NOFOLLOW: u32 = 1 << 10;
+    pub const PATH: u32 = 1 << 11;
+    pub const NONBLOCK: u32 = 1 << 12;
+    pub const ALL: u32 = (1 << 13) - 1;
+
+    /// Each bit's name, for `-L` and logs.
+    pub const NAMES: [(u32, &str); 13] = [
+        (READ, "read"),
+        (WRITE, "write"),
+        (EXEC, "exec"),
+        (CREAT, "O_CREAT"),
+        (EXCL, "O_EXCL"),
+        (TRUNC, "O_TRUNC"),
+        (APPEND, "O_APPEND"),
+        (DIRECTORY, "O_DIRECTORY"),
+        (TMPFILE, "O_TMPFILE"),
+        (CLOEXEC, "O_CLOEXEC"),
+        (NOFOLLOW, "O_NOFOLLOW"),
+        (PATH, "O_PATH"),
+        (NONBLOCK, "O_NONBLOCK"),
+    ];
+}
+
+/// Every name `evt.arg.flags` of an open may show, with the class bit that decides it when
+/// that is exact. A name without a bit (access modes, whose rendering of `O_RDWR` the
+/// analysis does not rely on, and names the kernel does not decide) makes a `contains` that
+/// could hit it untestable.
+pub const OPEN_FLAG_NAMES: &[(&str, Option<u32>)] = &[
+    ("O_NONE", None),
+    ("O_RDONLY", None),
+    ("O_WRONLY", None),
+    ("O_RDWR", None),
+    ("O_CREAT", Some(flag::CREAT)),
+    ("O_EXCL", Some(flag::EXCL)),
+    ("O_NOCTTY", None),
+    ("O_TRUNC", Some(flag::TRUNC)),
+    ("O_APPEND", Some(flag::APPEND)),
+    ("O_NONBLOCK", Some(flag::NONBLOCK)),
+    ("O_DSYNC", None),
+    ("O_DIRECT", None),
+    ("O_LARGEFILE", None),
+    ("O_DIRECTORY", Some(flag::DIRECTORY)),
+    ("O_NOFOLLOW", Some(flag::NOFOLLOW)),
+    ("O_NOATIME", None),
+    ("O_CLOEXEC", Some(flag::CLOEXEC)),
+    ("O_SYNC", None),
+    ("O_PATH", Some(flag::PATH)),
+    ("O_TMPFILE", Some(flag::TMPFILE)),
+    ("O_F_CREATED", None),
+];
+
+/// How a return-value field is computed from the return value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetView {
+    /// `evt.rawres`: the value.
+    Raw,
+    /// `evt.res`: `SUCCESS` if >= 0, else an errno name (or the number as text).
+    Res,
+    /// `evt.failed`: < 0.
+    Failed,
+    /// `fd.num` of a call that returns an fd: the value if >= 0, else -1.
+    FdNum,
+}
+
+/// How a path field is computed from the (absolute, normalized) path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathView {
+    /// `fd.name` (and path-valued `evt.arg.*`): the path.
+    Name,
+    /// `fd.directory`: up to the last `/` (`/` for a file in the root); a directory fd's own
+    /// path.
+    Directory,
+    /// `fd.filename`: the last component.
+    Filename,
+    /// `fd.nameraw`: the path as passed, duplicate `/` collapsed.
+    Raw,
+}
+
+/// What a field is, in terms of kernel facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Comm,
+    Uid,
+    Ret(RetView),
+    /// A boolean field that is one flag class bit.
+    FlagBit(u32),
+    /// A text field of `|`-joined names (`evt.arg.flags`).
+    FlagText(&'static [(&'static str, Option<u32>)]),
+    Kind,
+    Path(PathView),
+}
+
+/// Whether the return value's fields include `fd.num`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetFields {
+    /// `evt.res`, `evt.rawres`, `evt.failed`.
+    Plain,
+    /// Those and `fd.num`: the call returns a new fd (open, accept, dup, socket).
+    Fd,
+}
+
+/// What one event type's probe decides on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// The syscall has a path argument, which the fd fields describe.
+    pub path: bool,
+    /// `evt.arg.*` keys that render the same path.
+    pub path_args: &'static [&'static str],
+    /// Open flags: `evt.is_open_read/write/exec`, `evt.arg.flags`.
+    pub open_flags: bool,
+    pub ret: Option<RetFields>,
+    /// The probe knows the kind of the event's fd.
+    pub fd_kind: bool,
+}
+
+impl Probe {
+    /// Any probe: the comm and the uid.
+    pub const TASK: Probe = Probe {
+        path: false,
+        path_args: &[],
+        open_flags: false,
+        ret: None,
+        fd_kind: false,
+    };
+
+    /// A call with a return value and nothing else the kernel decides on.
+    pub const RET: Probe = Probe {
+        ret: Some(RetFields::Plain),
+        ..Probe::TASK
+    };
+
+    /// `open`, `openat`, `openat2`, `creat`.
+    pub const FILE_OPEN: Probe = Probe {
+        path: true,
+        path_args: &["name"],
+        open_flags: true,
+        ret: Some(RetFields::Fd),
+        fd_kind: true,
+    };
+
+    /// What `field` with `arg` is for this probe, if the kernel can decide it.
+    pub fn binding(&self, field: Field, arg: &FieldArg) -> Option<Binding> {
+        let plain = *arg == FieldArg::None;
+        Some(match field {
+            Field::ProcName if plain => Binding::Comm,
+            Field::UserUid if plain => Binding::Uid,
+            Field::EvtRawres if plain && self.ret.is_some() => Binding::Ret(RetView::Raw),
+            Field::EvtRes if plain && self.ret.is_some() => Binding::Ret(RetView::Res),
+            Field::EvtFailed if plain && self.ret.is_some() => Binding::Ret(RetView::Failed),
+            Field::FdNum if plain && self.ret == Some(RetFields::Fd) => {
+                Binding::Ret(RetView::FdNum)
+            }
+            Field::EvtIsOpenRead if plain && self.open_flags => Binding::FlagBit(flag::READ),
+            Field::EvtIsOpenWrite if plain && self.open_flags => Binding::FlagBit(flag::WRITE),
+            Field::EvtIsOpenExec if plain && self.open_flags => Binding::FlagBit(flag::EXEC),
+            Field::EvtArg if self.open_flags && *arg == FieldArg::Key("flags".into()) => {
+                Binding::FlagText(OPEN_FLAG_NAMES)
+            }
+            Field::FdTypechar | Field::FdType if plain && self.fd_kind => Binding::Kind,
+            Field::FdName if plain && self.path => Binding::Path(PathView::Name),
+            Field::FdDirectory if plain && self.path => Binding::Path(PathView::Directory),
+            Field::FdFilename if plain && self.path => Binding::Path(PathView::Filename),
+            Field::FdNameraw if plain && self.path => Binding::Path(PathView::Raw),
+            Field::EvtArg if self.path => match arg {
+                FieldArg::Key(k) if self.path_args.contains(&k.as_str()) => {
+                    Binding::Path(PathView::Name)
+                }
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
