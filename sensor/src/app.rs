@@ -36,7 +36,7 @@ use crate::{
     },
     event::Event,
     k8s::{Budget, K8sOptions, PodCache},
-    loader::{self, LoadOptions},
+    loader::{self, LoadOptions, gate::Wanted},
     metrics::{self, Metrics, falco_events::FalcoEvents, health, server, stall::Stage},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
@@ -72,14 +72,27 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
         .as_deref()
         .map(reader::record::Recorder::create)
         .transpose()?;
-    let mut ebpf = loader::load(LoadOptions {
+    let mut hooks = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
         proc_root: args.proc_root.clone(),
+        wanted: match args.dump_events {
+            true => Wanted::All,
+            false => Wanted::Types(rules.live.current().types()),
+        },
     })?;
+    let ebpf = hooks.ebpf_mut();
     let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).context("map EVENTS missing")?)?;
     let losses: PerCpuArray<MapData, u64> =
         PerCpuArray::try_from(ebpf.take_map(MAP_LOSSES).context("map LOSSES missing")?)?;
+    // From now on a reload attaches and detaches hooks with the types its rules match.
+    let hooks = Arc::new(Mutex::new(hooks));
+    if !args.dump_events {
+        let hooks = hooks.clone();
+        rules
+            .live
+            .follow_types(move |types| lock(&hooks).set(Wanted::Types(types)));
+    }
     let losses = Arc::new(Mutex::new(losses));
 
     let pods = PodCache::start(K8sOptions {
@@ -269,7 +282,7 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     finished.store(true, Relaxed);
     let counters = summary.json(Some(&table), Some(&kernel));
     summary.report(&counters, args.stats_file.as_ref())?;
-    drop(ebpf);
+    drop(hooks);
     Ok(())
 }
 

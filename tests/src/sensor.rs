@@ -42,6 +42,9 @@ pub struct Launch<'a> {
     pub args: &'a [&'a str],
     /// Keep stdout a pipe that nobody reads (a blocked log shipper): no events are collected.
     pub leave_stdout_unread: bool,
+    /// Without `--dump-events`: stdout has the alerts only, and the hooks are attached as the
+    /// rules need them (the production configuration).
+    pub alerts_only: bool,
 }
 
 pub struct Sensor {
@@ -116,8 +119,10 @@ impl Sensor {
             }
             None => Command::new(&bin),
         };
+        if !launch.alerts_only {
+            command.arg("--dump-events");
+        }
         let mut child = command
-            .arg("--dump-events")
             .arg("--ready-file")
             .arg(&ready)
             .arg("--stats-file")

@@ -279,3 +279,66 @@ fn a_macro_bomb_is_refused_and_a_huge_file_loads_while_health_and_alerts_go_on()
     assert_eq!(rules["loaded"], 1, "{rules}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `lanner_events_total{kind}` from the sensor's /metrics.
+fn events_of_kind(s: &Sensor, kind: &str) -> u64 {
+    let body = http_get(&s.metrics_addr(), "/metrics")
+        .expect("metrics answer")
+        .body;
+    let series = format!("lanner_events_total{{kind=\"{kind}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{body}")) as u64
+}
+
+/// Hooks of event types no loaded rule matches stay detached (no mount is even seen while
+/// only an exec rule is loaded, whoever mounts on the host), and a reload that brings a mount
+/// rule attaches them: its alert fires.
+#[test]
+fn a_reload_attaches_the_hooks_its_rules_need() {
+    let dir = std::env::temp_dir().join(unique("reload-gate"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.yaml");
+    let mark = unique("gateexec");
+    rule_file(&file, "Gate exec", &mark);
+    let mut s = Sensor::launch(lanner_tests::sensor::Launch {
+        args: &["-r", file.to_str().unwrap()],
+        alerts_only: true,
+        ..Default::default()
+    });
+    s.wait_ready();
+    assert!(
+        fires_within(&s, "Gate exec", &mark, Duration::from_secs(10)),
+        "the exec rule fires"
+    );
+    drop(lanner_tests::mounts::Tmpfs::mount("gate-detached", 1 << 20));
+    assert_eq!(
+        events_of_kind(&s, "mount"),
+        0,
+        "mount hooks detached while no rule matches mounts\n{}",
+        s.stderr()
+    );
+
+    let tag = unique("gatemount");
+    replace_file(
+        &file,
+        &format!(
+            "- rule: Gate mount\n  desc: reload test\n  condition: evt.type = mount and evt.arg.dir contains {tag}\n  output: \"mounted (dir=%evt.arg.dir)\"\n  priority: WARNING\n"
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fired = loop {
+        drop(lanner_tests::mounts::Tmpfs::mount(&tag, 1 << 20));
+        if s.try_wait_for(|v| v["rule"] == "Gate mount", Duration::from_millis(300))
+            .is_some()
+        {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    assert!(fired, "the reload attached the mount hooks\n{}", s.stderr());
+    s.stop();
+}

@@ -3,19 +3,16 @@
 
 pub mod btf;
 pub mod caps;
+pub mod gate;
 pub mod offsets;
 pub mod tracefs;
 
 use std::path::{Path, PathBuf};
 
-use aya::{
-    Ebpf, EbpfLoader,
-    programs::{BtfTracePoint, ProgramError, TracePoint},
-};
-use lanner_common::{
-    GLOBAL_OFFSETS, GLOBAL_SETTINGS, MAP_EVENTS, Settings,
-    hooks::{Attach, HOOKS, Hook, Need},
-};
+use aya::{Ebpf, EbpfLoader, programs::ProgramError};
+use lanner_common::{GLOBAL_OFFSETS, GLOBAL_SETTINGS, MAP_EVENTS, Settings};
+
+pub use gate::Hooks;
 
 /// The kernel object built by `build.rs` from `sensor-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
@@ -59,6 +56,8 @@ pub struct LoadOptions {
     pub capture_env: bool,
     /// The host's procfs (`--proc-root`): the sensor's own tgid is read from its `self`.
     pub proc_root: PathBuf,
+    /// Which hooks to attach (see [`gate`]).
+    pub wanted: gate::Wanted,
 }
 
 const PERM_HINT: &str = " (permission denied: run as root, or grant CAP_BPF and CAP_PERFMON; \
@@ -76,8 +75,9 @@ fn hint_for(err: &dyn std::error::Error) -> &'static str {
     ""
 }
 
-/// Load and attach everything. The returned `Ebpf` owns the links: dropping it detaches.
-pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
+/// Load every program and attach the hooks `opts.wanted` asks for. The returned [`Hooks`]
+/// owns the object and its links: dropping it detaches.
+pub fn load(opts: LoadOptions) -> Result<Hooks, LoadError> {
     if OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
@@ -101,7 +101,7 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
         wakeup_bytes: (opts.ringbuf_bytes / 8).min(1 << 20),
         _pad: 0,
     };
-    let mut ebpf = EbpfLoader::new()
+    let ebpf = EbpfLoader::new()
         .override_global(GLOBAL_OFFSETS, &layout, true)
         .override_global(GLOBAL_SETTINGS, &settings, true)
         .map_max_entries(MAP_EVENTS, opts.ringbuf_bytes)
@@ -111,43 +111,7 @@ pub fn load(opts: LoadOptions) -> Result<Ebpf, LoadError> {
             source,
         })?;
 
-    let kernel_btf = aya::Btf::from_sys_fs().map_err(|_| LoadError::NoBtf {
-        path: offsets::VMLINUX_BTF,
-    })?;
-    for hook in HOOKS {
-        match (attach(&mut ebpf, hook, &kernel_btf), hook.need) {
-            (Ok(()), _) => {}
-            (Err(LoadError::Program { source, .. }), Need::Optional(why)) => log::warn!(
-                "optional hook {}:{} not attached ({why}): {source}",
-                hook.category,
-                hook.tracepoint
-            ),
-            (Err(e), _) => return Err(e),
-        }
-    }
-    Ok(ebpf)
-}
-
-/// Load and attach one hook's program.
-fn attach(ebpf: &mut Ebpf, hook: &Hook, btf: &aya::Btf) -> Result<(), LoadError> {
-    let name = hook.program;
-    let res = match hook.attach {
-        Attach::Tracepoint => {
-            let prog: &mut TracePoint = program(ebpf, name)?;
-            prog.load()
-                .and_then(|()| prog.attach(hook.category, hook.tracepoint).map(drop))
-        }
-        Attach::BtfTracepoint => {
-            let prog: &mut BtfTracePoint = program(ebpf, name)?;
-            prog.load(hook.tracepoint, btf)
-                .and_then(|()| prog.attach().map(drop))
-        }
-    };
-    res.map_err(|source| LoadError::Program {
-        name,
-        hint: hint_for(&source),
-        source,
-    })
+    Hooks::load(ebpf, opts.wanted)
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>

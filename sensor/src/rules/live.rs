@@ -5,13 +5,13 @@
 use std::{
     path::PathBuf,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
 
-use lanner_rules::{Options, Ruleset};
+use lanner_rules::{EvtSet, Options, Ruleset};
 
 use super::files;
 use crate::enrich::Interest;
@@ -26,7 +26,11 @@ pub struct LiveRules {
     pub counters: Arc<ReloadCounters>,
     /// The event types the current ruleset evaluates, for the enricher.
     interest: Interest,
+    /// Told the same sets as the interest, in the same order (the loader's hook gate).
+    followers: Arc<Mutex<Vec<TypeFollower>>>,
 }
+
+type TypeFollower = Box<dyn Fn(EvtSet) + Send>;
 
 #[derive(Debug, Default)]
 pub struct ReloadCounters {
@@ -45,6 +49,25 @@ impl LiveRules {
             interest: Interest::new(ruleset.types()),
             current: Arc::new(RwLock::new(Arc::new(ruleset))),
             counters,
+            followers: Arc::default(),
+        }
+    }
+
+    /// Call `f` with the event types of every ruleset put in use from now on: with the union
+    /// of the old and new ones before the swap, then with the new ones after.
+    pub fn follow_types(&self, f: impl Fn(EvtSet) + Send + 'static) {
+        self.lock_followers().push(Box::new(f));
+    }
+
+    fn lock_followers(&self) -> std::sync::MutexGuard<'_, Vec<TypeFollower>> {
+        self.followers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The interest and the followers see `types`.
+    fn set_types(&self, types: EvtSet) {
+        self.interest.set(types);
+        for f in self.lock_followers().iter() {
+            f(types);
         }
     }
 
@@ -67,13 +90,13 @@ impl LiveRules {
         // events enriched before, of types only it has rules for, carry a skipped context and
         // are not evaluated (as the old ruleset would not have). Narrow it only afterwards.
         let (old, new_types) = (self.current().types(), ruleset.types());
-        self.interest.set(old.union(new_types));
+        self.set_types(old.union(new_types));
         let new = Arc::new(ruleset);
         let old = match self.current.write() {
             Ok(mut g) => std::mem::replace(&mut *g, new),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new),
         };
-        self.interest.set(new_types);
+        self.set_types(new_types);
         old
     }
 
@@ -182,5 +205,28 @@ mod tests {
         std::fs::write(&file, "- rule: [").unwrap();
         assert!(!live.reload(&paths, &options));
         assert!(interest.wants(EvtType::Clone));
+    }
+
+    /// A follower (the hook gate) is told the union before the swap, the new set after, and
+    /// nothing on a failed reload.
+    #[test]
+    fn followers_see_the_union_then_the_new_types() {
+        let dir = TempDir::new("live-follow");
+        let file = dir.path().join("rules.yaml");
+        let paths = vec![file.clone()];
+        let options = Options::default();
+        std::fs::write(&file, rule("execve")).unwrap();
+        let live = LiveRules::new(load(&paths, &options).unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        live.follow_types({
+            let seen = seen.clone();
+            move |t| seen.lock().unwrap().push(t)
+        });
+        std::fs::write(&file, rule("mount")).unwrap();
+        assert!(live.reload(&paths, &options));
+        std::fs::write(&file, "- rule: [").unwrap();
+        assert!(!live.reload(&paths, &options));
+        let (exec, mount) = (EvtType::Execve.bit(), EvtType::Mount.bit());
+        assert_eq!(*seen.lock().unwrap(), vec![exec.union(mount), mount]);
     }
 }
