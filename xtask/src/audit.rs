@@ -11,7 +11,10 @@ use crate::util::{self, output};
 
 /// The key of our rule, so that we only ever delete our own rules.
 const KEY: &str = "lanner-bench";
-const SYSCALLS: &str = "execve,execveat,connect,mount,umount2";
+/// The syscalls Lanner captures or will (issue 16), as a user who wants the same coverage
+/// from auditd would list them: every call of these is a record.
+pub const SYSCALLS: &str = "execve,execveat,connect,mount,umount2,open,openat,openat2,creat,\
+                            unlink,unlinkat,rename,renameat,renameat2,dup,dup2,dup3,accept,accept4";
 /// Debian's default rules file uses this backlog; the kernel's default (64) overflows at once.
 const BACKLOG: &str = "8192";
 
