@@ -32,15 +32,18 @@ pub enum Monitor {
 
 const BPFTRACE_READY: &str = "lanner-bench-ready";
 /// What a bpftrace user watching the syscalls Lanner captures would run: one line per call,
-/// with the path for the file syscalls (as opensnoop.bt does).
+/// with the path for the file syscalls (as opensnoop.bt does); dups only onto stdio (the
+/// reverse shell: Falco's rule tests the result).
 const BPFTRACE_SCRIPT: &str = r#"BEGIN { printf("lanner-bench-ready\n"); }
 tracepoint:syscalls:sys_enter_execve, tracepoint:syscalls:sys_enter_execveat,
 tracepoint:syscalls:sys_enter_connect, tracepoint:syscalls:sys_enter_mount,
 tracepoint:syscalls:sys_enter_umount,
-tracepoint:syscalls:sys_enter_accept, tracepoint:syscalls:sys_enter_accept4,
-tracepoint:syscalls:sys_enter_dup, tracepoint:syscalls:sys_enter_dup2,
-tracepoint:syscalls:sys_enter_dup3
+tracepoint:syscalls:sys_enter_accept, tracepoint:syscalls:sys_enter_accept4
 { printf("%s %d %s\n", probe, pid, comm); }
+tracepoint:syscalls:sys_exit_dup, tracepoint:syscalls:sys_exit_dup2,
+tracepoint:syscalls:sys_exit_dup3
+/args->ret >= 0 && args->ret <= 2/
+{ printf("%s %d %s %d\n", probe, pid, comm, args->ret); }
 tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat,
 tracepoint:syscalls:sys_enter_openat2
 { printf("%s %d %s %s\n", probe, pid, comm, str(args->filename)); }

@@ -171,12 +171,12 @@ fn where_the_cpu_goes(s: &mut String, monitors: &[Monitor], results: &[WorkloadR
     let _ = writeln!(s, "\n## Where the CPU goes\n");
     let _ = writeln!(
         s,
-        "Medians over the rounds, in seconds: CPU time added in the workload (monitored minus \
-         baseline: the kernel hooks and what they slow down) + CPU time of the monitor (its \
-         threads; for the Lanner, bpftrace and execsnoop columns also the harness thread that \
-         copies their stdout to a file; for auditd also the kernel's kauditd thread), and how \
-         long the monitor was still busy after the workload ended (its drain, off the \
-         wall clock).\n"
+        "Medians over the rounds, in microseconds per iteration of the workload: CPU time \
+         added in the workload (monitored minus baseline: the kernel hooks and what they slow \
+         down) + CPU time of the monitor (its threads; for the Lanner, bpftrace and execsnoop \
+         columns also the harness thread that copies their stdout to a file; for auditd also \
+         the kernel's kauditd thread); then how long the monitor was still busy after the \
+         workload ended (its drain, off the wall clock), in seconds.\n"
     );
     let titles: Vec<&str> = monitors.iter().map(|m| m.title()).collect();
     let _ = writeln!(s, "| workload | {} |", titles.join(" | "));
@@ -189,14 +189,15 @@ fn where_the_cpu_goes(s: &mut String, monitors: &[Monitor], results: &[WorkloadR
                     let of = |f: fn(&Sample) -> f64| {
                         median(&c.samples.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
                     };
-                    let added = of(|x| x.monitored.cpu - x.baseline.cpu);
-                    let monitor = of(|x| x.monitor_cpu);
+                    let per_iteration = 1e6 / r.iterations as f64;
+                    let added = of(|x| x.monitored.cpu - x.baseline.cpu) * per_iteration;
+                    let monitor = of(|x| x.monitor_cpu) * per_iteration;
                     let drain = if c.samples.iter().any(|x| x.drain.is_none()) {
                         format!("> {} s", crate::bench_cpu::DRAIN_MAX.as_secs())
                     } else {
                         format!("{:.1} s", of(|x| x.drain.map_or(0.0, |d| d.as_secs_f64())))
                     };
-                    format!("{added:+.3} + {monitor:.3} (drain {drain})")
+                    format!("{added:+.2} + {monitor:.2} µs (drain {drain})")
                 }
                 _ => "–".to_owned(),
             };
@@ -282,14 +283,16 @@ fn method(s: &mut String, monitors: &[Monitor]) {
          workload's /bin/true too); the monitor's CPU time from the monitored run's start to \
          the end of its drain (the first field of `/proc/<pid>/task/*/schedstat`, summed \
          over its threads: nanoseconds); the machine's busy time (`/proc/stat`).\n\
-         - Why CPU time: with stdout to /dev/null and wall time only (this harness before \
-         issue 16), a 2-core machine gives the monitor's user-space half a core of its own \
-         and the wall ratio leaves it out: Lanner `--dump-events` used about as much CPU \
-         per mount event as the workload's own mount + umount2, yet measured 1.20×; a \
-         harness on a busy machine, where that core is taken, saw 1.92×. The CPU ratio is \
-         the same with or without a spare core. Output now goes to a pipe that is read, as \
-         a container's stdout is (writing to a pipe with a reader costs the writer more \
-         than writing to /dev/null).\n\
+         - Why CPU time as well as wall time: until issue 16 this harness reported wall \
+         time only, with the monitor's stdout to /dev/null. On an idle 2-core machine the \
+         single-threaded workload has one core and the monitor's user-space work gets the \
+         other for free, so the wall ratio shows only the cost in the workload's own path: \
+         Lanner `--dump-events` measured mount 1.20× while its user space spent about 20 µs \
+         of CPU per event (as much again as the workload's whole run); a harness on a busy \
+         machine, where no core was spare, measured 1.92×, about the first figure plus the \
+         sensor's CPU time over the baseline's wall time. A node pays that CPU time either \
+         way; the CPU ratio does not depend on a spare core. Output now goes to a pipe that \
+         is read, as a container's stdout is: that costs the writer more than /dev/null.\n\
          - Stdout of Lanner, bpftrace and execsnoop: a pipe read by a thread of the harness \
          that appends it to a file in a scratch directory, as containerd's shim does with a \
          container's log; that thread's CPU time counts as the monitor's.\n{}",
@@ -319,14 +322,20 @@ fn monitor_method(m: Monitor) -> String {
             .to_owned(),
         Monitor::Auditd => format!(
             "`auditd -n` with its own config (logs to a temporary directory, rotated, ENRICHED \
-             format, incremental async flush, no plugins), backlog 8192, rule `-a always,exit \
-             -F arch=b64 -S {}` (every call of the syscalls Lanner captures or will capture \
-             for these workloads); rule removed and previous audit state restored after.",
-            crate::audit::SYSCALLS
+             format, incremental async flush, no plugins), backlog 8192, rules {} (every call \
+             of the syscalls Lanner captures or will for these workloads, except dups: only \
+             those onto stdin, stdout or stderr, as Falco's reverse-shell rule tests the \
+             result); rules removed and previous audit state restored after.",
+            crate::audit::RULES
+                .iter()
+                .map(|r| format!("`-a always,exit -F arch=b64 {}`", r.join(" ")))
+                .collect::<Vec<_>>()
+                .join(" and ")
         ),
         Monitor::Bpftrace => "`bpftrace -e` on tracepoint:syscalls:sys_enter_* of execve, \
-            execveat, connect, mount, umount, accept, accept4, dup, dup2 and dup3 printing \
-            probe, pid and comm; of open, openat, openat2 (filename), creat, unlink, unlinkat \
+            execveat, connect, mount, umount, accept and accept4 printing probe, pid and comm; \
+            tracepoint:syscalls:sys_exit_* of dup, dup2 and dup3 filtered on a result of 0, 1 \
+            or 2 (the reverse shell, as Falco's rule tests it), printing that too; of open, openat, openat2 (filename), creat, unlink, unlinkat \
             (pathname), rename, renameat, renameat2 (old and new name) printing those with the \
             path(s) too, as opensnoop.bt does; attached once its BEGIN probe printed (after \
             \"Attaching N probes\")."
