@@ -6,6 +6,7 @@ mod bench;
 mod bench_alerts;
 mod bench_cpu;
 mod bench_latency;
+mod bench_log;
 mod bench_pipeline;
 mod bench_pipeline_report;
 mod bench_report_lanner;

@@ -2,12 +2,9 @@
 //! attached, and stop it again, leaving the machine as it was.
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::thread::JoinHandle;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +12,7 @@ use serde_json::Value;
 
 use crate::bench_alerts::{self, Alerts};
 use crate::bench_cpu;
+use crate::bench_log::LogCopier;
 use crate::bench_sensor::rules_args;
 use crate::util::{self, failure_line, output, wait_ready};
 use crate::{audit, bench_pipeline};
@@ -313,72 +311,6 @@ impl Drop for Running {
         if let Some(before) = &self.audit_before {
             audit::restore(before);
         }
-    }
-}
-
-/// Reads a monitor's stdout (a pipe, as a container's stdout is) and appends it to a file,
-/// as containerd's shim does with a container's log: the monitor pays for writing to a pipe
-/// that is read, and the copying is CPU the deployment pays too (counted with the monitor's).
-struct LogCopier {
-    path: PathBuf,
-    /// The copier thread's id, for its CPU time.
-    tid: Arc<AtomicI32>,
-    /// Set once `marker` was seen at the start of the output.
-    ready: Arc<AtomicBool>,
-    thread: JoinHandle<std::io::Result<u64>>,
-}
-
-impl LogCopier {
-    fn spawn(mut from: ChildStdout, path: &Path, marker: Option<&'static str>) -> Result<Self> {
-        let mut to = File::create(path).with_context(|| format!("create {}", path.display()))?;
-        let tid = Arc::new(AtomicI32::new(0));
-        let ready = Arc::new(AtomicBool::new(false));
-        let (tid2, ready2) = (tid.clone(), ready.clone());
-        let thread = std::thread::spawn(move || -> std::io::Result<u64> {
-            // SAFETY: gettid has no preconditions.
-            tid2.store(unsafe { libc::gettid() }, Ordering::SeqCst);
-            let mut buf = vec![0u8; 1 << 15];
-            // The first 4 KiB, where a marker printed at start-up is.
-            let mut head = Vec::new();
-            let mut copied = 0u64;
-            loop {
-                let n = match from.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                to.write_all(&buf[..n])?;
-                copied += n as u64;
-                if let Some(m) = marker.filter(|_| head.len() < 4096) {
-                    head.extend_from_slice(&buf[..n.min(4096)]);
-                    if head.windows(m.len()).any(|w| w == m.as_bytes()) {
-                        ready2.store(true, Ordering::SeqCst);
-                    }
-                }
-            }
-            Ok(copied)
-        });
-        Ok(LogCopier {
-            path: path.to_owned(),
-            tid,
-            ready,
-            thread,
-        })
-    }
-
-    fn cpu(&self) -> f64 {
-        match self.tid.load(Ordering::SeqCst) {
-            0 => 0.0,
-            tid => bench_cpu::own_thread_cpu(tid),
-        }
-    }
-
-    fn finish(self) -> Result<u64> {
-        self.thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("output copier panicked"))?
-            .context("copying the output")
     }
 }
 
