@@ -11,7 +11,18 @@ use crate::util::{self, output};
 
 /// The key of our rule, so that we only ever delete our own rules.
 const KEY: &str = "lanner-bench";
-const SYSCALLS: &str = "execve,execveat,connect,mount,umount2";
+/// Our rules (`auditctl -a always,exit -F arch=b64` + these + `-k lanner-bench`): what a user
+/// who wants the coverage of Lanner with the official rules from auditd would write. Every
+/// call of the syscalls Lanner captures or will (issue 16) is a record, except dups: those
+/// only onto stdin, stdout or stderr (the reverse shell, as Falco's rule tests the result).
+pub const RULES: [&[&str]; 2] = [
+    &[
+        "-S",
+        "execve,execveat,connect,mount,umount2,open,openat,openat2,creat,unlink,unlinkat,\
+         rename,renameat,renameat2,accept,accept4",
+    ],
+    &["-S", "dup,dup2,dup3", "-F", "exit>=0", "-F", "exit<=2"],
+];
 /// Debian's default rules file uses this backlog; the kernel's default (64) overflows at once.
 const BACKLOG: &str = "8192";
 
@@ -51,16 +62,13 @@ fn auditctl(args: &[&str]) -> Result<()> {
 /// Sets the backlog and adds our rule (once auditd is registered with the kernel).
 pub fn add_rules() -> Result<()> {
     auditctl(&["-b", BACKLOG])?;
-    auditctl(&[
-        "-a",
-        "always,exit",
-        "-F",
-        "arch=b64",
-        "-S",
-        SYSCALLS,
-        "-k",
-        KEY,
-    ])
+    for rule in RULES {
+        let mut args = vec!["-a", "always,exit", "-F", "arch=b64"];
+        args.extend_from_slice(rule);
+        args.extend(["-k", KEY]);
+        auditctl(&args)?;
+    }
+    Ok(())
 }
 
 /// Deletes the rules carrying our key (and no other).

@@ -3,9 +3,13 @@
 
 mod audit;
 mod bench;
+mod bench_alerts;
+mod bench_cpu;
 mod bench_latency;
+mod bench_log;
 mod bench_pipeline;
 mod bench_pipeline_report;
+mod bench_report_lanner;
 mod bench_rules;
 mod bench_sensor;
 mod build;
@@ -54,7 +58,7 @@ enum Task {
         targets: Vec<String>,
     },
     /// Measure the overhead of Lanner and peer monitors; writes BENCHMARKS.md, then runs
-    /// bench-rules and bench-pipeline.
+    /// bench-rules and bench-pipeline (unless --overhead-only).
     Bench(bench::Opts),
     /// Rule evaluation alone with the official Falco rules; writes BENCHMARKS-rules.md.
     BenchRules,
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Task::Bench(opts) if opts.overhead_only => bench::run(&opts),
         Task::Bench(opts) => bench::run(&opts)
             .and_then(|()| bench_rules::run())
             .and_then(|()| bench_pipeline::run()),

@@ -2,56 +2,93 @@
 //! attached, and stop it again, leaving the machine as it was.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::audit;
+use crate::bench_alerts::{self, Alerts};
+use crate::bench_cpu;
+use crate::bench_log::LogCopier;
+use crate::bench_sensor::rules_args;
 use crate::util::{self, failure_line, output, wait_ready};
+use crate::{audit, bench_pipeline};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Monitor {
-    Lanner,
+    /// `lanner --dump-events`: every captured event as JSON, the default rules.
+    LannerDump,
+    /// The production configuration: the three official rules files, alerts only.
+    LannerRules,
     Auditd,
     Bpftrace,
     Execsnoop,
 }
 
 const BPFTRACE_READY: &str = "lanner-bench-ready";
+/// What a bpftrace user watching the syscalls Lanner captures would run: one line per call,
+/// with the path for the file syscalls (as opensnoop.bt does); dups only onto stdio (the
+/// reverse shell: Falco's rule tests the result).
 const BPFTRACE_SCRIPT: &str = r#"BEGIN { printf("lanner-bench-ready\n"); }
 tracepoint:syscalls:sys_enter_execve, tracepoint:syscalls:sys_enter_execveat,
 tracepoint:syscalls:sys_enter_connect, tracepoint:syscalls:sys_enter_mount,
-tracepoint:syscalls:sys_enter_umount
-{ printf("%s %d %s\n", probe, pid, comm); }"#;
+tracepoint:syscalls:sys_enter_umount,
+tracepoint:syscalls:sys_enter_accept, tracepoint:syscalls:sys_enter_accept4
+{ printf("%s %d %s\n", probe, pid, comm); }
+tracepoint:syscalls:sys_exit_dup, tracepoint:syscalls:sys_exit_dup2,
+tracepoint:syscalls:sys_exit_dup3
+/args->ret >= 0 && args->ret <= 2/
+{ printf("%s %d %s %d\n", probe, pid, comm, args->ret); }
+tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat,
+tracepoint:syscalls:sys_enter_openat2
+{ printf("%s %d %s %s\n", probe, pid, comm, str(args->filename)); }
+tracepoint:syscalls:sys_enter_creat, tracepoint:syscalls:sys_enter_unlink,
+tracepoint:syscalls:sys_enter_unlinkat
+{ printf("%s %d %s %s\n", probe, pid, comm, str(args->pathname)); }
+tracepoint:syscalls:sys_enter_rename, tracepoint:syscalls:sys_enter_renameat,
+tracepoint:syscalls:sys_enter_renameat2
+{ printf("%s %d %s %s %s\n", probe, pid, comm, str(args->oldname), str(args->newname)); }"#;
 
 impl Monitor {
-    pub const ALL: [Monitor; 4] = [
-        Monitor::Lanner,
+    pub const ALL: [Monitor; 5] = [
+        Monitor::LannerDump,
+        Monitor::LannerRules,
         Monitor::Auditd,
         Monitor::Bpftrace,
         Monitor::Execsnoop,
     ];
 
+    /// The name `--monitors` takes.
     pub fn name(self) -> &'static str {
         match self {
-            Monitor::Lanner => "lanner",
+            Monitor::LannerDump => "lanner-dump",
+            Monitor::LannerRules => "lanner-rules",
             Monitor::Auditd => "auditd",
             Monitor::Bpftrace => "bpftrace",
             Monitor::Execsnoop => "execsnoop",
         }
     }
 
+    /// The column title in BENCHMARKS.md.
+    pub fn title(self) -> &'static str {
+        match self {
+            Monitor::LannerDump => "lanner --dump-events",
+            Monitor::LannerRules => "lanner, official rules",
+            m => m.name(),
+        }
+    }
+
+    pub fn is_lanner(self) -> bool {
+        matches!(self, Monitor::LannerDump | Monitor::LannerRules)
+    }
+
     /// The Debian package that brings this monitor (none for Lanner, which we build).
     pub fn package(self) -> Option<&'static str> {
         match self {
-            Monitor::Lanner => None,
+            Monitor::LannerDump | Monitor::LannerRules => None,
             Monitor::Auditd => Some("auditd"),
             Monitor::Bpftrace => Some("bpftrace"),
             Monitor::Execsnoop => Some("libbpf-tools"),
@@ -63,17 +100,28 @@ impl Monitor {
     pub fn start(self, lanner: &Path, scratch: &Path) -> Result<Running> {
         std::fs::create_dir_all(scratch)?;
         let stderr = scratch.join(format!("{}.stderr", self.name()));
+        let out = scratch.join(format!("{}.out", self.name()));
         let mut running = match self {
-            Monitor::Lanner => start_lanner(lanner, scratch, &stderr)?,
+            Monitor::LannerDump | Monitor::LannerRules => {
+                start_lanner(self, lanner, scratch, &stderr, &out)?
+            }
             Monitor::Auditd => {
                 let (mut c, before) = audit::prepare(scratch)?;
                 let child = spawn(c.stdout(Stdio::null()), &stderr)?;
                 let mut running = Running::new(self, child, &stderr);
                 running.audit_before = Some(before);
+                running.kauditd = kernel_thread("kauditd");
                 running
             }
-            Monitor::Bpftrace => start_bpftrace(&stderr)?,
-            Monitor::Execsnoop => start_execsnoop(&stderr)?,
+            Monitor::Bpftrace => {
+                let mut c = util::cmd("bpftrace");
+                c.args(["-e", BPFTRACE_SCRIPT]);
+                Running::logged(self, &mut c, &stderr, &out, Some(BPFTRACE_READY))?
+            }
+            Monitor::Execsnoop => {
+                let path = execsnoop_path().context("no execsnoop in libbpf-tools")?;
+                Running::logged(self, &mut util::cmd(path), &stderr, &out, None)?
+            }
         };
         let ready = running.wait_attached();
         if let Err(e) = ready {
@@ -94,12 +142,12 @@ pub struct Running {
     stderr: PathBuf,
     /// Lanner: the ready file, then the stats file.
     files: Option<(PathBuf, PathBuf)>,
-    /// bpftrace: set by the stdout reader once the BEGIN probe printed.
-    ready: Arc<AtomicBool>,
-    /// bpftrace: the stdout reader; returns the events bpftrace said it lost.
-    reader: Option<JoinHandle<u64>>,
+    /// What reads the monitor's stdout into a file, when it writes to stdout.
+    log: Option<LogCopier>,
     /// auditd: the kernel's audit state before we started.
     audit_before: Option<audit::Status>,
+    /// auditd: the kernel thread that hands audit records to auditd (its CPU is auditd's).
+    kauditd: Option<u32>,
     stopped: bool,
 }
 
@@ -110,6 +158,8 @@ pub struct Stopped {
     pub lanner_stats: Option<Value>,
     /// Events the monitor said it lost (peers), if it reports that.
     pub lost: Option<u64>,
+    /// Lanner with the official rules: the alerts it wrote.
+    pub alerts: Option<Alerts>,
 }
 
 impl Running {
@@ -119,17 +169,32 @@ impl Running {
             child,
             stderr: stderr.to_owned(),
             files: None,
-            ready: Arc::new(AtomicBool::new(false)),
-            reader: None,
+            log: None,
             audit_before: None,
+            kauditd: None,
             stopped: false,
         }
+    }
+
+    /// Spawns `c` with its stdout copied to `out` by a thread of ours (see `LogCopier`).
+    fn logged(
+        monitor: Monitor,
+        c: &mut Command,
+        stderr: &Path,
+        out: &Path,
+        marker: Option<&'static str>,
+    ) -> Result<Running> {
+        let mut child = spawn(c.stdout(Stdio::piped()), stderr)?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut running = Running::new(monitor, child, stderr);
+        running.log = Some(LogCopier::spawn(stdout, out, marker)?);
+        Ok(running)
     }
 
     fn wait_attached(&mut self) -> Result<()> {
         let pid = self.child.id();
         match self.monitor {
-            Monitor::Lanner => {
+            Monitor::LannerDump | Monitor::LannerRules => {
                 let ready = self.files.as_ref().expect("lanner files").0.clone();
                 wait_ready(
                     &mut self.child,
@@ -148,7 +213,7 @@ impl Running {
                 audit::add_rules()
             }
             Monitor::Bpftrace => {
-                let ready = self.ready.clone();
+                let ready = self.log.as_ref().expect("bpftrace log").ready.clone();
                 wait_ready(
                     &mut self.child,
                     Duration::from_secs(60),
@@ -166,13 +231,23 @@ impl Running {
         }
     }
 
+    /// CPU seconds the monitor has used so far: its process, the thread that copies its
+    /// output (in a deployment the container runtime's log shim does that), and for auditd
+    /// the kernel's kauditd thread.
+    pub fn cpu(&self) -> f64 {
+        let own = bench_cpu::process_cpu(self.child.id());
+        let log = self.log.as_ref().map_or(0.0, LogCopier::cpu);
+        let kauditd = self.kauditd.map_or(0.0, bench_cpu::process_cpu);
+        own + log + kauditd
+    }
+
     /// Stops the monitor and collects what it reported.
     pub fn stop(mut self) -> Result<Stopped> {
         self.stopped = true;
         let grace = Duration::from_secs(30);
         let mut stopped = Stopped::default();
         match self.monitor {
-            Monitor::Lanner => {
+            Monitor::LannerDump | Monitor::LannerRules => {
                 let status = util::stop(&mut self.child, libc::SIGINT, grace)?;
                 if !status.success() {
                     let why = failure_line(&self.stderr).unwrap_or_default();
@@ -182,6 +257,10 @@ impl Running {
                 let text = std::fs::read_to_string(stats)
                     .with_context(|| format!("no stats file {}", stats.display()))?;
                 stopped.lanner_stats = Some(serde_json::from_str(&text).context("stats file")?);
+                let out = self.finish_log()?;
+                if self.monitor == Monitor::LannerRules {
+                    stopped.alerts = Some(bench_alerts::count(&out)?);
+                }
             }
             Monitor::Auditd => {
                 let removed = audit::remove_rules();
@@ -198,16 +277,24 @@ impl Running {
             }
             Monitor::Bpftrace => {
                 util::stop(&mut self.child, libc::SIGINT, grace)?;
-                if let Some(reader) = self.reader.take() {
-                    stopped.lost = reader.join().ok();
-                }
+                let out = self.finish_log()?;
+                stopped.lost = Some(lost_lines(&out, "Lost ")?);
             }
             Monitor::Execsnoop => {
                 util::stop(&mut self.child, libc::SIGINT, grace)?;
-                stopped.lost = Some(lost_from_stderr(&self.stderr));
+                self.finish_log()?;
+                stopped.lost = Some(lost_lines(&self.stderr, "lost ")?);
             }
         }
         Ok(stopped)
+    }
+
+    /// Waits for the copier to reach the end of the output; the file it wrote.
+    fn finish_log(&mut self) -> Result<PathBuf> {
+        let log = self.log.take().context("no output copier")?;
+        let path = log.path.clone();
+        log.finish()?;
+        Ok(path)
     }
 }
 
@@ -234,55 +321,36 @@ fn spawn(c: &mut Command, stderr: &Path) -> Result<Child> {
         .with_context(|| format!("cannot start `{}`", util::display(c)))
 }
 
-fn start_lanner(lanner: &Path, scratch: &Path, stderr: &Path) -> Result<Running> {
+/// The arguments of a Lanner column beside `--ready-file`/`--stats-file`: the production
+/// configuration is the official rules files; the dump column runs the built-in rules.
+pub fn lanner_args(monitor: Monitor) -> Result<Vec<std::ffi::OsString>> {
+    Ok(match monitor {
+        Monitor::LannerRules => rules_args(&bench_pipeline::official_rules()?),
+        _ => vec!["--dump-events".into()],
+    })
+}
+
+fn start_lanner(
+    monitor: Monitor,
+    lanner: &Path,
+    scratch: &Path,
+    stderr: &Path,
+    out: &Path,
+) -> Result<Running> {
     if !lanner.is_file() {
         bail!("{} not found (did its build fail?)", lanner.display());
     }
     let ready = scratch.join("lanner.ready");
     let stats = scratch.join("lanner.stats.json");
-    let child = spawn(
-        util::cmd(lanner)
-            .arg("--dump-events")
-            .arg("--ready-file")
-            .arg(&ready)
-            .arg("--stats-file")
-            .arg(&stats)
-            .stdout(Stdio::null()),
-        stderr,
-    )?;
-    let mut running = Running::new(Monitor::Lanner, child, stderr);
+    let mut c = util::cmd(lanner);
+    c.args(lanner_args(monitor)?)
+        // The metrics endpoint stays on, as in production, on a port nothing else holds.
+        .args(["-o", "exporter.listen_address=127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .arg("--stats-file")
+        .arg(&stats);
+    let mut running = Running::logged(monitor, &mut c, stderr, out, None)?;
     running.files = Some((ready, stats));
-    Ok(running)
-}
-
-fn start_bpftrace(stderr: &Path) -> Result<Running> {
-    let mut child = spawn(
-        util::cmd("bpftrace")
-            .args(["-e", BPFTRACE_SCRIPT])
-            .stdout(Stdio::piped()),
-        stderr,
-    )?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut running = Running::new(Monitor::Bpftrace, child, stderr);
-    let ready = running.ready.clone();
-    // Reads everything bpftrace prints (so it never blocks on a full pipe) and throws it
-    // away; notes the BEGIN line (printed once every probe is attached) and "Lost N events".
-    running.reader = Some(std::thread::spawn(move || {
-        let mut lost = 0;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line == BPFTRACE_READY {
-                ready.store(true, Ordering::SeqCst);
-            } else if let Some(rest) = line.strip_prefix("Lost ") {
-                lost += rest
-                    .split(' ')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-            }
-        }
-        lost
-    }));
     Ok(running)
 }
 
@@ -300,10 +368,16 @@ fn execsnoop_path() -> Option<PathBuf> {
     from_dpkg.into_iter().chain(fallback).find(|p| p.is_file())
 }
 
-fn start_execsnoop(stderr: &Path) -> Result<Running> {
-    let path = execsnoop_path().context("no execsnoop in libbpf-tools")?;
-    let child = spawn(util::cmd(path).stdout(Stdio::null()), stderr)?;
-    Ok(Running::new(Monitor::Execsnoop, child, stderr))
+/// The pid of the kernel thread named `comm` (kernel threads are children of kthreadd, 2).
+fn kernel_thread(comm: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let (name, rest) = stat.split_once(") ")?;
+        let ppid = rest.split(' ').nth(1)?;
+        (name.ends_with(&format!("({comm}")) && ppid == "2").then_some(pid)
+    })
 }
 
 /// The number of BPF links a process holds (an attached libbpf program holds one each).
@@ -316,14 +390,45 @@ fn bpf_links(pid: u32) -> usize {
         .count()
 }
 
-/// Sums "lost N events ..." lines (libbpf-tools' perf buffer loss callback).
-fn lost_from_stderr(path: &Path) -> u64 {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let l = l.to_ascii_lowercase();
-            let rest = &l[l.find("lost ")? + 5..];
-            rest.split(' ').next()?.parse::<u64>().ok()
-        })
-        .sum()
+/// Sums the N of "<prefix>N events" in a file (bpftrace's `Lost N events` lines on its
+/// stdout, libbpf-tools' `lost N events` callback on stderr), case-insensitively.
+fn lost_lines(path: &Path, prefix: &str) -> Result<u64> {
+    use std::io::BufRead;
+    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let prefix = prefix.to_ascii_lowercase();
+    let mut total = 0;
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = String::from_utf8_lossy(&line?).to_ascii_lowercase();
+        let Some(at) = line.find(&prefix) else {
+            continue;
+        };
+        let n = line[at + prefix.len()..].split(' ').next();
+        total += n.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_lost_lines() {
+        let dir = std::env::temp_dir().join(format!("xtask-lost.{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out");
+        let text = "tracepoint:x 1 a\nLost 12 events\nsomething else\nLost 3 events\n";
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(lost_lines(&file, "Lost ").unwrap(), 15);
+        std::fs::write(&file, "libbpf: lost 7 events on CPU #1\n").unwrap();
+        assert_eq!(lost_lines(&file, "lost ").unwrap(), 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn finds_kernel_threads() {
+        // kthreadd's first children exist on every kernel: ksoftirqd/0 at least.
+        assert!(kernel_thread("ksoftirqd/0").is_some());
+        assert!(kernel_thread("no-such-thread").is_none());
+    }
 }
