@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::names::{caps, mount_flags, res};
+use crate::rules::extract::render::{caps, mount_flags, res};
 use crate::{
     enrich::Enriched,
     event::{Body, Connect, Event, Exec, ExecSyscall, L4, Mount, MountOp, Peer, Text},

@@ -3,5 +3,4 @@ pub mod alert;
 pub mod context;
 pub mod json;
 pub mod jsonw;
-pub mod names;
 pub mod writer;

@@ -15,6 +15,7 @@
 mod args;
 mod net;
 mod pod;
+pub mod render;
 
 use std::{borrow::Cow, cell::OnceCell};
 
@@ -23,7 +24,6 @@ use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value, fields::Class};
 use crate::{
     enrich::{Ancestor, Enriched},
     event::{Body, Exec, Image},
-    output::{json, names},
 };
 
 /// One event as the rule engine sees it.
@@ -245,11 +245,11 @@ impl<'a> EventView<'a> {
             Field::ThreadVtid if task.tid == task.pid => int(self.vpid()?),
             Field::ThreadCapEffective => {
                 let mask = self.exec()?.cap_effective;
-                s(self.cap_effective.get_or_init(|| names::caps(mask)))
+                s(self.cap_effective.get_or_init(|| render::caps(mask)))
             }
             Field::ThreadCapPermitted => {
                 let mask = self.exec()?.cap_permitted;
-                s(self.cap_permitted.get_or_init(|| names::caps(mask)))
+                s(self.cap_permitted.get_or_init(|| render::caps(mask)))
             }
             Field::UserUid => uint(task.uid),
             Field::UserName => s(&user.name),
@@ -264,18 +264,11 @@ impl<'a> EventView<'a> {
 
     fn evt_field(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
         Some(match field {
-            Field::EvtType => s(json::evt_type(&self.ev.event)),
+            Field::EvtType => s(self.evt_type().name()),
             Field::EvtArg => return self.evt_arg(arg),
             Field::EvtRawarg => return self.evt_rawarg(arg),
             Field::EvtArgs => self.evt_args(),
-            Field::EvtRes => {
-                let r = self.ret()?;
-                if r >= 0 {
-                    s("SUCCESS")
-                } else {
-                    names::failed_with(r).map_or_else(|| owned(r.to_string()), s)
-                }
-            }
+            Field::EvtRes => Value::Str(render::res(self.ret()?)),
             Field::EvtRawres => int(self.ret()?),
             Field::EvtFailed => Value::Bool(self.ret().is_some_and(|r| r < 0)),
             // Time fields share the value; the formatter renders each its way.
