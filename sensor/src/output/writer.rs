@@ -24,7 +24,7 @@ use crate::{
     clock::{self, Clock},
     enrich::{Enriched, pods::PodContext},
     metrics::{Metrics, falco_events::PodRef, stall::Stage},
-    output::{alert, alert::AlertFormat, json},
+    output::{alert, alert::AlertFormat, dump},
     rules::{extract::EventView, live::LiveRules},
     sinks::{Record, deliver::SinkHandle},
 };
@@ -141,7 +141,7 @@ impl Writer {
             self.metrics.e2e_latency.observe_ns(latency);
         }
         if self.dump {
-            let line = json::enriched_json(ev, epoch_ns);
+            let line = dump::event_json(ev, epoch_ns, &self.format.hostname);
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }

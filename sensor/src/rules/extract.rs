@@ -1,16 +1,15 @@
 //! Falco's field values over an enriched event: what the rule engine compares and prints.
 //!
-//! Semantics are Falco's (falco-fields.md section 1). The `--dump-events` JSON
-//! (`output::json`, `output::context`) names the same values, and both must agree. A value the
-//! event does not carry is `None` (Falco's "missing"), never a made-up default: fields of
-//! events Lanner does not capture (`fd.*` of opens, `evt.buffer`, `proc.exe_ino.*`, ...) are
-//! always `None`.
+//! Semantics are Falco's (falco-fields.md section 1). This is the one definition of each
+//! field's value: the `--dump-events` JSON (`output::dump`) is a projection of it over the
+//! availability table (`lanner_rules::availability`), so the dump shows what the rules see. A
+//! value the event does not carry is `None` (Falco's "missing"), never a made-up default:
+//! fields of events Lanner does not capture (`fd.*` of opens, `evt.buffer`, `proc.exe_ino.*`,
+//! ...) are always `None`.
 //!
 //! Extraction runs for every check of every rule the event meets, so values are borrowed from
 //! the event where they exist; strings that must be built (joined arguments, capability names,
 //! labels, `fd.name`) are built once per event, on first use, and kept in the view.
-
-// Not called from the agent until the rule stage is wired in; the tests use all of it.
 
 mod args;
 mod net;
@@ -98,6 +97,12 @@ impl<'a> EventView<'a> {
 
     fn lineage(&self) -> &'a [Ancestor] {
         &self.ev.ctx.process.lineage
+    }
+
+    /// How many processes `proc.aname[N]` and its kin know: the process itself and its
+    /// known ancestors.
+    pub fn lineage_len(&self) -> usize {
+        self.lineage().len()
     }
 
     /// The process itself (index 0) or its Nth ancestor.
@@ -293,7 +298,6 @@ impl<'a> EventView<'a> {
 impl EventView<'_> {
     fn lanner_field(&self, field: Field) -> Option<Value<'_>> {
         match field {
-            // The same answer as the event's JSON (`output::json`).
             Field::LannerPathTruncated => {
                 let process = self.lineage().first().map(|me| &*me.image);
                 Some(Value::Bool(self.ev.event.body.path_truncated(process)))

@@ -71,6 +71,15 @@ const CONNECT: &[Option<&str>] = &[Some("res"), Some("tuple"), Some("fd"), Some(
 const CLONE: &[Option<&str>] = &[Some("res")];
 const PROCEXIT: &[Option<&str>] = &[Some("status")];
 
+/// Parameters of the exec events that restate the process after the exec (Falco's exit event
+/// carries them as a snapshot): `--dump-events` shows them once, as the `proc.*`, `thread.*`
+/// and `user.*` keys.
+#[rustfmt::skip]
+const EXEC_SNAPSHOT: &[&str] = &[
+    "exe", "args", "tid", "pid", "ptid", "cwd", "comm", "env", "tty", "loginuid",
+    "cap_permitted", "cap_effective", "pgid",
+];
+
 fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
@@ -129,6 +138,18 @@ impl EventView<'_> {
             Body::Fork(_) => CLONE,
             Body::Exit(_) => PROCEXIT,
         }
+    }
+
+    /// The parameters `--dump-events` shows as `evt.arg.NAME` (and `evt.rawarg.NAME`): every
+    /// one the event has but its result (`evt.res`, `evt.rawres`) and an exec's snapshot of
+    /// the process.
+    pub fn shown_params(&self) -> impl Iterator<Item = &'static str> {
+        let exec = matches!(self.ev.event.body, Body::Exec(_));
+        self.param_names()
+            .iter()
+            .flatten()
+            .copied()
+            .filter(move |n| *n != "res" && !(exec && EXEC_SNAPSHOT.contains(n)))
     }
 
     /// The parameter `evt.arg.NAME` / `evt.arg[N]` names, if this event has it.
