@@ -133,8 +133,8 @@ const NOT_DUMPED: &[Field] = &[
 /// line.
 pub fn dump_agrees(ev: &Enriched) -> Json {
     let epoch_ns = samples::epoch_ns(&ev.event);
-    let line = dump::event_json(ev, epoch_ns, &JSON.hostname);
     let view = EventView::new(ev, epoch_ns).with_hostname(&JSON.hostname);
+    let line = dump::event_json(&EventView::new(ev, epoch_ns).with_hostname(&JSON.hostname));
     let ty = view.evt_type().name();
     let obj = line.as_object().expect("the dump is a JSON object");
     let rules = |f: Field, a: &FieldArg| view.extract(f, a).map_or(Json::Null, |v| v.to_json());

@@ -63,9 +63,9 @@ fn json_of(v: Option<lanner_rules::Value<'_>>) -> Json {
     v.map_or(Json::Null, |v| v.to_json())
 }
 
-/// The event's JSON object. `hostname` is `evt.hostname`, as in the alerts.
-pub fn event_json(e: &Enriched, epoch_ns: u64, hostname: &str) -> Json {
-    let view = EventView::new(e, epoch_ns).with_hostname(hostname);
+/// The event's JSON object, over the view the rules evaluated (its values built once serve
+/// both).
+pub fn event_json(view: &EventView<'_>) -> Json {
     let mut m = Map::new();
     for field in availability::fields(view.evt_type()) {
         let name = field.name();
@@ -79,11 +79,11 @@ pub fn event_json(e: &Enriched, epoch_ns: u64, hostname: &str) -> Json {
                     .collect();
                 m.insert(name.into(), Json::Array(column));
             }
-            Shape::Params => params(&mut m, &view),
+            Shape::Params => params(&mut m, view),
             Shape::Omitted => {}
         }
     }
-    lanner_keys(&mut m, e);
+    lanner_keys(&mut m, view.ev);
     Json::Object(m)
 }
 

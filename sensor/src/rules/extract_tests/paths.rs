@@ -10,6 +10,7 @@ use crate::{
     enrich::{Enriched, PodContext},
     event::{Body, Exit, Image, MountOp, Text},
     output::dump::event_json,
+    rules::extract::EventView,
 };
 
 fn cut(v: &str) -> Text {
@@ -25,7 +26,7 @@ fn flag(e: &Enriched) -> bool {
         panic!("lanner.path_truncated is a bool on every event")
     };
     assert_eq!(
-        event_json(e, 0, "node-1")["lanner.path_truncated"],
+        event_json(&EventView::new(e, 0))["lanner.path_truncated"],
         b,
         "JSON"
     );
