@@ -135,7 +135,8 @@ fn lanner_keys(m: &mut Map<String, Json>, e: &Enriched) {
             m.insert("lanner.child_tid".into(), json!(f.child_tid));
             m.insert("lanner.is_thread".into(), json!(f.child_pid == t.pid));
         }
-        Body::Mount(_) | Body::Exit(_) => {}
+        // Every other event is all Falco fields.
+        _ => {}
     }
 }
 
