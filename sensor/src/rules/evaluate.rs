@@ -23,28 +23,31 @@ pub struct Evaluator {
     pub metrics: Arc<Metrics>,
 }
 
-/// What one event produced.
-#[derive(Debug, Default)]
-pub struct Produced {
-    /// The alerts of the rules that fired, in the ruleset's order.
-    pub alerts: Vec<Alert>,
-    /// The pod the alerts are counted under (`falco_events`' labels); empty without alerts.
-    pub pod: PodRef,
+/// What evaluating an event produces, handed over one at a time as it is made (collecting them
+/// first cost a struct to fill, move and drop on every event, nearly all of which produce
+/// nothing).
+#[derive(Debug)]
+pub enum Produced<'a> {
+    /// The alert of a rule that fired (in the ruleset's order), with the pod
+    /// `falco_events` counts it under.
+    Alert(&'a Alert, &'a PodRef),
     /// The event's `--dump-events` line, when asked for.
-    pub event: Option<Json>,
+    Event(&'a Json),
 }
 
 impl Evaluator {
-    /// Evaluate `ev` (at `epoch_ns`, wall clock) against `ruleset`. `sample`: time the
-    /// evaluation into the latency histogram (one event in `stage::SAMPLE_EVERY`: two clock
-    /// reads per event would cost more than evaluating it).
+    /// Evaluate `ev` (at `epoch_ns`, wall clock) against `ruleset`, giving what it produced to
+    /// `emit`; whether a rule fired. `sample`: time the evaluation into the latency histogram
+    /// (one event in `stage::SAMPLE_EVERY`: two clock reads per event would cost more than
+    /// evaluating it).
     pub fn evaluate(
         &self,
         ruleset: &Ruleset,
         ev: &Enriched,
         epoch_ns: u64,
         sample: bool,
-    ) -> Produced {
+        mut emit: impl FnMut(Produced<'_>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<bool> {
         let view = EventView::new(ev, epoch_ns).with_hostname(&self.hostname);
         let started = sample.then(Instant::now);
         let mut fired = Vec::new();
@@ -57,18 +60,17 @@ impl Evaluator {
                 .eval_latency
                 .observe_ns(t.elapsed().as_nanos() as u64);
         }
-        let mut out = Produced::default();
-        if !fired.is_empty() {
-            out.pod = pod_ref(&ev.ctx.pod);
-            out.alerts = fired
-                .into_iter()
-                .map(|r| ruleset.alert(r, &view, epoch_ns))
-                .collect();
+        let alerted = !fired.is_empty();
+        if alerted {
+            let pod = pod_ref(&ev.ctx.pod);
+            for r in fired {
+                emit(Produced::Alert(&ruleset.alert(r, &view, epoch_ns), &pod))?;
+            }
         }
         if self.dump {
-            out.event = Some(dump::event_json(&view));
+            emit(Produced::Event(&dump::event_json(&view)))?;
         }
-        out
+        Ok(alerted)
     }
 }
 

@@ -267,6 +267,9 @@ impl<'a> EventView<'a> {
         })
     }
 
+    // Out of line: the rules' hot checks are on proc.*, fd.* and container.* (evt.type is
+    // settled per event type at load), and inlined here it made every extraction dearer.
+    #[inline(never)]
     fn evt_field(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
         Some(match field {
             Field::EvtType => s(self.evt_type().name()),

@@ -18,7 +18,10 @@ use std::{
 use lanner_rules::{Alert, Ruleset};
 use tokio::sync::mpsc;
 
-use super::{evaluate::Evaluator, live::LiveRules};
+use super::{
+    evaluate::{Evaluator, Produced},
+    live::LiveRules,
+};
 use crate::{
     clock::{self, Clock},
     enrich::Enriched,
@@ -105,16 +108,16 @@ impl RulesStage {
         out: &mut impl std::io::Write,
     ) -> anyhow::Result<()> {
         let epoch_ns = clock.epoch_ns(ev.event.boot_ns);
-        let produced = self.evaluator.evaluate(ruleset, ev, epoch_ns, sample);
-        for a in &produced.alerts {
-            self.writer.alert(a, &produced.pod, out)?;
-        }
-        if sample || !produced.alerts.is_empty() {
+        let writer = &mut self.writer;
+        let alerted = self
+            .evaluator
+            .evaluate(ruleset, ev, epoch_ns, sample, |p| match p {
+                Produced::Alert(a, pod) => writer.alert(a, pod, out),
+                Produced::Event(line) => writer.event(line, out),
+            })?;
+        if sample || alerted {
             let latency = clock::boot_now_ns().saturating_sub(ev.event.boot_ns);
             self.metrics.e2e_latency.observe_ns(latency);
-        }
-        if let Some(line) = &produced.event {
-            self.writer.event(line, out)?;
         }
         self.metrics.last_event_ns.store(epoch_ns, Relaxed);
         Ok(())

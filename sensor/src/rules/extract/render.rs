@@ -15,10 +15,8 @@ pub fn res(ret: i64) -> Cow<'static, str> {
 /// A return value as a parameter shows it (`evt.arg.res`, a failed call's fd): the errno name
 /// when negative and known, else the number.
 pub fn number_or_errno(ret: i64) -> Cow<'static, str> {
-    match failed_with(ret) {
-        Some(name) if ret < 0 => Cow::Borrowed(name),
-        _ => Cow::Owned(ret.to_string()),
-    }
+    let name = if ret < 0 { failed_with(ret) } else { None };
+    name.map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
 }
 
 /// The errno name of a failed call's (negative) return value, if it is a known errno.
