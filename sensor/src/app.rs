@@ -3,8 +3,8 @@
 //! counters, detach).
 //!
 //! reader (tokio, AsyncFd) → enrich stage (tokio task owning the process table and the pod
-//! wait) → rules and writer thread (evaluates every event against the current ruleset, writes
-//! alerts and, with `--dump-events`, the events to stdout). Every hop is a bounded channel with
+//! wait) → rules stage thread (evaluates every event against the current ruleset; its writer
+//! writes the alerts and, with `--dump-events`, the events to stdout and the sinks). Every hop is a bounded channel with
 //! back-pressure. Beside them: the metrics endpoint and the health task (kernel loss counters,
 //! the drop alert, the stall check). Once stopping, the process ends within the sinks' drain
 //! time plus a margin even if a stage is stuck (`shutdown.rs`).
@@ -41,8 +41,10 @@ use crate::{
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
     rules::{
+        evaluate::Evaluator,
         live::LiveRules,
         reloader::{self, Reloader},
+        stage::RulesStage,
     },
     shutdown::{self, Summary},
     signals, sinks,
@@ -181,12 +183,19 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     });
     let format = AlertFormat::from_config(&rules.config, hostname);
     metrics.set_sinks(sinks.stats.clone());
-    let writer = Writer {
+    let writer = RulesStage {
         rules: rules.live.clone(),
-        format,
-        dump: args.dump_events,
+        evaluator: Evaluator {
+            hostname: format.hostname.clone(),
+            dump: args.dump_events,
+            metrics: metrics.clone(),
+        },
+        writer: Writer {
+            format,
+            metrics: metrics.clone(),
+            sinks: sinks.handles,
+        },
         metrics: metrics.clone(),
-        sinks: sinks.handles,
     }
     .spawn(out_rx, internal_rx);
     // The handler first, then the signal unblocked (`signals.rs`): a SIGHUP of the start-up is

@@ -2,8 +2,8 @@
 //! `cargo xtask bench-pipeline`. No probes, one thread: every record of a `--record-raw`
 //! recording goes through the sensor's own functions — `reader::decode`, `Enricher::enrich`
 //! (a real process table seeded from `--proc-root`, user names from its files), the pod
-//! context as the enrich stage sets it without Kubernetes (`host`/`off`), then the output
-//! stage's `Writer::one` (rule evaluation, Falco JSON of every alert, the alert metrics) —
+//! context as the enrich stage sets it without Kubernetes (`host`/`off`), then the rules
+//! stage's `RulesStage::one` (rule evaluation, Falco JSON of every alert, the alert metrics) —
 //! with alerts written to memory instead of stdout. Events are not serialized (no
 //! `--dump-events`), as in production. The channels between the stages, and stdout, are not
 //! part of it.
@@ -43,10 +43,14 @@ use crate::{
     metrics::{self, Metrics, falco_events::FalcoEvents},
     output::{
         alert::{self, AlertFormat},
-        writer::{SAMPLE_EVERY, Writer},
+        writer::Writer,
     },
     reader::{decode, record},
-    rules::live::LiveRules,
+    rules::{
+        evaluate::Evaluator,
+        live::LiveRules,
+        stage::{RulesStage, SAMPLE_EVERY},
+    },
     stats::{Counters, StageGauges},
 };
 
@@ -100,7 +104,7 @@ fn run(args: &Cli, file: &Path, ruleset: Ruleset, config: &Config) -> anyhow::Re
         }
     }
     let best_ns: u64 = best.iter().sum();
-    let alerts = p.writer.metrics.alerts.load(Relaxed);
+    let alerts = p.stage.metrics.alerts.load(Relaxed);
     let alert_bytes = p.sink_bytes + p.sink.len() as u64;
     let decode_errors = p.decode_errors;
 
@@ -238,7 +242,7 @@ struct Pipeline {
     decode_errors: u64,
     enricher: Enricher,
     gauges: Arc<StageGauges>,
-    writer: Writer,
+    stage: RulesStage,
     ruleset: Arc<Ruleset>,
     clock: Clock,
     seen: u64,
@@ -284,12 +288,19 @@ impl Pipeline {
             ),
             gauges,
             ruleset: live.current(),
-            writer: Writer {
+            stage: RulesStage {
                 rules: live,
-                format: AlertFormat::from_config(config, hostname),
-                dump: false,
+                evaluator: Evaluator {
+                    hostname: hostname.clone(),
+                    dump: false,
+                    metrics: metrics.clone(),
+                },
+                writer: Writer {
+                    format: AlertFormat::from_config(config, hostname),
+                    metrics: metrics.clone(),
+                    sinks: Vec::new(),
+                },
                 metrics,
-                sinks: Vec::new(),
             },
             clock: Clock::new(),
             seen: 0,
@@ -358,7 +369,7 @@ impl Pipeline {
     fn output(&mut self, e: &Enriched) -> anyhow::Result<()> {
         self.seen += 1;
         let sample = self.seen.is_multiple_of(SAMPLE_EVERY);
-        self.writer
+        self.stage
             .one(&self.ruleset, e, &self.clock, sample, &mut self.sink)?;
         if self.sink.len() >= SINK_BYTES {
             self.sink_bytes += self.sink.len() as u64;

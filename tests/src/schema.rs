@@ -24,30 +24,51 @@ const CONNECT_IP_KEYS: &[&str] = &["fd.cip", "fd.cport", "fd.sip", "fd.sport"];
 fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
     let k: Vec<&str> = match evt_type {
         "execve" => EXEC_KEYS.to_vec(),
-        "execveat" => [EXEC_KEYS, &["evt.arg.dirfd", "evt.arg.flags"]].concat(),
+        "execveat" => [
+            EXEC_KEYS,
+            &["evt.arg.dirfd", "evt.rawarg.dirfd", "lanner.at_flags"],
+        ]
+        .concat(),
         "mount" => {
             vec![
                 "evt.arg.dev",
                 "evt.arg.dir",
                 "evt.arg.type",
                 "evt.arg.flags",
+                "evt.rawarg.flags",
                 "lanner.mount_flags",
             ]
         }
-        "umount2" => vec!["evt.arg.name", "evt.arg.flags"],
-        "fsopen" => vec!["evt.arg.fsname", "evt.arg.flags"],
-        "fsmount" => vec!["evt.arg.fd", "evt.arg.flags", "evt.arg.attr_flags"],
+        "umount2" => vec!["evt.arg.name", "evt.arg.flags", "evt.rawarg.flags"],
+        "fsopen" => vec!["evt.arg.fsname", "evt.arg.flags", "evt.rawarg.flags"],
+        "fsmount" => vec![
+            "evt.arg.fd",
+            "evt.rawarg.fd",
+            "evt.arg.flags",
+            "evt.rawarg.flags",
+            "evt.arg.attr_flags",
+            "evt.rawarg.attr_flags",
+        ],
         "move_mount" => vec![
             "evt.arg.from_dfd",
+            "evt.rawarg.from_dfd",
             "evt.arg.from_pathname",
             "evt.arg.to_dfd",
+            "evt.rawarg.to_dfd",
             "evt.arg.to_pathname",
             "evt.arg.flags",
+            "evt.rawarg.flags",
         ],
-        "open_tree" => vec!["evt.arg.dfd", "evt.arg.filename", "evt.arg.flags"],
+        "open_tree" => vec![
+            "evt.arg.dfd",
+            "evt.rawarg.dfd",
+            "evt.arg.filename",
+            "evt.arg.flags",
+            "evt.rawarg.flags",
+        ],
         "connect" => CONNECT_KEYS.to_vec(),
         "clone" => vec!["lanner.child_pid", "lanner.child_tid", "lanner.is_thread"],
-        "procexit" => vec!["evt.arg.status"],
+        "procexit" => vec!["evt.arg.status", "evt.rawarg.status"],
         _ => return None,
     };
     Some(k)
@@ -78,8 +99,20 @@ pub fn assert_schema(ev: &Value) {
             "`{k}` must be a non-empty string\nevent: {ev:#}"
         );
     }
-    for k in ["evt.res", "evt.rawres", "lanner.cgroup"] {
-        assert!(!missing(k), "key `{k}` missing\nevent: {ev:#}");
+    assert!(
+        !missing("lanner.cgroup"),
+        "key `lanner.cgroup` missing\nevent: {ev:#}"
+    );
+    // A process exit has no return value: the keys are not there (the dump shows the fields an
+    // event of its type can have); every other event has them.
+    let has_result = ev["evt.type"] != "procexit";
+    for k in ["evt.res", "evt.rawres"] {
+        assert_eq!(
+            missing(k),
+            !has_result,
+            "key `{k}` {}\nevent: {ev:#}",
+            if has_result { "missing" } else { "on procexit" }
+        );
     }
     assert!(
         ev["evt.res"].is_null() || ev["evt.res"].is_string(),
@@ -124,9 +157,21 @@ pub fn assert_schema(ev: &Value) {
     }
     match t {
         "execve" | "execveat" => {
-            for k in ["lanner.args_truncated", "proc.is_exe_from_memfd"] {
-                assert!(ev[k].is_boolean(), "`{k}` must be a bool\nevent: {ev:#}");
-            }
+            assert!(
+                ev["lanner.args_truncated"].is_boolean(),
+                "`lanner.args_truncated` must be a bool\nevent: {ev:#}"
+            );
+            // A failed exec leaves the process as it was: whether its executable is a memfd
+            // is not in its record.
+            let memfd = &ev["proc.is_exe_from_memfd"];
+            assert!(
+                if ev["evt.res"] == "SUCCESS" {
+                    memfd.is_boolean()
+                } else {
+                    memfd.is_null()
+                },
+                "`proc.is_exe_from_memfd` must be a bool after a successful exec, else null\nevent: {ev:#}"
+            );
             let argv = &ev["lanner.argv"];
             assert!(
                 argv.is_null()
@@ -144,10 +189,10 @@ pub fn assert_schema(ev: &Value) {
                 );
             }
         }
-        "clone" | "procexit" => {
+        "clone" => {
             assert!(
-                ev["evt.rawres"].is_null(),
-                "`{t}` has no return value\nevent: {ev:#}"
+                ev["evt.rawres"] == ev["lanner.child_tid"],
+                "`clone` returns the child's tid in the parent\nevent: {ev:#}"
             );
         }
         _ => {}
@@ -160,8 +205,8 @@ mod tests {
     use serde_json::json;
 
     fn clone_event() -> Value {
-        json!({"evt.type": "clone", "evt.time": 1_700_000_000_000_000_000i64, "evt.res": null,
-               "evt.rawres": null, "proc.pid": 10, "thread.tid": 10, "proc.name": "x",
+        json!({"evt.type": "clone", "evt.time": 1_700_000_000_000_000_000i64, "evt.res": "SUCCESS",
+               "evt.rawres": 11, "proc.pid": 10, "thread.tid": 10, "proc.name": "x",
                "user.uid": 0, "group.gid": 0, "lanner.cgroup_id": 1, "lanner.cgroup": null,
                "lanner.path_truncated": false,
                "lanner.child_pid": 11, "lanner.child_tid": 11, "lanner.is_thread": false})

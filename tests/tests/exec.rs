@@ -120,7 +120,11 @@ fn failed_execve_reports_errno_and_filename() {
     );
     assert_field(&ev, "evt.res", "ENOENT");
     assert_field(&ev, "evt.rawres", -2);
-    assert_field(&ev, "proc.exepath", Value::Null);
+    // A failed exec leaves the process as it was (as in Falco): its executable is still the
+    // caller's, this test binary, not the path it tried.
+    let me = std::env::current_exe().unwrap().canonicalize().unwrap();
+    assert_field(&ev, "proc.exepath", me.to_str().unwrap());
+    assert_field(&ev, "proc.is_exe_from_memfd", Value::Null);
     // std execs in a (v)forked child of this process; either way the caller is ours.
     let (pid, ppid) = (field_i64(&ev, "proc.pid"), field_i64(&ev, "proc.ppid"));
     assert!(
@@ -183,8 +187,11 @@ fn execveat_with_dirfd_reports_resolved_exepath() {
     assert_field(&ev, "proc.exe", "busybox");
     assert_field(&ev, "lanner.argv", json!(["busybox", "echo", marker]));
     assert_field(&ev, "evt.arg.filename", "busybox");
-    assert_field(&ev, "evt.arg.dirfd", dirfd);
-    assert_field(&ev, "evt.arg.flags", 0);
+    assert_field(&ev, "evt.arg.dirfd", dirfd.to_string());
+    assert_field(&ev, "evt.rawarg.dirfd", dirfd);
+    assert_field(&ev, "lanner.at_flags", 0);
+    // Falco's `flags` of an exec: what the executable is (EXE_*), none here.
+    assert_field(&ev, "evt.arg.flags", "0");
     assert_field(&ev, "proc.is_exe_from_memfd", false);
     sensor.stop();
 }
@@ -261,8 +268,9 @@ fn exec_from_memfd_is_flagged() {
     assert_field(&ev, "evt.type", "execveat");
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "proc.is_exe_from_memfd", true);
-    assert_field(&ev, "evt.arg.dirfd", fd);
-    assert_field(&ev, "evt.arg.flags", libc::AT_EMPTY_PATH);
+    assert_field(&ev, "evt.rawarg.dirfd", fd);
+    assert_field(&ev, "lanner.at_flags", libc::AT_EMPTY_PATH);
+    assert_field(&ev, "evt.arg.flags", "EXE_FROM_MEMFD");
     // The contract only says "/memfd:<name> (deleted)" is not the format: whatever it is,
     // it names the memfd and is not a path on disk.
     if let Some(exepath) = ev["proc.exepath"].as_str() {

@@ -66,7 +66,8 @@ fn mount_and_umount2_of_tmpfs_are_reported() {
     let ev = wait_own(&sensor, "umount2", "evt.arg.name", &d);
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "evt.rawres", 0);
-    assert_field(&ev, "evt.arg.flags", 0);
+    assert_field(&ev, "evt.arg.flags", "0");
+    assert_field(&ev, "evt.rawarg.flags", 0);
     assert_field(&ev, "proc.pid", my_pid());
     sensor.stop();
 }
@@ -95,6 +96,7 @@ fn mount_flags_are_named_in_falco_style() {
     let ev = wait_own(&sensor, "mount", "evt.arg.dir", &da);
     assert_field(&ev, "evt.arg.flags", "NOSUID|NODEV|NOEXEC");
     assert_field(&ev, "lanner.mount_flags", flags);
+    assert_field(&ev, "evt.rawarg.flags", flags);
     let ev = wait_own(&sensor, "mount", "evt.arg.dir", &db);
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "evt.arg.dev", da.as_str());
@@ -102,7 +104,8 @@ fn mount_flags_are_named_in_falco_style() {
     assert_field(&ev, "lanner.mount_flags", libc::MS_BIND | libc::MS_REC);
     assert_field(&ev, "evt.arg.type", Value::Null);
     let ev = wait_own(&sensor, "umount2", "evt.arg.name", &db);
-    assert_field(&ev, "evt.arg.flags", libc::MNT_DETACH);
+    assert_field(&ev, "evt.arg.flags", "DETACH");
+    assert_field(&ev, "evt.rawarg.flags", libc::MNT_DETACH);
     sensor.stop();
 }
 
@@ -181,25 +184,28 @@ fn new_mount_api_calls_are_reported() {
     );
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "evt.arg.fsname", "tmpfs");
-    assert_field(&ev, "evt.arg.flags", FSOPEN_CLOEXEC);
+    assert_field(&ev, "evt.rawarg.flags", FSOPEN_CLOEXEC);
     assert_field(&ev, "proc.pid", my_pid());
     let ev = sensor.wait_for(
         |e| own(e, "fsmount") && e["evt.rawres"] == mfd,
         EVENT_TIMEOUT,
     );
     assert_field(&ev, "evt.res", "SUCCESS");
-    assert_field(&ev, "evt.arg.fd", fsfd);
-    assert_field(&ev, "evt.arg.flags", FSMOUNT_CLOEXEC);
-    assert_field(&ev, "evt.arg.attr_flags", 0);
+    assert_field(&ev, "evt.arg.fd", fsfd.to_string());
+    assert_field(&ev, "evt.rawarg.fd", fsfd);
+    assert_field(&ev, "evt.rawarg.flags", FSMOUNT_CLOEXEC);
+    assert_field(&ev, "evt.rawarg.attr_flags", 0);
     let ev = sensor.wait_for(
         |e| own(e, "move_mount") && e["evt.arg.to_pathname"] == d.as_str(),
         EVENT_TIMEOUT,
     );
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "evt.rawres", 0);
-    assert_field(&ev, "evt.arg.from_dfd", mfd);
-    assert_field(&ev, "evt.arg.to_dfd", libc::AT_FDCWD);
-    assert_field(&ev, "evt.arg.flags", MOVE_MOUNT_F_EMPTY_PATH);
+    assert_field(&ev, "evt.rawarg.from_dfd", mfd);
+    assert_field(&ev, "evt.rawarg.to_dfd", libc::AT_FDCWD);
+    // As rules compare it: the name Falco gives the current directory.
+    assert_field(&ev, "evt.arg.to_dfd", "AT_FDCWD");
+    assert_field(&ev, "evt.rawarg.flags", MOVE_MOUNT_F_EMPTY_PATH);
     // "" was passed, and an empty string the caller really passed is reported as "".
     assert_field(&ev, "evt.arg.from_pathname", "");
 
@@ -230,8 +236,9 @@ fn open_tree_clone_is_reported() {
     let ev = wait_own(&sensor, "open_tree", "evt.arg.filename", &d);
     assert_field(&ev, "evt.res", "SUCCESS");
     assert_field(&ev, "evt.rawres", fd);
-    assert_field(&ev, "evt.arg.dfd", libc::AT_FDCWD);
-    assert_field(&ev, "evt.arg.flags", flags);
+    assert_field(&ev, "evt.arg.dfd", "AT_FDCWD");
+    assert_field(&ev, "evt.rawarg.dfd", libc::AT_FDCWD);
+    assert_field(&ev, "evt.rawarg.flags", flags);
     assert_field(&ev, "proc.pid", my_pid());
     sensor.stop();
 }

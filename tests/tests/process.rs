@@ -40,15 +40,18 @@ fn fork_and_exit_report_child_pid_and_exit_status() {
         assert_field(&ev, "thread.tid", tid);
         assert_field(&ev, "lanner.child_tid", child);
         assert_field(&ev, "lanner.is_thread", false);
-        assert_field(&ev, "evt.res", Value::Null);
+        // Falco's clone in the parent: it succeeded and returned the child's tid.
+        assert_field(&ev, "evt.res", "SUCCESS");
+        assert_field(&ev, "evt.rawres", child);
     }
     let exit_of = |pid: i32| move |e: &Value| is_type(e, "procexit") && e["proc.pid"] == pid;
     let ev = sensor.wait_for(exit_of(exiter), EVENT_TIMEOUT);
     assert_field(&ev, "thread.tid", exiter);
-    assert_field(&ev, "evt.arg.status", 3 << 8); // task->exit_code of exit(3)
+    assert_field(&ev, "evt.rawarg.status", 3 << 8); // task->exit_code of exit(3)
+    assert_field(&ev, "evt.arg.status", (3 << 8).to_string()); // as rules compare it
     assert_field(&ev, "evt.res", Value::Null);
     let ev = sensor.wait_for(exit_of(killed), EVENT_TIMEOUT);
-    assert_field(&ev, "evt.arg.status", libc::SIGKILL); // killed by a signal, no core
+    assert_field(&ev, "evt.rawarg.status", libc::SIGKILL); // killed by a signal, no core
     sensor.stop();
     assert_eq!(
         sensor.count_where(exit_of(exiter)),
@@ -210,7 +213,7 @@ fn burst_of_10000_execs_has_no_unaccounted_loss() {
                 .is_some_and(|p| children.contains(&p))
     });
     assert!(
-        exits.iter().all(|e| e["evt.arg.status"] == 0),
+        exits.iter().all(|e| e["evt.rawarg.status"] == 0),
         "a child exited non-zero"
     );
     let exit_pids: HashSet<i64> = exits.iter().map(|e| field_i64(e, "proc.pid")).collect();

@@ -1,73 +1,151 @@
-//! Which fields Lanner's sensor can ever fill, per event type. The ruleset uses it to settle
-//! checks at load time (`specialize`): a check on a field the sensor never has for an event
-//! type is false on every such event, so it costs nothing per event. The sensor's extraction
-//! is tested against this table (a field it fills must be claimed here), so a claim that is
-//! too narrow — which would silently drop alerts — fails the tests.
+//! Which fields Lanner's sensor can ever fill, per event type: one entry per event type, made
+//! of groups of fields. The ruleset uses it to settle checks at load time (`specialize`): a
+//! check on a field the sensor never has for an event type is false on every such event, so it
+//! costs nothing per event. The sensor's `--dump-events` shows exactly these fields for each
+//! event (the same table decides its keys), and its extraction is tested against it (a field
+//! it fills must be claimed here), so a claim that is too narrow — which would silently drop
+//! alerts — fails the tests.
+//!
+//! A new event type is one entry in [`TABLE`]: the groups it has, and a new group for fields
+//! only it fills.
 
-use crate::{evttype::EvtType, fields::Field};
+use crate::{
+    evttype::EvtType,
+    fields::Field::{self, *},
+};
 
-/// `fd.*` fields the sensor fills on connect (the socket's tuple); every other `fd.*` (files,
-/// DNS names) is never filled.
-const CONNECT_FD: &[&str] = &[
-    "fd.num",
-    "fd.name",
-    "fd.type",
-    "fd.typechar",
-    "fd.sockfamily",
-    "fd.l4proto",
-    "fd.connected",
-    "fd.name_changed",
-    "fd.cip",
-    "fd.sip",
-    "fd.lip",
-    "fd.rip",
-    "fd.cport",
-    "fd.sport",
-    "fd.lport",
-    "fd.rport",
+/// What every event of a thread has: the event's own description, the process, its thread and
+/// ancestors, the user, the container and the pod.
+#[rustfmt::skip]
+const COMMON: &[Field] = &[
+    EvtType, EvtArg, EvtRawarg, EvtArgs, EvtFailed, EvtTime, EvtTimeS, EvtTimeIso8601,
+    EvtDatetime, EvtDatetimeS, EvtRawtime, EvtDir, EvtSource, EvtHostname,
+    // False, not missing, on events that are no open (as Falco).
+    EvtIsOpenRead, EvtIsOpenWrite, EvtIsOpenExec,
+    ProcPid, ProcPpid, ProcVpid, ProcName, ProcExe, ProcExepath, ProcArgs, ProcCmdline,
+    ProcExeline, ProcCmdnargs, ProcCwd,
+    // The process table keeps the tty, so it is not exec-only.
+    ProcTty,
+    ProcVpgid, ProcSname, ProcIsVpgidLeader, ProcPname, ProcPexe, ProcPexepath, ProcPcmdline,
+    ProcAname, ProcAexe, ProcAexepath, ProcApid, ProcAcmdline, ProcDuration,
+    ThreadTid, ThreadVtid,
+    UserUid, UserName, UserLoginname, GroupGid, GroupName,
+    ContainerId, ContainerFullId, ContainerName, ContainerType, ContainerImage,
+    ContainerImageRepository, ContainerImageTag, ContainerPrivileged, ContainerStartTs,
+    ContainerDuration, ContainerMounts, ContainerMountSource, ContainerMountDest,
+    K8sNsName, K8sPodName, K8sPodUid, K8sPodId, K8sPodLabel, K8sPodLabels, K8sPodIp,
+    LannerPathTruncated,
 ];
 
-/// Fields only the exec record carries (`proc.tty` is not one: the process table keeps it).
-const EXEC_ONLY: &[&str] = &[
-    "proc.env",
-    "proc.sid",
-    "proc.pgid",
-    "proc.is_exe_upper_layer",
-    "proc.is_exe_from_memfd",
-    "thread.cap_effective",
-    "thread.cap_permitted",
-    "user.euid",
-    "user.loginuid",
+/// The return value of a syscall (a process exit has none).
+const RESULT: &[Field] = &[EvtRes, EvtRawres];
+
+/// What only the exec record carries: the new image's and the credentials' state at exec.
+#[rustfmt::skip]
+const EXEC: &[Field] = &[
+    ProcEnv, ProcSid, ProcPgid, ProcIsExeUpperLayer, ProcIsExeFromMemfd,
+    ThreadCapEffective, ThreadCapPermitted, UserEuid, UserLoginuid,
 ];
 
-/// Fields Lanner never fills: they belong to events it does not capture (file opens, I/O
-/// buffers) or to data it does not read (exe inode times, DNS names).
-const NEVER: &[&str] = &[
-    "evt.num",
-    "evt.buffer",
-    "proc.is_exe_writable",
-    "proc.exe_ino",
-    "proc.exe_ino.ctime",
-    "proc.exe_ino.mtime",
-    "proc.exe_ino.ctime_duration_proc_start",
-    "thread.cap_inheritable",
+/// The socket of a connect: its tuple, kind and state.
+#[rustfmt::skip]
+const SOCKET: &[Field] = &[
+    FdNum, FdName, FdType, FdTypechar, FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
+    FdCip, FdSip, FdLip, FdRip, FdCport, FdSport, FdLport, FdRport,
 ];
+
+/// The fields of each event type Lanner captures, as groups.
+#[rustfmt::skip]
+pub static TABLE: &[(EvtType, &[&[Field]])] = &[
+    (EvtType::Execve, &[COMMON, RESULT, EXEC]),
+    (EvtType::Execveat, &[COMMON, RESULT, EXEC]),
+    (EvtType::Mount, &[COMMON, RESULT]),
+    (EvtType::Umount2, &[COMMON, RESULT]),
+    (EvtType::Fsopen, &[COMMON, RESULT]),
+    (EvtType::Fsmount, &[COMMON, RESULT]),
+    (EvtType::MoveMount, &[COMMON, RESULT]),
+    (EvtType::OpenTree, &[COMMON, RESULT]),
+    (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Clone, &[COMMON, RESULT]),
+    (EvtType::Procexit, &[COMMON]),
+];
+
+/// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
+/// buffers) or to data it does not read (exe inode times, DNS names). Listed so that every
+/// field is placed somewhere (a test holds the table to it).
+#[rustfmt::skip]
+pub const NEVER: &[Field] = &[
+    EvtNum, EvtBuffer,
+    ProcIsExeWritable, ProcExeIno, ProcExeInoCtime, ProcExeInoMtime,
+    ProcExeInoCtimeDurationProcStart, ThreadCapInheritable,
+    FdNameraw, FdDirectory, FdFilename, FdCipName, FdSipName, FdLipName, FdRipName,
+];
+
+/// Filter-only fields the engine answers from others (`fd.ip` is `fd.cip` or `fd.sip`, …):
+/// never extracted themselves.
+#[rustfmt::skip]
+pub const DERIVED: &[Field] = &[FdIp, FdPort, FdNet, FdCnet, FdSnet, FdLnet, FdRnet];
+
+/// The groups of fields events of type `ty` have; none for a type Lanner does not capture.
+fn groups(ty: EvtType) -> &'static [&'static [Field]] {
+    TABLE
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .map_or(&[], |(_, groups)| groups)
+}
+
+/// The fields an event of type `ty` can have, each once, in the table's order.
+pub fn fields(ty: EvtType) -> impl Iterator<Item = Field> {
+    groups(ty).iter().flat_map(|g| g.iter().copied())
+}
 
 /// Can Lanner's sensor have a value for `field` on an event of type `ty`?
 pub fn lanner(ty: EvtType, field: Field) -> bool {
-    let name = crate::fields::def(field).name;
-    if NEVER.contains(&name) {
-        return false;
+    groups(ty).iter().any(|g| g.contains(&field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::FIELDS;
+
+    /// Every field is in exactly one group or list, so a new field cannot be forgotten (it
+    /// would be settled false on every event, and never shown).
+    #[test]
+    fn every_field_is_placed_once() {
+        let lists: [&[Field]; 6] = [COMMON, RESULT, EXEC, SOCKET, NEVER, DERIVED];
+        for d in FIELDS {
+            let n: usize = lists
+                .iter()
+                .map(|l| l.iter().filter(|f| **f == d.field).count())
+                .sum();
+            assert_eq!(n, 1, "{} is in {n} groups", d.name);
+        }
     }
-    if name.starts_with("fd.") {
-        return ty == EvtType::Connect && CONNECT_FD.contains(&name);
+
+    #[test]
+    fn every_captured_type_has_one_entry_without_repeats() {
+        for ty in EvtType::ALL {
+            let entries = TABLE.iter().filter(|(t, _)| *t == ty).count();
+            assert_eq!(entries, 1, "{} has {entries} entries", ty.name());
+            let all: Vec<Field> = fields(ty).collect();
+            let mut unique = all.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), all.len(), "{} repeats a field", ty.name());
+        }
     }
-    if EXEC_ONLY.contains(&name) {
-        return matches!(ty, EvtType::Execve | EvtType::Execveat);
-    }
-    match name {
-        // A process exit has no return value.
-        "evt.res" | "evt.rawres" => ty != EvtType::Procexit,
-        _ => true,
+
+    #[test]
+    fn what_each_kind_of_event_has() {
+        assert!(lanner(EvtType::Connect, FdSip));
+        assert!(!lanner(EvtType::Execve, FdSip));
+        assert!(lanner(EvtType::Execveat, ProcEnv));
+        assert!(!lanner(EvtType::Mount, ProcEnv));
+        assert!(lanner(EvtType::Clone, EvtRes));
+        assert!(!lanner(EvtType::Procexit, EvtRes));
+        assert!(!lanner(EvtType::Connect, FdNameraw));
+        assert!(!lanner(EvtType::Connect, FdIp));
+        assert!(lanner(EvtType::Procexit, EvtIsOpenRead));
     }
 }

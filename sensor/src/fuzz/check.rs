@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use lanner_rules::{
-    Diagnostic, Matching, Ruleset,
-    fields::{ArgKind, FIELDS, flag},
+    Diagnostic, EventSource, Field, FieldArg, Matching, Ruleset, availability,
+    fields::{self, ArgKind, FIELDS, flag},
 };
 use serde_json::Value as Json;
 
@@ -15,7 +15,10 @@ use crate::{
     enrich::Enriched,
     event::{Body, Event, Peer, Text},
     k8s::{PodMeta, meta::split_image},
-    output::alert::{self, AlertFormat},
+    output::{
+        alert::{self, AlertFormat},
+        dump,
+    },
     rules::{extract::EventView, files},
 };
 
@@ -108,6 +111,70 @@ pub fn evaluate(ruleset: &Ruleset, ev: &Enriched) -> usize {
         alert::write(&mut text, &a, &TEXT, None).expect("writing to memory");
     }
     fired.len()
+}
+
+/// Fields the dump leaves out although the event's type has them: other renderings of
+/// `evt.time`, an alias, `evt.args` (every parameter again), the deprecated `evt.dir`.
+const NOT_DUMPED: &[Field] = &[
+    Field::EvtTimeS,
+    Field::EvtTimeIso8601,
+    Field::EvtDatetime,
+    Field::EvtDatetimeS,
+    Field::EvtRawtime,
+    Field::K8sPodId,
+    Field::EvtArgs,
+    Field::EvtDir,
+];
+
+/// `--dump-events`'s line for `ev` says what the rules see: every key named after a field holds
+/// the extraction's value of that field (element N of an array its `[N]`; `evt.arg.NAME` and
+/// `evt.rawarg.NAME` the parameter's), every other key is Lanner's own (`lanner.*`), and every
+/// field the event's type can have is a key (`null` when missing), never omitted. Returns the
+/// line.
+pub fn dump_agrees(ev: &Enriched) -> Json {
+    let epoch_ns = samples::epoch_ns(&ev.event);
+    let view = EventView::new(ev, epoch_ns).with_hostname(&JSON.hostname);
+    let line = dump::event_json(&EventView::new(ev, epoch_ns).with_hostname(&JSON.hostname));
+    let ty = view.evt_type().name();
+    let obj = line.as_object().expect("the dump is a JSON object");
+    let rules = |f: Field, a: &FieldArg| view.extract(f, a).map_or(Json::Null, |v| v.to_json());
+    for (key, value) in obj {
+        let Ok((field, arg)) = fields::lookup(key, None) else {
+            assert!(
+                key.starts_with("lanner."),
+                "{ty}: {key} is no field: {line}"
+            );
+            continue;
+        };
+        match value {
+            Json::Array(items) if field.def().has(flag::ANY_ANCESTOR) => {
+                assert_eq!(items.len(), view.lineage_len(), "{ty}: {key}: {line}");
+                for (n, item) in items.iter().enumerate() {
+                    let want = rules(field, &FieldArg::Index(n as u32));
+                    assert_eq!(item, &want, "{ty}: {key}[{n}] in the dump: {line}");
+                }
+            }
+            _ => assert_eq!(
+                value,
+                &rules(field, &arg),
+                "{ty}: {key} in the dump: {line}"
+            ),
+        }
+    }
+    for field in availability::fields(view.evt_type()) {
+        let d = field.def();
+        let plain = d.arg == ArgKind::None || d.has(flag::OPTIONAL_ARG);
+        if plain && !d.has(flag::FILTER_ONLY) && !NOT_DUMPED.contains(&field) {
+            assert!(obj.contains_key(d.name), "{ty}: {} omitted: {line}", d.name);
+        }
+    }
+    for name in view.shown_params() {
+        assert!(
+            obj.contains_key(&format!("evt.arg.{name}")),
+            "{ty}: evt.arg.{name}"
+        );
+    }
+    line
 }
 
 /// A diagnostic as `lanner -V` prints it.

@@ -1,7 +1,5 @@
 //! Rendering events for the outside world.
 pub mod alert;
-pub mod context;
-pub mod json;
+pub mod dump;
 pub mod jsonw;
-pub mod names;
 pub mod writer;

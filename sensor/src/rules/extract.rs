@@ -1,20 +1,20 @@
 //! Falco's field values over an enriched event: what the rule engine compares and prints.
 //!
-//! Semantics are Falco's (falco-fields.md section 1). The `--dump-events` JSON
-//! (`output::json`, `output::context`) names the same values, and both must agree. A value the
-//! event does not carry is `None` (Falco's "missing"), never a made-up default: fields of
-//! events Lanner does not capture (`fd.*` of opens, `evt.buffer`, `proc.exe_ino.*`, ...) are
-//! always `None`.
+//! Semantics are Falco's (falco-fields.md section 1). This is the one definition of each
+//! field's value: the `--dump-events` JSON (`output::dump`) is a projection of it over the
+//! availability table (`lanner_rules::availability`), so the dump shows what the rules see. A
+//! value the event does not carry is `None` (Falco's "missing"), never a made-up default:
+//! fields of events Lanner does not capture (`fd.*` of opens, `evt.buffer`, `proc.exe_ino.*`,
+//! ...) are always `None`.
 //!
 //! Extraction runs for every check of every rule the event meets, so values are borrowed from
 //! the event where they exist; strings that must be built (joined arguments, capability names,
 //! labels, `fd.name`) are built once per event, on first use, and kept in the view.
 
-// Not called from the agent until the rule stage is wired in; the tests use all of it.
-
 mod args;
 mod net;
 mod pod;
+pub mod render;
 
 use std::{borrow::Cow, cell::OnceCell};
 
@@ -23,7 +23,6 @@ use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value, fields::Class};
 use crate::{
     enrich::{Ancestor, Enriched},
     event::{Body, Exec, Image},
-    output::{json, names},
 };
 
 /// One event as the rule engine sees it.
@@ -98,6 +97,12 @@ impl<'a> EventView<'a> {
 
     fn lineage(&self) -> &'a [Ancestor] {
         &self.ev.ctx.process.lineage
+    }
+
+    /// How many processes `proc.aname[N]` and its kin know: the process itself and its
+    /// known ancestors.
+    pub fn lineage_len(&self) -> usize {
+        self.lineage().len()
     }
 
     /// The process itself (index 0) or its Nth ancestor.
@@ -245,11 +250,11 @@ impl<'a> EventView<'a> {
             Field::ThreadVtid if task.tid == task.pid => int(self.vpid()?),
             Field::ThreadCapEffective => {
                 let mask = self.exec()?.cap_effective;
-                s(self.cap_effective.get_or_init(|| names::caps(mask)))
+                s(self.cap_effective.get_or_init(|| render::caps(mask)))
             }
             Field::ThreadCapPermitted => {
                 let mask = self.exec()?.cap_permitted;
-                s(self.cap_permitted.get_or_init(|| names::caps(mask)))
+                s(self.cap_permitted.get_or_init(|| render::caps(mask)))
             }
             Field::UserUid => uint(task.uid),
             Field::UserName => s(&user.name),
@@ -262,20 +267,16 @@ impl<'a> EventView<'a> {
         })
     }
 
+    // Out of line: the rules' hot checks are on proc.*, fd.* and container.* (evt.type is
+    // settled per event type at load), and inlined here it made every extraction dearer.
+    #[inline(never)]
     fn evt_field(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
         Some(match field {
-            Field::EvtType => s(json::evt_type(&self.ev.event)),
+            Field::EvtType => s(self.evt_type().name()),
             Field::EvtArg => return self.evt_arg(arg),
             Field::EvtRawarg => return self.evt_rawarg(arg),
             Field::EvtArgs => self.evt_args(),
-            Field::EvtRes => {
-                let r = self.ret()?;
-                if r >= 0 {
-                    s("SUCCESS")
-                } else {
-                    names::failed_with(r).map_or_else(|| owned(r.to_string()), s)
-                }
-            }
+            Field::EvtRes => Value::Str(render::res(self.ret()?)),
             Field::EvtRawres => int(self.ret()?),
             Field::EvtFailed => Value::Bool(self.ret().is_some_and(|r| r < 0)),
             // Time fields share the value; the formatter renders each its way.
@@ -300,7 +301,6 @@ impl<'a> EventView<'a> {
 impl EventView<'_> {
     fn lanner_field(&self, field: Field) -> Option<Value<'_>> {
         match field {
-            // The same answer as the event's JSON (`output::json`).
             Field::LannerPathTruncated => {
                 let process = self.lineage().first().map(|me| &*me.image);
                 Some(Value::Bool(self.ev.event.body.path_truncated(process)))

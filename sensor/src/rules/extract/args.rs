@@ -7,11 +7,8 @@ use std::borrow::Cow;
 
 use lanner_rules::{FieldArg, Value};
 
-use super::{EventView, int, loginuid, owned};
-use crate::{
-    event::{Body, Exec, ExecSyscall, MountOp, Text},
-    output::names,
-};
+use super::{EventView, int, loginuid, owned, render};
+use crate::event::{Body, Exec, ExecSyscall, MountOp, Text};
 
 /// One parameter: its raw number (for `evt.rawarg`) and/or its text (for `evt.arg`).
 enum Param<'s> {
@@ -74,34 +71,37 @@ const CONNECT: &[Option<&str>] = &[Some("res"), Some("tuple"), Some("fd"), Some(
 const CLONE: &[Option<&str>] = &[Some("res")];
 const PROCEXIT: &[Option<&str>] = &[Some("status")];
 
-/// Falco's exec flags (`PPM_EXE_*`) Lanner knows: the executable is in the overlay upper
-/// layer, or a memfd. `EXE_WRITABLE` and `EXE_LOWER_LAYER` are not captured.
-const EXE_UPPER_LAYER: i64 = 1 << 1;
-const EXE_FROM_MEMFD: i64 = 1 << 2;
-
-/// umount2(2) flags, named as Falco names them.
-const UMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FORCE"), (2, "DETACH"), (4, "EXPIRE"), (8, "NOFOLLOW")];
+/// Parameters of the exec events that restate the process after the exec (Falco's exit event
+/// carries them as a snapshot): `--dump-events` shows them once, as the `proc.*`, `thread.*`
+/// and `user.*` keys.
+#[rustfmt::skip]
+const EXEC_SNAPSHOT: &[&str] = &[
+    "exe", "args", "tid", "pid", "ptid", "cwd", "comm", "env", "tty", "loginuid",
+    "cap_permitted", "cap_effective", "pgid",
+];
 
 fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
-/// A result: the errno name when negative, else the number.
-fn res(ret: i64) -> Param<'static> {
-    let text = if ret < 0 {
-        names::failed_with(ret).map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
-    } else {
-        Cow::Owned(ret.to_string())
-    };
-    Param::Resolved(ret, text)
+/// A number Falco shows by name when it has one (`None`: the number itself).
+fn named(n: i64, name: Option<String>) -> Param<'static> {
+    match name {
+        Some(text) => Param::Resolved(n, Cow::Owned(text)),
+        None => Param::Num(n),
+    }
 }
 
-/// A directory fd: `AT_FDCWD` for -100, the number otherwise (Lanner does not know fd names).
+/// A result: the errno name when negative, else the number.
+fn res(ret: i64) -> Param<'static> {
+    Param::Resolved(ret, render::number_or_errno(ret))
+}
+
+/// A directory fd: `AT_FDCWD` for -100, the number otherwise.
 fn dirfd(fd: i32) -> Param<'static> {
-    if fd == -100 {
-        Param::Resolved(-100, b("AT_FDCWD"))
-    } else {
-        Param::Num(i64::from(fd))
+    match render::dirfd(fd) {
+        Some(name) => Param::Resolved(i64::from(fd), b(name)),
+        None => Param::Num(i64::from(fd)),
     }
 }
 
@@ -112,32 +112,13 @@ fn text(t: &Text) -> Option<Param<'_>> {
 
 fn exe_flags(e: &Exec) -> Param<'static> {
     let mut bits = 0;
-    let mut text: Vec<&str> = Vec::new();
     if e.upper_layer == Some(true) {
-        bits |= EXE_UPPER_LAYER;
-        text.push("EXE_UPPER_LAYER");
+        bits |= render::EXE_UPPER_LAYER;
     }
     if e.from_memfd {
-        bits |= EXE_FROM_MEMFD;
-        text.push("EXE_FROM_MEMFD");
+        bits |= render::EXE_FROM_MEMFD;
     }
-    // No flag: Falco shows the raw number.
-    if text.is_empty() {
-        return Param::Num(0);
-    }
-    Param::Resolved(bits, Cow::Owned(text.join("|")))
-}
-
-fn umount_flags(flags: u64) -> Param<'static> {
-    let set: Vec<&str> = UMOUNT_FLAGS
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if set.is_empty() || flags & !0xf != 0 {
-        return Param::Num(flags as i64);
-    }
-    Param::Resolved(flags as i64, Cow::Owned(set.join("|")))
+    named(bits, render::exe_flags(bits))
 }
 
 impl EventView<'_> {
@@ -157,6 +138,18 @@ impl EventView<'_> {
             Body::Fork(_) => CLONE,
             Body::Exit(_) => PROCEXIT,
         }
+    }
+
+    /// The parameters `--dump-events` shows as `evt.arg.NAME` (and `evt.rawarg.NAME`): every
+    /// one the event has but its result (`evt.res`, `evt.rawres`) and an exec's snapshot of
+    /// the process.
+    pub fn shown_params(&self) -> impl Iterator<Item = &'static str> {
+        let exec = matches!(self.ev.event.body, Body::Exec(_));
+        self.param_names()
+            .iter()
+            .flatten()
+            .copied()
+            .filter(move |n| *n != "res" && !(exec && EXEC_SNAPSHOT.contains(n)))
     }
 
     /// The parameter `evt.arg.NAME` / `evt.arg[N]` names, if this event has it.
@@ -203,13 +196,13 @@ impl EventView<'_> {
                         e.cap_permitted as i64,
                         b(self
                             .cap_permitted
-                            .get_or_init(|| names::caps(e.cap_permitted))),
+                            .get_or_init(|| render::caps(e.cap_permitted))),
                     ),
                     "cap_effective" => Param::Resolved(
                         e.cap_effective as i64,
                         b(self
                             .cap_effective
-                            .get_or_init(|| names::caps(e.cap_effective))),
+                            .get_or_init(|| render::caps(e.cap_effective))),
                     ),
                     "pgid" => Param::Num(i64::from(e.groups?.pgid)),
                     "filename" => Param::Text(b(e.filename.value.as_deref()?)),
@@ -223,10 +216,10 @@ impl EventView<'_> {
                 (MountOp::Mount, "dir") => text(&m.target)?,
                 (MountOp::Mount, "type") => text(&m.fstype)?,
                 (MountOp::Mount, "flags") => {
-                    Param::Resolved(m.flags as i64, Cow::Owned(names::mount_flags(m.flags)))
+                    Param::Resolved(m.flags as i64, Cow::Owned(render::mount_flags(m.flags)))
                 }
                 (MountOp::Umount2, "name") => text(&m.target)?,
-                (MountOp::Umount2, "flags") => umount_flags(m.flags),
+                (MountOp::Umount2, "flags") => named(m.flags as i64, render::umount_flags(m.flags)),
                 (MountOp::Fsopen, "fsname") => text(&m.fstype)?,
                 (MountOp::Fsmount, "fd") => dirfd(m.fd1),
                 (MountOp::Fsmount, "attr_flags") => Param::Num(m.flags2 as i64),

@@ -44,6 +44,7 @@ impl<'a> EventView<'a> {
         *self.ends.get_or_init(|| self.compute_ends())
     }
 
+    #[inline]
     fn compute_ends(&self) -> Option<Ends> {
         let c = self.connect()?;
         let Peer::Inet(ip, port) = c.peer else {

@@ -9,7 +9,8 @@ use super::{enriched, exec_body, get, in_container, mount_body};
 use crate::{
     enrich::{Enriched, PodContext},
     event::{Body, Exit, Image, MountOp, Text},
-    output::json::enriched_json,
+    output::dump::event_json,
+    rules::extract::EventView,
 };
 
 fn cut(v: &str) -> Text {
@@ -24,7 +25,11 @@ fn flag(e: &Enriched) -> bool {
     let Some(Value::Bool(b)) = get(e, "lanner.path_truncated") else {
         panic!("lanner.path_truncated is a bool on every event")
     };
-    assert_eq!(enriched_json(e, 0)["lanner.path_truncated"], b, "JSON");
+    assert_eq!(
+        event_json(&EventView::new(e, 0))["lanner.path_truncated"],
+        b,
+        "JSON"
+    );
     b
 }
 

@@ -1,15 +1,26 @@
-//! Falco's renderings of kernel numbers: errno names, capability names, mount flag names.
+//! Falco's renderings of kernel numbers, defined once for every field that shows them (and so
+//! for `--dump-events`, which shows the fields): return values (`evt.res`, a `res` parameter),
+//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`.
+
+use std::borrow::Cow;
 
 /// `evt.res`: `SUCCESS` for a non-negative return, else the errno name (or the number).
-pub fn res(ret: i64) -> String {
+pub fn res(ret: i64) -> Cow<'static, str> {
     if ret >= 0 {
-        return "SUCCESS".into();
+        return Cow::Borrowed("SUCCESS");
     }
-    failed_with(ret).map_or_else(|| ret.to_string(), str::to_string)
+    number_or_errno(ret)
+}
+
+/// A return value as a parameter shows it (`evt.arg.res`, a failed call's fd): the errno name
+/// when negative and known, else the number.
+pub fn number_or_errno(ret: i64) -> Cow<'static, str> {
+    let name = if ret < 0 { failed_with(ret) } else { None };
+    name.map_or_else(|| Cow::Owned(ret.to_string()), Cow::Borrowed)
 }
 
 /// The errno name of a failed call's (negative) return value, if it is a known errno.
-pub fn failed_with(ret: i64) -> Option<&'static str> {
+fn failed_with(ret: i64) -> Option<&'static str> {
     // A record may carry any value: negating i64::MIN overflows (the decode fuzz target found
     // it, through each of the three renderings of a result).
     ret.checked_neg().and_then(errno_name)
@@ -98,6 +109,48 @@ pub fn mount_flags(flags: u64) -> String {
     }
 }
 
+/// umount2(2) flags, named as Falco names them.
+const UMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FORCE"), (2, "DETACH"), (4, "EXPIRE"), (8, "NOFOLLOW")];
+
+/// umount2's `flags`: `|`-joined names; `None` (the number is shown) for no flag or an unknown
+/// bit.
+pub fn umount_flags(flags: u64) -> Option<String> {
+    let set: Vec<&str> = UMOUNT_FLAGS
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() || flags & !0xf != 0 {
+        return None;
+    }
+    Some(set.join("|"))
+}
+
+/// Falco's exec flags (`PPM_EXE_*`) Lanner knows: the executable is in the overlay upper
+/// layer, or a memfd. `EXE_WRITABLE` and `EXE_LOWER_LAYER` are not captured.
+pub const EXE_UPPER_LAYER: i64 = 1 << 1;
+pub const EXE_FROM_MEMFD: i64 = 1 << 2;
+const EXE_FLAGS: &[(i64, &str)] = &[
+    (EXE_UPPER_LAYER, "EXE_UPPER_LAYER"),
+    (EXE_FROM_MEMFD, "EXE_FROM_MEMFD"),
+];
+
+/// An exec's `flags`: `|`-joined names; `None` (Falco shows the number) for none.
+pub fn exe_flags(bits: i64) -> Option<String> {
+    let set: Vec<&str> = EXE_FLAGS
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    (!set.is_empty()).then(|| set.join("|"))
+}
+
+/// A directory fd's name when it has one: `AT_FDCWD` for -100 (Lanner does not know the
+/// names of other fds).
+pub fn dirfd(fd: i32) -> Option<&'static str> {
+    (fd == -100).then_some("AT_FDCWD")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +165,26 @@ mod tests {
         // Records carry any value (the fuzzer's decode target found this one): negating it
         // overflows, which only a build with overflow checks notices.
         assert_eq!(res(i64::MIN), i64::MIN.to_string());
+        assert_eq!(number_or_errno(3), "3");
+        assert_eq!(number_or_errno(-13), "EACCES");
+        assert_eq!(number_or_errno(-4000), "-4000");
+        assert_eq!(number_or_errno(i64::MIN), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn umount_exe_and_dirfd_names() {
+        assert_eq!(umount_flags(0), None);
+        assert_eq!(umount_flags(2).as_deref(), Some("DETACH"));
+        assert_eq!(umount_flags(3).as_deref(), Some("FORCE|DETACH"));
+        assert_eq!(umount_flags(0x12), None);
+        assert_eq!(exe_flags(0), None);
+        let both = EXE_UPPER_LAYER | EXE_FROM_MEMFD;
+        assert_eq!(
+            exe_flags(both).as_deref(),
+            Some("EXE_UPPER_LAYER|EXE_FROM_MEMFD")
+        );
+        assert_eq!(dirfd(-100), Some("AT_FDCWD"));
+        assert_eq!(dirfd(3), None);
     }
 
     #[test]
