@@ -9,7 +9,7 @@
 //! it is asserted too, so a wrong answer is a finding as well as a crash.
 
 pub(crate) mod check;
-mod quote;
+pub(crate) mod quote;
 pub mod samples;
 
 #[cfg(test)]

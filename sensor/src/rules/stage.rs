@@ -123,3 +123,7 @@ impl RulesStage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;
