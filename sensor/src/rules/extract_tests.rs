@@ -68,6 +68,7 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
             name: "root".into(),
             group: "root".into(),
             loginname: "alice".into(),
+            arg_name: None,
         }),
         container,
         pod,

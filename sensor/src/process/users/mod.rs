@@ -31,6 +31,8 @@ use crate::{
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";
+/// Falco: a user id parameter of -1 (setuid(-1), "no change") renders as this.
+pub const NONE: &str = "<NONE>";
 /// Tables older than this are re-read (a user added after the first read).
 const RELOAD_AFTER_NS: u64 = 5_000_000_000;
 /// How long a root found for a [`RootKey`] is trusted before `/proc` is asked again. Looking
@@ -54,6 +56,9 @@ pub struct UserContext {
     pub name: Arc<str>,
     pub group: Arc<str>,
     pub loginname: Arc<str>,
+    /// The name of the user id a parameter of the event names (setuid's `uid`), as Falco
+    /// renders it: `<NA>` when the tables do not have it, `<NONE>` for -1.
+    pub arg_name: Option<Arc<str>>,
 }
 
 /// Which root a process's user tables belong to: the container it runs in, or the host.
@@ -84,6 +89,8 @@ pub struct Query<'a> {
     pub gid: u32,
     /// The audit login uid; `None` or `u32::MAX` when unset.
     pub loginuid: Option<u32>,
+    /// A user id a parameter of the event names (setuid's `uid`), to be named too.
+    pub arg_uid: Option<u32>,
 }
 
 pub struct UserDb {
@@ -115,6 +122,7 @@ struct Last {
     uid: u32,
     gid: u32,
     loginuid: Option<u32>,
+    arg_uid: Option<u32>,
     /// When `resolve` would look at `/proc` again (event time).
     trusted_until_ns: u64,
     answer: Arc<UserContext>,
@@ -126,6 +134,7 @@ impl Last {
             && q.uid == self.uid
             && q.gid == self.gid
             && q.loginuid == self.loginuid
+            && q.arg_uid == self.arg_uid
             && q.now_ns < self.trusted_until_ns
     }
 }
@@ -137,6 +146,7 @@ struct Question {
     uid: u32,
     gid: u32,
     loginuid: Option<u32>,
+    arg_uid: Option<u32>,
 }
 
 /// Most answers kept.
@@ -157,6 +167,7 @@ impl UserDb {
                 name: na.clone(),
                 group: na.clone(),
                 loginname: na.clone(),
+                arg_name: None,
             }),
             na,
             last: None,
@@ -183,6 +194,7 @@ impl UserDb {
             uid: q.uid,
             gid: q.gid,
             loginuid: q.loginuid,
+            arg_uid: q.arg_uid,
         };
         let answer = match self.answers.get(&question) {
             Some(a) => a.clone(),
@@ -202,6 +214,7 @@ impl UserDb {
             uid: q.uid,
             gid: q.gid,
             loginuid: q.loginuid,
+            arg_uid: q.arg_uid,
             trusted_until_ns: checked_ns.saturating_add(RECHECK_NS),
             answer: answer.clone(),
         });
@@ -239,6 +252,10 @@ impl UserDb {
             name: name(users, q.uid),
             group: name(groups, q.gid),
             loginname,
+            arg_name: q.arg_uid.map(|uid| match uid {
+                u32::MAX => Arc::from(NONE),
+                uid => name(users, uid),
+            }),
         }
     }
 
@@ -354,6 +371,7 @@ mod tests {
             uid,
             gid,
             loginuid: None,
+            arg_uid: None,
         }
     }
 
