@@ -61,3 +61,7 @@ fn privilege(r: &PrivHead, op: PrivOp, text_buf: &[u8]) -> Result<Privilege, Dec
         call,
     })
 }
+
+#[cfg(test)]
+#[path = "privilege_tests.rs"]
+mod tests;

@@ -386,6 +386,29 @@ mod tests {
         assert_eq!((&*u.name, &*u.group), (NA, NA));
     }
 
+    /// A uid a parameter names (setuid's) is named in the same root as the process's own,
+    /// `<NA>` when the tables lack it, `<NONE>` for -1; an event without one has none, and
+    /// the last answer is not reused across a different parameter.
+    #[test]
+    fn a_parameters_uid_is_named_in_the_processes_root() {
+        let dir = lanner_tests::TempDir::new("users-arg");
+        root_of(&dir, 7, "app:x:1000:1000::/:\nnobody:x:65534:65534::/:\n");
+        let key = RootKey::Container("c".into());
+        let mut db = UserDb::new(dir.path(), Arc::default());
+        let with_arg = |arg_uid| Query {
+            arg_uid,
+            ..query(&key, 0, 1000, 1000)
+        };
+        let name = |db: &mut UserDb, arg| db.context(&with_arg(arg), || vec![7]).arg_name.clone();
+        assert_eq!(name(&mut db, Some(65534)).as_deref(), Some("nobody"));
+        assert_eq!(name(&mut db, Some(0)).as_deref(), Some("root"));
+        assert_eq!(name(&mut db, Some(4242)).as_deref(), Some(NA));
+        assert_eq!(name(&mut db, Some(u32::MAX)).as_deref(), Some(NONE));
+        assert_eq!(name(&mut db, None), None);
+        let u = db.context(&with_arg(Some(65534)), || vec![7]);
+        assert_eq!((&*u.name, u.arg_name.as_deref()), ("app", Some("nobody")));
+    }
+
     /// `<dir>/<pid>/root` with `passwd` as its /etc/passwd; the root.
     fn root_of(dir: &lanner_tests::TempDir, pid: u32, passwd: &str) -> PathBuf {
         let root = dir.path().join(format!("{pid}/root"));
