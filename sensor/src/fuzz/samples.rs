@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use lanner_common::{
     ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN,
     EXEC_UPPER_LAYER, EXEC_VPID_KNOWN, EventKind, ExecRecord, ExitRecord, ForkRecord, Header,
-    MountRecord, PRIV_HEAD_SIZE, PathField, PrivOp, PrivRecord, StrField, field_flags, priv_flags,
+    MountRecord, PathField, StrField, field_flags,
 };
 
 use crate::{
@@ -20,6 +20,8 @@ use crate::{
     k8s::{PodMeta, meta},
     reader::decode::{self as wire, Plain, bytes_of, zeroed},
 };
+
+mod privilege;
 
 /// The container the sample pod's container runs as (64 hex, as in its cgroup name).
 pub const CONTAINER_ID: &str = "3f2a9c0e5b7d41e8a6c2f90b1d3e5a7c9e0f2b4d6a8c0e1f3a5b7c9d0e2f4a6b";
@@ -245,31 +247,6 @@ fn sockaddr(family: u16, port: u16, addr: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A privilege call with its arguments (and module parameters), made by a task with every
-/// capability; only the module loaders send their string.
-fn privilege(
-    name: &'static str,
-    op: PrivOp,
-    ret: i64,
-    args: [u64; 4],
-    uargs: &str,
-) -> (&'static str, Vec<u8>) {
-    let mut r = zeroed::<PrivRecord>();
-    let cgroup = CONTAINER_CGROUP.as_str();
-    r.header = header(EventKind::Privilege, op as u32, 4500, "gdb", cgroup);
-    (r.ret, r.args) = (ret, args);
-    (r.cap_effective, r.cap_permitted) = (u64::MAX >> 23, u64::MAX >> 23);
-    r.priv_flags = priv_flags::CAPS_KNOWN;
-    r.head.text_f = put(&mut r.text, uargs.as_bytes());
-    let bytes = bytes_of(&*r);
-    let len = if op.has_text() {
-        bytes.len()
-    } else {
-        PRIV_HEAD_SIZE
-    };
-    (name, bytes[..len].to_vec())
-}
-
 fn small<T: Plain>(name: &'static str, r: &T) -> (&'static str, Vec<u8>) {
     (name, bytes_of(r).to_vec())
 }
@@ -384,40 +361,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
             &[&1u16.to_ne_bytes()[..], b"\0dbus-session-1"].concat(),
         ),
     ];
-    v.extend([
-        privilege("ptrace_attach", PrivOp::Ptrace, 0, [16, 4242, 0, 0], ""),
-        privilege("setuid_denied", PrivOp::Setuid, -1, [0, 0, 0, 0], ""),
-        privilege("setns_net", PrivOp::Setns, 0, [3, 0x4000_0000, 0, 0], ""),
-        privilege(
-            "unshare_user",
-            PrivOp::Unshare,
-            0,
-            [0x1002_0000, 0, 0, 0],
-            "",
-        ),
-        privilege(
-            "init_module",
-            PrivOp::InitModule,
-            -8,
-            [0, 4096, 1, 0],
-            "debug=1",
-        ),
-        privilege(
-            "finit_module_long",
-            PrivOp::FinitModule,
-            0,
-            [5, 1, 3, 0],
-            &long_arg,
-        ),
-        privilege("bpf_prog_load", PrivOp::Bpf, 7, [5, 0, 0, 0], ""),
-        privilege(
-            "userfaultfd",
-            PrivOp::Userfaultfd,
-            4,
-            [0x80801, 0, 0, 0],
-            "",
-        ),
-    ]);
+    v.extend(privilege::records(&long_arg));
     v.push(small(
         "fork",
         &ForkRecord {
