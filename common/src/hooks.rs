@@ -5,8 +5,8 @@
 //! attach them: a program cannot exist without its row, nor a row without its program.
 //!
 //! Adding a hook is adding a row; the handler column is kernel code (resolved in the kernel
-//! crate's `main.rs`, where `exec`, `mount`, `net` and `process` are its `probes::*` modules)
-//! and is left out of [`HOOKS`].
+//! crate's `main.rs`, where `exec`, `mount`, `net`, `privilege` and `process` are its
+//! `probes::*` modules) and is left out of [`HOOKS`].
 
 /// How a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +108,45 @@ macro_rules! hook_table {
                 net::enter;
             sys_exit_connect: tracepoint "syscalls", Connect, required, feeds[connect],
                 net::exit;
+
+            // Processes and privilege: arguments and capabilities at entry, the record at exit.
+            sys_enter_ptrace: tracepoint "syscalls", Privilege, required, feeds[ptrace],
+                |c| privilege::enter(c, PrivOp::Ptrace);
+            sys_exit_ptrace: tracepoint "syscalls", Privilege, required, feeds[ptrace],
+                privilege::exit;
+            sys_enter_setuid: tracepoint "syscalls", Privilege, required, feeds[setuid],
+                |c| privilege::enter(c, PrivOp::Setuid);
+            sys_exit_setuid: tracepoint "syscalls", Privilege, required, feeds[setuid],
+                privilege::exit;
+            sys_enter_setns: tracepoint "syscalls", Privilege, required, feeds[setns],
+                |c| privilege::enter(c, PrivOp::Setns);
+            sys_exit_setns: tracepoint "syscalls", Privilege, required, feeds[setns],
+                privilege::exit;
+            sys_enter_unshare: tracepoint "syscalls", Privilege, required, feeds[unshare],
+                |c| privilege::enter(c, PrivOp::Unshare);
+            sys_exit_unshare: tracepoint "syscalls", Privilege, required, feeds[unshare],
+                privilege::exit;
+            sys_enter_init_module: tracepoint "syscalls", Privilege,
+                optional("kernel module support, CONFIG_MODULES"), feeds[init_module],
+                |c| privilege::enter(c, PrivOp::InitModule);
+            sys_exit_init_module: tracepoint "syscalls", Privilege,
+                optional("kernel module support, CONFIG_MODULES"), feeds[init_module],
+                privilege::exit;
+            sys_enter_finit_module: tracepoint "syscalls", Privilege,
+                optional("kernel module support, CONFIG_MODULES"), feeds[finit_module],
+                |c| privilege::enter(c, PrivOp::FinitModule);
+            sys_exit_finit_module: tracepoint "syscalls", Privilege,
+                optional("kernel module support, CONFIG_MODULES"), feeds[finit_module],
+                privilege::exit;
+            sys_enter_bpf: tracepoint "syscalls", Privilege, required, feeds[bpf],
+                |c| privilege::enter(c, PrivOp::Bpf);
+            sys_exit_bpf: tracepoint "syscalls", Privilege, required, feeds[bpf],
+                privilege::exit;
+            sys_enter_userfaultfd: tracepoint "syscalls", Privilege,
+                optional("CONFIG_USERFAULTFD"), feeds[userfaultfd],
+                |c| privilege::enter(c, PrivOp::Userfaultfd);
+            sys_exit_userfaultfd: tracepoint "syscalls", Privilege,
+                optional("CONFIG_USERFAULTFD"), feeds[userfaultfd], privilege::exit;
 
             // The process table: every new task and every exit, whatever syscall made it.
             sched_process_fork: btf "sched", Fork, required, state, process::fork;

@@ -9,6 +9,11 @@
 #![no_std]
 
 pub mod hooks;
+pub mod privilege;
+
+pub use privilege::{
+    PRIV_HEAD_SIZE, PRIV_RECORD_SIZE, PRIV_TEXT_LEN, PrivHead, PrivOp, PrivRecord, priv_flags,
+};
 
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
 #[repr(u32)]
@@ -19,10 +24,12 @@ pub enum EventKind {
     Connect = 3,
     Fork = 4,
     Exit = 5,
+    /// ptrace, setuid, setns, unshare, init_module, finit_module, bpf, userfaultfd.
+    Privilege = 6,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 5;
+pub const KIND_COUNT: usize = 6;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -31,6 +38,7 @@ impl EventKind {
         EventKind::Connect,
         EventKind::Fork,
         EventKind::Exit,
+        EventKind::Privilege,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -48,6 +56,7 @@ impl EventKind {
             EventKind::Connect => "connect",
             EventKind::Fork => "fork",
             EventKind::Exit => "exit",
+            EventKind::Privilege => "privilege",
         }
     }
 }

@@ -4,7 +4,9 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
 };
-use lanner_common::{ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord};
+use lanner_common::{
+    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, PrivRecord,
+};
 
 /// The one ring buffer every record goes through. Size is set by the loader.
 #[map]
@@ -27,6 +29,8 @@ pub static WALK: PerCpuArray<crate::kernel::WalkState> = PerCpuArray::with_max_e
 pub static MOUNT_SCRATCH: PerCpuArray<MountRecord> = PerCpuArray::with_max_entries(1, 0);
 #[map]
 pub static CONNECT_SCRATCH: PerCpuArray<ConnectRecord> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+pub static PRIV_SCRATCH: PerCpuArray<PrivRecord> = PerCpuArray::with_max_entries(1, 0);
 
 /// What `sys_enter_execve(at)` saw, keyed by tid: read again at exit when the exec failed
 /// (then the old memory is intact), and by `sched_process_exec` to know which syscall it was.
@@ -57,6 +61,10 @@ pub static EXEC_STASH: HashMap<u32, ExecStash> = HashMap::with_max_entries(8192,
 pub static MOUNT_STASH: HashMap<u32, MountRecord> = HashMap::with_max_entries(256, 0);
 #[map]
 pub static CONNECT_STASH: HashMap<u32, ConnectRecord> = HashMap::with_max_entries(4096, 0);
+/// Privilege records (ptrace, setuid, ...; 896 bytes): none of these syscalls waits long, so
+/// 1,024 in flight at once is far more than a node makes, and keeps the map at 0.9 MB.
+#[map]
+pub static PRIV_STASH: HashMap<u32, PrivRecord> = HashMap::with_max_entries(1024, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

@@ -4,6 +4,10 @@ use std::{net::IpAddr, sync::Arc};
 
 use lanner_rules::EvtType;
 
+mod privilege;
+
+pub use privilege::{Caps, PrivCall, Privilege};
+
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
@@ -34,6 +38,7 @@ pub enum Body {
     Connect(Connect),
     Fork(Fork),
     Exit(Exit),
+    Privilege(Privilege),
 }
 
 impl Body {
@@ -56,6 +61,28 @@ impl Body {
             Body::Connect(_) => EvtType::Connect,
             Body::Fork(_) => EvtType::Clone,
             Body::Exit(_) => EvtType::Procexit,
+            Body::Privilege(p) => match p.call {
+                PrivCall::Ptrace { .. } => EvtType::Ptrace,
+                PrivCall::Setuid { .. } => EvtType::Setuid,
+                PrivCall::Setns { .. } => EvtType::Setns,
+                PrivCall::Unshare { .. } => EvtType::Unshare,
+                PrivCall::InitModule { .. } => EvtType::InitModule,
+                PrivCall::FinitModule { .. } => EvtType::FinitModule,
+                PrivCall::Bpf { .. } => EvtType::Bpf,
+                PrivCall::Userfaultfd { .. } => EvtType::Userfaultfd,
+            },
+        }
+    }
+
+    /// A user id one of the event's parameters names (setuid's `uid`), which its context
+    /// names too (Falco renders such a parameter as the user's name).
+    pub fn arg_uid(&self) -> Option<u32> {
+        match self {
+            Body::Privilege(p) => match p.call {
+                PrivCall::Setuid { uid } => Some(uid),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -69,7 +96,9 @@ impl Body {
             Body::Mount(m) => CutPaths::default()
                 .with(EventPath::MountSource, m.source.truncated)
                 .with(EventPath::MountTarget, m.target.truncated),
-            Body::Connect(_) | Body::Fork(_) | Body::Exit(_) => CutPaths::default(),
+            Body::Connect(_) | Body::Fork(_) | Body::Exit(_) | Body::Privilege(_) => {
+                CutPaths::default()
+            }
         }
     }
 
@@ -404,6 +433,7 @@ impl Event {
             Body::Connect(_) => K::Connect,
             Body::Fork(_) => K::Fork,
             Body::Exit(_) => K::Exit,
+            Body::Privilege(_) => K::Privilege,
         }
     }
 }

@@ -34,6 +34,8 @@
 //!   sinks' counters, a sensor's metrics and RSS; not re-exported: `use lanner_tests::sinks::*;`);
 //! - [`tcp`]: raw TCP clients from chosen loopback addresses, for the endpoint's limits (not
 //!   re-exported: `use lanner_tests::tcp::*;`);
+//! - [`privilege`]: ptrace, setuid, setns, unshare, bpf, userfaultfd and module loads made
+//!   for real, a child to trace (not re-exported: `use lanner_tests::privilege::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -51,6 +53,7 @@ pub mod kubeapi;
 pub mod monitoring;
 pub mod mounts;
 pub mod official;
+pub mod privilege;
 pub mod prometheus;
 pub mod receivers;
 pub mod rootfs;

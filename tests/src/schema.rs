@@ -20,6 +20,9 @@ const CONNECT_KEYS: &[&str] = &[
     "fd.name",
 ];
 const CONNECT_IP_KEYS: &[&str] = &["fd.cip", "fd.cport", "fd.sip", "fd.sport"];
+/// Every privilege call: the capabilities it was made with.
+const CAPS_KEYS: &[&str] = &["thread.cap_effective", "thread.cap_permitted"];
+const MODULE_KEYS: &[&str] = &["evt.arg.uargs", "lanner.uargs_truncated"];
 
 fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
     let k: Vec<&str> = match evt_type {
@@ -69,6 +72,55 @@ fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
         "connect" => CONNECT_KEYS.to_vec(),
         "clone" => vec!["lanner.child_pid", "lanner.child_tid", "lanner.is_thread"],
         "procexit" => vec!["evt.arg.status", "evt.rawarg.status"],
+        "ptrace" => [
+            &[
+                "evt.arg.request",
+                "evt.rawarg.request",
+                "evt.arg.pid",
+                "evt.rawarg.pid",
+            ],
+            CAPS_KEYS,
+        ]
+        .concat(),
+        "setuid" => [&["evt.arg.uid", "evt.rawarg.uid"], CAPS_KEYS].concat(),
+        "setns" => [
+            &[
+                "evt.arg.fd",
+                "evt.rawarg.fd",
+                "evt.arg.nstype",
+                "evt.rawarg.nstype",
+            ],
+            CAPS_KEYS,
+        ]
+        .concat(),
+        "unshare" | "userfaultfd" => [&["evt.arg.flags", "evt.rawarg.flags"], CAPS_KEYS].concat(),
+        "bpf" => [
+            &[
+                "evt.arg.fd",
+                "evt.rawarg.fd",
+                "evt.arg.cmd",
+                "evt.rawarg.cmd",
+            ],
+            CAPS_KEYS,
+        ]
+        .concat(),
+        "init_module" => [
+            &["evt.arg.length", "evt.rawarg.length"],
+            MODULE_KEYS,
+            CAPS_KEYS,
+        ]
+        .concat(),
+        "finit_module" => [
+            &[
+                "evt.arg.fd",
+                "evt.rawarg.fd",
+                "evt.arg.flags",
+                "evt.rawarg.flags",
+            ],
+            MODULE_KEYS,
+            CAPS_KEYS,
+        ]
+        .concat(),
         _ => return None,
     };
     Some(k)

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// Event kinds of the counters object.
-pub const KINDS: [&str; 5] = ["exec", "mount", "connect", "fork", "exit"];
+pub const KINDS: [&str; 6] = ["exec", "mount", "connect", "fork", "exit", "privilege"];
 
 /// Paths counted in `paths_truncated`.
 pub const PATHS: [&str; 5] = [
@@ -75,8 +75,9 @@ mod tests {
     fn stats_json() -> Value {
         let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0, "dropped": 5});
         json!({
-            "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0},
-            "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost},
+            "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0, "privilege": 0},
+            "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost,
+                     "privilege": lost},
             "user_lost": {"decode_error": 3},
             "paths_truncated": {"exepath": 1, "cwd": 0, "exec_filename": 0, "mount_source": 0,
                                 "mount_target": 0},

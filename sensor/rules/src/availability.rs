@@ -43,9 +43,12 @@ const RESULT: &[Field] = &[EvtRes, EvtRawres];
 /// What only the exec record carries: the new image's and the credentials' state at exec.
 #[rustfmt::skip]
 const EXEC: &[Field] = &[
-    ProcEnv, ProcSid, ProcPgid, ProcIsExeUpperLayer, ProcIsExeFromMemfd,
-    ThreadCapEffective, ThreadCapPermitted, UserEuid, UserLoginuid,
+    ProcEnv, ProcSid, ProcPgid, ProcIsExeUpperLayer, ProcIsExeFromMemfd, UserEuid, UserLoginuid,
 ];
+
+/// The task's capabilities, read by the records that carry them: an exec's (after it), and a
+/// privilege call's (when it was made).
+const CAPS: &[Field] = &[ThreadCapEffective, ThreadCapPermitted];
 
 /// The socket of a connect: its tuple, kind and state.
 #[rustfmt::skip]
@@ -57,8 +60,8 @@ const SOCKET: &[Field] = &[
 /// The fields of each event type Lanner captures, as groups.
 #[rustfmt::skip]
 pub static TABLE: &[(EvtType, &[&[Field]])] = &[
-    (EvtType::Execve, &[COMMON, RESULT, EXEC]),
-    (EvtType::Execveat, &[COMMON, RESULT, EXEC]),
+    (EvtType::Execve, &[COMMON, RESULT, EXEC, CAPS]),
+    (EvtType::Execveat, &[COMMON, RESULT, EXEC, CAPS]),
     (EvtType::Mount, &[COMMON, RESULT]),
     (EvtType::Umount2, &[COMMON, RESULT]),
     (EvtType::Fsopen, &[COMMON, RESULT]),
@@ -68,6 +71,14 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
+    (EvtType::Ptrace, &[COMMON, RESULT, CAPS]),
+    (EvtType::Setuid, &[COMMON, RESULT, CAPS]),
+    (EvtType::Setns, &[COMMON, RESULT, CAPS]),
+    (EvtType::Unshare, &[COMMON, RESULT, CAPS]),
+    (EvtType::InitModule, &[COMMON, RESULT, CAPS]),
+    (EvtType::FinitModule, &[COMMON, RESULT, CAPS]),
+    (EvtType::Bpf, &[COMMON, RESULT, CAPS]),
+    (EvtType::Userfaultfd, &[COMMON, RESULT, CAPS]),
 ];
 
 /// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
@@ -113,7 +124,7 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 6] = [COMMON, RESULT, EXEC, SOCKET, NEVER, DERIVED];
+        let lists: [&[Field]; 7] = [COMMON, RESULT, EXEC, CAPS, SOCKET, NEVER, DERIVED];
         for d in FIELDS {
             let n: usize = lists
                 .iter()
@@ -147,5 +158,10 @@ mod tests {
         assert!(!lanner(EvtType::Connect, FdNameraw));
         assert!(!lanner(EvtType::Connect, FdIp));
         assert!(lanner(EvtType::Procexit, EvtIsOpenRead));
+        assert!(lanner(EvtType::InitModule, ThreadCapEffective));
+        assert!(lanner(EvtType::Unshare, ThreadCapPermitted));
+        assert!(lanner(EvtType::Execve, ThreadCapPermitted));
+        assert!(!lanner(EvtType::Ptrace, ProcEnv));
+        assert!(!lanner(EvtType::Mount, ThreadCapEffective));
     }
 }

@@ -59,6 +59,14 @@ evt_types! {
     /// `sched_process_fork`, named `clone`).
     Clone = "clone" | "clone3" | "fork" | "vfork";
     Procexit = "procexit";
+    Ptrace = "ptrace";
+    Setuid = "setuid";
+    Setns = "setns";
+    Unshare = "unshare";
+    InitModule = "init_module";
+    FinitModule = "finit_module";
+    Bpf = "bpf";
+    Userfaultfd = "userfaultfd";
 }
 
 /// Room for every type issue 16 plans to capture (about 70) and more.

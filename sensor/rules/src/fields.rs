@@ -251,6 +251,9 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     "arg3",
     "op",
     "operation",
+    // init_module and finit_module (the module's parameters, the image).
+    "uargs",
+    "img",
 ];
 
 /// Why a field reference did not resolve.

@@ -226,6 +226,7 @@ impl Enricher {
             uid: t.uid,
             gid: t.gid,
             loginuid,
+            arg_uid: ev.body.arg_uid(),
         };
         let (anchors, proc_root) = (&mut self.anchors, &self.proc_root);
         let pids = || match container.full_id() {

@@ -228,6 +228,11 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 check("unix path", p);
             }
         }
+        Body::Privilege(p) => {
+            if let Some(uargs) = p.uargs() {
+                text("uargs", uargs);
+            }
+        }
         Body::Fork(_) | Body::Exit(_) => {}
     }
 }

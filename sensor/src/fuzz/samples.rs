@@ -21,6 +21,8 @@ use crate::{
     reader::decode::{self as wire, Plain, bytes_of, zeroed},
 };
 
+mod privilege;
+
 /// The container the sample pod's container runs as (64 hex, as in its cgroup name).
 pub const CONTAINER_ID: &str = "3f2a9c0e5b7d41e8a6c2f90b1d3e5a7c9e0f2b4d6a8c0e1f3a5b7c9d0e2f4a6b";
 
@@ -359,6 +361,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
             &[&1u16.to_ne_bytes()[..], b"\0dbus-session-1"].concat(),
         ),
     ];
+    v.extend(privilege::records(&long_arg));
     v.push(small(
         "fork",
         &ForkRecord {
@@ -457,6 +460,7 @@ pub fn enrich(event: Event, pod: Option<Arc<PodMeta>>) -> Enriched {
                 name: "root".into(),
                 group: "root".into(),
                 loginname: "alice".into(),
+                arg_name: None,
             }),
             container,
             pod,

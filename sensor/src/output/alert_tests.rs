@@ -135,6 +135,7 @@ fn enriched(uid: u32, user: &str, body: Body, lineage: Vec<Ancestor>, pod: PodCo
                 name: user.into(),
                 group: user.into(),
                 loginname: "<NA>".into(),
+                arg_name: None,
             }),
             container: match pod {
                 PodContext::Host => ContainerRef::Host,

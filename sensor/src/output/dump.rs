@@ -135,6 +135,11 @@ fn lanner_keys(m: &mut Map<String, Json>, e: &Enriched) {
             m.insert("lanner.child_tid".into(), json!(f.child_tid));
             m.insert("lanner.is_thread".into(), json!(f.child_pid == t.pid));
         }
+        Body::Privilege(p) => {
+            if let Some(uargs) = p.uargs() {
+                m.insert("lanner.uargs_truncated".into(), json!(uargs.truncated));
+            }
+        }
         // Every other event is all Falco fields.
         _ => {}
     }

@@ -13,8 +13,8 @@ use std::{
 use lanner_common::{
     CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
     EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
-    EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, StrField,
-    field_flags,
+    EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, PrivHead,
+    PrivRecord, StrField, field_flags,
 };
 
 use super::path::{user_path, walked};
@@ -58,6 +58,8 @@ unsafe impl Plain for MountRecord {}
 unsafe impl Plain for ConnectRecord {}
 unsafe impl Plain for ForkRecord {}
 unsafe impl Plain for ExitRecord {}
+unsafe impl Plain for PrivHead {}
+unsafe impl Plain for PrivRecord {}
 
 /// An all-zero `T` (a valid one: `T` is Plain), on the heap: an exec record is 15 KiB.
 /// The other direction of this module, for code that makes records (the fuzz samples).
@@ -74,7 +76,7 @@ pub(crate) fn bytes_of<T: Plain>(v: &T) -> &[u8] {
 
 /// A record as a `T`: in place when the bytes hold a whole, aligned `T` (ring-buffer records
 /// are 8-byte aligned, so the common case copies nothing), else a zero-extended copy.
-enum Rec<'a, T> {
+pub(super) enum Rec<'a, T> {
     InPlace(&'a T),
     Copied(Box<T>),
 }
@@ -91,7 +93,7 @@ impl<T> std::ops::Deref for Rec<'_, T> {
 
 /// Read a `T` from the start of `bytes`; shorter input (down to `min`) is zero-extended, which
 /// is how an exec record sent without its trailing env block is read.
-fn read<'a, T: Plain>(
+pub(super) fn read<'a, T: Plain>(
     bytes: &'a [u8],
     min: usize,
     what: &'static str,
@@ -249,6 +251,7 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
                 exit_code: r.exit_code,
             })
         }
+        EventKind::Privilege => Body::Privilege(super::privilege::decode(header.variant, bytes)?),
     };
     Ok(Event {
         boot_ns: header.ktime_ns,

@@ -4,6 +4,7 @@
 
 pub mod decode;
 mod path;
+mod privilege;
 pub mod record;
 
 use std::sync::Arc;

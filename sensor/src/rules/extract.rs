@@ -14,6 +14,7 @@
 mod args;
 mod net;
 mod pod;
+mod privilege;
 pub mod render;
 
 use std::{borrow::Cow, cell::OnceCell};
@@ -22,7 +23,7 @@ use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value, fields::Class};
 
 use crate::{
     enrich::{Ancestor, Enriched},
-    event::{Body, Exec, Image},
+    event::{Body, Caps, Exec, Image},
 };
 
 /// One event as the rule engine sees it.
@@ -148,6 +149,20 @@ impl<'a> EventView<'a> {
             Body::Connect(c) => Some(c.ret),
             Body::Fork(f) => Some(i64::from(f.child_tid)),
             Body::Exit(_) => None,
+            Body::Privilege(p) => Some(p.ret),
+        }
+    }
+
+    /// The capabilities the event's record carries: an exec's, or those a privilege call was
+    /// made with. Other events have none (the process table does not keep them).
+    fn caps(&self) -> Option<Caps> {
+        match &self.ev.event.body {
+            Body::Exec(e) => Some(Caps {
+                effective: e.cap_effective,
+                permitted: e.cap_permitted,
+            }),
+            Body::Privilege(p) => p.caps,
+            _ => None,
         }
     }
 
@@ -249,11 +264,11 @@ impl<'a> EventView<'a> {
             // the process's.
             Field::ThreadVtid if task.tid == task.pid => int(self.vpid()?),
             Field::ThreadCapEffective => {
-                let mask = self.exec()?.cap_effective;
+                let mask = self.caps()?.effective;
                 s(self.cap_effective.get_or_init(|| render::caps(mask)))
             }
             Field::ThreadCapPermitted => {
-                let mask = self.exec()?.cap_permitted;
+                let mask = self.caps()?.permitted;
                 s(self.cap_permitted.get_or_init(|| render::caps(mask)))
             }
             Field::UserUid => uint(task.uid),

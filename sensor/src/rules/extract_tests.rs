@@ -19,6 +19,7 @@ mod available;
 mod net;
 mod paths;
 mod pod;
+mod privilege;
 
 const EPOCH: u64 = 1_685_022_245_478_445_995;
 const ID: &str = "ee97d9c4186f0123456789abcdef0123456789abcdef0123456789abcdef0123";
@@ -68,6 +69,7 @@ fn context(container: ContainerRef, pod: PodContext) -> Context {
             name: "root".into(),
             group: "root".into(),
             loginname: "alice".into(),
+            arg_name: None,
         }),
         container,
         pod,

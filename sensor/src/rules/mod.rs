@@ -10,3 +10,5 @@ pub mod stage;
 
 #[cfg(test)]
 mod extract_tests;
+#[cfg(test)]
+mod official_privilege_tests;

@@ -31,6 +31,8 @@ use crate::{
 
 /// Falco: unknown ids render as this literal (it compares equal to "<NA>" in rules).
 pub const NA: &str = "<NA>";
+/// Falco: a user id parameter of -1 (setuid(-1), "no change") renders as this.
+pub const NONE: &str = "<NONE>";
 /// Tables older than this are re-read (a user added after the first read).
 const RELOAD_AFTER_NS: u64 = 5_000_000_000;
 /// How long a root found for a [`RootKey`] is trusted before `/proc` is asked again. Looking
@@ -54,6 +56,9 @@ pub struct UserContext {
     pub name: Arc<str>,
     pub group: Arc<str>,
     pub loginname: Arc<str>,
+    /// The name of the user id a parameter of the event names (setuid's `uid`), as Falco
+    /// renders it: `<NA>` when the tables do not have it, `<NONE>` for -1.
+    pub arg_name: Option<Arc<str>>,
 }
 
 /// Which root a process's user tables belong to: the container it runs in, or the host.
@@ -84,6 +89,8 @@ pub struct Query<'a> {
     pub gid: u32,
     /// The audit login uid; `None` or `u32::MAX` when unset.
     pub loginuid: Option<u32>,
+    /// A user id a parameter of the event names (setuid's `uid`), to be named too.
+    pub arg_uid: Option<u32>,
 }
 
 pub struct UserDb {
@@ -115,6 +122,7 @@ struct Last {
     uid: u32,
     gid: u32,
     loginuid: Option<u32>,
+    arg_uid: Option<u32>,
     /// When `resolve` would look at `/proc` again (event time).
     trusted_until_ns: u64,
     answer: Arc<UserContext>,
@@ -126,6 +134,7 @@ impl Last {
             && q.uid == self.uid
             && q.gid == self.gid
             && q.loginuid == self.loginuid
+            && q.arg_uid == self.arg_uid
             && q.now_ns < self.trusted_until_ns
     }
 }
@@ -137,6 +146,7 @@ struct Question {
     uid: u32,
     gid: u32,
     loginuid: Option<u32>,
+    arg_uid: Option<u32>,
 }
 
 /// Most answers kept.
@@ -157,6 +167,7 @@ impl UserDb {
                 name: na.clone(),
                 group: na.clone(),
                 loginname: na.clone(),
+                arg_name: None,
             }),
             na,
             last: None,
@@ -183,6 +194,7 @@ impl UserDb {
             uid: q.uid,
             gid: q.gid,
             loginuid: q.loginuid,
+            arg_uid: q.arg_uid,
         };
         let answer = match self.answers.get(&question) {
             Some(a) => a.clone(),
@@ -202,6 +214,7 @@ impl UserDb {
             uid: q.uid,
             gid: q.gid,
             loginuid: q.loginuid,
+            arg_uid: q.arg_uid,
             trusted_until_ns: checked_ns.saturating_add(RECHECK_NS),
             answer: answer.clone(),
         });
@@ -239,6 +252,10 @@ impl UserDb {
             name: name(users, q.uid),
             group: name(groups, q.gid),
             loginname,
+            arg_name: q.arg_uid.map(|uid| match uid {
+                u32::MAX => Arc::from(NONE),
+                uid => name(users, uid),
+            }),
         }
     }
 
@@ -342,143 +359,4 @@ impl UserDb {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::{fs, path::PathBuf};
-
-    fn query(key: &RootKey, now_ns: u64, uid: u32, gid: u32) -> Query<'_> {
-        Query {
-            key,
-            now_ns,
-            exec: false,
-            uid,
-            gid,
-            loginuid: None,
-        }
-    }
-
-    #[test]
-    fn host_names_resolve_and_unknown_ids_are_na() {
-        let mut db = UserDb::new(Path::new("/proc"), Arc::default());
-        let me = std::process::id();
-        let u = db.context(&query(&RootKey::Host, 0, 0, 0), || vec![me]);
-        assert_eq!((&*u.name, &*u.group, &*u.loginname), ("root", "root", NA));
-        let big = 4_000_000_000;
-        let u = db.context(&query(&RootKey::Host, 1, big, big), || vec![me]);
-        assert_eq!((&*u.name, &*u.group), (NA, NA));
-    }
-
-    /// `<dir>/<pid>/root` with `passwd` as its /etc/passwd; the root.
-    fn root_of(dir: &lanner_tests::TempDir, pid: u32, passwd: &str) -> PathBuf {
-        let root = dir.path().join(format!("{pid}/root"));
-        fs::create_dir_all(root.join("etc")).unwrap();
-        fs::write(root.join("etc/passwd"), passwd).unwrap();
-        root
-    }
-
-    /// The cache answers without `/proc` until it is due or the event is an exec.
-    #[test]
-    fn roots_are_cached_until_due_or_exec() {
-        let dir = lanner_tests::TempDir::new("users");
-        root_of(&dir, 7, "app:x:1000:1000::/:\n");
-        let key = RootKey::Container("c".into());
-        let mut db = UserDb::new(dir.path(), Arc::default());
-        let asked = std::cell::Cell::new(0);
-        let pids = || {
-            asked.set(asked.get() + 1);
-            vec![7]
-        };
-        assert_eq!(&*db.context(&query(&key, 0, 1000, 0), pids).name, "app");
-        assert_eq!(
-            &*db.context(&query(&key, RECHECK_NS - 1, 1000, 0), pids).name,
-            "app"
-        );
-        assert_eq!(asked.get(), 1, "a fresh root is not looked up again");
-        let exec = Query {
-            exec: true,
-            ..query(&key, RECHECK_NS - 1, 1000, 0)
-        };
-        db.context(&exec, pids);
-        assert_eq!(asked.get(), 2, "an exec looks again");
-        // The process is gone: the last root still answers, and is asked about once per
-        // recheck period, not per event.
-        fs::remove_dir_all(dir.path().join("7")).unwrap();
-        let late = 3 * RECHECK_NS;
-        assert_eq!(&*db.context(&query(&key, late, 1000, 0), pids).name, "app");
-        assert_eq!(
-            &*db.context(&query(&key, late + 1, 1000, 0), pids).name,
-            "app"
-        );
-        assert_eq!(asked.get(), 3);
-    }
-
-    /// The same question gets the same shared answer, until the tables are read again.
-    #[test]
-    fn answers_are_shared_until_the_tables_reload() {
-        let dir = lanner_tests::TempDir::new("users-answers");
-        let root = root_of(&dir, 7, "app:x:1000:1000::/:\n");
-        let key = RootKey::Container("c".into());
-        let mut db = UserDb::new(dir.path(), Arc::default());
-        let first = db.context(&query(&key, 0, 1000, 0), || vec![7]);
-        let again = db.context(&query(&key, 1, 1000, 0), || vec![7]);
-        assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(&*db.context(&query(&key, 2, 0, 0), || vec![7]).name, "root");
-        // Another container, the same ids, in between: each key gets its own root's names.
-        root_of(&dir, 8, "other:x:1000:1000::/:\n");
-        let other = RootKey::Container("d".into());
-        assert_eq!(
-            &*db.context(&query(&other, 3, 1000, 0), || vec![8]).name,
-            "other"
-        );
-        assert_eq!(
-            &*db.context(&query(&key, 4, 1000, 0), || vec![7]).name,
-            "app"
-        );
-        assert_eq!(
-            &*db.context(&query(&other, 5, 1000, 0), || vec![8]).name,
-            "other"
-        );
-        fs::write(root.join("etc/passwd"), "renamed:x:1000:1000::/:\n").unwrap();
-        let later = RELOAD_AFTER_NS + RECHECK_NS;
-        let renamed = db.context(&query(&key, later, 1000, 0), || vec![7]);
-        assert_eq!(&*renamed.name, "renamed");
-    }
-
-    /// A root whose passwd read never returns: one deadline, then the key's events (exec or
-    /// not) answer at once with `<NA>`, without a new read, until the reader comes back; then
-    /// the names come.
-    #[test]
-    fn a_hanging_root_is_not_asked_again_until_its_reader_returns() {
-        let dir = lanner_tests::TempDir::new("users-hang");
-        let etc = dir.path().join("7/root/etc");
-        fs::create_dir_all(&etc).unwrap();
-        let fuse = lanner_tests::fuse::HangingFs::mount(&etc, "app:x:1000:1000::/:\n");
-        let counters = Arc::new(UserCounters::default());
-        let mut db = UserDb::new(dir.path(), counters.clone());
-        let key = RootKey::Container("c".into());
-        let exec = |now_ns| Query {
-            exec: true,
-            ..query(&key, now_ns, 1000, 0)
-        };
-        assert_eq!(&*db.context(&exec(0), || vec![7]).name, NA);
-        let reads = fuse.reads();
-        for later in [1, RELOAD_AFTER_NS, 10 * RELOAD_AFTER_NS] {
-            assert_eq!(&*db.context(&exec(later), || vec![7]).name, NA);
-        }
-        assert_eq!(fuse.reads(), reads, "no new read while the reader is stuck");
-        let snap = counters.snapshot();
-        assert_eq!(snap.unreadable[Unreadable::Timeout as usize], 1);
-        assert_eq!(snap.stuck_readers, 1);
-        fuse.release();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while counters.snapshot().stuck_readers > 0 {
-            assert!(std::time::Instant::now() < deadline, "reader still stuck");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let name = db
-            .context(&exec(10 * RELOAD_AFTER_NS + 1), || vec![7])
-            .name
-            .clone();
-        assert_eq!(&*name, "app");
-    }
-}
+mod tests;

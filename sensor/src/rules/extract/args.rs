@@ -11,7 +11,7 @@ use super::{EventView, int, loginuid, owned, render};
 use crate::event::{Body, Exec, ExecSyscall, MountOp, Text};
 
 /// One parameter: its raw number (for `evt.rawarg`) and/or its text (for `evt.arg`).
-enum Param<'s> {
+pub(super) enum Param<'s> {
     Num(i64),
     Text(Cow<'s, str>),
     /// A number Falco shows resolved: an errno name, flag names, a user name.
@@ -85,7 +85,7 @@ fn b(s: &str) -> Cow<'_, str> {
 }
 
 /// A number Falco shows by name when it has one (`None`: the number itself).
-fn named(n: i64, name: Option<String>) -> Param<'static> {
+pub(super) fn named(n: i64, name: Option<String>) -> Param<'static> {
     match name {
         Some(text) => Param::Resolved(n, Cow::Owned(text)),
         None => Param::Num(n),
@@ -93,7 +93,7 @@ fn named(n: i64, name: Option<String>) -> Param<'static> {
 }
 
 /// A result: the errno name when negative, else the number.
-fn res(ret: i64) -> Param<'static> {
+pub(super) fn res(ret: i64) -> Param<'static> {
     Param::Resolved(ret, render::number_or_errno(ret))
 }
 
@@ -106,7 +106,7 @@ fn dirfd(fd: i32) -> Param<'static> {
 }
 
 /// A captured string; missing when the kernel could not read it.
-fn text(t: &Text) -> Option<Param<'_>> {
+pub(super) fn text(t: &Text) -> Option<Param<'_>> {
     t.value.as_deref().map(|v| Param::Text(b(v)))
 }
 
@@ -137,6 +137,7 @@ impl EventView<'_> {
             Body::Connect(_) => CONNECT,
             Body::Fork(_) => CLONE,
             Body::Exit(_) => PROCEXIT,
+            Body::Privilege(p) => super::privilege::param_names(p),
         }
     }
 
@@ -256,6 +257,7 @@ impl EventView<'_> {
                 "status" => Param::Num(i64::from(x.exit_code)),
                 _ => return None,
             },
+            Body::Privilege(p) => return self.privilege_param(p, name),
         })
     }
 

@@ -1,8 +1,13 @@
 //! Falco's renderings of kernel numbers, defined once for every field that shows them (and so
 //! for `--dump-events`, which shows the fields): return values (`evt.res`, a `res` parameter),
-//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`.
+//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`; the
+//! privilege calls' arguments in [`privilege`].
+
+mod privilege;
 
 use std::borrow::Cow;
+
+pub use privilege::{bpf_cmd, clone_flags, finit_module_flags, ptrace_request, userfaultfd_flags};
 
 /// `evt.res`: `SUCCESS` for a non-negative return, else the errno name (or the number).
 pub fn res(ret: i64) -> Cow<'static, str> {
@@ -145,6 +150,51 @@ pub fn exe_flags(bits: i64) -> Option<String> {
     (!set.is_empty()).then(|| set.join("|"))
 }
 
+/// Falco's rendering of a flags parameter (`PT_FLAGS*`) from its `(bit, name)` table: walking
+/// the table in order, a name whose bits are all still set is shown and its bits cleared (so
+/// `O_RDWR` hides `O_RDONLY`), a 0 entry names 0, and the walk ends at a name equal to the whole
+/// value. `|`-joined; `None` when nothing matched (Falco then shows the number).
+pub fn falco_flags(table: &[(u32, &str)], value: u32) -> Option<String> {
+    let mut rest = value;
+    let mut out: Vec<&str> = Vec::new();
+    for (bits, name) in table {
+        let hit = if *bits == 0 {
+            value == 0
+        } else {
+            rest != 0 && rest & bits == *bits
+        };
+        if hit {
+            out.push(name);
+            rest &= !bits;
+            if *bits == value {
+                break;
+            }
+        }
+    }
+    (!out.is_empty()).then(|| out.join("|"))
+}
+
+/// Falco's rendering of an enum parameter (`PT_ENUMFLAGS*`): every name of the table equal to
+/// the value, `|`-joined (a value may have two names); `None` when none is.
+pub fn falco_enum(table: &[(u32, &str)], value: u32) -> Option<String> {
+    let names: Vec<&str> = table
+        .iter()
+        .filter(|(v, _)| *v == value)
+        .map(|(_, n)| *n)
+        .collect();
+    (!names.is_empty()).then(|| names.join("|"))
+}
+
+/// A fd parameter (`PT_FD`) as Falco shows it when it does not know the fd's name: `AT_FDCWD`
+/// for -100, the errno name of a negative one (a failed call's result), else the number.
+pub fn fd(fd: i64) -> Cow<'static, str> {
+    if fd == -100 {
+        Cow::Borrowed("AT_FDCWD")
+    } else {
+        number_or_errno(fd)
+    }
+}
+
 /// A directory fd's name when it has one: `AT_FDCWD` for -100 (Lanner does not know the
 /// names of other fds).
 pub fn dirfd(fd: i32) -> Option<&'static str> {
@@ -185,6 +235,24 @@ mod tests {
         );
         assert_eq!(dirfd(-100), Some("AT_FDCWD"));
         assert_eq!(dirfd(3), None);
+    }
+
+    #[test]
+    fn falco_flag_and_enum_walks() {
+        let t = [(3, "RW"), (2, "W"), (1, "R"), (4, "X"), (0, "NONE")];
+        assert_eq!(falco_flags(&t, 3).as_deref(), Some("RW"));
+        assert_eq!(falco_flags(&t, 5).as_deref(), Some("R|X"));
+        assert_eq!(falco_flags(&t, 0).as_deref(), Some("NONE"));
+        assert_eq!(falco_flags(&t, 8), None);
+        assert_eq!(falco_flags(&t[..4], 0), None);
+        assert_eq!(
+            falco_enum(&[(1, "A"), (1, "B"), (2, "C")], 1).as_deref(),
+            Some("A|B")
+        );
+        assert_eq!(falco_enum(&[(1, "A")], 2), None);
+        assert_eq!(fd(-100), "AT_FDCWD");
+        assert_eq!(fd(-9), "EBADF");
+        assert_eq!(fd(4), "4");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use lanner_rules::{EventSource, FieldArg};
 
-use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net};
+use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net, privilege};
 use crate::{
     container::ContainerRef,
     enrich::PodContext,
@@ -43,7 +43,10 @@ fn extraction_fills_only_fields_claimed_available() {
             PodContext::Off,
         ),
         net::sample_connect(),
-    ];
+    ]
+    .into_iter()
+    .chain(privilege::samples())
+    .collect::<Vec<_>>();
     let args = [
         FieldArg::None,
         FieldArg::Index(0),
