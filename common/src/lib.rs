@@ -9,6 +9,9 @@
 #![no_std]
 
 pub mod hooks;
+pub mod net_fd;
+
+pub use net_fd::{FdFacts, NET_FD_RECORD_SIZE, NetFdRecord, NetOp, fd_flags, fd_kind};
 
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
 #[repr(u32)]
@@ -19,10 +22,13 @@ pub enum EventKind {
     Connect = 3,
     Fork = 4,
     Exit = 5,
+    /// The network family other than connect (`net_fd`): socket, dup*, accept*, listen,
+    /// send*/recv*.
+    NetFd = 6,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 5;
+pub const KIND_COUNT: usize = 6;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -31,6 +37,7 @@ impl EventKind {
         EventKind::Connect,
         EventKind::Fork,
         EventKind::Exit,
+        EventKind::NetFd,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -48,6 +55,7 @@ impl EventKind {
             EventKind::Connect => "connect",
             EventKind::Fork => "fork",
             EventKind::Exit => "exit",
+            EventKind::NetFd => "net_fd",
         }
     }
 }
@@ -455,6 +463,17 @@ pub struct Offsets {
     pub sb_magic: u32,
     pub ovl_vfs_inode: u32,
     pub ovl_upperdentry: u32,
+    /// The network family's reads (`net_fd`): an fd's file kind and a socket's peer, protocol
+    /// and state.
+    pub inode_mode: u32,
+    pub sk_daddr: u32,
+    pub sk_dport: u32,
+    pub sk_v6_daddr: u32,
+    pub sk_state: u32,
+    pub sk_protocol: u32,
+    pub sk_type: u32,
+    /// `sock.sk_userlocks` (a byte since 5.x; `MISSING` where it is a bitfield).
+    pub sk_userlocks: u32,
 }
 
 impl Offsets {

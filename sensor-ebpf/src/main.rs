@@ -12,9 +12,9 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use lanner_common::{EventKind, ExecVariant, LossReason, MountOp};
+use lanner_common::{EventKind, ExecVariant, LossReason, MountOp, NetOp};
 
-use crate::probes::{exec, mount, net, process};
+use crate::probes::{exec, mount, net, net_fd, process};
 
 /// True for the agent's own syscalls (filtered in the kernel, so it never sees itself).
 #[inline(always)]

@@ -4,7 +4,10 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
 };
-use lanner_common::{ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord};
+use lanner_common::{
+    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, NetFdRecord,
+    SOCKADDR_LEN, StrField,
+};
 
 /// The one ring buffer every record goes through. Size is set by the loader.
 #[map]
@@ -57,6 +60,34 @@ pub static EXEC_STASH: HashMap<u32, ExecStash> = HashMap::with_max_entries(8192,
 pub static MOUNT_STASH: HashMap<u32, MountRecord> = HashMap::with_max_entries(256, 0);
 #[map]
 pub static CONNECT_STASH: HashMap<u32, ConnectRecord> = HashMap::with_max_entries(4096, 0);
+
+/// The network family's records are built at syscall exit in this scratch (they are sent
+/// from there; nothing of them is kept across the call).
+#[map]
+pub static NET_FD_SCRATCH: PerCpuArray<NetFdRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// What a network-family syscall's entry saw, completed at its exit (`probes::net_fd`).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct NetStash {
+    /// The `NetOp` whose entry this is: an exit of another call does not take it.
+    pub op: u32,
+    pub addr_f: StrField,
+    pub args: [u64; 3],
+    /// recvfrom: where the kernel writes the source, and the caller's buffer length;
+    /// recvmsg: the msghdr.
+    pub uaddr: u64,
+    pub ulen: u64,
+    /// sendto/sendmsg: the destination as passed.
+    pub addr: [u8; SOCKADDR_LEN],
+}
+
+/// Keyed by tid, one entry per call in flight, for every call of the family with an entry
+/// hook. A thread blocked in recvfrom holds its entry while it waits, so this is larger than
+/// the connect stash: 16,384 waiting receivers across the node (2.8 MB preallocated). A full
+/// map fails the insert, which is counted as a dropped record.
+#[map]
+pub static NET_STASH: HashMap<u32, NetStash> = HashMap::with_max_entries(16384, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

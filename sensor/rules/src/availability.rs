@@ -47,7 +47,7 @@ const EXEC: &[Field] = &[
     ThreadCapEffective, ThreadCapPermitted, UserEuid, UserLoginuid,
 ];
 
-/// The socket of a connect: its tuple, kind and state.
+/// The socket of a connect, or the fd of a network-family call: its tuple, kind and state.
 #[rustfmt::skip]
 const SOCKET: &[Field] = &[
     FdNum, FdName, FdType, FdTypechar, FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
@@ -66,6 +66,17 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::MoveMount, &[COMMON, RESULT]),
     (EvtType::OpenTree, &[COMMON, RESULT]),
     (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Socket, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup2, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup3, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Accept, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Accept4, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Listen, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Sendto, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Sendmsg, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Recvfrom, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Recvmsg, &[COMMON, RESULT, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
 ];

@@ -251,6 +251,10 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     "arg3",
     "op",
     "operation",
+    // socket, dup*.
+    "proto",
+    "oldfd",
+    "newfd",
 ];
 
 /// Why a field reference did not resolve.

@@ -43,8 +43,8 @@ fn the_three_official_files_load_together_without_errors() {
         println!("  {:<60} {}", r.name, types.join(","));
     }
     assert_eq!(rules.len(), 93);
-    assert_eq!(captured.len(), 49);
-    assert_eq!(by_exec_connect, 49);
+    assert_eq!(captured.len(), 54);
+    assert_eq!(by_exec_connect, 40);
 }
 
 #[test]

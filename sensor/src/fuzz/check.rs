@@ -228,7 +228,7 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 check("unix path", p);
             }
         }
-        Body::Fork(_) | Body::Exit(_) => {}
+        Body::NetFd(_) | Body::Fork(_) | Body::Exit(_) => {}
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod args;
 mod net;
+mod net_fd;
 mod pod;
 pub mod render;
 
@@ -146,6 +147,7 @@ impl<'a> EventView<'a> {
             Body::Exec(e) => Some(e.ret),
             Body::Mount(m) => Some(m.ret),
             Body::Connect(c) => Some(c.ret),
+            Body::NetFd(n) => Some(n.ret),
             Body::Fork(f) => Some(i64::from(f.child_tid)),
             Body::Exit(_) => None,
         }

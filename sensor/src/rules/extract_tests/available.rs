@@ -2,7 +2,7 @@
 
 use lanner_rules::{EventSource, FieldArg};
 
-use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net};
+use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net, net_fd};
 use crate::{
     container::ContainerRef,
     enrich::PodContext,
@@ -16,7 +16,7 @@ use crate::{
 #[test]
 fn extraction_fills_only_fields_claimed_available() {
     use lanner_rules::{availability, fields::FIELDS};
-    let samples = [
+    let mut samples = vec![
         exec_in_pod(),
         enriched(Body::Exec(exec_body(-2)), in_container(), PodContext::Off),
         enriched(
@@ -44,6 +44,7 @@ fn extraction_fills_only_fields_claimed_available() {
         ),
         net::sample_connect(),
     ];
+    samples.extend(net_fd::samples());
     let args = [
         FieldArg::None,
         FieldArg::Index(0),
