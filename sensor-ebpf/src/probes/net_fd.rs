@@ -266,7 +266,8 @@ fn read_user<T>(addr: u64) -> Result<T, ()> {
     unsafe { aya_ebpf::helpers::bpf_probe_read_user(addr as *const T).map_err(drop) }
 }
 
-/// The file at `fd` in the current task's table, and what it is.
+/// The file at `fd` in the current task's table, and what it is. An fd that is not open
+/// (a failed dup of a bad fd) is no failure: `kind` stays NONE without `READ`.
 #[inline(always)]
 fn read_fd(fd: u64, out: &mut FdFacts) -> Result<(), ()> {
     let task = current_task();
@@ -274,10 +275,13 @@ fn read_fd(fd: u64, out: &mut FdFacts) -> Result<(), ()> {
     let fdt = ptr_field(files, off!(files_fdt))?;
     let max_fds: u32 = field(fdt, off!(fdtable_max_fds))?;
     if fd >= u64::from(max_fds) {
-        return Err(());
+        return Ok(());
     }
     let fds = ptr_field(fdt, off!(fdtable_fd))?;
-    let file = ptr_field(fds, (fd as u32).wrapping_mul(8))?;
+    let file: *const u8 = field(fds, (fd as u32).wrapping_mul(8))?;
+    if file.is_null() {
+        return Ok(());
+    }
     let inode = ptr_field(file, off!(file_inode))?;
     let mode: u16 = field(inode, off!(inode_mode))?;
     out.flags |= fd_flags::READ;
