@@ -11,7 +11,10 @@
 pub mod hooks;
 pub mod net_fd;
 
-pub use net_fd::{FdFacts, NET_FD_RECORD_SIZE, NetFdRecord, NetOp, fd_flags, fd_kind};
+pub use net_fd::{
+    FdFacts, NET_DATA_LEN, NET_FD_HEAD_SIZE, NET_FD_RECORD_SIZE, NetFdHead, NetFdRecord, NetOp,
+    fd_flags, fd_kind,
+};
 
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
 #[repr(u32)]

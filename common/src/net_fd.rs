@@ -1,7 +1,7 @@
 //! The network family's records: `socket`, `dup`/`dup2`/`dup3`, `accept`/`accept4`, `listen`,
 //! `sendto`/`sendmsg`, `recvfrom`/`recvmsg`. One record type for all of them: the call's
 //! arguments, its result, what the kernel says about the file behind the fd the event is about
-//! ([`FdFacts`]), and the address argument where the call has one.
+//! ([`FdFacts`]), the address argument where the call has one, and what recvfrom received.
 
 use crate::{Header, SOCKADDR_LEN, StrField};
 
@@ -105,8 +105,19 @@ pub struct FdFacts {
 }
 const _: () = assert!(core::mem::size_of::<FdFacts>() == 48);
 
-/// One call of the network family, sent at syscall exit.
-///
+/// One call of the network family, sent at syscall exit: a [`NetFdHead`], then the data a
+/// receive got when the call is recvfrom (sent without it otherwise).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NetFdRecord {
+    pub head: NetFdHead,
+    /// recvfrom only: the first [`NET_DATA_LEN`] bytes received (`data_f`).
+    pub data: [u8; NET_DATA_LEN],
+}
+
+/// What Falco's `evt.buffer` holds of a call's data: its default snaplen.
+pub const NET_DATA_LEN: usize = 80;
+
 /// `args` per [`NetOp`]:
 /// - Socket: domain, type, protocol
 /// - Dup: oldfd; Dup2: oldfd, newfd; Dup3: oldfd, newfd, flags
@@ -115,23 +126,43 @@ const _: () = assert!(core::mem::size_of::<FdFacts>() == 48);
 /// - Sendto, Recvfrom: fd, length, flags; Sendmsg, Recvmsg: fd, 0, flags
 ///
 /// `fd` describes the fd the event is about: dup's new fd (the old one when the call failed),
-/// accept's new connection, listen's and the I/O calls' socket; nothing for `socket`, whose
-/// fields come from its arguments as in Falco.
+/// accept's new connection, listen's and the I/O calls' socket; for `socket`, only the kind
+/// (from its domain, as Falco has it).
 ///
 /// `addr` is the address argument: for sendto/sendmsg the destination as passed (copied at
 /// entry, when the kernel copies it), for recvfrom/recvmsg the source as the kernel wrote it;
 /// `ABSENT` when the call has none (a send on a connected socket, a NULL pointer).
+///
+/// `data_f` says what of [`NetFdRecord::data`] holds the data received (recvfrom), `ABSENT`
+/// otherwise; `TRUNCATED` when more was received than it keeps.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct NetFdRecord {
+pub struct NetFdHead {
     pub header: Header,
     pub ret: i64,
     pub args: [u64; 3],
     pub fd: FdFacts,
     pub addr_f: StrField,
-    pub _pad: [u8; 4],
+    pub data_f: StrField,
     pub addr: [u8; SOCKADDR_LEN],
 }
 
+impl core::ops::Deref for NetFdRecord {
+    type Target = NetFdHead;
+    #[inline(always)]
+    fn deref(&self) -> &NetFdHead {
+        &self.head
+    }
+}
+
+impl core::ops::DerefMut for NetFdRecord {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut NetFdHead {
+        &mut self.head
+    }
+}
+
 pub const NET_FD_RECORD_SIZE: usize = core::mem::size_of::<NetFdRecord>();
-const _: () = assert!(NET_FD_RECORD_SIZE == 320 + 8 + 24 + 48 + 8 + SOCKADDR_LEN);
+pub const NET_FD_HEAD_SIZE: usize = core::mem::size_of::<NetFdHead>();
+const _: () = assert!(NET_FD_HEAD_SIZE == 320 + 8 + 24 + 48 + 8 + SOCKADDR_LEN);
+const _: () = assert!(NET_FD_RECORD_SIZE == NET_FD_HEAD_SIZE + NET_DATA_LEN);

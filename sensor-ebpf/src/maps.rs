@@ -78,6 +78,8 @@ pub struct NetStash {
     /// recvmsg: the msghdr.
     pub uaddr: u64,
     pub ulen: u64,
+    /// recvfrom: the buffer the data is received into.
+    pub ubuf: u64,
     /// sendto/sendmsg: the destination as passed.
     pub addr: [u8; SOCKADDR_LEN],
 }

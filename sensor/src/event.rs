@@ -490,6 +490,9 @@ pub struct NetFd {
     pub addr: Option<Peer>,
     /// The address argument did not fit its buffer.
     pub addr_truncated: bool,
+    /// recvfrom: the first bytes received (Falco's `evt.buffer`: at most its snaplen, 80
+    /// bytes); `None` for the other calls.
+    pub data: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -306,6 +306,8 @@ fn udp_sends_and_receives_report_their_peer() {
     assert_field(&ev, "fd.rport", cport);
     assert_field(&ev, "fd.lport", sport);
     assert_field(&ev, "evt.arg.size", "16");
+    // What was received: Falco's `evt.buffer` (recvfrom only).
+    assert_field(&ev, "evt.buffer", "ping");
 
     // sendmsg/recvmsg, with the peer in the msghdr.
     let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };

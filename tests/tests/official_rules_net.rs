@@ -58,9 +58,15 @@ const SYSTEM_PROCS_NETWORK_ACTIVITY: RuleSpec = RuleSpec {
 /// `-r` each official file; `alerts_only`: the production configuration (no `--dump-events`,
 /// hooks attached as the rules need them).
 fn official_sensor(alerts_only: bool) -> Sensor {
+    official_sensor_with(alerts_only, &[])
+}
+
+/// [`official_sensor`] with more rules files loaded after the official ones, and every
+/// matching rule reported (not only the first, Falco's default).
+fn official_sensor_with(alerts_only: bool, more: &[String]) -> Sensor {
     let paths = official_rules_paths();
-    let mut args = Vec::new();
-    for p in &paths {
+    let mut args = vec!["-o", "rule_matching=all"];
+    for p in paths.iter().chain(more) {
         args.push("-r");
         args.push(p.as_str());
     }
@@ -339,9 +345,16 @@ fn host_ipv4() -> Option<Ipv4Addr> {
 
 /// On a thread named `sh`: listen on `ip`, take one connection; (listening port, client port).
 fn shell_accepts_on(ip: IpAddr) -> (u16, u16) {
+    accept_on_thread_named("sh", ip)
+}
+
+/// On a thread named `comm`: listen on `ip`, take one connection; (listening port, client
+/// port).
+fn accept_on_thread_named(comm: &str, ip: IpAddr) -> (u16, u16) {
+    let comm = std::ffi::CString::new(comm).unwrap();
     std::thread::spawn(move || {
         // SAFETY: names this thread (its comm: Falco's proc.name) with a NUL-terminated string.
-        unsafe { libc::prctl(libc::PR_SET_NAME, c"sh".as_ptr()) };
+        unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
         let l = TcpListener::bind((ip, 0)).unwrap();
         let sport = l.local_addr().unwrap().port();
         let c = TcpStream::connect((ip, sport)).unwrap();
@@ -384,5 +397,124 @@ fn a_shell_accepting_a_connection_fires_system_procs_network_activity() {
         a["rule"] == SYSTEM_PROCS_NETWORK_ACTIVITY.name
             && (out_is(a, "fd.lport", sport) || out_is(a, "fd.rport", sport))
     });
+    sensor.stop();
+}
+
+const UNEXPECTED_INBOUND_SOURCE: RuleSpec = RuleSpec {
+    name: "Unexpected inbound connection source",
+    priority: "Notice",
+    tags: &[
+        "maturity_sandbox",
+        "host",
+        "container",
+        "network",
+        "mitre_command_and_control",
+        "TA0011",
+    ],
+};
+
+const INTERPRETED_INBOUND: RuleSpec = RuleSpec {
+    name: "Interpreted procs inbound network activity",
+    priority: "Notice",
+    tags: &[
+        "maturity_sandbox",
+        "host",
+        "container",
+        "network",
+        "mitre_exfiltration",
+        "TA0011",
+    ],
+};
+
+const JAVA_CLASS_FILE_DOWNLOAD: RuleSpec = RuleSpec {
+    name: "Java Process Class File Download",
+    priority: "Critical",
+    tags: &[
+        "maturity_sandbox",
+        "host",
+        "container",
+        "process",
+        "mitre_initial_access",
+        "T1190",
+    ],
+};
+
+/// Three sandbox rules upstream ships disabled fire once enabled (a rules file that only
+/// enables them): an inbound connection from outside 127/8 and 10/8, accepted by a `python3`
+/// thread, fires the two inbound rules; a process run as `.../java` receiving a class file's
+/// magic over UDP fires the log4shell rule (`evt.buffer bcontains cafebabe`: recvfrom's data).
+#[test]
+fn disabled_inbound_and_java_rules_fire_once_enabled() {
+    require_root!();
+    let Some(ip) = host_ipv4() else {
+        skip(
+            "disabled_inbound_and_java_rules_fire_once_enabled",
+            "this host has no IPv4 address but loopback",
+        );
+        return;
+    };
+    let dir = TempDir::new("enable");
+    let file = dir.path().join("enable.yaml");
+    let enable: String = [
+        &UNEXPECTED_INBOUND_SOURCE,
+        &INTERPRETED_INBOUND,
+        &JAVA_CLASS_FILE_DOWNLOAD,
+    ]
+    .iter()
+    .map(|r| {
+        let name = r.name;
+        format!("- rule: {name}\n  enabled: true\n  override:\n    enabled: replace\n")
+    })
+    .collect();
+    std::fs::write(&file, enable).unwrap();
+    let mut sensor = official_sensor_with(false, &[file.display().to_string()]);
+
+    let (sport, cport) = accept_on_thread_named("python3", IpAddr::V4(ip));
+    let name = format!("{ip}:{cport}->{ip}:{sport}");
+    for rule in [&UNEXPECTED_INBOUND_SOURCE, &INTERPRETED_INBOUND] {
+        let alert = sensor.wait_alert(rule, |a| out_is(a, "fd.name", &*name));
+        assert_out(&alert, "evt.type", "accept4");
+        assert_out(&alert, "proc.name", "python3");
+    }
+
+    // `java` receiving a datagram that starts like a class file.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let code = format!(
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+         s.bind(('127.0.0.1', {port})); s.settimeout(20); print('ready', flush=True); \
+         s.recvfrom(100)"
+    );
+    // The interpreter itself (`python3` may be a wrapper that execs it again, with its own
+    // argv[0]), run under the name of a Java runtime.
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 (the tests' host has it)");
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
+    let mut java = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(&python)
+            .arg0("/opt/jdk/bin/java")
+            .args(["-c", &code])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 (the tests' host has it)")
+    };
+    let mut ready = [0u8; 6];
+    java.stdout.take().unwrap().read_exact(&mut ready).unwrap();
+    server
+        .send_to(
+            b"\xca\xfe\xba\xbe\x00\x00\x00\x34 class",
+            ("127.0.0.1", port),
+        )
+        .unwrap();
+    assert!(java.wait().unwrap().success());
+    let alert = sensor.wait_alert(&JAVA_CLASS_FILE_DOWNLOAD, |a| out_is(a, "fd.lport", port));
+    assert_out(&alert, "fd.type", "ipv4");
+    assert_out(&alert, "fd.l4proto", "udp");
     sensor.stop();
 }

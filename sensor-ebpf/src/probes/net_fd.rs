@@ -13,8 +13,8 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use lanner_common::{
-    EventKind, FdFacts, LossReason, NetFdRecord, NetOp, SOCKADDR_LEN, StrField, fd_flags, fd_kind,
-    field_flags,
+    EventKind, FdFacts, LossReason, NET_DATA_LEN, NetFdRecord, NetOp, SOCKADDR_LEN, StrField,
+    fd_flags, fd_kind, field_flags,
 };
 
 use crate::{
@@ -52,6 +52,7 @@ pub fn enter(ctx: &TracePointContext, op: NetOp) -> Result<(), ()> {
         args: [0; 3],
         uaddr: 0,
         ulen: 0,
+        ubuf: 0,
         addr: [0; SOCKADDR_LEN],
     };
     match op {
@@ -80,6 +81,7 @@ pub fn enter(ctx: &TracePointContext, op: NetOp) -> Result<(), ()> {
         // most as long as the caller's buffer says now.
         NetOp::Recvfrom => {
             st.args = [sys_arg(ctx, 0), sys_arg(ctx, 2), sys_arg(ctx, 3)];
+            st.ubuf = sys_arg(ctx, 1);
             let (addr, lenp) = (sys_arg(ctx, 4), sys_arg(ctx, 5));
             if addr != 0 && lenp != 0 {
                 st.uaddr = addr;
@@ -139,6 +141,7 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
         len: 0,
         flags: field_flags::ABSENT,
     };
+    rec.data_f = rec.addr_f;
     match st {
         Some(st) => {
             rec.args = st.args;
@@ -174,6 +177,9 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
         && rec.ret >= 0
     {
         source_addr(rec, op, st);
+        if op == NetOp::Recvfrom {
+            received(rec, st.ubuf);
+        }
     }
     mapped_pair(rec);
     for (flag, reason) in [
@@ -184,11 +190,45 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
             count_loss(EventKind::NetFd, reason);
         }
     }
-    if rec.fd.flags & fd_flags::READ_FAILED != 0 {
+    if rec.fd.flags & fd_flags::READ_FAILED != 0 || rec.data_f.flags & field_flags::READ_FAILED != 0
+    {
         count_loss(EventKind::NetFd, LossReason::ReadFailed);
     }
-    send(EventKind::NetFd, rec);
+    // Only recvfrom's record carries data: the others are sent without the block.
+    if rec.data_f.flags & field_flags::ABSENT == 0 {
+        send(EventKind::NetFd, rec);
+    } else {
+        send(EventKind::NetFd, &rec.head);
+    }
     Ok(())
+}
+
+/// recvfrom: the start of what was received (Falco's `evt.buffer`, its snaplen of 80
+/// bytes); more is flagged `TRUNCATED`, which is what the field is, not a loss.
+#[inline(always)]
+fn received(rec: &mut NetFdRecord, buf: u64) {
+    let mut n = rec.ret as usize;
+    let mut flags = 0;
+    if n > NET_DATA_LEN {
+        n = NET_DATA_LEN;
+        flags |= field_flags::TRUNCATED;
+    }
+    let n = n & 0x7f;
+    if n > NET_DATA_LEN {
+        return;
+    }
+    rec.data_f.len = 0;
+    if n > 0 && buf != 0 {
+        // SAFETY: n <= NET_DATA_LEN bytes into the record's block; the helper checks the source.
+        let r =
+            unsafe { bpf_probe_read_user(rec.data.as_mut_ptr().cast(), n as u32, buf as *const _) };
+        if r < 0 {
+            flags |= field_flags::READ_FAILED;
+        } else {
+            rec.data_f.len = n as u16;
+        }
+    }
+    rec.data_f.flags = flags;
 }
 
 /// Copy a `struct sockaddr` from user memory into the stash (at most `SOCKADDR_LEN` bytes).

@@ -54,6 +54,9 @@ const SOCKET: &[Field] = &[
     FdCip, FdSip, FdLip, FdRip, FdCport, FdSport, FdLport, FdRport,
 ];
 
+/// The data a call received: recvfrom's (Falco's snaplen of it).
+const BUFFER: &[Field] = &[EvtBuffer];
+
 /// The fields of each event type Lanner captures, as groups.
 #[rustfmt::skip]
 pub static TABLE: &[(EvtType, &[&[Field]])] = &[
@@ -75,18 +78,18 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::Listen, &[COMMON, RESULT, SOCKET]),
     (EvtType::Sendto, &[COMMON, RESULT, SOCKET]),
     (EvtType::Sendmsg, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Recvfrom, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Recvfrom, &[COMMON, RESULT, SOCKET, BUFFER]),
     (EvtType::Recvmsg, &[COMMON, RESULT, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
 ];
 
 /// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
-/// buffers) or to data it does not read (exe inode times, DNS names). Listed so that every
+/// buffers but recvfrom's) or to data it does not read (exe inode times, DNS names). Listed so that every
 /// field is placed somewhere (a test holds the table to it).
 #[rustfmt::skip]
 pub const NEVER: &[Field] = &[
-    EvtNum, EvtBuffer,
+    EvtNum,
     ProcIsExeWritable, ProcExeIno, ProcExeInoCtime, ProcExeInoMtime,
     ProcExeInoCtimeDurationProcStart, ThreadCapInheritable,
     FdNameraw, FdDirectory, FdFilename, FdCipName, FdSipName, FdLipName, FdRipName,
@@ -124,7 +127,7 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 6] = [COMMON, RESULT, EXEC, SOCKET, NEVER, DERIVED];
+        let lists: [&[Field]; 7] = [COMMON, RESULT, EXEC, SOCKET, BUFFER, NEVER, DERIVED];
         for d in FIELDS {
             let n: usize = lists
                 .iter()

@@ -3,7 +3,8 @@
 //! packet socket, a UDP send and receive with their address arguments, a failed accept.
 
 use lanner_common::{
-    EventKind, FdFacts, NetFdRecord, NetOp, StrField, fd_flags, fd_kind, field_flags,
+    EventKind, FdFacts, NET_FD_HEAD_SIZE, NET_FD_RECORD_SIZE, NetFdRecord, NetOp, StrField,
+    fd_flags, fd_kind, field_flags,
 };
 
 use super::samples::{CONTAINER_CGROUP, header, put, sockaddr};
@@ -33,6 +34,7 @@ fn tcp4(local: ([u8; 4], u16), remote: ([u8; 4], u16), server: bool) -> FdFacts 
     f
 }
 
+/// A record as the kernel sends it: with the data block for recvfrom, without otherwise.
 fn rec(
     name: &'static str,
     op: NetOp,
@@ -43,6 +45,15 @@ fn rec(
     addr: Option<&[u8]>,
 ) -> (&'static str, Vec<u8>) {
     let mut r = zeroed::<NetFdRecord>();
+    let absent = StrField {
+        len: 0,
+        flags: field_flags::ABSENT,
+    };
+    r.data_f = absent;
+    if op == NetOp::Recvfrom {
+        // A class file arriving (the log4shell rule's `evt.buffer bcontains cafebabe`).
+        r.data_f = put(&mut r.data, b"\xca\xfe\xba\xbe\0\0\0\x34");
+    }
     r.header = header(
         EventKind::NetFd,
         op as u32,
@@ -55,12 +66,15 @@ fn rec(
     r.fd = fd;
     r.addr_f = match addr {
         Some(a) => put(&mut r.addr, a),
-        None => StrField {
-            len: 0,
-            flags: field_flags::ABSENT,
-        },
+        None => absent,
     };
-    (name, bytes_of(&*r).to_vec())
+    let bytes = bytes_of(&*r);
+    let len = if op == NetOp::Recvfrom {
+        NET_FD_RECORD_SIZE
+    } else {
+        NET_FD_HEAD_SIZE
+    };
+    (name, bytes[..len].to_vec())
 }
 
 pub(super) fn records() -> Vec<(&'static str, Vec<u8>)> {

@@ -14,7 +14,7 @@ use lanner_common::{
     CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
     EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
     EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
-    NET_FD_RECORD_SIZE, NetFdRecord, StrField, field_flags,
+    NET_FD_HEAD_SIZE, NetFdRecord, StrField, field_flags,
 };
 
 use super::path::{user_path, walked};
@@ -238,7 +238,8 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
             Body::Connect(connect(&r)?)
         }
         EventKind::NetFd => {
-            let r = read::<NetFdRecord>(bytes, NET_FD_RECORD_SIZE, "net_fd record")?;
+            // Sent without its data block but for recvfrom: read zero-extended.
+            let r = read::<NetFdRecord>(bytes, NET_FD_HEAD_SIZE, "net_fd record")?;
             Body::NetFd(super::net_fd::net_fd(&r)?)
         }
         EventKind::Fork => {

@@ -37,6 +37,9 @@ pub(super) fn net_fd(r: &NetFdRecord) -> Result<NetFd, DecodeError> {
     } else {
         Some(sockaddr(bytes))
     };
+    let data = (r.data_f.flags & field_flags::ABSENT == 0)
+        .then(|| used(r.data_f.len, &r.data, "data").map(<[u8]>::to_vec))
+        .transpose()?;
     Ok(NetFd {
         call,
         ret: r.ret,
@@ -44,6 +47,7 @@ pub(super) fn net_fd(r: &NetFdRecord) -> Result<NetFd, DecodeError> {
         fd: fd_info(&r.fd),
         addr,
         addr_truncated: r.addr_f.flags & field_flags::TRUNCATED != 0,
+        data,
     })
 }
 

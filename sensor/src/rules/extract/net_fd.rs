@@ -267,6 +267,11 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// recvfrom's data (`evt.buffer`).
+    pub(super) fn net_fd_data(&self) -> Option<&'a [u8]> {
+        self.net_fd()?.data.as_deref()
+    }
+
     pub(super) fn net_fd_field(&self, n: &'a NetFd, field: Field) -> Option<Value<'_>> {
         let kind = || KINDS.get(usize::from(n.fd.kind?)).copied();
         let tuple = || n.tuple();

@@ -60,6 +60,7 @@ fn call(call: NetCall, ret: i64, args: [u64; 3], fd: FdInfo, addr: Option<Peer>)
             fd,
             addr,
             addr_truncated: false,
+            data: (call == NetCall::Recvfrom).then(|| b"\xca\xfe\xba\xbe\0\0\0\x34".to_vec()),
         }),
         in_container(),
         PodContext::Off,
@@ -91,6 +92,13 @@ pub(super) fn samples() -> Vec<Enriched> {
             [4, 5, 0],
             sock(fd_kind::IPV4, 7, 17, false, "10.0.0.5:53000", "0.0.0.0:0"),
             Some(Peer::Inet(ip("8.8.8.8"), 53)),
+        ),
+        call(
+            NetCall::Recvfrom,
+            8,
+            [4, 512, 0],
+            sock(fd_kind::IPV4, 1, 6, false, "10.0.0.5:53000", "8.8.8.8:80"),
+            None,
         ),
     ]
 }
@@ -364,6 +372,15 @@ fn udp_sends_and_receives_name_their_peer() {
         Some(Peer::Inet(ip("198.51.100.7"), 40001)),
     );
     assert_eq!(get(&got, "fd.name"), st("198.51.100.7:40001->10.0.0.5:53"));
+    assert_eq!(
+        get(&got, "evt.buffer"),
+        Some(Value::Bytes(b"\xca\xfe\xba\xbe\0\0\0\x34".to_vec().into()))
+    );
+    assert_eq!(
+        get(&sent, "evt.buffer"),
+        None,
+        "only recvfrom's data is kept"
+    );
     is_ip(&got, "fd.cip", "198.51.100.7");
     is_port(&got, "fd.lport", 53);
 
