@@ -5,7 +5,7 @@
 //! attach them: a program cannot exist without its row, nor a row without its program.
 //!
 //! Adding a hook is adding a row; the handler column is kernel code (resolved in the kernel
-//! crate's `main.rs`, where `exec`, `mount`, `net`, `privilege` and `process` are its
+//! crate's `main.rs`, where `exec`, `mount`, `net`, `net_fd`, `privilege` and `process` are its
 //! `probes::*` modules) and is left out of [`HOOKS`].
 
 /// How a program attaches.
@@ -147,6 +147,48 @@ macro_rules! hook_table {
                 |c| privilege::enter(c, PrivOp::Userfaultfd);
             sys_exit_userfaultfd: tracepoint "syscalls", Privilege,
                 optional("CONFIG_USERFAULTFD"), feeds[userfaultfd], privilege::exit;
+            // The network family (net_fd): arguments at entry, the record at exit with what the
+            // kernel says of the fd. accept and accept4 need nothing from their entry.
+            sys_enter_socket: tracepoint "syscalls", NetFd, required, feeds[socket],
+                |c| net_fd::enter(c, NetOp::Socket);
+            sys_exit_socket: tracepoint "syscalls", NetFd, required, feeds[socket],
+                |c| net_fd::exit(c, NetOp::Socket);
+            sys_enter_dup: tracepoint "syscalls", NetFd, required, feeds[dup],
+                |c| net_fd::enter(c, NetOp::Dup);
+            sys_exit_dup: tracepoint "syscalls", NetFd, required, feeds[dup],
+                |c| net_fd::exit(c, NetOp::Dup);
+            sys_enter_dup2: tracepoint "syscalls", NetFd, required, feeds[dup2],
+                |c| net_fd::enter(c, NetOp::Dup2);
+            sys_exit_dup2: tracepoint "syscalls", NetFd, required, feeds[dup2],
+                |c| net_fd::exit(c, NetOp::Dup2);
+            sys_enter_dup3: tracepoint "syscalls", NetFd, required, feeds[dup3],
+                |c| net_fd::enter(c, NetOp::Dup3);
+            sys_exit_dup3: tracepoint "syscalls", NetFd, required, feeds[dup3],
+                |c| net_fd::exit(c, NetOp::Dup3);
+            sys_exit_accept: tracepoint "syscalls", NetFd, required, feeds[accept],
+                |c| net_fd::exit_only(c, NetOp::Accept);
+            sys_exit_accept4: tracepoint "syscalls", NetFd, required, feeds[accept4],
+                |c| net_fd::exit_only(c, NetOp::Accept4);
+            sys_enter_listen: tracepoint "syscalls", NetFd, required, feeds[listen],
+                |c| net_fd::enter(c, NetOp::Listen);
+            sys_exit_listen: tracepoint "syscalls", NetFd, required, feeds[listen],
+                |c| net_fd::exit(c, NetOp::Listen);
+            sys_enter_sendto: tracepoint "syscalls", NetFd, required, feeds[sendto],
+                |c| net_fd::enter(c, NetOp::Sendto);
+            sys_exit_sendto: tracepoint "syscalls", NetFd, required, feeds[sendto],
+                |c| net_fd::exit(c, NetOp::Sendto);
+            sys_enter_sendmsg: tracepoint "syscalls", NetFd, required, feeds[sendmsg],
+                |c| net_fd::enter(c, NetOp::Sendmsg);
+            sys_exit_sendmsg: tracepoint "syscalls", NetFd, required, feeds[sendmsg],
+                |c| net_fd::exit(c, NetOp::Sendmsg);
+            sys_enter_recvfrom: tracepoint "syscalls", NetFd, required, feeds[recvfrom],
+                |c| net_fd::enter(c, NetOp::Recvfrom);
+            sys_exit_recvfrom: tracepoint "syscalls", NetFd, required, feeds[recvfrom],
+                |c| net_fd::exit(c, NetOp::Recvfrom);
+            sys_enter_recvmsg: tracepoint "syscalls", NetFd, required, feeds[recvmsg],
+                |c| net_fd::enter(c, NetOp::Recvmsg);
+            sys_exit_recvmsg: tracepoint "syscalls", NetFd, required, feeds[recvmsg],
+                |c| net_fd::exit(c, NetOp::Recvmsg);
 
             // The process table: every new task and every exit, whatever syscall made it.
             sched_process_fork: btf "sched", Fork, required, state, process::fork;

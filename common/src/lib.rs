@@ -14,6 +14,12 @@ pub mod privilege;
 pub use privilege::{
     PRIV_HEAD_SIZE, PRIV_RECORD_SIZE, PRIV_TEXT_LEN, PrivHead, PrivOp, PrivRecord, priv_flags,
 };
+pub mod net_fd;
+
+pub use net_fd::{
+    FdFacts, NET_DATA_LEN, NET_FD_HEAD_SIZE, NET_FD_RECORD_SIZE, NetFdHead, NetFdRecord, NetOp,
+    fd_flags, fd_kind,
+};
 
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
 #[repr(u32)]
@@ -26,10 +32,13 @@ pub enum EventKind {
     Exit = 5,
     /// ptrace, setuid, setns, unshare, init_module, finit_module, bpf, userfaultfd.
     Privilege = 6,
+    /// The network family other than connect (`net_fd`): socket, dup*, accept*, listen,
+    /// send*/recv*.
+    NetFd = 7,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 6;
+pub const KIND_COUNT: usize = 7;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -39,6 +48,7 @@ impl EventKind {
         EventKind::Fork,
         EventKind::Exit,
         EventKind::Privilege,
+        EventKind::NetFd,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -57,6 +67,7 @@ impl EventKind {
             EventKind::Fork => "fork",
             EventKind::Exit => "exit",
             EventKind::Privilege => "privilege",
+            EventKind::NetFd => "net_fd",
         }
     }
 }
@@ -464,6 +475,17 @@ pub struct Offsets {
     pub sb_magic: u32,
     pub ovl_vfs_inode: u32,
     pub ovl_upperdentry: u32,
+    /// The network family's reads (`net_fd`): an fd's file kind and a socket's peer, protocol
+    /// and state.
+    pub inode_mode: u32,
+    pub sk_daddr: u32,
+    pub sk_dport: u32,
+    pub sk_v6_daddr: u32,
+    pub sk_state: u32,
+    pub sk_protocol: u32,
+    pub sk_type: u32,
+    /// `sock.sk_userlocks` (a byte since 5.x; `MISSING` where it is a bitfield).
+    pub sk_userlocks: u32,
 }
 
 impl Offsets {

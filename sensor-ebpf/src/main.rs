@@ -12,9 +12,9 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use lanner_common::{EventKind, ExecVariant, LossReason, MountOp, PrivOp};
+use lanner_common::{EventKind, ExecVariant, LossReason, MountOp, NetOp, PrivOp};
 
-use crate::probes::{exec, mount, net, privilege, process};
+use crate::probes::{exec, mount, net, net_fd, privilege, process};
 
 /// True for the agent's own syscalls (filtered in the kernel, so it never sees itself).
 #[inline(always)]

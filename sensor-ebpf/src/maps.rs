@@ -5,7 +5,8 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, RingBuf},
 };
 use lanner_common::{
-    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, PrivRecord,
+    ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, NetFdRecord,
+    PrivRecord, SOCKADDR_LEN, StrField,
 };
 
 /// The one ring buffer every record goes through. Size is set by the loader.
@@ -65,6 +66,36 @@ pub static CONNECT_STASH: HashMap<u32, ConnectRecord> = HashMap::with_max_entrie
 /// 1,024 in flight at once is far more than a node makes, and keeps the map at 0.9 MB.
 #[map]
 pub static PRIV_STASH: HashMap<u32, PrivRecord> = HashMap::with_max_entries(1024, 0);
+
+/// The network family's records are built at syscall exit in this scratch (they are sent
+/// from there; nothing of them is kept across the call).
+#[map]
+pub static NET_FD_SCRATCH: PerCpuArray<NetFdRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// What a network-family syscall's entry saw, completed at its exit (`probes::net_fd`).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct NetStash {
+    /// The `NetOp` whose entry this is: an exit of another call does not take it.
+    pub op: u32,
+    pub addr_f: StrField,
+    pub args: [u64; 3],
+    /// recvfrom: where the kernel writes the source, and the caller's buffer length;
+    /// recvmsg: the msghdr.
+    pub uaddr: u64,
+    pub ulen: u64,
+    /// recvfrom: the buffer the data is received into.
+    pub ubuf: u64,
+    /// sendto/sendmsg: the destination as passed.
+    pub addr: [u8; SOCKADDR_LEN],
+}
+
+/// Keyed by tid, one entry per call in flight, for every call of the family with an entry
+/// hook. A thread blocked in recvfrom holds its entry while it waits, so this is larger than
+/// the connect stash: 16,384 waiting receivers across the node (2.8 MB preallocated). A full
+/// map fails the insert, which is counted as a dropped record.
+#[map]
+pub static NET_STASH: HashMap<u32, NetStash> = HashMap::with_max_entries(16384, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

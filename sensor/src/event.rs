@@ -8,6 +8,10 @@ mod privilege;
 
 pub use privilege::{Caps, PrivCall, Privilege};
 
+mod net_fd;
+
+pub use self::net_fd::{Ends, FdInfo, NetCall, NetFd, SockInfo, TCP_ESTABLISHED, TCP_LISTEN};
+
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
@@ -36,6 +40,8 @@ pub enum Body {
     Exec(Exec),
     Mount(Mount),
     Connect(Connect),
+    /// socket, dup*, accept*, listen, send*/recv*.
+    NetFd(NetFd),
     Fork(Fork),
     Exit(Exit),
     Privilege(Privilege),
@@ -59,6 +65,7 @@ impl Body {
                 MountOp::OpenTree => EvtType::OpenTree,
             },
             Body::Connect(_) => EvtType::Connect,
+            Body::NetFd(n) => n.call.evt_type(),
             Body::Fork(_) => EvtType::Clone,
             Body::Exit(_) => EvtType::Procexit,
             Body::Privilege(p) => match p.call {
@@ -96,9 +103,11 @@ impl Body {
             Body::Mount(m) => CutPaths::default()
                 .with(EventPath::MountSource, m.source.truncated)
                 .with(EventPath::MountTarget, m.target.truncated),
-            Body::Connect(_) | Body::Fork(_) | Body::Exit(_) | Body::Privilege(_) => {
-                CutPaths::default()
-            }
+            Body::Connect(_)
+            | Body::NetFd(_)
+            | Body::Fork(_)
+            | Body::Exit(_)
+            | Body::Privilege(_) => CutPaths::default(),
         }
     }
 
@@ -431,6 +440,7 @@ impl Event {
             Body::Exec(_) => K::Exec,
             Body::Mount(_) => K::Mount,
             Body::Connect(_) => K::Connect,
+            Body::NetFd(_) => K::NetFd,
             Body::Fork(_) => K::Fork,
             Body::Exit(_) => K::Exit,
             Body::Privilege(_) => K::Privilege,

@@ -23,6 +23,14 @@ const CONNECT_IP_KEYS: &[&str] = &["fd.cip", "fd.cport", "fd.sip", "fd.sport"];
 /// Every privilege call: the capabilities it was made with.
 const CAPS_KEYS: &[&str] = &["thread.cap_effective", "thread.cap_permitted"];
 const MODULE_KEYS: &[&str] = &["evt.arg.uargs", "lanner.uargs_truncated"];
+/// Every event of the network family (socket, dup*, accept*, listen, send*/recv*) has every
+/// `fd.*` key, null where the fd has no such value.
+#[rustfmt::skip]
+const NET_FD_KEYS: &[&str] = &[
+    "fd.num", "fd.name", "fd.type", "fd.typechar", "fd.sockfamily", "fd.l4proto",
+    "fd.connected", "fd.name_changed", "fd.cip", "fd.cport", "fd.sip", "fd.sport", "fd.lip",
+    "fd.lport", "fd.rip", "fd.rport",
+];
 
 fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
     let k: Vec<&str> = match evt_type {
@@ -70,6 +78,26 @@ fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
             "evt.rawarg.flags",
         ],
         "connect" => CONNECT_KEYS.to_vec(),
+        "socket" => [
+            NET_FD_KEYS,
+            &["evt.arg.domain", "evt.arg.type", "evt.arg.proto"],
+        ]
+        .concat(),
+        "dup" => [NET_FD_KEYS, &["evt.arg.oldfd"]].concat(),
+        "dup2" => [NET_FD_KEYS, &["evt.arg.oldfd", "evt.arg.newfd"]].concat(),
+        "dup3" => [
+            NET_FD_KEYS,
+            &["evt.arg.oldfd", "evt.arg.newfd", "evt.arg.flags"],
+        ]
+        .concat(),
+        "accept" | "accept4" => [NET_FD_KEYS, &["evt.arg.fd", "evt.arg.tuple"]].concat(),
+        "listen" => [NET_FD_KEYS, &["evt.arg.fd", "evt.arg.backlog"]].concat(),
+        "sendto" | "recvfrom" => [
+            NET_FD_KEYS,
+            &["evt.arg.fd", "evt.arg.size", "evt.arg.tuple"],
+        ]
+        .concat(),
+        "sendmsg" | "recvmsg" => [NET_FD_KEYS, &["evt.arg.fd", "evt.arg.tuple"]].concat(),
         "clone" => vec!["lanner.child_pid", "lanner.child_tid", "lanner.is_thread"],
         "procexit" => vec!["evt.arg.status", "evt.rawarg.status"],
         "ptrace" => [

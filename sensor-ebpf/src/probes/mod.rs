@@ -1,5 +1,6 @@
 pub mod exec;
 pub mod mount;
 pub mod net;
+pub mod net_fd;
 pub mod privilege;
 pub mod process;

@@ -50,12 +50,15 @@ const EXEC: &[Field] = &[
 /// privilege call's (when it was made).
 const CAPS: &[Field] = &[ThreadCapEffective, ThreadCapPermitted];
 
-/// The socket of a connect: its tuple, kind and state.
+/// The socket of a connect, or the fd of a network-family call: its tuple, kind and state.
 #[rustfmt::skip]
 const SOCKET: &[Field] = &[
     FdNum, FdName, FdType, FdTypechar, FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
     FdCip, FdSip, FdLip, FdRip, FdCport, FdSport, FdLport, FdRport,
 ];
+
+/// The data a call received: recvfrom's (Falco's snaplen of it).
+const BUFFER: &[Field] = &[EvtBuffer];
 
 /// The fields of each event type Lanner captures, as groups.
 #[rustfmt::skip]
@@ -69,6 +72,17 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::MoveMount, &[COMMON, RESULT]),
     (EvtType::OpenTree, &[COMMON, RESULT]),
     (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Socket, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup2, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Dup3, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Accept, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Accept4, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Listen, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Sendto, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Sendmsg, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Recvfrom, &[COMMON, RESULT, SOCKET, BUFFER]),
+    (EvtType::Recvmsg, &[COMMON, RESULT, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
     (EvtType::Ptrace, &[COMMON, RESULT, CAPS]),
@@ -82,11 +96,11 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
 ];
 
 /// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
-/// buffers) or to data it does not read (exe inode times, DNS names). Listed so that every
+/// buffers but recvfrom's) or to data it does not read (exe inode times, DNS names). Listed so that every
 /// field is placed somewhere (a test holds the table to it).
 #[rustfmt::skip]
 pub const NEVER: &[Field] = &[
-    EvtNum, EvtBuffer,
+    EvtNum,
     ProcIsExeWritable, ProcExeIno, ProcExeInoCtime, ProcExeInoMtime,
     ProcExeInoCtimeDurationProcStart, ThreadCapInheritable,
     FdNameraw, FdDirectory, FdFilename, FdCipName, FdSipName, FdLipName, FdRipName,
@@ -124,7 +138,7 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 7] = [COMMON, RESULT, EXEC, CAPS, SOCKET, NEVER, DERIVED];
+        let lists: [&[Field]; 8] = [COMMON, RESULT, EXEC, CAPS, SOCKET, BUFFER, NEVER, DERIVED];
         for d in FIELDS {
             let n: usize = lists
                 .iter()

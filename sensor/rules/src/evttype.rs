@@ -55,6 +55,17 @@ evt_types! {
     MoveMount = "move_mount";
     OpenTree = "open_tree";
     Connect = "connect";
+    Socket = "socket";
+    Dup = "dup";
+    Dup2 = "dup2";
+    Dup3 = "dup3";
+    Accept = "accept";
+    Accept4 = "accept4";
+    Listen = "listen";
+    Sendto = "sendto";
+    Sendmsg = "sendmsg";
+    Recvfrom = "recvfrom";
+    Recvmsg = "recvmsg";
     /// Process creation (Falco reports fork/vfork/clone/clone3; Lanner sees the kernel's
     /// `sched_process_fork`, named `clone`).
     Clone = "clone" | "clone3" | "fork" | "vfork";

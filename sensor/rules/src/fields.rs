@@ -254,6 +254,10 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     // init_module and finit_module (the module's parameters, the image).
     "uargs",
     "img",
+    // socket, dup*.
+    "proto",
+    "oldfd",
+    "newfd",
 ];
 
 /// Why a field reference did not resolve.

@@ -233,7 +233,7 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 text("uargs", uargs);
             }
         }
-        Body::Fork(_) | Body::Exit(_) => {}
+        Body::NetFd(_) | Body::Fork(_) | Body::Exit(_) => {}
     }
 }
 

@@ -68,7 +68,7 @@ fn pod_meta() -> Option<Arc<PodMeta>> {
     Some(Arc::new(m))
 }
 
-fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> Header {
+pub(super) fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> Header {
     let mut h = *zeroed::<Header>();
     h.kind = kind as u32;
     h.variant = variant;
@@ -85,7 +85,7 @@ fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> 
 
 /// `s` into `buf` as the kernel programs write strings: as much as fits, flagged truncated
 /// when it did not all fit.
-fn put(buf: &mut [u8], s: &[u8]) -> StrField {
+pub(super) fn put(buf: &mut [u8], s: &[u8]) -> StrField {
     let n = s.len().min(buf.len());
     buf[..n].copy_from_slice(&s[..n]);
     StrField {
@@ -237,7 +237,7 @@ fn connect(
     (name, bytes_of(&*r).to_vec())
 }
 
-fn sockaddr(family: u16, port: u16, addr: &[u8]) -> Vec<u8> {
+pub(super) fn sockaddr(family: u16, port: u16, addr: &[u8]) -> Vec<u8> {
     let mut v = family.to_ne_bytes().to_vec();
     v.extend_from_slice(&port.to_be_bytes());
     if family == 10 {
@@ -251,7 +251,7 @@ fn small<T: Plain>(name: &'static str, r: &T) -> (&'static str, Vec<u8>) {
     (name, bytes_of(r).to_vec())
 }
 
-static CONTAINER_CGROUP: LazyLock<String> =
+pub(super) static CONTAINER_CGROUP: LazyLock<String> =
     LazyLock::new(|| format!("cri-containerd-{CONTAINER_ID}.scope"));
 
 /// One record of every kind and variant, named, with the interesting flags among them
@@ -362,6 +362,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
         ),
     ];
     v.extend(privilege::records(&long_arg));
+    v.extend(super::samples_net::records());
     v.push(small(
         "fork",
         &ForkRecord {

@@ -49,6 +49,39 @@ impl Resolver<'_> {
         }
     }
 
+    /// A required member the programs read as `expected` bytes: a kernel where it has another
+    /// size (a bitfield before, a wider type after) fails the start rather than read garbage.
+    fn sized(
+        &self,
+        strukt: &'static str,
+        member: &'static str,
+        expected: u32,
+    ) -> Result<u32, OffsetsError> {
+        let off = self.req(strukt, member)?;
+        let size = self.btf.member_size(strukt, member)?;
+        if size != expected {
+            return Err(OffsetsError::Size {
+                strukt,
+                member,
+                size,
+                expected,
+            });
+        }
+        Ok(off)
+    }
+
+    /// An optional one-byte member: `MISSING` where the kernel lacks it or has it as a
+    /// bitfield (no byte offset to read).
+    fn opt_byte(&self, strukt: &str, member: &str) -> u32 {
+        match (
+            self.btf.try_member_offset(strukt, member),
+            self.btf.member_size(strukt, member),
+        ) {
+            (Ok(Some(off)), Ok(1)) => off,
+            _ => Offsets::MISSING,
+        }
+    }
+
     fn opt_or_missing(&self, strukt: &str, member: &str) -> Result<u32, OffsetsError> {
         Ok(self.opt(strukt, member)?.unwrap_or(Offsets::MISSING))
     }
@@ -169,6 +202,15 @@ pub fn resolve(
         sb_magic: r.req("super_block", "s_magic")?,
         ovl_vfs_inode: r.opt_or_missing("ovl_inode", "vfs_inode")?,
         ovl_upperdentry: r.opt_or_missing("ovl_inode", "__upperdentry")?,
+        inode_mode: r.sized("inode", "i_mode", 2)?,
+        sk_daddr: r.sized("sock", "__sk_common.skc_daddr", 4)?,
+        sk_dport: r.sized("sock", "__sk_common.skc_dport", 2)?,
+        sk_v6_daddr: r.opt_or_missing("sock", "__sk_common.skc_v6_daddr")?,
+        sk_state: r.sized("sock", "__sk_common.skc_state", 1)?,
+        // u16 since 5.6 (bitfields before): the floor (5.17) has them as members.
+        sk_protocol: r.sized("sock", "sk_protocol", 2)?,
+        sk_type: r.sized("sock", "sk_type", 2)?,
+        sk_userlocks: r.opt_byte("sock", "sk_userlocks"),
     })
 }
 

@@ -13,8 +13,8 @@ use std::{
 use lanner_common::{
     CONNECT_RECORD_SIZE, ConnectRecord, EXEC_LOGINUID_KNOWN, EXEC_PGRP_KNOWN, EXEC_RECORD_NO_ENV,
     EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
-    EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord, PrivHead,
-    PrivRecord, StrField, field_flags,
+    EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
+    NET_FD_HEAD_SIZE, NetFdRecord, PrivHead, PrivRecord, StrField, field_flags,
 };
 
 use super::path::{user_path, walked};
@@ -56,6 +56,7 @@ unsafe impl Plain for ExecHead {}
 unsafe impl Plain for lanner_common::ExecRecord {}
 unsafe impl Plain for MountRecord {}
 unsafe impl Plain for ConnectRecord {}
+unsafe impl Plain for NetFdRecord {}
 unsafe impl Plain for ForkRecord {}
 unsafe impl Plain for ExitRecord {}
 unsafe impl Plain for PrivHead {}
@@ -237,6 +238,11 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
         EventKind::Connect => {
             let r = read::<ConnectRecord>(bytes, CONNECT_RECORD_SIZE, "connect record")?;
             Body::Connect(connect(&r)?)
+        }
+        EventKind::NetFd => {
+            // Sent without its data block but for recvfrom: read zero-extended.
+            let r = read::<NetFdRecord>(bytes, NET_FD_HEAD_SIZE, "net_fd record")?;
+            Body::NetFd(super::net_fd::net_fd(&r)?)
         }
         EventKind::Fork => {
             let r = read::<ForkRecord>(bytes, size_of::<ForkRecord>(), "fork record")?;
@@ -467,7 +473,7 @@ fn connect(r: &ConnectRecord) -> Result<Connect, DecodeError> {
 }
 
 /// Parse a `struct sockaddr` as the caller passed it.
-fn sockaddr(b: &[u8]) -> Peer {
+pub(super) fn sockaddr(b: &[u8]) -> Peer {
     let Some(family) = b.get(..2).map(|f| u16::from_ne_bytes([f[0], f[1]])) else {
         return Peer::Unknown;
     };

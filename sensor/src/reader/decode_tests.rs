@@ -157,12 +157,62 @@ fn garbage_never_panics() {
         }
         // Valid kinds half of the time, to get past the header check.
         if round % 2 == 0 {
-            buf[..4].copy_from_slice(&((round / 2 % 5 + 1) as u32).to_ne_bytes());
+            let kind = round / 2 % lanner_common::KIND_COUNT + 1;
+            buf[..4].copy_from_slice(&(kind as u32).to_ne_bytes());
         }
         let len = (x as usize) % buf.len();
         let _ = decode(&buf[..len], round % 3 == 0);
         let _ = decode(&buf, false);
     }
+}
+
+/// A network-family record: sent without its data block but for recvfrom, whose data is
+/// `evt.buffer`; a record shorter than its head, a data length past the block and an unknown
+/// call are errors.
+#[test]
+fn net_fd_records_with_and_without_their_data() {
+    use lanner_common::{NET_FD_HEAD_SIZE, NetFdRecord, NetOp, fd_flags, fd_kind};
+    // SAFETY: Plain type, zero is valid.
+    let mut r: Box<NetFdRecord> = unsafe { Box::new_zeroed().assume_init() };
+    r.header = header(EventKind::NetFd, NetOp::Dup2 as u32);
+    r.ret = 1;
+    r.args = [3, 1, 0];
+    r.fd.flags = fd_flags::READ;
+    r.fd.kind = fd_kind::PIPE;
+    r.addr_f.flags = field_flags::ABSENT;
+    r.data_f.flags = field_flags::ABSENT;
+    let bytes = bytes_of(&*r);
+    let ev = decode(&bytes[..NET_FD_HEAD_SIZE], false).unwrap();
+    let Body::NetFd(n) = &ev.body else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (n.call, n.ret, n.args),
+        (crate::event::NetCall::Dup2, 1, [3, 1, 0])
+    );
+    assert_eq!(n.fd.kind, Some(fd_kind::PIPE));
+    assert!(n.fd.sock.is_none() && n.addr.is_none() && n.data.is_none());
+    assert!(decode(&bytes[..NET_FD_HEAD_SIZE - 1], false).is_err());
+
+    r.header.variant = NetOp::Recvfrom as u32;
+    r.ret = 4;
+    r.data_f = StrField { len: 4, flags: 0 };
+    r.data[..4].copy_from_slice(&[0xca, 0xfe, 0xba, 0xbe]);
+    let ev = decode(&bytes_of(&*r), false).unwrap();
+    let Body::NetFd(n) = &ev.body else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(n.data.as_deref(), Some(&[0xca, 0xfe, 0xba, 0xbe][..]));
+    r.data_f.len = 200;
+    assert!(matches!(
+        decode(&bytes_of(&*r), false),
+        Err(DecodeError::FieldLength { field: "data", .. })
+    ));
+    r.header.variant = 99;
+    assert!(matches!(
+        decode(&bytes_of(&*r), false),
+        Err(DecodeError::UnknownVariant { what: "net_fd", .. })
+    ));
 }
 
 #[test]

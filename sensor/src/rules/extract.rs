@@ -4,7 +4,8 @@
 //! field's value: the `--dump-events` JSON (`output::dump`) is a projection of it over the
 //! availability table (`lanner_rules::availability`), so the dump shows what the rules see. A
 //! value the event does not carry is `None` (Falco's "missing"), never a made-up default:
-//! fields of events Lanner does not capture (`fd.*` of opens, `evt.buffer`, `proc.exe_ino.*`,
+//! fields of events Lanner does not capture (`fd.*` of opens, `evt.buffer` but recvfrom's,
+//! `proc.exe_ino.*`,
 //! ...) are always `None`.
 //!
 //! Extraction runs for every check of every rule the event meets, so values are borrowed from
@@ -13,6 +14,7 @@
 
 mod args;
 mod net;
+mod net_fd;
 mod pod;
 mod privilege;
 pub mod render;
@@ -147,6 +149,7 @@ impl<'a> EventView<'a> {
             Body::Exec(e) => Some(e.ret),
             Body::Mount(m) => Some(m.ret),
             Body::Connect(c) => Some(c.ret),
+            Body::NetFd(n) => Some(n.ret),
             Body::Fork(f) => Some(i64::from(f.child_tid)),
             Body::Exit(_) => None,
             Body::Privilege(p) => Some(p.ret),
@@ -304,6 +307,8 @@ impl<'a> EventView<'a> {
             Field::EvtDir => s("<"),
             Field::EvtSource => s("syscall"),
             Field::EvtHostname => s(self.hostname?),
+            // recvfrom's data, as much as Falco's snaplen keeps.
+            Field::EvtBuffer => Value::Bytes(Cow::Borrowed(self.net_fd_data()?)),
             // Not an open: false, not missing (as Falco).
             Field::EvtIsOpenRead | Field::EvtIsOpenWrite | Field::EvtIsOpenExec => {
                 Value::Bool(false)

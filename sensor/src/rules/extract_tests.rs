@@ -17,6 +17,7 @@ use crate::{
 
 mod available;
 mod net;
+mod net_fd;
 mod paths;
 mod pod;
 mod privilege;

@@ -132,9 +132,10 @@ fn a_list_written_out_too_often_is_refused() {
 
 #[test]
 fn rules_over_the_total_budget_are_refused_at_the_rule_that_crosses_it() {
-    // One macro of 12,001 nodes, used by rules on every event type (11 each): the total
-    // crosses its limit at the second rule.
-    let terms: Vec<String> = (0..12_000).map(|i| format!("proc.pid = {i}")).collect();
+    // One macro, used by rules on every event type: sized so that one rule's copies (one per
+    // type) take 70% of the total, so the total crosses its limit at the second rule.
+    let n = MAX_TOTAL_NODES as usize * 7 / 10 / crate::EvtType::ALL.len();
+    let terms: Vec<String> = (0..n).map(|i| format!("proc.pid = {i}")).collect();
     let mut text = format!("- macro: m\n  condition: {}\n", terms.join(" or "));
     for i in 0..3 {
         text += &rule(&format!("r{i}"), "m");

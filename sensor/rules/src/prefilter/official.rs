@@ -23,11 +23,23 @@ pub fn official() -> Ruleset {
 }
 
 /// Probes as the sensor will have them: the open family decides on everything, exec,
-/// connect and mount on the task and the result, the rest on the task.
+/// connect and mount on the task and the result, the network family on the task, the result
+/// and the fd's kind, the rest on the task.
 pub fn probe_of(t: EvtType) -> Probe {
     match t {
         OPEN => Probe::FILE_OPEN,
         EvtType::Execve | EvtType::Execveat | EvtType::Connect | EvtType::Mount => Probe::RET,
+        EvtType::Socket
+        | EvtType::Dup
+        | EvtType::Dup2
+        | EvtType::Dup3
+        | EvtType::Accept
+        | EvtType::Accept4 => Probe::NEW_FD,
+        EvtType::Listen
+        | EvtType::Sendto
+        | EvtType::Sendmsg
+        | EvtType::Recvfrom
+        | EvtType::Recvmsg => Probe::USES_FD,
         _ => Probe::TASK,
     }
 }
@@ -114,6 +126,43 @@ fn the_official_open_rules_keep_ordinary_reads_in_the_kernel() {
         "{hit:?}"
     );
     assert!(!decide(&World::open("bash", "/opt/x/y", write, 3)).0);
+}
+
+/// The reverse-shell rule keeps only dups of IP sockets onto stdin, stdout or stderr: a
+/// shell's pipes and redirections to files never leave the kernel.
+#[test]
+fn the_official_dup_rule_keeps_only_ip_sockets_onto_stdio() {
+    use super::facts::kind_index;
+    let rs = official();
+    let dup2 = |kind: &str, typechar: &str, ret: i64| World {
+        raw: None,
+        flags: 0,
+        kind: kind_index(typechar, kind),
+        ..World::open("sh", "/", 0, ret)
+    };
+    let all = derive_all(&rs, [EvtType::Dup2], probe_of, &Options::default());
+    let f = &all[0].1;
+    println!("dup2: {f:?}");
+    let probe = Probe::NEW_FD;
+    let admitted = |w: &World| admits(f, &w.facts(&probe));
+    for ret in [0, 1, 2] {
+        assert!(
+            admitted(&dup2("ipv4", "4", ret)),
+            "an IPv4 socket onto {ret}"
+        );
+        assert!(
+            admitted(&dup2("ipv6", "6", ret)),
+            "an IPv6 socket onto {ret}"
+        );
+        assert!(!admitted(&dup2("pipe", "p", ret)), "a pipe onto {ret}");
+        assert!(
+            !admitted(&dup2("unix", "u", ret)),
+            "a unix socket onto {ret}"
+        );
+        assert!(!admitted(&dup2("file", "f", ret)), "a file onto {ret}");
+    }
+    assert!(!admitted(&dup2("ipv4", "4", 5)), "an IPv4 socket onto fd 5");
+    assert!(!admitted(&dup2("ipv4", "4", -9)), "a failed dup2");
 }
 
 /// Every type's verdict with the official rules, and how long deriving them takes (printed,

@@ -167,6 +167,22 @@ impl Probe {
         ..Probe::TASK
     };
 
+    /// `socket`, `dup*`, `accept*`: the result is the new fd (`fd.num`), and the probe knows
+    /// its kind (a socket's from its domain argument; dup's from the file it reads).
+    pub const NEW_FD: Probe = Probe {
+        ret: Some(RetFields::Fd),
+        fd_kind: true,
+        ..Probe::TASK
+    };
+
+    /// `listen`, `sendto`, `sendmsg`, `recvfrom`, `recvmsg`: a result, and the kind of the
+    /// socket the call uses (its fd is an argument, not the result).
+    pub const USES_FD: Probe = Probe {
+        ret: Some(RetFields::Plain),
+        fd_kind: true,
+        ..Probe::TASK
+    };
+
     /// `open`, `openat`, `openat2`, `creat`.
     pub const FILE_OPEN: Probe = Probe {
         path: true,

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use lanner_rules::{FieldArg, Value};
 
 use super::{EventView, int, loginuid, owned, render};
-use crate::event::{Body, Exec, ExecSyscall, MountOp, Text};
+use crate::event::{Body, Exec, ExecSyscall, MountOp, NetCall, Text};
 
 /// One parameter: its raw number (for `evt.rawarg`) and/or its text (for `evt.arg`).
 pub(super) enum Param<'s> {
@@ -68,6 +68,25 @@ const MOVE_MOUNT: &[Option<&str>] = &[
 ];
 const OPEN_TREE: &[Option<&str>] = &[Some("res"), Some("dfd"), Some("filename"), Some("flags")];
 const CONNECT: &[Option<&str>] = &[Some("res"), Some("tuple"), Some("fd"), Some("addr")];
+const SOCKET: &[Option<&str>] = &[
+    Some("fd"),
+    Some("domain"),
+    Some("type"),
+    Some("proto"),
+    None,
+];
+const DUP: &[Option<&str>] = &[Some("res"), Some("oldfd")];
+const DUP2: &[Option<&str>] = &[Some("res"), Some("oldfd"), Some("newfd")];
+const DUP3: &[Option<&str>] = &[Some("res"), Some("oldfd"), Some("newfd"), Some("flags")];
+const ACCEPT: &[Option<&str>] = &[Some("fd"), Some("tuple"), None, None, None];
+const ACCEPT4: &[Option<&str>] = &[Some("fd"), Some("tuple"), None, None, None, None];
+const LISTEN: &[Option<&str>] = &[Some("res"), Some("fd"), Some("backlog")];
+#[rustfmt::skip]
+const SENDTO: &[Option<&str>] = &[Some("res"), None, Some("fd"), Some("size"), Some("tuple")];
+const SENDMSG: &[Option<&str>] = &[Some("res"), None, Some("fd"), None, Some("tuple")];
+#[rustfmt::skip]
+const RECVFROM: &[Option<&str>] = &[Some("res"), None, Some("tuple"), Some("fd"), Some("size")];
+const RECVMSG: &[Option<&str>] = &[Some("res"), None, None, Some("tuple"), None, Some("fd")];
 const CLONE: &[Option<&str>] = &[Some("res")];
 const PROCEXIT: &[Option<&str>] = &[Some("status")];
 
@@ -135,6 +154,19 @@ impl EventView<'_> {
                 MountOp::OpenTree => OPEN_TREE,
             },
             Body::Connect(_) => CONNECT,
+            Body::NetFd(n) => match n.call {
+                NetCall::Socket => SOCKET,
+                NetCall::Dup => DUP,
+                NetCall::Dup2 => DUP2,
+                NetCall::Dup3 => DUP3,
+                NetCall::Accept => ACCEPT,
+                NetCall::Accept4 => ACCEPT4,
+                NetCall::Listen => LISTEN,
+                NetCall::Sendto => SENDTO,
+                NetCall::Sendmsg => SENDMSG,
+                NetCall::Recvfrom => RECVFROM,
+                NetCall::Recvmsg => RECVMSG,
+            },
             Body::Fork(_) => CLONE,
             Body::Exit(_) => PROCEXIT,
             Body::Privilege(p) => super::privilege::param_names(p),
@@ -247,6 +279,42 @@ impl EventView<'_> {
                     None => Param::Num(i64::from(c.fd)),
                 },
                 "addr" => Param::Text(self.peer_addr()?),
+                _ => return None,
+            },
+            Body::NetFd(n) => match name {
+                "res" => res(n.ret),
+                // The new fd of socket/accept, the socket of listen and the I/O calls.
+                "fd" => {
+                    let fd = match n.call {
+                        NetCall::Socket | NetCall::Accept | NetCall::Accept4 if n.ret < 0 => {
+                            return Some(res(n.ret));
+                        }
+                        NetCall::Socket | NetCall::Accept | NetCall::Accept4 => n.ret,
+                        _ => i64::from(n.args[0] as i32),
+                    };
+                    match self.fd_tag() {
+                        Some(tag) => Param::Resolved(
+                            fd,
+                            Cow::Owned(format!("<{tag}>{}", self.fd_name().unwrap_or_default())),
+                        ),
+                        None => Param::Num(fd),
+                    }
+                }
+                "tuple" => match self.fd_name()? {
+                    "" => return None,
+                    t => Param::Text(b(t)),
+                },
+                "domain" => named(n.args[0] as i64, render::socket_family(n.args[0])),
+                "type" | "proto" if n.call == NetCall::Socket => {
+                    Param::Num(n.args[usize::from(name == "proto") + 1] as i64)
+                }
+                "oldfd" => Param::Num(i64::from(n.args[0] as i32)),
+                "newfd" => Param::Num(i64::from(n.args[1] as i32)),
+                "flags" if n.call == NetCall::Dup3 => {
+                    Param::Resolved(n.args[2] as i64, b(render::dup3_flags(n.args[2])))
+                }
+                "backlog" => Param::Num(i64::from(n.args[1] as i32)),
+                "size" => Param::Num(i64::from(n.args[1] as u32)),
                 _ => return None,
             },
             Body::Fork(f) => match name {

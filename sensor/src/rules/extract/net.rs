@@ -1,4 +1,5 @@
-//! `fd.*`: the socket of a connect, the only fd event Lanner captures (falco-fields.md 1.5).
+//! `fd.*` of a connect's socket (falco-fields.md 1.5); the other network calls' are in
+//! `net_fd.rs`.
 //!
 //! For connect the client is this side and the server the peer, and the local side is this
 //! one: `fd.cip`/`fd.lip` are the local address, `fd.sip`/`fd.rip` the peer. An IPv4-mapped
@@ -70,15 +71,20 @@ impl<'a> EventView<'a> {
     /// `fd.name`: `lip:lport->sip:sport` (no brackets around IPv6), or the unix socket's path.
     pub(super) fn fd_name(&self) -> Option<&str> {
         self.fd_name
-            .get_or_init(|| match &self.connect()?.peer {
-                Peer::Inet(..) => {
-                    let e = self.ends()?;
-                    let (lip, lport) = e.local;
-                    let (sip, sport) = e.peer;
-                    Some(format!("{lip}:{lport}->{sip}:{sport}"))
+            .get_or_init(|| {
+                if let Some(n) = self.net_fd() {
+                    return n.name();
                 }
-                Peer::Unix(path) => Some(path.clone()),
-                Peer::Other(_) | Peer::Unknown => None,
+                match &self.connect()?.peer {
+                    Peer::Inet(..) => {
+                        let e = self.ends()?;
+                        let (lip, lport) = e.local;
+                        let (sip, sport) = e.peer;
+                        Some(format!("{lip}:{lport}->{sip}:{sport}"))
+                    }
+                    Peer::Unix(path) => Some(path.clone()),
+                    Peer::Other(_) | Peer::Unknown => None,
+                }
             })
             .as_deref()
     }
@@ -108,6 +114,9 @@ impl<'a> EventView<'a> {
     /// The tag of an fd parameter (`<4t>`, `<6u>`, `<u>`): typechar, then the L4 protocol's
     /// letter for IP sockets.
     pub(super) fn fd_tag(&self) -> Option<String> {
+        if let Some(n) = self.net_fd() {
+            return n.tag();
+        }
         let tc = self.typechar()?;
         let l4 = match self.l4proto() {
             Some("tcp") => "t",
@@ -131,6 +140,9 @@ impl<'a> EventView<'a> {
     }
 
     pub(super) fn fd_field(&self, field: Field) -> Option<Value<'_>> {
+        if let Some(n) = self.net_fd() {
+            return self.net_fd_field(n, field);
+        }
         let c = self.connect()?;
         let local = || Some(self.ends()?.local);
         let peer = || Some(self.ends()?.peer);

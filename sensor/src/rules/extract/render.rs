@@ -1,7 +1,7 @@
 //! Falco's renderings of kernel numbers, defined once for every field that shows them (and so
 //! for `--dump-events`, which shows the fields): return values (`evt.res`, a `res` parameter),
-//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`; the
-//! privilege calls' arguments in [`privilege`].
+//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`, socket
+//! families, dup3's flags; the privilege calls' arguments in [`privilege`].
 
 mod privilege;
 
@@ -185,6 +185,27 @@ pub fn falco_enum(table: &[(u32, &str)], value: u32) -> Option<String> {
     (!names.is_empty()).then(|| names.join("|"))
 }
 
+/// Socket families as Falco names them (`evt.arg.domain`), in its table's order: a value
+/// with two names shows both (`AF_LOCAL|AF_UNIX`), as Falco's exact-match rendering does.
+#[rustfmt::skip]
+const SOCKET_FAMILIES: &[(u32, &str)] = &[
+    (39, "AF_NFC"), (38, "AF_ALG"), (37, "AF_CAIF"), (36, "AF_IEEE802154"), (35, "AF_PHONET"),
+    (34, "AF_ISDN"), (33, "AF_RXRPC"), (32, "AF_IUCV"), (31, "AF_BLUETOOTH"), (30, "AF_TIPC"),
+    (29, "AF_CAN"), (26, "AF_LLC"), (25, "AF_WANPIPE"), (24, "AF_PPPOX"), (23, "AF_IRDA"),
+    (22, "AF_SNA"), (21, "AF_RDS"), (20, "AF_ATMSVC"), (19, "AF_ECONET"), (18, "AF_ASH"),
+    (17, "AF_PACKET"), (16, "AF_ROUTE"), (16, "AF_NETLINK"), (15, "AF_KEY"),
+    (14, "AF_SECURITY"), (13, "AF_NETBEUI"), (12, "AF_DECnet"), (11, "AF_ROSE"),
+    (10, "AF_INET6"), (9, "AF_X25"), (8, "AF_ATMPVC"), (7, "AF_BRIDGE"), (6, "AF_NETROM"),
+    (5, "AF_APPLETALK"), (4, "AF_IPX"), (3, "AF_AX25"), (2, "AF_INET"), (1, "AF_LOCAL"),
+    (1, "AF_UNIX"), (0, "AF_UNSPEC"),
+];
+
+/// socket's `domain`: the family's names; `None` (the number is shown) for a family Falco
+/// has no name for.
+pub fn socket_family(domain: u64) -> Option<String> {
+    falco_enum(SOCKET_FAMILIES, u32::try_from(domain).ok()?)
+}
+
 /// A fd parameter (`PT_FD`) as Falco shows it when it does not know the fd's name: `AT_FDCWD`
 /// for -100, the errno name of a negative one (a failed call's result), else the number.
 pub fn fd(fd: i64) -> Cow<'static, str> {
@@ -192,6 +213,17 @@ pub fn fd(fd: i64) -> Cow<'static, str> {
         Cow::Borrowed("AT_FDCWD")
     } else {
         number_or_errno(fd)
+    }
+}
+
+/// dup3's `flags` as Falco renders them: `O_CLOEXEC` (the only flag dup3 takes), else
+/// `O_NONE`.
+pub fn dup3_flags(flags: u64) -> &'static str {
+    const O_CLOEXEC: u64 = 0o2000000;
+    if flags & O_CLOEXEC != 0 {
+        "O_CLOEXEC"
+    } else {
+        "O_NONE"
     }
 }
 
@@ -253,6 +285,18 @@ mod tests {
         assert_eq!(fd(-100), "AT_FDCWD");
         assert_eq!(fd(-9), "EBADF");
         assert_eq!(fd(4), "4");
+    }
+
+    #[test]
+    fn socket_families_and_dup3_flags() {
+        assert_eq!(socket_family(17).as_deref(), Some("AF_PACKET"));
+        assert_eq!(socket_family(2).as_deref(), Some("AF_INET"));
+        assert_eq!(socket_family(10).as_deref(), Some("AF_INET6"));
+        assert_eq!(socket_family(1).as_deref(), Some("AF_LOCAL|AF_UNIX"));
+        assert_eq!(socket_family(16).as_deref(), Some("AF_ROUTE|AF_NETLINK"));
+        assert_eq!(socket_family(44), None);
+        assert_eq!(dup3_flags(0o2000000), "O_CLOEXEC");
+        assert_eq!(dup3_flags(0), "O_NONE");
     }
 
     #[test]

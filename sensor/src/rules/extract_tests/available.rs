@@ -2,7 +2,9 @@
 
 use lanner_rules::{EventSource, FieldArg};
 
-use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net, privilege};
+use super::{
+    EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net, net_fd, privilege,
+};
 use crate::{
     container::ContainerRef,
     enrich::PodContext,
@@ -16,7 +18,7 @@ use crate::{
 #[test]
 fn extraction_fills_only_fields_claimed_available() {
     use lanner_rules::{availability, fields::FIELDS};
-    let samples = [
+    let samples = vec![
         exec_in_pod(),
         enriched(Body::Exec(exec_body(-2)), in_container(), PodContext::Off),
         enriched(
@@ -46,6 +48,7 @@ fn extraction_fills_only_fields_claimed_available() {
     ]
     .into_iter()
     .chain(privilege::samples())
+    .chain(net_fd::samples())
     .collect::<Vec<_>>();
     let args = [
         FieldArg::None,
