@@ -8,6 +8,7 @@
 //! time, so the two sides cannot disagree silently.
 #![no_std]
 
+pub mod file;
 pub mod hooks;
 
 /// The kind of a record, first field of every [`Header`]. Stable numbers: never reuse one.
@@ -19,10 +20,12 @@ pub enum EventKind {
     Connect = 3,
     Fork = 4,
     Exit = 5,
+    /// open, openat, openat2, creat ([`file::OpenRecord`]).
+    Open = 6,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 5;
+pub const KIND_COUNT: usize = 6;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -31,6 +34,7 @@ impl EventKind {
         EventKind::Connect,
         EventKind::Fork,
         EventKind::Exit,
+        EventKind::Open,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -48,6 +52,7 @@ impl EventKind {
             EventKind::Connect => "connect",
             EventKind::Fork => "fork",
             EventKind::Exit => "exit",
+            EventKind::Open => "open",
         }
     }
 }

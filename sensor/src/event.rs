@@ -4,6 +4,8 @@ use std::{net::IpAddr, sync::Arc};
 
 use lanner_rules::EvtType;
 
+pub use crate::fspath::FilePath;
+
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
@@ -34,6 +36,7 @@ pub enum Body {
     Connect(Connect),
     Fork(Fork),
     Exit(Exit),
+    Open(Open),
 }
 
 impl Body {
@@ -56,6 +59,12 @@ impl Body {
             Body::Connect(_) => EvtType::Connect,
             Body::Fork(_) => EvtType::Clone,
             Body::Exit(_) => EvtType::Procexit,
+            Body::Open(o) => match o.syscall {
+                OpenSyscall::Open => EvtType::Open,
+                OpenSyscall::Openat => EvtType::Openat,
+                OpenSyscall::Openat2 => EvtType::Openat2,
+                OpenSyscall::Creat => EvtType::Creat,
+            },
         }
     }
 
@@ -69,6 +78,7 @@ impl Body {
             Body::Mount(m) => CutPaths::default()
                 .with(EventPath::MountSource, m.source.truncated)
                 .with(EventPath::MountTarget, m.target.truncated),
+            Body::Open(o) => CutPaths::default().with(EventPath::FilePath, o.path.cut),
             Body::Connect(_) | Body::Fork(_) | Body::Exit(_) => CutPaths::default(),
         }
     }
@@ -124,15 +134,19 @@ pub enum EventPath {
     MountSource,
     /// Mount target (`evt.arg.dir`, umount's `name`, `to_pathname`).
     MountTarget,
+    /// The path a file syscall names (`fd.name`, `evt.arg.name`): the path as passed or the
+    /// directory it is relative to.
+    FilePath,
 }
 
 impl EventPath {
-    pub const ALL: [EventPath; 5] = [
+    pub const ALL: [EventPath; 6] = [
         EventPath::Exepath,
         EventPath::Cwd,
         EventPath::ExecFilename,
         EventPath::MountSource,
         EventPath::MountTarget,
+        EventPath::FilePath,
     ];
 
     /// Its name in the counters.
@@ -143,6 +157,7 @@ impl EventPath {
             EventPath::ExecFilename => "exec_filename",
             EventPath::MountSource => "mount_source",
             EventPath::MountTarget => "mount_target",
+            EventPath::FilePath => "file_path",
         }
     }
 }
@@ -384,6 +399,37 @@ pub struct Connect {
     pub l4: Option<L4>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenSyscall {
+    Open,
+    Openat,
+    Openat2,
+    Creat,
+}
+
+/// open, openat, openat2, creat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Open {
+    pub syscall: OpenSyscall,
+    /// The new fd, or `-errno`.
+    pub ret: i64,
+    pub path: FilePath,
+    /// As passed; `AT_FDCWD` (-100) for open and creat.
+    pub dirfd: i32,
+    /// The kernel's `O_*` as passed; `None` for creat (it takes none) and for an openat2 whose
+    /// `open_how` could not be read.
+    pub flags: Option<u32>,
+    /// As passed; `None` when unread (openat2).
+    pub mode: Option<u32>,
+    /// openat2's `RESOLVE_*`.
+    pub resolve: Option<u32>,
+    /// The flag classes the probe computed (`lanner_common::file::open::classes`): what
+    /// `evt.is_open_*` say.
+    pub classes: u32,
+    /// `thread.cap_effective` at the call; `None` when unreadable.
+    pub cap_effective: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fork {
     pub child_pid: u32,
@@ -404,6 +450,7 @@ impl Event {
             Body::Connect(_) => K::Connect,
             Body::Fork(_) => K::Fork,
             Body::Exit(_) => K::Exit,
+            Body::Open(_) => K::Open,
         }
     }
 }

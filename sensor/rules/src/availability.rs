@@ -44,41 +44,55 @@ const RESULT: &[Field] = &[EvtRes, EvtRawres];
 #[rustfmt::skip]
 const EXEC: &[Field] = &[
     ProcEnv, ProcSid, ProcPgid, ProcIsExeUpperLayer, ProcIsExeFromMemfd,
-    ThreadCapEffective, ThreadCapPermitted, UserEuid, UserLoginuid,
+    ThreadCapPermitted, UserEuid, UserLoginuid,
 ];
 
-/// The socket of a connect: its tuple, kind and state.
+/// The effective capabilities, read by the probes whose rules test them (exec, and the file
+/// calls of container escapes: `release_agent`).
+const CAP_EFFECTIVE: &[Field] = &[ThreadCapEffective];
+
+/// The fd of the event: its number, name and kind.
+const FD: &[Field] = &[FdNum, FdName, FdType, FdTypechar];
+
+/// The socket of a connect: its tuple and state.
 #[rustfmt::skip]
 const SOCKET: &[Field] = &[
-    FdNum, FdName, FdType, FdTypechar, FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
+    FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
     FdCip, FdSip, FdLip, FdRip, FdCport, FdSport, FdLport, FdRport,
 ];
+
+/// A file named by a path: the path as passed, and the parts of its resolved name.
+const FILE: &[Field] = &[FdNameraw, FdDirectory, FdFilename];
 
 /// The fields of each event type Lanner captures, as groups.
 #[rustfmt::skip]
 pub static TABLE: &[(EvtType, &[&[Field]])] = &[
-    (EvtType::Execve, &[COMMON, RESULT, EXEC]),
-    (EvtType::Execveat, &[COMMON, RESULT, EXEC]),
+    (EvtType::Execve, &[COMMON, RESULT, EXEC, CAP_EFFECTIVE]),
+    (EvtType::Execveat, &[COMMON, RESULT, EXEC, CAP_EFFECTIVE]),
     (EvtType::Mount, &[COMMON, RESULT]),
     (EvtType::Umount2, &[COMMON, RESULT]),
     (EvtType::Fsopen, &[COMMON, RESULT]),
     (EvtType::Fsmount, &[COMMON, RESULT]),
     (EvtType::MoveMount, &[COMMON, RESULT]),
     (EvtType::OpenTree, &[COMMON, RESULT]),
-    (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Connect, &[COMMON, RESULT, FD, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
+    (EvtType::Open, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Openat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Openat2, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Creat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
 ];
 
-/// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
-/// buffers) or to data it does not read (exe inode times, DNS names). Listed so that every
+/// Fields no event of Lanner's has: they belong to events it does not capture (I/O buffers) or
+/// to data it does not read (exe inode times, DNS names). Listed so that every
 /// field is placed somewhere (a test holds the table to it).
 #[rustfmt::skip]
 pub const NEVER: &[Field] = &[
     EvtNum, EvtBuffer,
     ProcIsExeWritable, ProcExeIno, ProcExeInoCtime, ProcExeInoMtime,
     ProcExeInoCtimeDurationProcStart, ThreadCapInheritable,
-    FdNameraw, FdDirectory, FdFilename, FdCipName, FdSipName, FdLipName, FdRipName,
+    FdCipName, FdSipName, FdLipName, FdRipName,
 ];
 
 /// Filter-only fields the engine answers from others (`fd.ip` is `fd.cip` or `fd.sip`, …):
@@ -113,7 +127,17 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 6] = [COMMON, RESULT, EXEC, SOCKET, NEVER, DERIVED];
+        let lists: [&[Field]; 9] = [
+            COMMON,
+            RESULT,
+            EXEC,
+            CAP_EFFECTIVE,
+            FD,
+            SOCKET,
+            FILE,
+            NEVER,
+            DERIVED,
+        ];
         for d in FIELDS {
             let n: usize = lists
                 .iter()
@@ -145,6 +169,9 @@ mod tests {
         assert!(lanner(EvtType::Clone, EvtRes));
         assert!(!lanner(EvtType::Procexit, EvtRes));
         assert!(!lanner(EvtType::Connect, FdNameraw));
+        assert!(lanner(EvtType::Openat, FdNameraw));
+        assert!(lanner(EvtType::Creat, ThreadCapEffective));
+        assert!(!lanner(EvtType::Openat2, FdSip));
         assert!(!lanner(EvtType::Connect, FdIp));
         assert!(lanner(EvtType::Procexit, EvtIsOpenRead));
     }

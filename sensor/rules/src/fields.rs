@@ -251,6 +251,7 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     "arg3",
     "op",
     "operation",
+    "resolve",
 ];
 
 /// Why a field reference did not resolve.

@@ -228,6 +228,13 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 check("unix path", p);
             }
         }
+        Body::Open(o) => {
+            for (what, v) in [("open raw path", &o.path.raw), ("open name", &o.path.name)] {
+                if let Some(v) = v {
+                    check(what, v);
+                }
+            }
+        }
         Body::Fork(_) | Body::Exit(_) => {}
     }
 }

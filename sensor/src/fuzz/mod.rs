@@ -11,6 +11,7 @@
 pub(crate) mod check;
 mod quote;
 pub mod samples;
+mod samples_file;
 
 #[cfg(test)]
 mod regressions_tests;

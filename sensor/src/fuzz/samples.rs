@@ -66,7 +66,7 @@ fn pod_meta() -> Option<Arc<PodMeta>> {
     Some(Arc::new(m))
 }
 
-fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> Header {
+pub(super) fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> Header {
     let mut h = *zeroed::<Header>();
     h.kind = kind as u32;
     h.variant = variant;
@@ -83,7 +83,7 @@ fn header(kind: EventKind, variant: u32, pid: u32, comm: &str, cgroup: &str) -> 
 
 /// `s` into `buf` as the kernel programs write strings: as much as fits, flagged truncated
 /// when it did not all fit.
-fn put(buf: &mut [u8], s: &[u8]) -> StrField {
+pub(super) fn put(buf: &mut [u8], s: &[u8]) -> StrField {
     let n = s.len().min(buf.len());
     buf[..n].copy_from_slice(&s[..n]);
     StrField {
@@ -97,7 +97,7 @@ fn put(buf: &mut [u8], s: &[u8]) -> StrField {
 }
 
 /// A path as the kernel's walk writes it: components leaf first, each NUL-terminated.
-fn put_path(buf: &mut [u8], path: &str) -> PathField {
+pub(super) fn put_path(buf: &mut [u8], path: &str) -> PathField {
     let mut walked = Vec::new();
     for c in path.split('/').filter(|c| !c.is_empty()).rev() {
         walked.extend_from_slice(c.as_bytes());
@@ -249,7 +249,7 @@ fn small<T: Plain>(name: &'static str, r: &T) -> (&'static str, Vec<u8>) {
     (name, bytes_of(r).to_vec())
 }
 
-static CONTAINER_CGROUP: LazyLock<String> =
+pub(super) static CONTAINER_CGROUP: LazyLock<String> =
     LazyLock::new(|| format!("cri-containerd-{CONTAINER_ID}.scope"));
 
 /// One record of every kind and variant, named, with the interesting flags among them
@@ -375,6 +375,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
             _pad: [0; 4],
         },
     ));
+    v.extend(super::samples_file::records());
     v
 }
 

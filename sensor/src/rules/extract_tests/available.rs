@@ -2,7 +2,7 @@
 
 use lanner_rules::{EventSource, FieldArg};
 
-use super::{EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net};
+use super::{EPOCH, enriched, exec_body, exec_in_pod, file, in_container, mount_body, net};
 use crate::{
     container::ContainerRef,
     enrich::PodContext,
@@ -43,6 +43,19 @@ fn extraction_fills_only_fields_claimed_available() {
             PodContext::Off,
         ),
         net::sample_connect(),
+        file::sample_open(),
+        enriched(
+            file::open_body(
+                crate::event::OpenSyscall::Creat,
+                "x",
+                &crate::fspath::Base::Unknown,
+                0,
+                0o755,
+                -2,
+            ),
+            in_container(),
+            PodContext::Off,
+        ),
     ];
     let args = [
         FieldArg::None,
