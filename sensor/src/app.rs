@@ -244,7 +244,7 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
         write_whole(path, &ready.to_string())
             .with_context(|| format!("writing ready file {}", path.display()))?;
     }
-    log::info!("probes attached; capturing exec, mount, connect, fork and exit");
+    log::info!("probes attached; capturing exec, mount, connect, file opens, fork and exit");
 
     let summary = Summary {
         counters: counters.clone(),
