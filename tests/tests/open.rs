@@ -387,3 +387,51 @@ fn a_blocked_open_does_not_hold_up_the_opens_of_others() {
     close(writer);
     sensor.stop();
 }
+
+/// A directory chain longer than any path a syscall takes, built one `mkdirat`/`openat` at a
+/// time: a file opened through a dirfd at its bottom is named by the chain's root side and its
+/// leaf around the marker, flagged and counted, never passed off as a whole path.
+#[test]
+fn a_directory_deeper_than_a_path_is_cut_and_flagged_never_guessed() {
+    require_root!();
+    let mut sensor = Sensor::start();
+    let dir = TempDir::new("open-deep");
+    let name = c(&"d".repeat(200));
+    let mut fd = sys_openat(
+        libc::AT_FDCWD,
+        &c(&dir.path_str()),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    );
+    assert!(fd >= 0, "open the base: {fd}");
+    // 25 levels of 201 bytes: past PATH_MAX (4096).
+    for _ in 0..25 {
+        // SAFETY: a valid fd and NUL-terminated name.
+        assert_eq!(unsafe { libc::mkdirat(fd as i32, name.as_ptr(), 0o755) }, 0);
+        let next = sys_openat(fd as i32, &name, libc::O_RDONLY | libc::O_DIRECTORY, 0);
+        assert!(next >= 0, "openat a level: {next}");
+        close(fd);
+        fd = next;
+    }
+    let file = sys_openat(
+        fd as i32,
+        &c("payload"),
+        libc::O_CREAT | libc::O_WRONLY,
+        0o600,
+    );
+    assert!(file >= 0, "create the payload: {file}");
+    let ev = wait_open(&sensor, gettid(), "payload");
+    let name = field_str(&ev, "fd.name");
+    assert!(
+        name.starts_with(&format!("{}/", dir.path_str()))
+            && name.contains("//…//")
+            && name.ends_with("/payload"),
+        "root side, marker, leaf: {name}"
+    );
+    assert_field(&ev, "lanner.path_truncated", true);
+    assert_field(&ev, "fd.filename", "payload");
+    close(file);
+    close(fd);
+    let stats = sensor.stop();
+    assert!(stats.paths_truncated("file_path") >= 1, "{:?}", stats.raw);
+}
