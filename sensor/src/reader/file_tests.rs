@@ -125,3 +125,39 @@ fn garbage_lengths_and_kinds_are_errors_not_panics() {
         let _ = decode(&good[..n], false);
     }
 }
+
+/// A directory cut by the walk (its head ring in use): the whole path buffer is sent before the
+/// name, and the name keeps the directory's root side and leaf around the marker.
+#[test]
+fn a_cut_directory_is_sent_whole_and_joined_around_the_marker() {
+    use lanner_common::{
+        PATH_ARRAY, PATH_HEAD_AT, PathField, StrField, field_flags,
+        file::{Base, OpenRecord},
+    };
+
+    use crate::reader::decode::{bytes_of, zeroed};
+    let mut r = zeroed::<OpenRecord>();
+    r.head.header.kind = lanner_common::EventKind::Open as u32;
+    r.head.header.variant = 1;
+    r.head.dirfd = 5;
+    let leaf = b"e\0d\0";
+    let ring = b"x\0shm\0dev\0";
+    r.data[..leaf.len()].copy_from_slice(leaf);
+    r.data[PATH_HEAD_AT..PATH_HEAD_AT + ring.len()].copy_from_slice(ring);
+    r.data[PATH_ARRAY..PATH_ARRAY + 7].copy_from_slice(b"payload");
+    r.head.path.base = Base::Dirfd as u16;
+    r.head.path.base_f = PathField {
+        len: leaf.len() as u16,
+        flags: field_flags::TRUNCATED,
+        head_len: ring.len() as u16,
+        head_wrap: 0,
+    };
+    r.head.path.name_at = PATH_ARRAY as u16;
+    r.head.path.name_f = StrField { len: 7, flags: 0 };
+    let bytes = &bytes_of(&*r)[..OPEN_HEAD_SIZE + PATH_ARRAY + 7];
+    let o = open_of(bytes);
+    assert_eq!(o.path.name.as_deref(), Some("/dev/shm/x//…//d/e/payload"));
+    assert!(o.path.cut);
+    // Sent shorter than the head ring says: refused, not read past.
+    assert!(decode(&bytes[..OPEN_HEAD_SIZE + 100], false).is_err());
+}

@@ -141,7 +141,7 @@ fn open_param<'o>(o: &'o Open, name: &str) -> Option<Param<'o>> {
     use lanner_common::file::open;
     let creat = o.syscall == OpenSyscall::Creat;
     Some(match name {
-        "fd" => Param::Resolved(o.ret, EventView::open_fd_arg(o)),
+        "fd" => Param::Resolved(o.ret, super::file::fd_arg(o)),
         "dirfd" => dirfd(o.dirfd),
         "name" => Param::Text(o.path.arg()?),
         "flags" => {

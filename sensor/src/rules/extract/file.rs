@@ -36,6 +36,25 @@ fn made(o: &Open) -> Made {
     }
 }
 
+/// `fd.typechar` of an open.
+fn typechar(o: &Open) -> &'static str {
+    match (made(o), o.syscall) {
+        (Made::File, _) => "f",
+        (Made::Directory, _) => "d",
+        (Made::Nothing, OpenSyscall::Open) => "o",
+        (Made::Nothing, _) => "f",
+    }
+}
+
+/// `evt.arg.fd` of an open: `<f>/path` for the new fd, the errno name for a failure.
+pub(super) fn fd_arg(o: &Open) -> Cow<'_, str> {
+    if o.ret < 0 {
+        return super::render::number_or_errno(o.ret);
+    }
+    let name = o.path.name.as_deref().unwrap_or_default();
+    Cow::Owned(format!("<{}>{name}", typechar(o)))
+}
+
 impl<'a> EventView<'a> {
     pub(super) fn open(&self) -> Option<&'a Open> {
         match &self.ev.event.body {
@@ -47,25 +66,6 @@ impl<'a> EventView<'a> {
     /// `evt.is_open_read` and its kin: the class bit, false for every other event.
     pub(super) fn is_open(&self, bit: u32) -> bool {
         self.open().is_some_and(|o| o.classes & bit != 0)
-    }
-
-    /// `fd.typechar` of an open.
-    pub(super) fn open_typechar(o: &Open) -> &'static str {
-        match (made(o), o.syscall) {
-            (Made::File, _) => "f",
-            (Made::Directory, _) => "d",
-            (Made::Nothing, OpenSyscall::Open) => "o",
-            (Made::Nothing, _) => "f",
-        }
-    }
-
-    /// `evt.arg.fd` of an open: `<f>/path` for the new fd, the errno name for a failure.
-    pub(super) fn open_fd_arg(o: &Open) -> Cow<'_, str> {
-        if o.ret < 0 {
-            return super::render::number_or_errno(o.ret);
-        }
-        let name = o.path.name.as_deref().unwrap_or_default();
-        Cow::Owned(format!("<{}>{name}", Self::open_typechar(o)))
     }
 
     pub(super) fn file_fd_field(&self, o: &'a Open, field: Field) -> Option<Value<'a>> {
@@ -83,7 +83,7 @@ impl<'a> EventView<'a> {
                 Made::File => s(fspath::filename(name()?)),
                 Made::Directory | Made::Nothing => return None,
             },
-            Field::FdTypechar => s(Self::open_typechar(o)),
+            Field::FdTypechar => s(typechar(o)),
             Field::FdType => s(match made {
                 Made::File => "file",
                 Made::Directory => "directory",
