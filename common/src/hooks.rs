@@ -5,8 +5,8 @@
 //! attach them: a program cannot exist without its row, nor a row without its program.
 //!
 //! Adding a hook is adding a row; the handler column is kernel code (resolved in the kernel
-//! crate's `main.rs`, where `exec`, `mount`, `net`, `net_fd`, `privilege` and `process` are its
-//! `probes::*` modules) and is left out of [`HOOKS`].
+//! crate's `main.rs`, where `exec`, `file`, `mount`, `net`, `net_fd`, `privilege` and `process`
+//! are its `probes::*` modules) and is left out of [`HOOKS`].
 
 /// How a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +189,21 @@ macro_rules! hook_table {
                 |c| net_fd::enter(c, NetOp::Recvmsg);
             sys_exit_recvmsg: tracepoint "syscalls", NetFd, required, feeds[recvmsg],
                 |c| net_fd::exit(c, NetOp::Recvmsg);
+            // File opens: the path (resolved against the cwd or dirfd when relative), flags
+            // and mode at entry, the new fd at exit.
+            sys_enter_open: tracepoint "syscalls", Open, required, feeds[open],
+                |c| file::enter(c, OpenSyscall::Open);
+            sys_exit_open: tracepoint "syscalls", Open, required, feeds[open], file::exit;
+            sys_enter_openat: tracepoint "syscalls", Open, required, feeds[openat],
+                |c| file::enter(c, OpenSyscall::Openat);
+            sys_exit_openat: tracepoint "syscalls", Open, required, feeds[openat], file::exit;
+            sys_enter_openat2: tracepoint "syscalls", Open, optional("openat2, Linux 5.6"),
+                feeds[openat2], |c| file::enter(c, OpenSyscall::Openat2);
+            sys_exit_openat2: tracepoint "syscalls", Open, optional("openat2, Linux 5.6"),
+                feeds[openat2], file::exit;
+            sys_enter_creat: tracepoint "syscalls", Open, required, feeds[creat],
+                |c| file::enter(c, OpenSyscall::Creat);
+            sys_exit_creat: tracepoint "syscalls", Open, required, feeds[creat], file::exit;
 
             // The process table: every new task and every exit, whatever syscall made it.
             sched_process_fork: btf "sched", Fork, required, state, process::fork;

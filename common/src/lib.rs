@@ -8,13 +8,14 @@
 //! time, so the two sides cannot disagree silently.
 #![no_std]
 
+pub mod file;
 pub mod hooks;
+pub mod net_fd;
 pub mod privilege;
 
 pub use privilege::{
     PRIV_HEAD_SIZE, PRIV_RECORD_SIZE, PRIV_TEXT_LEN, PrivHead, PrivOp, PrivRecord, priv_flags,
 };
-pub mod net_fd;
 
 pub use net_fd::{
     FdFacts, NET_DATA_LEN, NET_FD_HEAD_SIZE, NET_FD_RECORD_SIZE, NetFdHead, NetFdRecord, NetOp,
@@ -35,10 +36,12 @@ pub enum EventKind {
     /// The network family other than connect (`net_fd`): socket, dup*, accept*, listen,
     /// send*/recv*.
     NetFd = 7,
+    /// open, openat, openat2, creat ([`file::OpenRecord`]).
+    Open = 8,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 7;
+pub const KIND_COUNT: usize = 8;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -49,6 +52,7 @@ impl EventKind {
         EventKind::Exit,
         EventKind::Privilege,
         EventKind::NetFd,
+        EventKind::Open,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -68,6 +72,7 @@ impl EventKind {
             EventKind::Exit => "exit",
             EventKind::Privilege => "privilege",
             EventKind::NetFd => "net_fd",
+            EventKind::Open => "open",
         }
     }
 }

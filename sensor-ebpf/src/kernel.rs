@@ -158,6 +158,45 @@ pub fn current_task() -> *const u8 {
     unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() as *const u8 }
 }
 
+/// `task->fs->root` as (dentry, vfsmount); nulls when unreadable (a walk then runs to the
+/// mount namespace's root).
+#[inline(always)]
+pub fn task_root(task: *const u8) -> (*const u8, *const u8) {
+    let Ok(fs) = ptr_field(task, off!(task_fs)) else {
+        return (core::ptr::null(), core::ptr::null());
+    };
+    let root = fs.wrapping_add(off!(fs_root) as usize);
+    (
+        ptr_field(root, off!(path_dentry)).unwrap_or(core::ptr::null()),
+        ptr_field(root, off!(path_mnt)).unwrap_or(core::ptr::null()),
+    )
+}
+
+/// `&task->fs->pwd`: the working directory's `struct path`.
+#[inline(always)]
+pub fn task_pwd(task: *const u8) -> Result<*const u8, ()> {
+    let fs = ptr_field(task, off!(task_fs))?;
+    Ok(fs.wrapping_add(off!(fs_pwd) as usize))
+}
+
+/// The `struct file` open at `fd` in `task`'s fd table; `Err` for a closed or out-of-range fd
+/// or an unreadable table.
+#[inline(always)]
+pub fn fd_file(task: *const u8, fd: i32) -> Result<*const u8, ()> {
+    if fd < 0 {
+        return Err(());
+    }
+    let files = ptr_field(task, off!(task_files))?;
+    let fdt = ptr_field(files, off!(files_fdt))?;
+    let max_fds: u32 = field(fdt, off!(fdtable_max_fds))?;
+    let fd = fd as u32;
+    if fd >= max_fds {
+        return Err(());
+    }
+    let fds = ptr_field(fdt, off!(fdtable_fd))?;
+    ptr_field(fds, fd.wrapping_mul(8))
+}
+
 /// The state of one path walk. It lives in a per-CPU map ([`crate::maps::WALK`]), not on the
 /// stack: the verifier knows nothing of a map value's contents, so every step starts from the
 /// same state and the step is verified once. On the stack, the lengths' ranges grow with

@@ -5,6 +5,7 @@
 
 mod kernel;
 mod maps;
+mod path_arg;
 mod probes;
 
 use aya_ebpf::{
@@ -12,9 +13,11 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use lanner_common::{EventKind, ExecVariant, LossReason, MountOp, NetOp, PrivOp};
+use lanner_common::{
+    EventKind, ExecVariant, LossReason, MountOp, NetOp, PrivOp, file::OpenSyscall,
+};
 
-use crate::probes::{exec, mount, net, net_fd, privilege, process};
+use crate::probes::{exec, file, mount, net, net_fd, privilege, process};
 
 /// True for the agent's own syscalls (filtered in the kernel, so it never sees itself).
 #[inline(always)]

@@ -6,7 +6,7 @@ use aya_ebpf::{
 };
 use lanner_common::{
     ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, NetFdRecord,
-    PrivRecord, SOCKADDR_LEN, StrField,
+    PrivRecord, SOCKADDR_LEN, StrField, USER_PATH_LEN, file::OpenRecord,
 };
 
 /// The one ring buffer every record goes through. Size is set by the loader.
@@ -96,6 +96,24 @@ pub struct NetStash {
 /// map fails the insert, which is counted as a dropped record.
 #[map]
 pub static NET_STASH: HashMap<u32, NetStash> = HashMap::with_max_entries(16384, 0);
+
+/// Per-CPU scratch where an open record is built before it is stashed.
+#[map]
+pub static OPEN_SCRATCH: PerCpuArray<OpenRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU place for a relative path's name while its directory is walked where the name was
+/// (`path_arg::read`).
+#[map]
+pub static PATH_NAME_SCRATCH: PerCpuArray<[u8; USER_PATH_LEN]> =
+    PerCpuArray::with_max_entries(1, 0);
+
+/// Open records between syscall entry and exit, by tid. An entry is 8.6 KB (a walked
+/// directory and a name as passed): 1,024 of them (8.8 MB) hold every open in flight at once on
+/// a large node, the ones blocked in the kernel (a FIFO, a slow network filesystem) included.
+/// A thread that holds one is inside open(2): when the map is full, a new open is counted as
+/// dropped (`open` / `dropped`), never silently lost.
+#[map]
+pub static OPEN_STASH: HashMap<u32, OpenRecord> = HashMap::with_max_entries(1024, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

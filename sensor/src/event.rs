@@ -11,6 +11,7 @@ pub use privilege::{Caps, PrivCall, Privilege};
 mod net_fd;
 
 pub use self::net_fd::{Ends, FdInfo, NetCall, NetFd, SockInfo, TCP_ESTABLISHED, TCP_LISTEN};
+pub use crate::fspath::FilePath;
 
 /// Identity of the task that produced an event, common to every kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,7 @@ pub enum Body {
     Fork(Fork),
     Exit(Exit),
     Privilege(Privilege),
+    Open(Open),
 }
 
 impl Body {
@@ -78,6 +80,12 @@ impl Body {
                 PrivCall::Bpf { .. } => EvtType::Bpf,
                 PrivCall::Userfaultfd { .. } => EvtType::Userfaultfd,
             },
+            Body::Open(o) => match o.syscall {
+                OpenSyscall::Open => EvtType::Open,
+                OpenSyscall::Openat => EvtType::Openat,
+                OpenSyscall::Openat2 => EvtType::Openat2,
+                OpenSyscall::Creat => EvtType::Creat,
+            },
         }
     }
 
@@ -108,6 +116,7 @@ impl Body {
             | Body::Fork(_)
             | Body::Exit(_)
             | Body::Privilege(_) => CutPaths::default(),
+            Body::Open(o) => CutPaths::default().with(EventPath::FilePath, o.path.cut),
         }
     }
 
@@ -162,15 +171,19 @@ pub enum EventPath {
     MountSource,
     /// Mount target (`evt.arg.dir`, umount's `name`, `to_pathname`).
     MountTarget,
+    /// The path a file syscall names (`fd.name`, `evt.arg.name`): the path as passed or the
+    /// directory it is relative to.
+    FilePath,
 }
 
 impl EventPath {
-    pub const ALL: [EventPath; 5] = [
+    pub const ALL: [EventPath; 6] = [
         EventPath::Exepath,
         EventPath::Cwd,
         EventPath::ExecFilename,
         EventPath::MountSource,
         EventPath::MountTarget,
+        EventPath::FilePath,
     ];
 
     /// Its name in the counters.
@@ -181,6 +194,7 @@ impl EventPath {
             EventPath::ExecFilename => "exec_filename",
             EventPath::MountSource => "mount_source",
             EventPath::MountTarget => "mount_target",
+            EventPath::FilePath => "file_path",
         }
     }
 }
@@ -422,6 +436,37 @@ pub struct Connect {
     pub l4: Option<L4>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenSyscall {
+    Open,
+    Openat,
+    Openat2,
+    Creat,
+}
+
+/// open, openat, openat2, creat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Open {
+    pub syscall: OpenSyscall,
+    /// The new fd, or `-errno`.
+    pub ret: i64,
+    pub path: FilePath,
+    /// As passed; `AT_FDCWD` (-100) for open and creat.
+    pub dirfd: i32,
+    /// The kernel's `O_*` as passed; `None` for creat (it takes none) and for an openat2 whose
+    /// `open_how` could not be read.
+    pub flags: Option<u32>,
+    /// As passed; `None` when unread (openat2).
+    pub mode: Option<u32>,
+    /// openat2's `RESOLVE_*`.
+    pub resolve: Option<u32>,
+    /// The flag classes the probe computed (`lanner_common::file::open::classes`): what
+    /// `evt.is_open_*` say.
+    pub classes: u32,
+    /// `thread.cap_effective` at the call; `None` when unreadable.
+    pub cap_effective: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fork {
     pub child_pid: u32,
@@ -444,6 +489,7 @@ impl Event {
             Body::Fork(_) => K::Fork,
             Body::Exit(_) => K::Exit,
             Body::Privilege(_) => K::Privilege,
+            Body::Open(_) => K::Open,
         }
     }
 }

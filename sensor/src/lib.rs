@@ -9,6 +9,7 @@ pub mod config;
 pub mod container;
 pub mod enrich;
 pub mod event;
+pub mod fspath;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod idhash;

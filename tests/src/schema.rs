@@ -31,6 +31,15 @@ const NET_FD_KEYS: &[&str] = &[
     "fd.connected", "fd.name_changed", "fd.cip", "fd.cport", "fd.sip", "fd.sport", "fd.lip",
     "fd.lport", "fd.rip", "fd.rport",
 ];
+#[rustfmt::skip]
+const OPEN_KEYS: &[&str] = &[
+    "fd.num", "fd.name", "fd.nameraw", "fd.directory", "fd.filename", "fd.typechar", "fd.type",
+    "evt.arg.fd", "evt.rawarg.fd", "evt.arg.name", "evt.arg.mode", "evt.rawarg.mode",
+    "evt.is_open_read", "evt.is_open_write", "evt.is_open_exec", "thread.cap_effective",
+    "lanner.path_read_at_exit",
+];
+const OPEN_FLAGS_KEYS: &[&str] = &["evt.arg.flags", "evt.rawarg.flags"];
+const DIRFD_KEYS: &[&str] = &["evt.arg.dirfd", "evt.rawarg.dirfd"];
 
 fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
     let k: Vec<&str> = match evt_type {
@@ -149,6 +158,16 @@ fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
             CAPS_KEYS,
         ]
         .concat(),
+        "open" => [OPEN_KEYS, OPEN_FLAGS_KEYS].concat(),
+        "openat" => [OPEN_KEYS, OPEN_FLAGS_KEYS, DIRFD_KEYS].concat(),
+        "openat2" => [
+            OPEN_KEYS,
+            OPEN_FLAGS_KEYS,
+            DIRFD_KEYS,
+            &["evt.arg.resolve", "evt.rawarg.resolve"],
+        ]
+        .concat(),
+        "creat" => OPEN_KEYS.to_vec(),
         _ => return None,
     };
     Some(k)
@@ -266,6 +285,21 @@ pub fn assert_schema(ev: &Value) {
                 assert!(
                     !missing(k),
                     "key `{k}` missing from an IP connect event\nevent: {ev:#}"
+                );
+            }
+        }
+        "open" | "openat" | "openat2" | "creat" => {
+            let num = field_i64(ev, "fd.num");
+            assert_eq!(
+                num,
+                field_i64(ev, "evt.rawres").max(-1),
+                "fd.num is the new fd, -1 for a failed open\nevent: {ev:#}"
+            );
+            // A failed open made no fd: no type, no file name (as in Falco).
+            if num < 0 {
+                assert!(
+                    ev["fd.type"].is_null() && ev["fd.filename"].is_null(),
+                    "a failed open has no fd.type nor fd.filename\nevent: {ev:#}"
                 );
             }
         }

@@ -3,15 +3,25 @@
 use serde_json::Value;
 
 /// Event kinds of the counters object.
-pub const KINDS: [&str; 6] = ["exec", "mount", "connect", "fork", "exit", "privilege"];
+pub const KINDS: [&str; 8] = [
+    "exec",
+    "mount",
+    "connect",
+    "fork",
+    "exit",
+    "privilege",
+    "net_fd",
+    "open",
+];
 
 /// Paths counted in `paths_truncated`.
-pub const PATHS: [&str; 5] = [
+pub const PATHS: [&str; 6] = [
     "exepath",
     "cwd",
     "exec_filename",
     "mount_source",
     "mount_target",
+    "file_path",
 ];
 
 /// The counters object of `--stats-file`.
@@ -75,12 +85,13 @@ mod tests {
     fn stats_json() -> Value {
         let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0, "dropped": 5});
         json!({
-            "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0, "privilege": 0},
+            "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0, "privilege": 0,
+                       "net_fd": 0, "open": 0},
             "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost,
-                     "privilege": lost},
+                     "privilege": lost, "net_fd": lost, "open": lost},
             "user_lost": {"decode_error": 3},
             "paths_truncated": {"exepath": 1, "cwd": 0, "exec_filename": 0, "mount_source": 0,
-                                "mount_target": 0},
+                                "mount_target": 0, "file_path": 0},
         })
     }
 

@@ -19,7 +19,7 @@ use lanner_common::{
 use crate::{
     kernel::{
         current_task, field, fill_cgroup, fill_header, off, ptr_field, read_str,
-        settings_capture_env, sys_arg, sys_ret, walk_path,
+        settings_capture_env, sys_arg, sys_ret, task_root, walk_path,
     },
     maps::{EXEC_SCRATCH, EXEC_STASH, ExecStash, count_loss, send},
 };
@@ -306,19 +306,6 @@ fn upper_layer(file: *const u8) -> Result<bool, ()> {
     let ovl = inode.wrapping_sub(vfs_inode as usize);
     let upper: *const u8 = field(ovl, off!(ovl_upperdentry))?;
     Ok(!upper.is_null())
-}
-
-/// `task->fs->root` as (dentry, vfsmount); nulls when unreadable (the walk then runs to the
-/// mount namespace's root).
-fn task_root(task: *const u8) -> (*const u8, *const u8) {
-    let Ok(fs) = ptr_field(task, off!(task_fs)) else {
-        return (core::ptr::null(), core::ptr::null());
-    };
-    let root = fs.wrapping_add(off!(fs_root) as usize);
-    (
-        ptr_field(root, off!(path_dentry)).unwrap_or(core::ptr::null()),
-        ptr_field(root, off!(path_mnt)).unwrap_or(core::ptr::null()),
-    )
 }
 
 fn cwd(rec: &mut ExecRecord, task: *const u8) {

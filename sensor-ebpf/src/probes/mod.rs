@@ -1,4 +1,5 @@
 pub mod exec;
+pub mod file;
 pub mod mount;
 pub mod net;
 pub mod net_fd;

@@ -6,7 +6,7 @@ use lanner_common::{EventKind, ExitRecord, ForkRecord, Header};
 
 use crate::{
     kernel::{field, fill_header, off},
-    maps::{CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH, PRIV_STASH, send},
+    maps::{CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH, OPEN_STASH, PRIV_STASH, send},
 };
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
@@ -34,6 +34,7 @@ pub fn exit(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let _ = CONNECT_STASH.remove(tid);
     let _ = PRIV_STASH.remove(tid);
     let _ = NET_STASH.remove(tid);
+    let _ = OPEN_STASH.remove(tid);
     if tid != (pid_tgid >> 32) as u32 {
         return Ok(());
     }

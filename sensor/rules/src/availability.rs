@@ -46,16 +46,26 @@ const EXEC: &[Field] = &[
     ProcEnv, ProcSid, ProcPgid, ProcIsExeUpperLayer, ProcIsExeFromMemfd, UserEuid, UserLoginuid,
 ];
 
-/// The task's capabilities, read by the records that carry them: an exec's (after it), and a
-/// privilege call's (when it was made).
-const CAPS: &[Field] = &[ThreadCapEffective, ThreadCapPermitted];
+/// The effective capabilities, read by the records that carry them: an exec's (after it), a
+/// privilege call's (when it was made), and the file calls' (container escapes test them:
+/// `release_agent`).
+const CAP_EFFECTIVE: &[Field] = &[ThreadCapEffective];
 
-/// The socket of a connect, or the fd of a network-family call: its tuple, kind and state.
+/// The permitted capabilities: an exec's and a privilege call's.
+const CAP_PERMITTED: &[Field] = &[ThreadCapPermitted];
+
+/// The fd of the event: its number, name and kind.
+const FD: &[Field] = &[FdNum, FdName, FdType, FdTypechar];
+
+/// The socket of a connect, or the fd of a network-family call: its tuple and state.
 #[rustfmt::skip]
 const SOCKET: &[Field] = &[
-    FdNum, FdName, FdType, FdTypechar, FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
+    FdSockfamily, FdL4proto, FdConnected, FdNameChanged,
     FdCip, FdSip, FdLip, FdRip, FdCport, FdSport, FdLport, FdRport,
 ];
+
+/// A file named by a path: the path as passed, and the parts of its resolved name.
+const FILE: &[Field] = &[FdNameraw, FdDirectory, FdFilename];
 
 /// The data a call received: recvfrom's (Falco's snaplen of it).
 const BUFFER: &[Field] = &[EvtBuffer];
@@ -63,47 +73,51 @@ const BUFFER: &[Field] = &[EvtBuffer];
 /// The fields of each event type Lanner captures, as groups.
 #[rustfmt::skip]
 pub static TABLE: &[(EvtType, &[&[Field]])] = &[
-    (EvtType::Execve, &[COMMON, RESULT, EXEC, CAPS]),
-    (EvtType::Execveat, &[COMMON, RESULT, EXEC, CAPS]),
+    (EvtType::Execve, &[COMMON, RESULT, EXEC, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Execveat, &[COMMON, RESULT, EXEC, CAP_EFFECTIVE, CAP_PERMITTED]),
     (EvtType::Mount, &[COMMON, RESULT]),
     (EvtType::Umount2, &[COMMON, RESULT]),
     (EvtType::Fsopen, &[COMMON, RESULT]),
     (EvtType::Fsmount, &[COMMON, RESULT]),
     (EvtType::MoveMount, &[COMMON, RESULT]),
     (EvtType::OpenTree, &[COMMON, RESULT]),
-    (EvtType::Connect, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Socket, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Dup, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Dup2, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Dup3, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Accept, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Accept4, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Listen, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Sendto, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Sendmsg, &[COMMON, RESULT, SOCKET]),
-    (EvtType::Recvfrom, &[COMMON, RESULT, SOCKET, BUFFER]),
-    (EvtType::Recvmsg, &[COMMON, RESULT, SOCKET]),
+    (EvtType::Connect, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Socket, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Dup, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Dup2, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Dup3, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Accept, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Accept4, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Listen, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Sendto, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Sendmsg, &[COMMON, RESULT, FD, SOCKET]),
+    (EvtType::Recvfrom, &[COMMON, RESULT, FD, SOCKET, BUFFER]),
+    (EvtType::Recvmsg, &[COMMON, RESULT, FD, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
-    (EvtType::Ptrace, &[COMMON, RESULT, CAPS]),
-    (EvtType::Setuid, &[COMMON, RESULT, CAPS]),
-    (EvtType::Setns, &[COMMON, RESULT, CAPS]),
-    (EvtType::Unshare, &[COMMON, RESULT, CAPS]),
-    (EvtType::InitModule, &[COMMON, RESULT, CAPS]),
-    (EvtType::FinitModule, &[COMMON, RESULT, CAPS]),
-    (EvtType::Bpf, &[COMMON, RESULT, CAPS]),
-    (EvtType::Userfaultfd, &[COMMON, RESULT, CAPS]),
+    (EvtType::Open, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Openat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Openat2, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Creat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Ptrace, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Setuid, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Setns, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Unshare, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::InitModule, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::FinitModule, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Bpf, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Userfaultfd, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
 ];
 
-/// Fields no event of Lanner's has: they belong to events it does not capture (file opens, I/O
-/// buffers but recvfrom's) or to data it does not read (exe inode times, DNS names). Listed so that every
+/// Fields no event of Lanner's has: they belong to events it does not capture (I/O buffers but
+/// recvfrom's) or to data it does not read (exe inode times, DNS names). Listed so that every
 /// field is placed somewhere (a test holds the table to it).
 #[rustfmt::skip]
 pub const NEVER: &[Field] = &[
     EvtNum,
     ProcIsExeWritable, ProcExeIno, ProcExeInoCtime, ProcExeInoMtime,
     ProcExeInoCtimeDurationProcStart, ThreadCapInheritable,
-    FdNameraw, FdDirectory, FdFilename, FdCipName, FdSipName, FdLipName, FdRipName,
+    FdCipName, FdSipName, FdLipName, FdRipName,
 ];
 
 /// Filter-only fields the engine answers from others (`fd.ip` is `fd.cip` or `fd.sip`, …):
@@ -138,7 +152,19 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 8] = [COMMON, RESULT, EXEC, CAPS, SOCKET, BUFFER, NEVER, DERIVED];
+        let lists: [&[Field]; 11] = [
+            COMMON,
+            RESULT,
+            EXEC,
+            CAP_EFFECTIVE,
+            CAP_PERMITTED,
+            FD,
+            SOCKET,
+            FILE,
+            BUFFER,
+            NEVER,
+            DERIVED,
+        ];
         for d in FIELDS {
             let n: usize = lists
                 .iter()
@@ -170,6 +196,9 @@ mod tests {
         assert!(lanner(EvtType::Clone, EvtRes));
         assert!(!lanner(EvtType::Procexit, EvtRes));
         assert!(!lanner(EvtType::Connect, FdNameraw));
+        assert!(lanner(EvtType::Openat, FdNameraw));
+        assert!(lanner(EvtType::Creat, ThreadCapEffective));
+        assert!(!lanner(EvtType::Openat2, FdSip));
         assert!(!lanner(EvtType::Connect, FdIp));
         assert!(lanner(EvtType::Procexit, EvtIsOpenRead));
         assert!(lanner(EvtType::InitModule, ThreadCapEffective));

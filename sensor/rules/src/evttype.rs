@@ -78,6 +78,10 @@ evt_types! {
     FinitModule = "finit_module";
     Bpf = "bpf";
     Userfaultfd = "userfaultfd";
+    Open = "open";
+    Openat = "openat";
+    Openat2 = "openat2";
+    Creat = "creat";
 }
 
 /// Room for every type issue 16 plans to capture (about 70) and more.
@@ -157,7 +161,8 @@ mod tests {
                 assert!(falco_knows(n), "Falco does not know {n}");
             }
         }
-        assert_eq!(EvtType::from_name("open"), None, "known, not captured");
+        assert_eq!(EvtType::from_name("open"), Some(EvtType::Open));
+        assert_eq!(EvtType::from_name("unlink"), None, "known, not captured");
         assert_eq!(EvtType::from_name("some_invalid_event"), None);
     }
 

@@ -90,8 +90,8 @@ fn a_name_from_a_list_is_reported_at_the_list() {
 /// reports it as never firing); negated, it matches every type.
 #[test]
 fn a_known_name_lanner_does_not_capture_loads_and_never_fires() {
-    let text = "- rule: opens\n  desc: d\n  condition: evt.type in (open, openat, kill)\n  output: o\n  priority: INFO\n\
-                - rule: not-open\n  desc: d\n  condition: evt.type != open\n  output: o\n  priority: INFO\n\
+    let text = "- rule: opens\n  desc: d\n  condition: evt.type in (chdir, fchdir, read)\n  output: o\n  priority: INFO\n\
+                - rule: not-open\n  desc: d\n  condition: evt.type != chdir\n  output: o\n  priority: INFO\n\
                 - rule: aliases\n  desc: d\n  condition: evt.type in (umount, fork, vfork, clone3)\n  output: o\n  priority: INFO\n";
     let loaded = load(text).expect("loads");
     let types = |name: &str| {

@@ -258,6 +258,7 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     "proto",
     "oldfd",
     "newfd",
+    "resolve",
 ];
 
 /// Why a field reference did not resolve.

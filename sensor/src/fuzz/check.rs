@@ -233,6 +233,13 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 text("uargs", uargs);
             }
         }
+        Body::Open(o) => {
+            for (what, v) in [("open raw path", &o.path.raw), ("open name", &o.path.name)] {
+                if let Some(v) = v {
+                    check(what, v);
+                }
+            }
+        }
         Body::NetFd(_) | Body::Fork(_) | Body::Exit(_) => {}
     }
 }

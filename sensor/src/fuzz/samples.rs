@@ -99,7 +99,7 @@ pub(super) fn put(buf: &mut [u8], s: &[u8]) -> StrField {
 }
 
 /// A path as the kernel's walk writes it: components leaf first, each NUL-terminated.
-fn put_path(buf: &mut [u8], path: &str) -> PathField {
+pub(super) fn put_path(buf: &mut [u8], path: &str) -> PathField {
     let mut walked = Vec::new();
     for c in path.split('/').filter(|c| !c.is_empty()).rev() {
         walked.extend_from_slice(c.as_bytes());
@@ -379,6 +379,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
             _pad: [0; 4],
         },
     ));
+    v.extend(super::samples_file::records());
     v
 }
 

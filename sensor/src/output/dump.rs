@@ -130,6 +130,12 @@ fn lanner_keys(m: &mut Map<String, Json>, e: &Enriched) {
                 m.insert("lanner.sockaddr_family".into(), json!(family));
             }
         }
+        Body::Open(o) => {
+            m.insert(
+                "lanner.path_read_at_exit".into(),
+                json!(o.path.read_at_exit),
+            );
+        }
         Body::Fork(f) => {
             m.insert("lanner.child_pid".into(), json!(f.child_pid));
             m.insert("lanner.child_tid".into(), json!(f.child_tid));

@@ -15,6 +15,7 @@ use lanner_common::{
     EXEC_RECORD_SIZE, EXEC_TTY_KNOWN, EXEC_UPPER_KNOWN, EXEC_UPPER_LAYER, EXEC_VPID_KNOWN,
     EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
     NET_FD_HEAD_SIZE, NetFdRecord, PrivHead, PrivRecord, StrField, field_flags,
+    file::{OPEN_HEAD_SIZE, OpenHead},
 };
 
 use super::path::{user_path, walked};
@@ -61,6 +62,8 @@ unsafe impl Plain for ForkRecord {}
 unsafe impl Plain for ExitRecord {}
 unsafe impl Plain for PrivHead {}
 unsafe impl Plain for PrivRecord {}
+unsafe impl Plain for OpenHead {}
+unsafe impl Plain for lanner_common::file::OpenRecord {}
 
 /// An all-zero `T` (a valid one: `T` is Plain), on the heap: an exec record is 15 KiB.
 /// The other direction of this module, for code that makes records (the fuzz samples).
@@ -258,6 +261,12 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
             })
         }
         EventKind::Privilege => Body::Privilege(super::privilege::decode(header.variant, bytes)?),
+        EventKind::Open => {
+            let head = read::<OpenHead>(bytes, OPEN_HEAD_SIZE, "open record")?;
+            // The path's bytes follow the head, as many as were sent.
+            let data = bytes.get(OPEN_HEAD_SIZE..).unwrap_or_default();
+            Body::Open(super::file::open(&head, data)?)
+        }
     };
     Ok(Event {
         boot_ns: header.ktime_ns,

@@ -3,6 +3,7 @@
 //! whose overflow the kernel counts), so nothing is dropped silently in user space.
 
 pub mod decode;
+mod file;
 mod net_fd;
 mod path;
 mod privilege;

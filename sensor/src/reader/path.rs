@@ -5,7 +5,10 @@
 use lanner_common::{PATH_HEAD_AT, PATH_HEAD_CAP, PathField, StrField, field_flags};
 
 use super::decode::{DecodeError, text, used};
-use crate::event::{CUT, Text};
+use crate::{
+    event::{CUT, Text},
+    fspath::Dir,
+};
 
 /// A path from user memory (as the caller passed it): a cut one keeps its start, marked.
 pub(super) fn user_path(f: StrField, buf: &[u8], field: &'static str) -> Result<Text, DecodeError> {
@@ -77,6 +80,36 @@ pub(super) fn walked(
         value: Some(p),
         truncated: cut || !reached_root,
     })
+}
+
+/// A directory walked by the kernel as its components from the root, with where its unknown
+/// part is (see [`walked`], which shows the same as text); `None` when nothing was read.
+pub(super) fn walked_dir(
+    f: PathField,
+    buf: &[u8],
+    field: &'static str,
+) -> Result<Option<Dir>, DecodeError> {
+    let leaf_side = used(f.len, buf, field)?;
+    let reached_root = f.flags & (field_flags::READ_FAILED | field_flags::DEPTH_LIMIT) == 0;
+    if f.flags & field_flags::ABSENT != 0 || (!reached_root && leaf_side.is_empty()) {
+        return Ok(None);
+    }
+    let cut = f.flags & field_flags::TRUNCATED != 0;
+    let head = if cut && reached_root {
+        head_ring(f, buf, field)?
+    } else {
+        Vec::new()
+    };
+    let text = |c: &[u8]| String::from_utf8_lossy(c).into_owned();
+    let mut parts: Vec<String> = head.iter().rev().map(|c| text(c)).collect();
+    let gap = (cut || !reached_root).then_some(parts.len());
+    parts.extend(
+        components(leaf_side)
+            .rev()
+            .filter(|c| !c.is_empty())
+            .map(text),
+    );
+    Ok(Some(Dir { parts, gap }))
 }
 
 /// NUL-terminated components in walk order (leaf first).

@@ -4,15 +4,15 @@
 //! field's value: the `--dump-events` JSON (`output::dump`) is a projection of it over the
 //! availability table (`lanner_rules::availability`), so the dump shows what the rules see. A
 //! value the event does not carry is `None` (Falco's "missing"), never a made-up default:
-//! fields of events Lanner does not capture (`fd.*` of opens, `evt.buffer` but recvfrom's,
-//! `proc.exe_ino.*`,
-//! ...) are always `None`.
+//! fields of data Lanner does not capture (`evt.buffer` but recvfrom's, `proc.exe_ino.*`, ...)
+//! are always `None`.
 //!
 //! Extraction runs for every check of every rule the event meets, so values are borrowed from
 //! the event where they exist; strings that must be built (joined arguments, capability names,
 //! labels, `fd.name`) are built once per event, on first use, and kept in the view.
 
 mod args;
+mod file;
 mod net;
 mod net_fd;
 mod pod;
@@ -21,6 +21,7 @@ pub mod render;
 
 use std::{borrow::Cow, cell::OnceCell};
 
+use lanner_common::file::open::class;
 use lanner_rules::{EventSource, EvtType, Field, FieldArg, Value, fields::Class};
 
 use crate::{
@@ -153,6 +154,7 @@ impl<'a> EventView<'a> {
             Body::Fork(f) => Some(i64::from(f.child_tid)),
             Body::Exit(_) => None,
             Body::Privilege(p) => Some(p.ret),
+            Body::Open(o) => Some(o.ret),
         }
     }
 
@@ -267,7 +269,11 @@ impl<'a> EventView<'a> {
             // the process's.
             Field::ThreadVtid if task.tid == task.pid => int(self.vpid()?),
             Field::ThreadCapEffective => {
-                let mask = self.caps()?.effective;
+                // An open carries only the effective set (the escape rules test it).
+                let mask = match self.open() {
+                    Some(o) => o.cap_effective?,
+                    None => self.caps()?.effective,
+                };
                 s(self.cap_effective.get_or_init(|| render::caps(mask)))
             }
             Field::ThreadCapPermitted => {
@@ -310,9 +316,11 @@ impl<'a> EventView<'a> {
             // recvfrom's data, as much as Falco's snaplen keeps.
             Field::EvtBuffer => Value::Bytes(Cow::Borrowed(self.net_fd_data()?)),
             // Not an open: false, not missing (as Falco).
-            Field::EvtIsOpenRead | Field::EvtIsOpenWrite | Field::EvtIsOpenExec => {
-                Value::Bool(false)
-            }
+            // The probe's flag class; false, not missing, on events that are no open (as
+            // Falco).
+            Field::EvtIsOpenRead => Value::Bool(self.is_open(class::READ)),
+            Field::EvtIsOpenWrite => Value::Bool(self.is_open(class::WRITE)),
+            Field::EvtIsOpenExec => Value::Bool(self.is_open(class::EXEC)),
             _ => return None,
         })
     }
@@ -339,7 +347,10 @@ impl EventSource for EventView<'_> {
         match field.class() {
             Class::Proc => self.proc_field(field, arg),
             Class::Evt => self.evt_field(field, arg),
-            Class::Fd => self.fd_field(field),
+            Class::Fd => match self.open() {
+                Some(o) => self.file_fd_field(o, field),
+                None => self.fd_field(field),
+            },
             Class::Container | Class::K8s => self.pod_field(field, arg),
             Class::Thread | Class::User | Class::Group => self.thread_user_field(field),
             Class::Lanner => self.lanner_field(field),

@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod available;
+mod file;
 mod net;
 mod net_fd;
 mod paths;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use lanner_rules::{FieldArg, Value};
 
 use super::{EventView, int, loginuid, owned, render};
-use crate::event::{Body, Exec, ExecSyscall, MountOp, NetCall, Text};
+use crate::event::{Body, Exec, ExecSyscall, MountOp, NetCall, Open, OpenSyscall, Text};
 
 /// One parameter: its raw number (for `evt.rawarg`) and/or its text (for `evt.arg`).
 pub(super) enum Param<'s> {
@@ -89,6 +89,20 @@ const RECVFROM: &[Option<&str>] = &[Some("res"), None, Some("tuple"), Some("fd")
 const RECVMSG: &[Option<&str>] = &[Some("res"), None, None, Some("tuple"), None, Some("fd")];
 const CLONE: &[Option<&str>] = &[Some("res")];
 const PROCEXIT: &[Option<&str>] = &[Some("status")];
+#[rustfmt::skip]
+const OPEN: &[Option<&str>] = &[
+    Some("fd"), Some("name"), Some("flags"), Some("mode"), None, None,
+];
+#[rustfmt::skip]
+const OPENAT: &[Option<&str>] = &[
+    Some("fd"), Some("dirfd"), Some("name"), Some("flags"), Some("mode"), None, None,
+];
+#[rustfmt::skip]
+const OPENAT2: &[Option<&str>] = &[
+    Some("fd"), Some("dirfd"), Some("name"), Some("flags"), Some("mode"), Some("resolve"), None,
+    None,
+];
+const CREAT: &[Option<&str>] = &[Some("fd"), Some("name"), Some("mode"), None, None, None];
 
 /// Parameters of the exec events that restate the process after the exec (Falco's exit event
 /// carries them as a snapshot): `--dump-events` shows them once, as the `proc.*`, `thread.*`
@@ -140,6 +154,32 @@ fn exe_flags(e: &Exec) -> Param<'static> {
     named(bits, render::exe_flags(bits))
 }
 
+/// A parameter of an open (Falco's names; `mode` in octal as Falco prints it, `flags` and
+/// `resolve` by Falco's names).
+fn open_param<'o>(o: &'o Open, name: &str) -> Option<Param<'o>> {
+    use lanner_common::file::open;
+    let creat = o.syscall == OpenSyscall::Creat;
+    Some(match name {
+        "fd" => Param::Resolved(o.ret, super::file::fd_arg(o)),
+        "dirfd" => dirfd(o.dirfd),
+        "name" => Param::Text(o.path.arg()?),
+        "flags" => {
+            let ppm = open::ppm_flags(o.flags?);
+            Param::Resolved(i64::from(ppm), Cow::Owned(render::open_flags(ppm)))
+        }
+        "mode" => {
+            // A creat always creates: its mode counts whatever flags say.
+            let mode = open::ppm_mode(o.flags.unwrap_or(0), o.mode?, creat);
+            Param::Resolved(i64::from(mode), Cow::Owned(render::octal(mode)))
+        }
+        "resolve" => {
+            let ppm = render::ppm_resolve(o.resolve?);
+            named(i64::from(ppm), render::resolve_flags(ppm))
+        }
+        _ => return None,
+    })
+}
+
 impl EventView<'_> {
     fn param_names(&self) -> &'static [Option<&'static str>] {
         match &self.ev.event.body {
@@ -170,6 +210,12 @@ impl EventView<'_> {
             Body::Fork(_) => CLONE,
             Body::Exit(_) => PROCEXIT,
             Body::Privilege(p) => super::privilege::param_names(p),
+            Body::Open(o) => match o.syscall {
+                OpenSyscall::Open => OPEN,
+                OpenSyscall::Openat => OPENAT,
+                OpenSyscall::Openat2 => OPENAT2,
+                OpenSyscall::Creat => CREAT,
+            },
         }
     }
 
@@ -326,6 +372,7 @@ impl EventView<'_> {
                 _ => return None,
             },
             Body::Privilege(p) => return self.privilege_param(p, name),
+            Body::Open(o) => return open_param(o, name),
         })
     }
 

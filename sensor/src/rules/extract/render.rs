@@ -1,7 +1,7 @@
 //! Falco's renderings of kernel numbers, defined once for every field that shows them (and so
 //! for `--dump-events`, which shows the fields): return values (`evt.res`, a `res` parameter),
-//! errno names, capability names, mount, umount and exec flag names, `AT_FDCWD`, socket
-//! families, dup3's flags; the privilege calls' arguments in [`privilege`].
+//! errno names, capability names, mount, umount, exec and open flag names, octal modes,
+//! `AT_FDCWD`, socket families, dup3's flags; the privilege calls' arguments in [`privilege`].
 
 mod privilege;
 
@@ -227,6 +227,67 @@ pub fn dup3_flags(flags: u64) -> &'static str {
     }
 }
 
+/// Falco's open flags (`PPM_O_*`, `lanner_common::file::open::ppm`) in its formatter's order.
+#[rustfmt::skip]
+const OPEN_FLAGS: &[(u32, &str)] = {
+    use lanner_common::file::open::ppm::*;
+    &[
+        (O_LARGEFILE, "O_LARGEFILE"), (O_DIRECTORY, "O_DIRECTORY"), (O_DIRECT, "O_DIRECT"),
+        (O_TRUNC, "O_TRUNC"), (O_SYNC, "O_SYNC"), (O_NONBLOCK, "O_NONBLOCK"), (O_EXCL, "O_EXCL"),
+        (O_DSYNC, "O_DSYNC"), (O_APPEND, "O_APPEND"), (O_CREAT, "O_CREAT"), (O_RDWR, "O_RDWR"),
+        (O_WRONLY, "O_WRONLY"), (O_RDONLY, "O_RDONLY"), (O_CLOEXEC, "O_CLOEXEC"), (0, "O_NONE"),
+        (O_TMPFILE, "O_TMPFILE"),
+    ]
+};
+
+/// The names `evt.arg.flags` of an open can show (for the prefilter's vocabulary test).
+pub fn open_flag_names() -> impl Iterator<Item = &'static str> {
+    OPEN_FLAGS.iter().map(|(_, n)| *n)
+}
+
+/// `evt.arg.flags` of an open, from Falco's flags (`lanner_common::file::open::ppm_flags`):
+/// `O_RDONLY|O_CLOEXEC`, `O_TRUNC|O_CREAT|O_WRONLY`, `O_RDWR`.
+pub fn open_flags(ppm: u32) -> String {
+    falco_flags(OPEN_FLAGS, ppm).unwrap_or_else(|| ppm.to_string())
+}
+
+/// A number as C's `%#o` writes it (Falco's octal parameters, `mode` of an open): `0644`,
+/// and `0` for zero.
+pub fn octal(v: u32) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("0{v:o}")
+    }
+}
+
+/// openat2's `RESOLVE_*` (the kernel's bits) as Falco's (`PPM_RESOLVE_*`).
+pub fn ppm_resolve(k: u32) -> u32 {
+    // (kernel, Falco): NO_XDEV, NO_MAGICLINKS, NO_SYMLINKS, BENEATH, IN_ROOT, CACHED.
+    const MAP: [(u32, u32); 6] = [
+        (0x01, 1 << 4),
+        (0x02, 1 << 2),
+        (0x04, 1 << 3),
+        (0x08, 1 << 0),
+        (0x10, 1 << 1),
+        (0x20, 1 << 5),
+    ];
+    MAP.iter()
+        .filter(|(kb, _)| k & kb != 0)
+        .fold(0, |acc, (_, pb)| acc | pb)
+}
+
+/// openat2's `resolve` by Falco's names; `None` (the number is shown) for none.
+pub fn resolve_flags(ppm: u32) -> Option<String> {
+    #[rustfmt::skip]
+    const RESOLVE: &[(u32, &str)] = &[
+        (1 << 0, "RESOLVE_BENEATH"), (1 << 1, "RESOLVE_IN_ROOT"),
+        (1 << 2, "RESOLVE_NO_MAGICLINKS"), (1 << 3, "RESOLVE_NO_SYMLINKS"),
+        (1 << 4, "RESOLVE_NO_XDEV"), (1 << 5, "RESOLVE_CACHED"),
+    ];
+    falco_flags(RESOLVE, ppm)
+}
+
 /// A directory fd's name when it has one: `AT_FDCWD` for -100 (Lanner does not know the
 /// names of other fds).
 pub fn dirfd(fd: i32) -> Option<&'static str> {
@@ -304,6 +365,35 @@ mod tests {
         assert_eq!(caps(0), "");
         assert_eq!(caps((1 << 21) | 1), "CAP_CHOWN CAP_SYS_ADMIN");
         assert!(caps(u64::MAX).ends_with("CAP_CHECKPOINT_RESTORE"));
+    }
+
+    #[test]
+    fn open_flags_as_falco_renders_them() {
+        use lanner_common::file::open::{kernel as k, ppm_flags};
+        let show = |kflags| open_flags(ppm_flags(kflags));
+        assert_eq!(show(0), "O_RDONLY");
+        assert_eq!(show(k::O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(show(k::O_RDWR), "O_RDWR");
+        assert_eq!(
+            show(k::O_WRONLY | k::O_CREAT | k::O_TRUNC | k::O_CLOEXEC),
+            "O_TRUNC|O_CREAT|O_WRONLY|O_CLOEXEC"
+        );
+        // Falco's driver tests the two-bit constants: O_DIRECTORY is also O_TMPFILE to it,
+        // O_DSYNC also O_SYNC.
+        assert_eq!(
+            show(k::O_DIRECTORY | k::O_CLOEXEC),
+            "O_DIRECTORY|O_RDONLY|O_CLOEXEC|O_TMPFILE"
+        );
+        assert_eq!(show(k::O_DSYNC), "O_SYNC|O_DSYNC|O_RDONLY");
+        assert_eq!(open_flags(0), "O_NONE");
+        assert_eq!(octal(0), "0");
+        assert_eq!(octal(0o644), "0644");
+        assert_eq!(octal(0o4755), "04755");
+        assert_eq!(resolve_flags(ppm_resolve(0)), None);
+        assert_eq!(
+            resolve_flags(ppm_resolve(0x10 | 0x02)).as_deref(),
+            Some("RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS")
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use lanner_rules::{EventSource, FieldArg};
 
 use super::{
-    EPOCH, enriched, exec_body, exec_in_pod, in_container, mount_body, net, net_fd, privilege,
+    EPOCH, enriched, exec_body, exec_in_pod, file, in_container, mount_body, net, net_fd, privilege,
 };
 use crate::{
     container::ContainerRef,
@@ -45,6 +45,19 @@ fn extraction_fills_only_fields_claimed_available() {
             PodContext::Off,
         ),
         net::sample_connect(),
+        file::sample_open(),
+        enriched(
+            file::open_body(
+                crate::event::OpenSyscall::Creat,
+                "x",
+                &crate::fspath::Base::Unknown,
+                0,
+                0o755,
+                -2,
+            ),
+            in_container(),
+            PodContext::Off,
+        ),
     ]
     .into_iter()
     .chain(privilege::samples())
