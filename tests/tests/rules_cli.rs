@@ -112,8 +112,8 @@ fn a_known_event_type_lanner_does_not_capture_lists_as_never_firing() {
     let dir = TempDir::new("cli");
     let path = fixture(
         &dir,
-        "open.yaml",
-        &rule_file("evt.type = open and fd.name = /x"),
+        "chdir.yaml",
+        &rule_file("evt.type = chdir and fd.name = /x"),
     );
     let p = path.to_string_lossy();
     let out = lanner(&["-L", "-r", &p]);
