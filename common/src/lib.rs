@@ -511,10 +511,12 @@ pub struct Settings {
     pub self_tgid: u32,
     /// 1 to capture the environment of exec'd processes.
     pub capture_env: u32,
-    /// Besides the first record into an empty ring, wake the reader only once this many bytes
-    /// are waiting. One wake-up per record costs more than the record (a context switch each).
+    /// Wake the reader once this many bytes are waiting. One wake-up per record costs more than
+    /// the record (a context switch each).
     pub wakeup_bytes: u32,
-    pub _pad: u32,
+    /// 1: also wake it for the first record into an empty ring (lowest latency, a wake-up for
+    /// nearly every record when events are sparse); 0: the reader drains on its own tick.
+    pub wake_on_first: u32,
 }
 
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";

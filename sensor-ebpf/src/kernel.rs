@@ -18,7 +18,7 @@ pub static SETTINGS: Settings = Settings {
     self_tgid: 0,
     capture_env: 0,
     wakeup_bytes: 0,
-    _pad: 0,
+    wake_on_first: 0,
 };
 
 /// Read one offset. Volatile, or the compiler would fold in the compiled-in placeholder.
@@ -37,6 +37,11 @@ pub fn settings_self_tgid() -> u32 {
 #[inline(always)]
 pub fn settings_wakeup_bytes() -> u64 {
     u64::from(unsafe { core::ptr::read_volatile(&SETTINGS.wakeup_bytes) })
+}
+
+#[inline(always)]
+pub fn settings_wake_on_first() -> bool {
+    unsafe { core::ptr::read_volatile(&SETTINGS.wake_on_first) != 0 }
 }
 
 #[inline(always)]

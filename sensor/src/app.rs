@@ -74,9 +74,11 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
         .as_deref()
         .map(reader::record::Recorder::create)
         .transpose()?;
+    let delivery = reader::Delivery::from_ms(args.max_delay_ms);
     let mut hooks = loader::load(LoadOptions {
         ringbuf_bytes: args.ringbuf_bytes,
         capture_env: args.capture_env,
+        wake_on_first: delivery.wake_on_first(),
         proc_root: args.proc_root.clone(),
         wanted: match args.dump_events {
             true => Wanted::All,
@@ -141,6 +143,7 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
             event_tx,
             counters.clone(),
             args.capture_env,
+            delivery,
             stop_rx.clone(),
             record,
         );

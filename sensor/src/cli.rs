@@ -45,10 +45,16 @@ pub struct Cli {
     pub stats_file: Option<PathBuf>,
     /// Kernel ring buffer size in bytes (a power of two, multiple of the page size). 8 MiB holds
     /// about 800 exec records, several times what a burst puts in it before the reader, woken
-    /// by the first record, drains it; the sensor's RSS shows the ring twice (see
+    /// on its tick or by a filling ring, drains it; the sensor's RSS shows the ring twice (see
     /// BENCHMARKS-pipeline.md), so a bigger default costs resident memory on every node.
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_parser = parse_ringbuf)]
     pub ringbuf_bytes: u32,
+    /// Longest a record waits in the ring buffer before the reader takes it, in ms (sooner
+    /// when an eighth of the ring is full). 0: the kernel wakes the reader for the first record
+    /// into an empty ring — the lowest latency, but nearly a context switch per record when
+    /// events are sparse, which costs more than the record itself.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub max_delay_ms: u64,
     /// Capture the environment of exec'd processes (`proc.env`); it may hold secrets.
     #[arg(long)]
     pub capture_env: bool,

@@ -18,6 +18,9 @@ pub struct Counters {
     pub read: [AtomicU64; KIND_COUNT],
     /// Records the decoder rejected (counted, never a panic).
     pub decode_error: AtomicU64,
+    /// Times the reader found records waiting and took them: with records per drain, what
+    /// `--max-delay-ms` buys (each drain after a sleep is a context switch).
+    pub drains: AtomicU64,
     /// Events delivered with a path cut short, per path (`EventPath as usize`).
     pub paths_truncated: [AtomicU64; EventPath::ALL.len()],
 }
@@ -110,6 +113,7 @@ pub fn to_json(s: &Snapshot<'_>) -> Value {
         "events": events,
         "lost": lost,
         "user_lost": { "decode_error": s.counters.decode_error.load(Relaxed) },
+        "reader": { "drains": s.counters.drains.load(Relaxed) },
         "paths_truncated": s.counters.paths_truncated_json(),
         "process_table": { "size": t.size, "expired": t.expired, "evicted": t.evicted },
         "users": s.users.snapshot().to_json(),

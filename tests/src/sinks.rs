@@ -172,8 +172,8 @@ pub fn fluentd_opts(addr: std::net::SocketAddr) -> Vec<String> {
     ])
 }
 
-/// The value of the sample `name{labels}` (labels as written, e.g. `sink="http"`) on the
-/// sensor's `/metrics`.
+/// The value of the sample `name{labels}` (labels as written, e.g. `sink="http"`; `""` for a
+/// sample without labels) on the sensor's `/metrics`.
 #[track_caller]
 pub fn metric(sensor: &Sensor, name: &str, labels: &str) -> f64 {
     let addr = sensor.metrics_addr().parse().unwrap();
@@ -181,7 +181,10 @@ pub fn metric(sensor: &Sensor, name: &str, labels: &str) -> f64 {
         .get("/metrics")
         .unwrap()
         .body;
-    let want = format!("{name}{{{labels}}} ");
+    let want = match labels {
+        "" => format!("{name} "),
+        _ => format!("{name}{{{labels}}} "),
+    };
     let line = text
         .lines()
         .find(|l| l.starts_with(&want))

@@ -54,6 +54,8 @@ pub enum LoadError {
 pub struct LoadOptions {
     pub ringbuf_bytes: u32,
     pub capture_env: bool,
+    /// Wake the reader for the first record into an empty ring ([`crate::reader::Delivery`]).
+    pub wake_on_first: bool,
     /// The host's procfs (`--proc-root`): the sensor's own tgid is read from its `self`.
     pub proc_root: PathBuf,
     /// Which hooks to attach (see [`gate`]).
@@ -99,7 +101,7 @@ pub fn load(opts: LoadOptions) -> Result<Hooks, LoadError> {
         // An eighth of the ring (at most 1 MiB): early enough that a burst never fills it
         // before the reader runs, late enough to batch hundreds of records per wake-up.
         wakeup_bytes: (opts.ringbuf_bytes / 8).min(1 << 20),
-        _pad: 0,
+        wake_on_first: u32::from(opts.wake_on_first),
     };
     let ebpf = EbpfLoader::new()
         .override_global(GLOBAL_OFFSETS, &layout, true)

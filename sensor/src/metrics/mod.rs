@@ -294,6 +294,12 @@ impl Metrics {
             ("reason", "decode_error"),
         ];
         out.sample("lanner_events_lost_total", &labels, decode as f64);
+        out.single(
+            "lanner_reader_drains_total",
+            "Times the ring-buffer reader found records waiting and took them (lanner_events_total over this: records per wake-up)",
+            "counter",
+            s.counters.drains.load(Relaxed) as f64,
+        );
         out.family(
             "lanner_events_degraded_total",
             "Events delivered with a field cut short or unreadable, per kind and reason",

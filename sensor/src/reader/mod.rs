@@ -9,7 +9,7 @@ mod path;
 mod privilege;
 pub mod record;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use aya::maps::{MapData, RingBuf};
 use tokio::{io::unix::AsyncFd, sync::mpsc, sync::watch};
@@ -19,7 +19,35 @@ use crate::{event::Event, stats::Counters};
 
 /// Longest time an event waits in the ring buffer before user space reads it, should a
 /// wake-up be missed (the kernel side wakes the reader on the first record into an empty ring).
-const DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+/// When the reader takes what the kernel wrote (`--max-delay-ms`): on its own tick, and when an
+/// eighth of the ring waits; with no delay, also for the first record into an empty ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    max_delay: Duration,
+}
+
+impl Delivery {
+    /// With no delay the tick stays, as a backstop for a wake-up lost in a race.
+    const BACKSTOP: Duration = Duration::from_millis(10);
+
+    pub fn from_ms(ms: u64) -> Self {
+        Delivery {
+            max_delay: Duration::from_millis(ms),
+        }
+    }
+
+    pub fn wake_on_first(self) -> bool {
+        self.max_delay.is_zero()
+    }
+
+    fn tick(self) -> Duration {
+        if self.max_delay.is_zero() {
+            Self::BACKSTOP
+        } else {
+            self.max_delay
+        }
+    }
+}
 
 /// Read until `stop` flips, then drain what is already in the ring and return. With `record`
 /// (`--record-raw`), every record is also appended to the recording as it is read.
@@ -28,6 +56,7 @@ pub async fn run(
     tx: mpsc::Sender<Event>,
     counters: Arc<Counters>,
     capture_env: bool,
+    delivery: Delivery,
     mut stop: watch::Receiver<bool>,
     mut record: Option<Recorder>,
 ) -> std::io::Result<()> {
@@ -36,9 +65,9 @@ pub async fn run(
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
     let mut decoder = decode::Decoder::new(capture_env);
-    // The kernel wakes us on the first record into an empty ring and when a good amount of
-    // data waits (see `Settings::wakeup_bytes`); the tick is a backstop.
-    let mut tick = tokio::time::interval(DRAIN_INTERVAL);
+    // The kernel wakes us when a good amount of data waits (see `Settings::wakeup_bytes`), and
+    // with no delay for the first record into an empty ring; the tick bounds the wait.
+    let mut tick = tokio::time::interval(delivery.tick());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -69,6 +98,7 @@ async fn drain(
 ) {
     // Decode in a batch first: a ring item borrows the ring and cannot live across an await.
     let mut batch = Vec::new();
+    let mut first = true;
     loop {
         batch.clear();
         while let Some(item) = ring.next() {
@@ -98,6 +128,12 @@ async fn drain(
         }
         if batch.is_empty() {
             return;
+        }
+        if first {
+            counters
+                .drains
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            first = false;
         }
         for ev in batch.drain(..) {
             if tx.send(ev).await.is_err() {
