@@ -268,10 +268,16 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
             summary.clone(),
             args.stats_file.clone(),
         );
-        let (pipeline, finished) = (pipeline.clone(), finished.clone());
+        let (pipeline, finished, hooks) = (pipeline.clone(), finished.clone(), hooks.clone());
         move || {
             pipeline.stop();
-            shutdown::arm_deadline(drain, summary, stats_file, finished);
+            // try_lock: a reload stuck while holding them must not hold the exit too.
+            let detach = move || {
+                if let Ok(mut h) = hooks.try_lock() {
+                    h.detach_all();
+                }
+            };
+            shutdown::arm_deadline(drain, summary, stats_file, finished, detach);
         }
     });
     let _ = stopping.changed().await;
@@ -297,7 +303,8 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     finished.store(true, Relaxed);
     let counters = summary.json(Some(&table), Some(&kernel));
     summary.report(&counters, args.stats_file.as_ref())?;
-    drop(hooks);
+    // Not left to the process's exit: it would close the links one after the other.
+    lock(&hooks).detach_all();
     Ok(())
 }
 

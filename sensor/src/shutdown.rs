@@ -95,12 +95,14 @@ impl Summary {
 }
 
 /// From now on the process ends within `drain + MARGIN`, whatever is stuck, unless `finished`
-/// is set first (the normal end has taken over the report).
+/// is set first (the normal end has taken over the report). `detach` runs before the end, for
+/// at most a second, beside the report.
 pub fn arm_deadline(
     drain: Duration,
     summary: Summary,
     stats_file: Option<PathBuf>,
     finished: Arc<AtomicBool>,
+    detach: impl FnOnce() + Send + 'static,
 ) {
     let deadline = drain.saturating_add(MARGIN);
     let spawned = std::thread::Builder::new()
@@ -113,6 +115,14 @@ pub fn arm_deadline(
             // The report can block as well (stderr a pipe nobody reads, a stuck disk): it
             // gets its own thread and a second, then the process ends regardless.
             let (tx, rx) = std::sync::mpsc::channel::<()>();
+            // The hooks, detached together: the process's exit would close them one by one.
+            let detached = tx.clone();
+            let _ = std::thread::Builder::new()
+                .name("shutdown-detach".into())
+                .spawn(move || {
+                    detach();
+                    let _ = detached.send(());
+                });
             let _ = std::thread::Builder::new()
                 .name("shutdown-report".into())
                 .spawn(move || {
@@ -125,7 +135,11 @@ pub fn arm_deadline(
                     }
                     let _ = tx.send(());
                 });
-            let _ = rx.recv_timeout(Duration::from_secs(1));
+            let until = std::time::Instant::now() + Duration::from_secs(1);
+            for _ in 0..2 {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                let _ = rx.recv_timeout(left);
+            }
             // SAFETY: _exit has no preconditions; it ends the process without running
             // destructors or atexit handlers, which could wait on the stuck stages' locks.
             unsafe { libc::_exit(DEADLINE_STATUS) }
