@@ -138,10 +138,10 @@ impl Hooks {
     /// would close them one after the other).
     pub fn detach_all(&mut self) {
         let mut going = Vec::new();
-        for i in 0..HOOKS.len() {
+        for (i, hook) in HOOKS.iter().enumerate() {
             match self.take(i) {
                 Ok(link) => going.extend(link),
-                Err(e) => log::error!("hook {}: {e}", HOOKS[i].program),
+                Err(e) => log::error!("hook {}: {e}", hook.program),
             }
         }
         detach_together(going);
