@@ -307,3 +307,56 @@ fn a_path_under_a_directory_deeper_than_a_path_is_cut_and_flagged() {
         stats.raw
     );
 }
+
+/// A second path whose page is not in memory when the call is made cannot be read by a probe
+/// (it cannot fault); the kernel faults it in when it copies the path, and the sensor reads it
+/// when the call returns, saying so, while the first path read at the call stays as it was.
+#[test]
+fn a_path_not_in_memory_at_the_call_is_read_when_it_returns() {
+    require_root!();
+    let mut sensor = Sensor::start();
+    let dir = TempDir::new("change-late");
+    let (from, to) = (
+        format!("{}/from", dir.path_str()),
+        format!("{}/late-target", dir.path_str()),
+    );
+    make_file(&from);
+    // The new path lives in a file mapped fresh: nothing has touched its page yet.
+    let holder = dir.path().join("path-page");
+    let mut bytes = to.clone().into_bytes();
+    bytes.push(0);
+    std::fs::write(&holder, &bytes).unwrap();
+    let file = std::fs::File::open(&holder).unwrap();
+    // SAFETY: a private read-only mapping of a file this test owns, unmapped below.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let from_c = c(&from);
+    // SAFETY: two NUL-terminated paths (the second in the mapping).
+    let r = ret(unsafe { libc::syscall(libc::SYS_rename, from_c.as_ptr(), page) });
+    assert_eq!(r, 0, "rename");
+    let ev = wait_change(&sensor, gettid(), "rename", "evt.arg.oldpath", &from);
+    assert_field(&ev, "evt.arg.newpath", to.as_str());
+    assert_field(&ev, "fs.path.target", to.as_str());
+    assert_field(&ev, "lanner.path_read_at_exit", true);
+    // SAFETY: unmapping what was mapped above.
+    unsafe { libc::munmap(page, 4096) };
+    // Ordinary paths (written by the test, so in memory) are read at the call.
+    let to_c = c(&to);
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(
+        ret(unsafe { libc::syscall(libc::SYS_unlink, to_c.as_ptr()) }),
+        0
+    );
+    let again = wait_change(&sensor, gettid(), "unlink", "evt.arg.path", &to);
+    assert_field(&again, "lanner.path_read_at_exit", false);
+    sensor.stop();
+}
