@@ -4,7 +4,8 @@
 //! Files* (`ln -s /etc/shadow`), *Set Setuid or Setgid bit* (`chmod u+s`), *Delete or rename
 //! shell history* (`rm .bash_history`, `mv .zsh_history`). In a runc container, whose `/etc`
 //! and `/bin` are its own: *Create Hardlink Over Sensitive Files* (`ln /etc/shadow`), *Modify
-//! binary dirs* and *Mkdir binary dirs*, and the two sandbox rules that ship disabled, enabled
+//! binary dirs*, *Mkdir binary dirs*, *Update Package Repository* (`mv` into
+//! `/etc/apt/sources.list.d`), and the two sandbox rules that ship disabled, enabled
 //! by an override as a user would: *Container Drift Detected (chmod)* and *Create Hidden Files
 //! or Directories*.
 //!
@@ -85,6 +86,19 @@ const MKDIR_BIN_DIRS: RuleSpec = RuleSpec {
         "filesystem",
         "mitre_persistence",
         "T1222.002",
+    ],
+};
+
+const UPDATE_REPOSITORY: RuleSpec = RuleSpec {
+    name: "Update Package Repository",
+    priority: "Notice",
+    tags: &[
+        "maturity_sandbox",
+        "host",
+        "container",
+        "filesystem",
+        "mitre_execution",
+        "T1072",
     ],
 };
 
@@ -313,6 +327,49 @@ fn renaming_out_of_and_mkdir_in_bin_fire_modify_and_mkdir_binary_dirs() {
     );
     sensor.assert_no_alert("the same under /tmp", |a| {
         (a["rule"] == MODIFY_BIN_DIRS.name || a["rule"] == MKDIR_BIN_DIRS.name)
+            && out_is(a, "container.id", ctr.short_id())
+            && a["output"].as_str().is_some_and(|o| o.contains(&quiet))
+    });
+    drop(ctr);
+    sensor.stop();
+}
+
+#[test]
+fn moving_a_file_into_a_repository_directory_fires_update_package_repository() {
+    require_root!();
+    let mut sensor = official_sensor_with(&[]);
+    let ctr = container();
+    std::fs::create_dir_all(in_rootfs(&ctr, "/etc/apt/sources.list.d")).unwrap();
+    let mark = unique("repo");
+    in_ctr(
+        &ctr,
+        &format!("touch /tmp/{mark} && mv /tmp/{mark} /etc/apt/sources.list.d/{mark}.list"),
+    );
+    let alert = sensor.wait_alert(&UPDATE_REPOSITORY, |a| {
+        out_is(a, "container.id", ctr.short_id()) && out_contains(a, "evt.arg.newpath", &mark)
+    });
+    assert_out(
+        &alert,
+        "evt.arg.newpath",
+        format!("/etc/apt/sources.list.d/{mark}.list"),
+    );
+    assert_out(&alert, "evt.type", "rename");
+    // Near miss: the same move into /etc/aptly (a prefix of the name, not of the path).
+    std::fs::create_dir_all(in_rootfs(&ctr, "/etc/aptly")).unwrap();
+    let quiet = unique("quiet");
+    in_ctr(
+        &ctr,
+        &format!("touch /tmp/{quiet} && mv /tmp/{quiet} /etc/aptly/{quiet}"),
+    );
+    sensor.wait_for(
+        |e| {
+            e["evt.type"] == "rename"
+                && e["evt.arg.newpath"] == format!("/etc/aptly/{quiet}").as_str()
+        },
+        EVENT_TIMEOUT,
+    );
+    sensor.assert_no_alert("a move into /etc/aptly", |a| {
+        a["rule"] == UPDATE_REPOSITORY.name
             && out_is(a, "container.id", ctr.short_id())
             && a["output"].as_str().is_some_and(|o| o.contains(&quiet))
     });
