@@ -129,8 +129,14 @@ const HIDDEN_FILES: RuleSpec = RuleSpec {
 };
 
 /// A sensor with the three official files (and `more` after them), every matching rule
-/// reported.
+/// reported, every event dumped (so every hook attached).
 fn official_sensor_with(more: &[String]) -> Sensor {
+    official_sensor(false, more)
+}
+
+/// The same; `alerts_only` as in production: only alerts written, and only the hooks of the
+/// event types a loaded rule can match attached.
+fn official_sensor(alerts_only: bool, more: &[String]) -> Sensor {
     let paths = official_rules_paths();
     let mut args = vec!["-o", "rule_matching=all"];
     for p in paths.iter().chain(more) {
@@ -139,6 +145,7 @@ fn official_sensor_with(more: &[String]) -> Sensor {
     }
     let mut sensor = Sensor::launch(Launch {
         args: &args,
+        alerts_only,
         ..Launch::default()
     });
     sensor.wait_ready();
@@ -201,6 +208,20 @@ fn a_symlink_to_etc_shadow_fires_create_symlink_over_sensitive_files() {
     sensor.assert_no_alert("a symlink to /etc/hostname", |a| {
         a["rule"] == CREATE_SYMLINK.name && out_is(a, "evt.arg.linkpath", &*quiet)
     });
+    sensor.stop();
+}
+
+/// As in production (alerts only): the official rules need the symlink hooks, so they are
+/// attached, and the alert comes.
+#[test]
+fn with_alerts_only_the_rules_attach_the_hooks_they_need_and_fire() {
+    require_root!();
+    let mut sensor = official_sensor(true, &[]);
+    let dir = TempDir::new("symlink-prod");
+    let link = format!("{}/{}", dir.path_str(), unique("link"));
+    run("ln", &["-s", "/etc/shadow", &link]);
+    let alert = sensor.wait_alert(&CREATE_SYMLINK, |a| out_is(a, "evt.arg.linkpath", &*link));
+    assert_out(&alert, "evt.arg.target", "/etc/shadow");
     sensor.stop();
 }
 
