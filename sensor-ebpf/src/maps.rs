@@ -120,12 +120,36 @@ pub static OPEN_STASH: HashMap<u32, OpenRecord> = HashMap::with_max_entries(1024
 #[map]
 pub static CHANGE_SCRATCH: PerCpuArray<ChangeRecord> = PerCpuArray::with_max_entries(1, 0);
 
-/// File-change records between syscall entry and exit, by tid. An entry is 17 KB (two paths,
-/// each with its walked directory): 256 of them (4.4 MB) hold the unlinks, renames, mkdirs and
-/// chmods in flight at once on a node, the ones waiting on a slow filesystem included. When
-/// the map is full a new call is counted as dropped (`file_change` / `dropped`).
+/// File-change records between syscall entry and exit, by tid, whose paths did not fit a
+/// [`ChangeSmall`]. An entry is 17 KB (two paths, each with its walked directory): 256 of them
+/// (4.4 MB) hold the long-path calls in flight at once on a node, the ones waiting on a slow
+/// filesystem included. When the map is full a new call is counted as dropped (`file_change`
+/// / `dropped`).
 #[map]
 pub static CHANGE_STASH: HashMap<u32, ChangeRecord> = HashMap::with_max_entries(256, 0);
+
+/// Bytes a [`ChangeSmall`] keeps of each path (its walked directory and name).
+pub const CHANGE_SMALL_PATH: usize = 768;
+
+/// A file-change record whose paths are short (the common case), kept between entry and exit
+/// already as it is sent: the head, then the first path's used bytes and the second's. A map
+/// insert copies its whole value, so a 17 KB entry for a 40-byte path cost the call more than
+/// everything else the probe does.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ChangeSmall {
+    pub head: lanner_common::file_change::ChangeHead,
+    pub data: [u8; 2 * CHANGE_SMALL_PATH],
+}
+
+/// Per-CPU place where a [`ChangeSmall`] is put together before it is stashed.
+#[map]
+pub static CHANGE_SMALL_SCRATCH: PerCpuArray<ChangeSmall> = PerCpuArray::with_max_entries(1, 0);
+
+/// [`ChangeSmall`] records between entry and exit, by tid: 1,024 entries of 1.9 KB (2 MB), as
+/// many calls in flight at once as the opens' stash holds. Full: counted as dropped.
+#[map]
+pub static CHANGE_SMALL_STASH: HashMap<u32, ChangeSmall> = HashMap::with_max_entries(1024, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

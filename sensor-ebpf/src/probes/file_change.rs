@@ -7,7 +7,7 @@
 use aya_ebpf::{helpers::generated::bpf_probe_read_kernel, programs::TracePointContext};
 use lanner_common::{
     EventKind, LossReason, field_flags,
-    file::{AT_FDCWD, PATH_ARG_DATA},
+    file::{AT_FDCWD, PATH_ARG_DATA, PathArg},
     file_change::{
         CHANGE_FD_PATH, CHANGE_HEAD_SIZE, CHANGE_NAME_AT_EXIT, CHANGE_RECORD_SIZE, ChangeOp,
         ChangeRecord,
@@ -16,7 +16,10 @@ use lanner_common::{
 
 use crate::{
     kernel::{current_task, fill_cgroup, fill_header, sys_arg, sys_ret},
-    maps::{CHANGE_SCRATCH, CHANGE_STASH, count_loss, send},
+    maps::{
+        CHANGE_SCRATCH, CHANGE_SMALL_PATH, CHANGE_SMALL_SCRATCH, CHANGE_SMALL_STASH, CHANGE_STASH,
+        ChangeSmall, count_loss, send,
+    },
     path_arg,
 };
 
@@ -172,11 +175,50 @@ fn stash(args: &Args) -> Result<(), ()> {
         absent(&mut path);
     }
     rec.head.path2 = path;
+    // A path that must be read again at exit needs its whole region; short ones (nearly all)
+    // are kept compacted, as they will be sent.
+    let reread = (rec.path1.name_f.flags | rec.path2.name_f.flags) & field_flags::READ_FAILED;
+    if reread == 0
+        && path_arg::used(&rec.path1) <= CHANGE_SMALL_PATH
+        && path_arg::used(&rec.path2) <= CHANGE_SMALL_PATH
+    {
+        let small = CHANGE_SMALL_SCRATCH.get_ptr_mut(0).ok_or(())?;
+        rec.ptr1 = 0;
+        rec.ptr2 = 0;
+        compact::<CHANGE_SMALL_PATH>(rec, small.cast())?;
+        // SAFETY: per-CPU scratch, written up to the paths' bytes just above (the rest is
+        // never sent).
+        let small = unsafe { &*small };
+        return CHANGE_SMALL_STASH
+            .insert(rec.header.tid, small, 0)
+            .map_err(drop);
+    }
     CHANGE_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
 pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
+    if let Some(p) = CHANGE_SMALL_STASH.get_ptr_mut(tid) {
+        // SAFETY: map value owned by this tid's syscall.
+        let rec = unsafe { &mut *p };
+        rec.head.ret = sys_ret(ctx);
+        count_losses(&rec.head.path1, &rec.head.path2);
+        let mut used2 = path_arg::used(&rec.head.path2);
+        if used2 > CHANGE_SMALL_PATH {
+            used2 = CHANGE_SMALL_PATH;
+        }
+        let mut at = rec.head.second_at as usize;
+        if at > CHANGE_SMALL_PATH {
+            at = CHANGE_SMALL_PATH;
+        }
+        let n = CHANGE_HEAD_SIZE + at + used2;
+        // SAFETY: n <= size_of::<ChangeSmall>() bytes of the map value.
+        let bytes =
+            unsafe { core::slice::from_raw_parts((rec as *const ChangeSmall).cast::<u8>(), n) };
+        send(EventKind::FileChange, bytes);
+        let _ = CHANGE_SMALL_STASH.remove(tid);
+        return Ok(());
+    }
     let Some(p) = CHANGE_STASH.get_ptr_mut(tid) else {
         return Ok(());
     };
@@ -198,37 +240,45 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     }
     rec.ptr1 = 0;
     rec.ptr2 = 0;
-    let (cut1, failed1) = path_arg::losses(&rec.path1);
-    let (cut2, failed2) = path_arg::losses(&rec.path2);
+    count_losses(&rec.head.path1, &rec.head.path2);
+    let sent = send_whole(rec);
+    let _ = CHANGE_STASH.remove(tid);
+    sent
+}
+
+/// Counts what the record's paths could not read whole.
+#[inline(always)]
+fn count_losses(path1: &PathArg, path2: &PathArg) {
+    let (cut1, failed1) = path_arg::losses(path1);
+    let (cut2, failed2) = path_arg::losses(path2);
     if cut1 || cut2 {
         count_loss(EventKind::FileChange, LossReason::Truncated);
     }
     if failed1 || failed2 {
         count_loss(EventKind::FileChange, LossReason::ReadFailed);
     }
-    let sent = compose(rec);
-    let _ = CHANGE_STASH.remove(tid);
-    sent
 }
 
-/// Copies the record into the per-CPU scratch with the second path's bytes right after the
-/// first's, and sends it up to the end of them.
+/// Copies the record's head and the used bytes of its paths, at most `CAP` of each, to `dst`:
+/// the second path's right after the first's, as they are sent (`second_at` says where). The
+/// size written.
+///
+/// `dst` must have room for the head and `2 * CAP` bytes.
 #[inline(always)]
-fn compose(rec: &mut ChangeRecord) -> Result<(), ()> {
-    let out = CHANGE_SCRATCH.get_ptr_mut(0).ok_or(())?;
+fn compact<const CAP: usize>(rec: &mut ChangeRecord, dst: *mut u8) -> Result<usize, ()> {
     let mut used1 = path_arg::used(&rec.path1);
-    if used1 > PATH_ARG_DATA {
-        used1 = PATH_ARG_DATA;
+    if used1 > CAP {
+        used1 = CAP;
     }
     let mut used2 = path_arg::used(&rec.path2);
-    if used2 > PATH_ARG_DATA {
-        used2 = PATH_ARG_DATA;
+    if used2 > CAP {
+        used2 = CAP;
     }
     rec.second_at = used1 as u32;
     let src = (rec as *const ChangeRecord).cast::<u8>();
-    let dst = out.cast::<u8>();
-    // SAFETY: both are ChangeRecords (map values of that size): the head, then at most
-    // PATH_ARG_DATA bytes of each region, the second's placed at used1 <= PATH_ARG_DATA.
+    // SAFETY: the source is a ChangeRecord (the head, then PATH_ARG_DATA bytes per path, CAP <=
+    // PATH_ARG_DATA); the destination has the head and 2 * CAP bytes, the second path's placed
+    // at used1 <= CAP.
     let copied = unsafe {
         bpf_probe_read_kernel(dst.cast(), CHANGE_HEAD_SIZE as u32, src.cast()) >= 0
             && bpf_probe_read_kernel(
@@ -242,16 +292,25 @@ fn compose(rec: &mut ChangeRecord) -> Result<(), ()> {
                 src.wrapping_add(CHANGE_HEAD_SIZE + PATH_ARG_DATA).cast(),
             ) >= 0
     };
-    if !copied {
-        return Err(());
+    if copied {
+        Ok(CHANGE_HEAD_SIZE + used1 + used2)
+    } else {
+        Err(())
     }
-    let mut n = CHANGE_HEAD_SIZE + used1 + used2;
-    // What the bounds above keep to, spelled out for the verifier.
+}
+
+/// Sends a long-path record: put together in the per-CPU scratch (its second path moved up
+/// against the first), up to the end of its paths' bytes.
+#[inline(always)]
+fn send_whole(rec: &mut ChangeRecord) -> Result<(), ()> {
+    let out = CHANGE_SCRATCH.get_ptr_mut(0).ok_or(())?;
+    let mut n = compact::<PATH_ARG_DATA>(rec, out.cast())?;
+    // What the bounds in `compact` keep to, spelled out for the verifier.
     if n > CHANGE_RECORD_SIZE {
         n = CHANGE_RECORD_SIZE;
     }
     // SAFETY: n <= size_of::<ChangeRecord>() bytes of the scratch record.
-    let bytes = unsafe { core::slice::from_raw_parts(dst.cast_const(), n) };
+    let bytes = unsafe { core::slice::from_raw_parts(out.cast::<u8>().cast_const(), n) };
     send(EventKind::FileChange, bytes);
     Ok(())
 }

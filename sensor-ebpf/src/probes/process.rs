@@ -7,8 +7,8 @@ use lanner_common::{EventKind, ExitRecord, ForkRecord, Header};
 use crate::{
     kernel::{field, fill_header, off},
     maps::{
-        CHANGE_STASH, CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH, OPEN_STASH, PRIV_STASH,
-        send,
+        CHANGE_SMALL_STASH, CHANGE_STASH, CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH,
+        OPEN_STASH, PRIV_STASH, send,
     },
 };
 
@@ -39,6 +39,7 @@ pub fn exit(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let _ = NET_STASH.remove(tid);
     let _ = OPEN_STASH.remove(tid);
     let _ = CHANGE_STASH.remove(tid);
+    let _ = CHANGE_SMALL_STASH.remove(tid);
     if tid != (pid_tgid >> 32) as u32 {
         return Ok(());
     }
