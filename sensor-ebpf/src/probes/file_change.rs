@@ -193,6 +193,9 @@ fn stash(args: &Args) -> Result<(), ()> {
             .insert(rec.header.tid, small, 0)
             .map_err(drop);
     }
+    // The exit looks in the small stash first: an entry this thread left there (a call whose
+    // exit did not run: its hook detached meanwhile) must not be taken for this call's.
+    let _ = CHANGE_SMALL_STASH.remove(rec.header.tid);
     CHANGE_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
