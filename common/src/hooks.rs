@@ -5,8 +5,8 @@
 //! attach them: a program cannot exist without its row, nor a row without its program.
 //!
 //! Adding a hook is adding a row; the handler column is kernel code (resolved in the kernel
-//! crate's `main.rs`, where `exec`, `file`, `mount`, `net`, `net_fd`, `privilege` and `process`
-//! are its `probes::*` modules) and is left out of [`HOOKS`].
+//! crate's `main.rs`, where `exec`, `file`, `file_change`, `mount`, `net`, `net_fd`,
+//! `privilege` and `process` are its `probes::*` modules) and is left out of [`HOOKS`].
 
 /// How a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +204,69 @@ macro_rules! hook_table {
             sys_enter_creat: tracepoint "syscalls", Open, required, feeds[creat],
                 |c| file::enter(c, OpenSyscall::Creat);
             sys_exit_creat: tracepoint "syscalls", Open, required, feeds[creat], file::exit;
+
+            // File-tree changes: the paths (each resolved against the cwd or its dirfd when
+            // relative; fchmod's fd walked), flags and mode at entry, the result at exit.
+            sys_enter_unlink: tracepoint "syscalls", FileChange, required, feeds[unlink],
+                |c| file_change::enter(c, ChangeOp::Unlink);
+            sys_exit_unlink: tracepoint "syscalls", FileChange, required, feeds[unlink],
+                file_change::exit;
+            sys_enter_unlinkat: tracepoint "syscalls", FileChange, required, feeds[unlinkat],
+                |c| file_change::enter(c, ChangeOp::Unlinkat);
+            sys_exit_unlinkat: tracepoint "syscalls", FileChange, required, feeds[unlinkat],
+                file_change::exit;
+            sys_enter_rmdir: tracepoint "syscalls", FileChange, required, feeds[rmdir],
+                |c| file_change::enter(c, ChangeOp::Rmdir);
+            sys_exit_rmdir: tracepoint "syscalls", FileChange, required, feeds[rmdir],
+                file_change::exit;
+            sys_enter_rename: tracepoint "syscalls", FileChange, required, feeds[rename],
+                |c| file_change::enter(c, ChangeOp::Rename);
+            sys_exit_rename: tracepoint "syscalls", FileChange, required, feeds[rename],
+                file_change::exit;
+            sys_enter_renameat: tracepoint "syscalls", FileChange, required, feeds[renameat],
+                |c| file_change::enter(c, ChangeOp::Renameat);
+            sys_exit_renameat: tracepoint "syscalls", FileChange, required, feeds[renameat],
+                file_change::exit;
+            sys_enter_renameat2: tracepoint "syscalls", FileChange, required, feeds[renameat2],
+                |c| file_change::enter(c, ChangeOp::Renameat2);
+            sys_exit_renameat2: tracepoint "syscalls", FileChange, required, feeds[renameat2],
+                file_change::exit;
+            sys_enter_mkdir: tracepoint "syscalls", FileChange, required, feeds[mkdir],
+                |c| file_change::enter(c, ChangeOp::Mkdir);
+            sys_exit_mkdir: tracepoint "syscalls", FileChange, required, feeds[mkdir],
+                file_change::exit;
+            sys_enter_mkdirat: tracepoint "syscalls", FileChange, required, feeds[mkdirat],
+                |c| file_change::enter(c, ChangeOp::Mkdirat);
+            sys_exit_mkdirat: tracepoint "syscalls", FileChange, required, feeds[mkdirat],
+                file_change::exit;
+            sys_enter_symlink: tracepoint "syscalls", FileChange, required, feeds[symlink],
+                |c| file_change::enter(c, ChangeOp::Symlink);
+            sys_exit_symlink: tracepoint "syscalls", FileChange, required, feeds[symlink],
+                file_change::exit;
+            sys_enter_symlinkat: tracepoint "syscalls", FileChange, required, feeds[symlinkat],
+                |c| file_change::enter(c, ChangeOp::Symlinkat);
+            sys_exit_symlinkat: tracepoint "syscalls", FileChange, required, feeds[symlinkat],
+                file_change::exit;
+            sys_enter_link: tracepoint "syscalls", FileChange, required, feeds[link],
+                |c| file_change::enter(c, ChangeOp::Link);
+            sys_exit_link: tracepoint "syscalls", FileChange, required, feeds[link],
+                file_change::exit;
+            sys_enter_linkat: tracepoint "syscalls", FileChange, required, feeds[linkat],
+                |c| file_change::enter(c, ChangeOp::Linkat);
+            sys_exit_linkat: tracepoint "syscalls", FileChange, required, feeds[linkat],
+                file_change::exit;
+            sys_enter_chmod: tracepoint "syscalls", FileChange, required, feeds[chmod],
+                |c| file_change::enter(c, ChangeOp::Chmod);
+            sys_exit_chmod: tracepoint "syscalls", FileChange, required, feeds[chmod],
+                file_change::exit;
+            sys_enter_fchmod: tracepoint "syscalls", FileChange, required, feeds[fchmod],
+                |c| file_change::enter(c, ChangeOp::Fchmod);
+            sys_exit_fchmod: tracepoint "syscalls", FileChange, required, feeds[fchmod],
+                file_change::exit;
+            sys_enter_fchmodat: tracepoint "syscalls", FileChange, required, feeds[fchmodat],
+                |c| file_change::enter(c, ChangeOp::Fchmodat);
+            sys_exit_fchmodat: tracepoint "syscalls", FileChange, required, feeds[fchmodat],
+                file_change::exit;
 
             // The process table: every new task and every exit, whatever syscall made it.
             sched_process_fork: btf "sched", Fork, required, state, process::fork;

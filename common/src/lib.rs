@@ -9,6 +9,7 @@
 #![no_std]
 
 pub mod file;
+pub mod file_change;
 pub mod hooks;
 pub mod net_fd;
 pub mod privilege;
@@ -38,10 +39,13 @@ pub enum EventKind {
     NetFd = 7,
     /// open, openat, openat2, creat ([`file::OpenRecord`]).
     Open = 8,
+    /// unlink*, rmdir, rename*, mkdir*, symlink*, link*, chmod, fchmod, fchmodat
+    /// ([`file_change::ChangeRecord`]).
+    FileChange = 9,
 }
 
 /// Number of event kinds, for per-kind counter arrays (index = kind as usize - 1).
-pub const KIND_COUNT: usize = 8;
+pub const KIND_COUNT: usize = 9;
 
 impl EventKind {
     pub const ALL: [EventKind; KIND_COUNT] = [
@@ -53,6 +57,7 @@ impl EventKind {
         EventKind::Privilege,
         EventKind::NetFd,
         EventKind::Open,
+        EventKind::FileChange,
     ];
 
     pub fn from_u32(v: u32) -> Option<Self> {
@@ -73,6 +78,7 @@ impl EventKind {
             EventKind::Privilege => "privilege",
             EventKind::NetFd => "net_fd",
             EventKind::Open => "open",
+            EventKind::FileChange => "file_change",
         }
     }
 }

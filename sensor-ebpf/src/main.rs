@@ -15,9 +15,10 @@ use aya_ebpf::{
 };
 use lanner_common::{
     EventKind, ExecVariant, LossReason, MountOp, NetOp, PrivOp, file::OpenSyscall,
+    file_change::ChangeOp,
 };
 
-use crate::probes::{exec, file, mount, net, net_fd, privilege, process};
+use crate::probes::{exec, file, file_change, mount, net, net_fd, privilege, process};
 
 /// True for the agent's own syscalls (filtered in the kernel, so it never sees itself).
 #[inline(always)]

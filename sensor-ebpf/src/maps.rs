@@ -6,7 +6,7 @@ use aya_ebpf::{
 };
 use lanner_common::{
     ConnectRecord, EventKind, ExecRecord, LOSS_SLOTS, LossReason, MountRecord, NetFdRecord,
-    PrivRecord, SOCKADDR_LEN, StrField, USER_PATH_LEN, file::OpenRecord,
+    PrivRecord, SOCKADDR_LEN, StrField, USER_PATH_LEN, file::OpenRecord, file_change::ChangeRecord,
 };
 
 /// The one ring buffer every record goes through. Size is set by the loader.
@@ -114,6 +114,42 @@ pub static PATH_NAME_SCRATCH: PerCpuArray<[u8; USER_PATH_LEN]> =
 /// dropped (`open` / `dropped`), never silently lost.
 #[map]
 pub static OPEN_STASH: HashMap<u32, OpenRecord> = HashMap::with_max_entries(1024, 0);
+
+/// Per-CPU scratch where a file-change record is built before it is stashed, and where it is
+/// put together to be sent (its second path moved up against the first).
+#[map]
+pub static CHANGE_SCRATCH: PerCpuArray<ChangeRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// File-change records between syscall entry and exit, by tid, whose paths did not fit a
+/// [`ChangeSmall`]. An entry is 17 KB (two paths, each with its walked directory): 256 of them
+/// (4.4 MB) hold the long-path calls in flight at once on a node, the ones waiting on a slow
+/// filesystem included. When the map is full a new call is counted as dropped (`file_change`
+/// / `dropped`).
+#[map]
+pub static CHANGE_STASH: HashMap<u32, ChangeRecord> = HashMap::with_max_entries(256, 0);
+
+/// Bytes a [`ChangeSmall`] keeps of each path (its walked directory and name).
+pub const CHANGE_SMALL_PATH: usize = 768;
+
+/// A file-change record whose paths are short (the common case), kept between entry and exit
+/// already as it is sent: the head, then the first path's used bytes and the second's. A map
+/// insert copies its whole value, so a 17 KB entry for a 40-byte path cost the call more than
+/// everything else the probe does.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ChangeSmall {
+    pub head: lanner_common::file_change::ChangeHead,
+    pub data: [u8; 2 * CHANGE_SMALL_PATH],
+}
+
+/// Per-CPU place where a [`ChangeSmall`] is put together before it is stashed.
+#[map]
+pub static CHANGE_SMALL_SCRATCH: PerCpuArray<ChangeSmall> = PerCpuArray::with_max_entries(1, 0);
+
+/// [`ChangeSmall`] records between entry and exit, by tid: 1,024 entries of 1.9 KB (2 MB), as
+/// many calls in flight at once as the opens' stash holds. Full: counted as dropped.
+#[map]
+pub static CHANGE_SMALL_STASH: HashMap<u32, ChangeSmall> = HashMap::with_max_entries(1024, 0);
 
 #[inline(always)]
 pub fn count_loss(kind: EventKind, reason: LossReason) {

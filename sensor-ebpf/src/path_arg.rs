@@ -95,6 +95,48 @@ pub fn read(dirfd: i32, user: u64, arg: &mut PathArg, data: &mut [u8; PATH_ARG_D
     arg.name_at = at as u16;
 }
 
+/// Walks the path of the file open at `fd` into `arg`'s directory part, the name left empty
+/// (fchmod names its file by fd): the same walk and layout as a relative path's directory.
+/// False when the fd is not open or its table unreadable (`arg` then says nothing is known).
+#[inline(always)]
+pub fn read_fd(fd: i32, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) -> bool {
+    arg.name_f = StrField {
+        len: 0,
+        flags: field_flags::ABSENT,
+    };
+    arg.name_at = 0;
+    arg.base = Base::Unknown as u16;
+    arg.base_f = PathField {
+        flags: field_flags::ABSENT,
+        ..PathField::default()
+    };
+    let task = current_task();
+    let Ok(file) = fd_file(task, fd) else {
+        return false;
+    };
+    let (root_d, root_m) = task_root(task);
+    // SAFETY: the first PATH_ARRAY bytes of the data, as an array of that size.
+    let buf = unsafe { &mut *data.as_mut_ptr().cast::<[u8; PATH_ARRAY]>() };
+    walk_path(
+        file.wrapping_add(off!(file_path) as usize),
+        root_d,
+        root_m,
+        buf,
+        &mut arg.base_f,
+    );
+    arg.base = Base::Dirfd as u16;
+    let mut at = if arg.base_f.flags & field_flags::TRUNCATED != 0 {
+        PATH_ARRAY
+    } else {
+        usize::from(arg.base_f.len)
+    };
+    if at > PATH_ARRAY {
+        at = PATH_ARRAY;
+    }
+    arg.name_at = at as u16;
+    true
+}
+
 /// The bytes of `arg` in its data: where a record may end.
 #[inline(always)]
 pub fn used(arg: &PathArg) -> usize {

@@ -248,8 +248,8 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
             .with_context(|| format!("writing ready file {}", path.display()))?;
     }
     log::info!(
-        "probes attached; capturing exec, mount, connect, file opens, the network fd calls, \
-         the privilege calls, fork and exit"
+        "probes attached; capturing exec, mount, connect, file opens and changes, the network \
+         fd calls, the privilege calls, fork and exit"
     );
 
     let summary = Summary {

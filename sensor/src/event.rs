@@ -10,6 +10,10 @@ pub use privilege::{Caps, PrivCall, Privilege};
 
 mod net_fd;
 
+mod file_change;
+
+pub use file_change::{ChangeOp, FileChange};
+
 pub use self::net_fd::{Ends, FdInfo, NetCall, NetFd, SockInfo, TCP_ESTABLISHED, TCP_LISTEN};
 pub use crate::fspath::FilePath;
 
@@ -47,6 +51,8 @@ pub enum Body {
     Exit(Exit),
     Privilege(Privilege),
     Open(Open),
+    /// unlink*, rmdir, rename*, mkdir*, symlink*, link*, chmod, fchmod, fchmodat.
+    FileChange(FileChange),
 }
 
 impl Body {
@@ -86,6 +92,7 @@ impl Body {
                 OpenSyscall::Openat2 => EvtType::Openat2,
                 OpenSyscall::Creat => EvtType::Creat,
             },
+            Body::FileChange(c) => c.evt_type(),
         }
     }
 
@@ -117,6 +124,7 @@ impl Body {
             | Body::Exit(_)
             | Body::Privilege(_) => CutPaths::default(),
             Body::Open(o) => CutPaths::default().with(EventPath::FilePath, o.path.cut),
+            Body::FileChange(c) => CutPaths::default().with(EventPath::FilePath, c.cut()),
         }
     }
 
@@ -171,8 +179,8 @@ pub enum EventPath {
     MountSource,
     /// Mount target (`evt.arg.dir`, umount's `name`, `to_pathname`).
     MountTarget,
-    /// The path a file syscall names (`fd.name`, `evt.arg.name`): the path as passed or the
-    /// directory it is relative to.
+    /// The path a file syscall names (`fd.name`, `evt.arg.name`; a file change's either path):
+    /// the path as passed or the directory it is relative to.
     FilePath,
 }
 
@@ -490,6 +498,7 @@ impl Event {
             Body::Exit(_) => K::Exit,
             Body::Privilege(_) => K::Privilege,
             Body::Open(_) => K::Open,
+            Body::FileChange(_) => K::FileChange,
         }
     }
 }

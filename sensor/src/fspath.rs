@@ -67,6 +67,18 @@ impl FilePath {
         }
     }
 
+    /// The path of a file the kernel walked from an fd (fchmod's): its name is the walk, with
+    /// [`CUT`] where a part is unknown; there is no path as passed.
+    pub fn walked(dir: &Dir) -> FilePath {
+        FilePath {
+            raw: None,
+            raw_cut: false,
+            name: Some(render(dir)),
+            cut: dir.gap.is_some(),
+            read_at_exit: false,
+        }
+    }
+
     /// The path as passed, with the marker when cut: what `evt.arg.name` shows of an absolute
     /// path (Falco shows it unchanged).
     pub fn shown_raw(&self) -> Option<Cow<'_, str>> {

@@ -39,6 +39,17 @@ const OPEN_KEYS: &[&str] = &[
     "lanner.path_read_at_exit",
 ];
 const OPEN_FLAGS_KEYS: &[&str] = &["evt.arg.flags", "evt.rawarg.flags"];
+/// The path one file call operates on (null when the call failed).
+const FS_PATH_KEYS: &[&str] = &["fs.path.name", "fs.path.nameraw"];
+/// The two paths of a rename, link or symlink (null when the call failed).
+#[rustfmt::skip]
+const FS_PATHS_KEYS: &[&str] = &[
+    "fs.path.source", "fs.path.sourceraw", "fs.path.target", "fs.path.targetraw",
+];
+/// Every file-tree change.
+const CHANGE_KEYS: &[&str] = &["lanner.path_read_at_exit"];
+/// A chmod's mode, by Falco's names.
+const MODE_KEYS: &[&str] = &["evt.arg.mode", "evt.rawarg.mode"];
 const DIRFD_KEYS: &[&str] = &["evt.arg.dirfd", "evt.rawarg.dirfd"];
 
 fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
@@ -158,16 +169,90 @@ fn keys_of(evt_type: &str) -> Option<Vec<&'static str>> {
             CAPS_KEYS,
         ]
         .concat(),
-        "open" => [OPEN_KEYS, OPEN_FLAGS_KEYS].concat(),
-        "openat" => [OPEN_KEYS, OPEN_FLAGS_KEYS, DIRFD_KEYS].concat(),
+        "open" => [OPEN_KEYS, OPEN_FLAGS_KEYS, FS_PATH_KEYS].concat(),
+        "openat" => [OPEN_KEYS, OPEN_FLAGS_KEYS, DIRFD_KEYS, FS_PATH_KEYS].concat(),
         "openat2" => [
             OPEN_KEYS,
             OPEN_FLAGS_KEYS,
             DIRFD_KEYS,
+            FS_PATH_KEYS,
             &["evt.arg.resolve", "evt.rawarg.resolve"],
         ]
         .concat(),
         "creat" => OPEN_KEYS.to_vec(),
+        "unlink" | "rmdir" => [CHANGE_KEYS, FS_PATH_KEYS, &["evt.arg.path"]].concat(),
+        "unlinkat" => [
+            CHANGE_KEYS,
+            FS_PATH_KEYS,
+            DIRFD_KEYS,
+            &["evt.arg.name", "evt.arg.flags", "evt.rawarg.flags"],
+        ]
+        .concat(),
+        "mkdir" => [CHANGE_KEYS, FS_PATH_KEYS, &["evt.arg.path"], MODE_KEYS].concat(),
+        "mkdirat" => [
+            CHANGE_KEYS,
+            FS_PATH_KEYS,
+            DIRFD_KEYS,
+            &["evt.arg.path"],
+            MODE_KEYS,
+        ]
+        .concat(),
+        "chmod" => [CHANGE_KEYS, FS_PATH_KEYS, &["evt.arg.filename"], MODE_KEYS].concat(),
+        "fchmod" => [CHANGE_KEYS, FS_PATH_KEYS, &["evt.arg.fd"], MODE_KEYS].concat(),
+        "fchmodat" => [
+            CHANGE_KEYS,
+            FS_PATH_KEYS,
+            DIRFD_KEYS,
+            &["evt.arg.filename"],
+            MODE_KEYS,
+        ]
+        .concat(),
+        "rename" | "link" => [
+            CHANGE_KEYS,
+            FS_PATHS_KEYS,
+            &["evt.arg.oldpath", "evt.arg.newpath"],
+        ]
+        .concat(),
+        "renameat" | "renameat2" => [
+            CHANGE_KEYS,
+            FS_PATHS_KEYS,
+            &[
+                "evt.arg.olddirfd",
+                "evt.arg.oldpath",
+                "evt.arg.newdirfd",
+                "evt.arg.newpath",
+            ],
+            if evt_type == "renameat2" {
+                &["evt.arg.flags", "evt.rawarg.flags"]
+            } else {
+                &[]
+            },
+        ]
+        .concat(),
+        "linkat" => [
+            CHANGE_KEYS,
+            FS_PATHS_KEYS,
+            &[
+                "evt.arg.olddir",
+                "evt.arg.oldpath",
+                "evt.arg.newdir",
+                "evt.arg.newpath",
+                "evt.arg.flags",
+            ],
+        ]
+        .concat(),
+        "symlink" => [
+            CHANGE_KEYS,
+            FS_PATHS_KEYS,
+            &["evt.arg.target", "evt.arg.linkpath"],
+        ]
+        .concat(),
+        "symlinkat" => [
+            CHANGE_KEYS,
+            FS_PATHS_KEYS,
+            &["evt.arg.target", "evt.arg.linkdirfd", "evt.arg.linkpath"],
+        ]
+        .concat(),
         _ => return None,
     };
     Some(k)
@@ -301,6 +386,19 @@ pub fn assert_schema(ev: &Value) {
                     ev["fd.type"].is_null() && ev["fd.filename"].is_null(),
                     "a failed open has no fd.type nor fd.filename\nevent: {ev:#}"
                 );
+            }
+        }
+        "unlink" | "unlinkat" | "rmdir" | "mkdir" | "mkdirat" | "chmod" | "fchmod" | "fchmodat"
+        | "rename" | "renameat" | "renameat2" | "link" | "linkat" | "symlink" | "symlinkat" => {
+            // fs.path.* exist only when the call succeeded (as in Falco).
+            let ok = ev["evt.res"] == "SUCCESS";
+            for k in FS_PATH_KEYS.iter().chain(FS_PATHS_KEYS) {
+                if !missing(k) && !ok {
+                    assert!(
+                        ev[*k].is_null(),
+                        "`{k}` set on a failed call\nevent: {ev:#}"
+                    );
+                }
             }
         }
         "clone" => {

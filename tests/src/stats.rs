@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// Event kinds of the counters object.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "exec",
     "mount",
     "connect",
@@ -12,6 +12,7 @@ pub const KINDS: [&str; 8] = [
     "privilege",
     "net_fd",
     "open",
+    "file_change",
 ];
 
 /// Paths counted in `paths_truncated`.
@@ -86,9 +87,9 @@ mod tests {
         let lost = json!({"ringbuf_full": 1, "truncated": 2, "read_failed": 0, "dropped": 5});
         json!({
             "events": {"exec": 5, "mount": 0, "connect": 0, "fork": 0, "exit": 0, "privilege": 0,
-                       "net_fd": 0, "open": 0},
+                       "net_fd": 0, "open": 0, "file_change": 0},
             "lost": {"exec": lost, "mount": lost, "connect": lost, "fork": lost, "exit": lost,
-                     "privilege": lost, "net_fd": lost, "open": lost},
+                     "privilege": lost, "net_fd": lost, "open": lost, "file_change": lost},
             "user_lost": {"decode_error": 3},
             "paths_truncated": {"exepath": 1, "cwd": 0, "exec_filename": 0, "mount_source": 0,
                                 "mount_target": 0, "file_path": 0},

@@ -6,7 +6,10 @@ use lanner_common::{EventKind, ExitRecord, ForkRecord, Header};
 
 use crate::{
     kernel::{field, fill_header, off},
-    maps::{CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH, OPEN_STASH, PRIV_STASH, send},
+    maps::{
+        CHANGE_SMALL_STASH, CHANGE_STASH, CONNECT_STASH, EXEC_STASH, MOUNT_STASH, NET_STASH,
+        OPEN_STASH, PRIV_STASH, send,
+    },
 };
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
@@ -35,6 +38,8 @@ pub fn exit(ctx: &BtfTracePointContext) -> Result<(), ()> {
     let _ = PRIV_STASH.remove(tid);
     let _ = NET_STASH.remove(tid);
     let _ = OPEN_STASH.remove(tid);
+    let _ = CHANGE_STASH.remove(tid);
+    let _ = CHANGE_SMALL_STASH.remove(tid);
     if tid != (pid_tgid >> 32) as u32 {
         return Ok(());
     }

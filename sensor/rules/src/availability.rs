@@ -67,6 +67,13 @@ const SOCKET: &[Field] = &[
 /// A file named by a path: the path as passed, and the parts of its resolved name.
 const FILE: &[Field] = &[FdNameraw, FdDirectory, FdFilename];
 
+/// The one path a file call operates on (`fs.path.name`): the opens' (but creat's, as in
+/// Falco), unlink's, rmdir's, mkdir's, the chmods'.
+const FS_PATH: &[Field] = &[FsPathName, FsPathNameraw];
+
+/// The two paths of a rename, a link or a symlink (`fs.path.source`, `fs.path.target`).
+const FS_PATHS: &[Field] = &[FsPathSource, FsPathSourceraw, FsPathTarget, FsPathTargetraw];
+
 /// The data a call received: recvfrom's (Falco's snaplen of it).
 const BUFFER: &[Field] = &[EvtBuffer];
 
@@ -95,9 +102,9 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::Recvmsg, &[COMMON, RESULT, FD, SOCKET]),
     (EvtType::Clone, &[COMMON, RESULT]),
     (EvtType::Procexit, &[COMMON]),
-    (EvtType::Open, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
-    (EvtType::Openat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
-    (EvtType::Openat2, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
+    (EvtType::Open, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE, FS_PATH]),
+    (EvtType::Openat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE, FS_PATH]),
+    (EvtType::Openat2, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE, FS_PATH]),
     (EvtType::Creat, &[COMMON, RESULT, FD, FILE, CAP_EFFECTIVE]),
     (EvtType::Ptrace, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
     (EvtType::Setuid, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
@@ -107,6 +114,21 @@ pub static TABLE: &[(EvtType, &[&[Field]])] = &[
     (EvtType::FinitModule, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
     (EvtType::Bpf, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
     (EvtType::Userfaultfd, &[COMMON, RESULT, CAP_EFFECTIVE, CAP_PERMITTED]),
+    (EvtType::Unlink, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Unlinkat, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Rmdir, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Mkdir, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Mkdirat, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Chmod, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Fchmod, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Fchmodat, &[COMMON, RESULT, FS_PATH]),
+    (EvtType::Rename, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Renameat, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Renameat2, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Link, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Linkat, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Symlink, &[COMMON, RESULT, FS_PATHS]),
+    (EvtType::Symlinkat, &[COMMON, RESULT, FS_PATHS]),
 ];
 
 /// Fields no event of Lanner's has: they belong to events it does not capture (I/O buffers but
@@ -152,7 +174,7 @@ mod tests {
     /// would be settled false on every event, and never shown).
     #[test]
     fn every_field_is_placed_once() {
-        let lists: [&[Field]; 11] = [
+        let lists: [&[Field]; 13] = [
             COMMON,
             RESULT,
             EXEC,
@@ -161,6 +183,8 @@ mod tests {
             FD,
             SOCKET,
             FILE,
+            FS_PATH,
+            FS_PATHS,
             BUFFER,
             NEVER,
             DERIVED,
@@ -206,5 +230,13 @@ mod tests {
         assert!(lanner(EvtType::Execve, ThreadCapPermitted));
         assert!(!lanner(EvtType::Ptrace, ProcEnv));
         assert!(!lanner(EvtType::Mount, ThreadCapEffective));
+        assert!(lanner(EvtType::Unlinkat, FsPathName));
+        assert!(!lanner(EvtType::Unlinkat, FsPathSource));
+        assert!(lanner(EvtType::Renameat2, FsPathTarget));
+        assert!(
+            !lanner(EvtType::Creat, FsPathName),
+            "Falco has no fs.path for creat"
+        );
+        assert!(!lanner(EvtType::Rename, FdName));
     }
 }

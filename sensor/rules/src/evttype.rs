@@ -82,6 +82,21 @@ evt_types! {
     Openat = "openat";
     Openat2 = "openat2";
     Creat = "creat";
+    Unlink = "unlink";
+    Unlinkat = "unlinkat";
+    Rmdir = "rmdir";
+    Rename = "rename";
+    Renameat = "renameat";
+    Renameat2 = "renameat2";
+    Mkdir = "mkdir";
+    Mkdirat = "mkdirat";
+    Symlink = "symlink";
+    Symlinkat = "symlinkat";
+    Link = "link";
+    Linkat = "linkat";
+    Chmod = "chmod";
+    Fchmod = "fchmod";
+    Fchmodat = "fchmodat";
 }
 
 /// Room for every type issue 16 plans to capture (about 70) and more.
@@ -162,7 +177,7 @@ mod tests {
             }
         }
         assert_eq!(EvtType::from_name("open"), Some(EvtType::Open));
-        assert_eq!(EvtType::from_name("unlink"), None, "known, not captured");
+        assert_eq!(EvtType::from_name("mknod"), None, "known, not captured");
         assert_eq!(EvtType::from_name("some_invalid_event"), None);
     }
 

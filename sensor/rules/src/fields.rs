@@ -89,6 +89,7 @@ pub enum Class {
     User,
     Group,
     Fd,
+    FsPath,
     Container,
     K8s,
     Lanner,
@@ -120,13 +121,14 @@ const fn class_of(name: &[u8]) -> Class {
         }
         true
     }
-    const PREFIXES: [(&[u8], Class); 9] = [
+    const PREFIXES: [(&[u8], Class); 10] = [
         (b"evt.", Class::Evt),
         (b"proc.", Class::Proc),
         (b"thread.", Class::Thread),
         (b"user.", Class::User),
         (b"group.", Class::Group),
         (b"fd.", Class::Fd),
+        (b"fs.path.", Class::FsPath),
         (b"container.", Class::Container),
         (b"k8s.", Class::K8s),
         (b"lanner.", Class::Lanner),
@@ -167,6 +169,10 @@ pub static CLASSES: &[(&str, &str)] = &[
     ("user", "the user of the process"),
     ("group", "the group of the process"),
     ("fd", "the file descriptor (socket) the event is about"),
+    (
+        "fs",
+        "the paths a file call operates on (fs.path.*), fd or none",
+    ),
     ("container", "the container of the process"),
     ("k8s", "the Kubernetes pod of the container"),
     ("lanner", "how Lanner captured the event: values cut short"),
@@ -220,6 +226,9 @@ pub static EVT_ARG_NAMES: &[&str] = &[
     "newdirfd",
     "olddirfd",
     "linkdirfd",
+    // linkat's directory fds.
+    "olddir",
+    "newdir",
     "exe",
     "args",
     "cwd",

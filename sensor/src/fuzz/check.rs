@@ -240,6 +240,15 @@ pub fn strings_within(ev: &Event, record_len: usize) {
                 }
             }
         }
+        Body::FileChange(c) => {
+            for p in std::iter::once(&c.path).chain(&c.second) {
+                for (what, v) in [("change raw path", &p.raw), ("change name", &p.name)] {
+                    if let Some(v) = v {
+                        check(what, v);
+                    }
+                }
+            }
+        }
         Body::NetFd(_) | Body::Fork(_) | Body::Exit(_) => {}
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod check;
 pub(crate) mod quote;
 pub mod samples;
 mod samples_file;
+mod samples_file_change;
 mod samples_net;
 
 #[cfg(test)]

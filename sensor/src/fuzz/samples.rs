@@ -380,6 +380,7 @@ pub fn records() -> Vec<(&'static str, Vec<u8>)> {
         },
     ));
     v.extend(super::samples_file::records());
+    v.extend(super::samples_file_change::records());
     v
 }
 

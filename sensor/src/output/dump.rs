@@ -136,6 +136,12 @@ fn lanner_keys(m: &mut Map<String, Json>, e: &Enriched) {
                 json!(o.path.read_at_exit),
             );
         }
+        Body::FileChange(c) => {
+            m.insert(
+                "lanner.path_read_at_exit".into(),
+                json!(c.path.read_at_exit),
+            );
+        }
         Body::Fork(f) => {
             m.insert("lanner.child_pid".into(), json!(f.child_pid));
             m.insert("lanner.child_tid".into(), json!(f.child_tid));

@@ -16,6 +16,7 @@ use lanner_common::{
     EventKind, ExecHead, ExitRecord, ForkRecord, Header, MOUNT_RECORD_SIZE, MountRecord,
     NET_FD_HEAD_SIZE, NetFdRecord, PrivHead, PrivRecord, StrField, field_flags,
     file::{OPEN_HEAD_SIZE, OpenHead},
+    file_change::{CHANGE_HEAD_SIZE, ChangeHead},
 };
 
 use super::path::{user_path, walked};
@@ -64,6 +65,8 @@ unsafe impl Plain for PrivHead {}
 unsafe impl Plain for PrivRecord {}
 unsafe impl Plain for OpenHead {}
 unsafe impl Plain for lanner_common::file::OpenRecord {}
+unsafe impl Plain for ChangeHead {}
+unsafe impl Plain for lanner_common::file_change::ChangeRecord {}
 
 /// An all-zero `T` (a valid one: `T` is Plain), on the heap: an exec record is 15 KiB.
 /// The other direction of this module, for code that makes records (the fuzz samples).
@@ -266,6 +269,12 @@ fn decode_with(bytes: &[u8], capture_env: bool, names: &mut Names) -> Result<Eve
             // The path's bytes follow the head, as many as were sent.
             let data = bytes.get(OPEN_HEAD_SIZE..).unwrap_or_default();
             Body::Open(super::file::open(&head, data)?)
+        }
+        EventKind::FileChange => {
+            let head = read::<ChangeHead>(bytes, CHANGE_HEAD_SIZE, "file change record")?;
+            // The paths' bytes follow the head, as many as were sent.
+            let data = bytes.get(CHANGE_HEAD_SIZE..).unwrap_or_default();
+            Body::FileChange(super::file_change::file_change(&head, data)?)
         }
     };
     Ok(Event {

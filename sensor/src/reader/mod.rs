@@ -4,6 +4,7 @@
 
 pub mod decode;
 mod file;
+mod file_change;
 mod net_fd;
 mod path;
 mod privilege;

@@ -13,6 +13,7 @@
 
 mod args;
 mod file;
+mod file_change;
 mod net;
 mod net_fd;
 mod pod;
@@ -155,6 +156,7 @@ impl<'a> EventView<'a> {
             Body::Exit(_) => None,
             Body::Privilege(p) => Some(p.ret),
             Body::Open(o) => Some(o.ret),
+            Body::FileChange(c) => Some(c.ret),
         }
     }
 
@@ -351,6 +353,7 @@ impl EventSource for EventView<'_> {
                 Some(o) => self.file_fd_field(o, field),
                 None => self.fd_field(field),
             },
+            Class::FsPath => self.fs_path_field(field),
             Class::Container | Class::K8s => self.pod_field(field, arg),
             Class::Thread | Class::User | Class::Group => self.thread_user_field(field),
             Class::Lanner => self.lanner_field(field),

@@ -17,6 +17,7 @@ use crate::{
 
 mod available;
 mod file;
+mod file_change;
 mod net;
 mod net_fd;
 mod paths;

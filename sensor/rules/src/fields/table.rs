@@ -257,6 +257,21 @@ fields! {
     K8sPodIp = "k8s.pod.ip", Str, None, 0,
         "Pod IP as text; \"\" when the pod has none.";
 
+    // fs.path: the paths of the calls that change the file tree (and of opens), whatever
+    // their fd. Missing when the call failed, as in Falco.
+    FsPathName = "fs.path.name", Str, None, 0,
+        "The path a file call operates on (unlink, rmdir, mkdir, chmod, the opens; fchmod: its fd's path), absolute and normalized. Missing when the call failed. Lanner: a relative path is joined to its dirfd's directory (Falco: always to the cwd).";
+    FsPathNameraw = "fs.path.nameraw", Str, None, 0,
+        "fs.path.name as passed to the syscall. Missing when the call failed.";
+    FsPathSource = "fs.path.source", Str, None, 0,
+        "The source of a rename (oldpath), a link (newpath: the new link, as Falco has it) or a symlink (linkpath), absolute and normalized. Missing when the call failed.";
+    FsPathSourceraw = "fs.path.sourceraw", Str, None, 0,
+        "fs.path.source as passed to the syscall. Missing when the call failed.";
+    FsPathTarget = "fs.path.target", Str, None, 0,
+        "The target of a rename (newpath), a link (oldpath: the existing file) or a symlink (its content, joined to the cwd when relative, as Falco does), absolute and normalized. Missing when the call failed.";
+    FsPathTargetraw = "fs.path.targetraw", Str, None, 0,
+        "fs.path.target as passed to the syscall. Missing when the call failed.";
+
     // lanner: how the sensor captured the event (no Falco equivalent).
     LannerPathTruncated = "lanner.path_truncated", Bool, None, 0,
         "True if a path the event shows was cut short: proc.exepath or proc.cwd (longer than PATH_MAX, built one relative step at a time, or nested deeper than the sensor walks), an exec's evt.arg.filename, a mount's source or target. The value shows //…// where components were left out (its root side and leaf are kept, so startswith /dir/ still works), or starts with …// when its root side is unknown.";

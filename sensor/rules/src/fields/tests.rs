@@ -321,6 +321,7 @@ fn each_field_has_the_class_its_name_starts_with() {
             "user" => Class::User,
             "group" => Class::Group,
             "fd" => Class::Fd,
+            "fs" => Class::FsPath,
             "container" => Class::Container,
             "k8s" => Class::K8s,
             "lanner" => Class::Lanner,

@@ -131,7 +131,7 @@ pub(super) fn res(ret: i64) -> Param<'static> {
 }
 
 /// A directory fd: `AT_FDCWD` for -100, the number otherwise.
-fn dirfd(fd: i32) -> Param<'static> {
+pub(super) fn dirfd(fd: i32) -> Param<'static> {
     match render::dirfd(fd) {
         Some(name) => Param::Resolved(i64::from(fd), b(name)),
         None => Param::Num(i64::from(fd)),
@@ -216,6 +216,7 @@ impl EventView<'_> {
                 OpenSyscall::Openat2 => OPENAT2,
                 OpenSyscall::Creat => CREAT,
             },
+            Body::FileChange(c) => super::file_change::param_names(c),
         }
     }
 
@@ -373,6 +374,7 @@ impl EventView<'_> {
             },
             Body::Privilege(p) => return self.privilege_param(p, name),
             Body::Open(o) => return open_param(o, name),
+            Body::FileChange(c) => return super::file_change::param(c, name),
         })
     }
 

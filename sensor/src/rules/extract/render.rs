@@ -3,6 +3,7 @@
 //! errno names, capability names, mount, umount, exec and open flag names, octal modes,
 //! `AT_FDCWD`, socket families, dup3's flags; the privilege calls' arguments in [`privilege`].
 
+pub mod file_change;
 mod privilege;
 
 use std::borrow::Cow;

@@ -60,6 +60,7 @@ fn extraction_fills_only_fields_claimed_available() {
         ),
     ]
     .into_iter()
+    .chain(super::file_change::samples())
     .chain(privilege::samples())
     .chain(net_fd::samples())
     .collect::<Vec<_>>();
