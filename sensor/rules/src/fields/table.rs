@@ -43,13 +43,13 @@ fields! {
     EvtHostname = "evt.hostname", Str, None, 0,
         "Name of the host the sensor runs on.";
     EvtIsOpenRead = "evt.is_open_read", Bool, None, 0,
-        "True for an open with read access; false for other events. Lanner: opens are not captured, always false.";
+        "True for an open with read access; false for other events.";
     EvtIsOpenWrite = "evt.is_open_write", Bool, None, 0,
-        "True for an open with write access; false for other events. Lanner: always false.";
+        "True for an open with write access; false for other events.";
     EvtIsOpenExec = "evt.is_open_exec", Bool, None, 0,
-        "True for an open or creat that creates an executable file; false for other events. Lanner: always false.";
+        "True for an open or creat that creates an executable file; false for other events.";
     EvtBuffer = "evt.buffer", Bytes, None, 0,
-        "I/O data buffer of read/write events. Lanner: never set.";
+        "I/O data buffer of read/write events. Lanner: recvfrom's first 80 bytes only.";
 
     // proc: the process and its ancestors.
     ProcPid = "proc.pid", Int64, None, 0,
@@ -151,17 +151,17 @@ fields! {
     GroupName = "group.name", Str, None, 0,
         "Group name from the group file of the process's container (or host); <NA> if unknown.";
 
-    // fd: the file descriptor. Lanner has one for connect only.
+    // fd: the file descriptor: of an open, connect, or a network-family call.
     FdNum = "fd.num", Int64, None, 0,
         "File descriptor number; -1 when the call failed.";
     FdName = "fd.name", Str, None, 0,
         "Files: absolute path. IP sockets: cip:cport->sip:sport. Unix sockets: the path.";
     FdNameraw = "fd.nameraw", Str, None, 0,
-        "Path as passed to the syscall. Lanner: never set (files are not captured).";
+        "Path as passed to the syscall, repeated / collapsed.";
     FdDirectory = "fd.directory", Str, None, 0,
-        "Directory of a file fd, without the trailing /. Lanner: never set.";
+        "Directory of a file fd, without the trailing /.";
     FdFilename = "fd.filename", Str, None, 0,
-        "Last path component of a file fd. Lanner: never set.";
+        "Last path component of a file fd.";
     FdType = "fd.type", Str, None, 0,
         "Kind of fd: file, directory, ipv4, ipv6, unix, pipe, event, ... .";
     FdTypechar = "fd.typechar", Str, None, 0,
