@@ -8,9 +8,11 @@
 //! time, so the two sides cannot disagree silently.
 #![no_std]
 
+pub mod evttype;
 pub mod file;
 pub mod hooks;
 pub mod net_fd;
+pub mod prefilter;
 pub mod privilege;
 
 pub use privilege::{
