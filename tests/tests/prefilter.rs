@@ -2,11 +2,11 @@
 //! syscalls through the real programs: what no loaded rule can match stays in the kernel and
 //! is counted per event type in `/metrics`, what a rule wants still alerts, a reload rewrites
 //! the maps in place (no hook detached), `--dump-events` sees everything, and the kernel
-//! decides exactly as the model of its maps (`Maps::admits`) says.
+//! decides exactly as the model of its maps (`Maps::admits`) says (for the network family and
+//! connect: `prefilter_net.rs`).
 
 use std::{
     ffi::CString,
-    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -20,33 +20,11 @@ use lanner_rules::{
     loader::Source,
     prefilter::{KernelFacts, PathArg, plan},
 };
-use lanner_tests::{prometheus::http_get, *};
+use lanner_tests::{prefilter::*, prometheus::http_get, *};
 use serde_json::Value;
 
 const FILTERED_OPENAT: &str = "lanner_events_filtered_total{evt_type=\"openat\"} ";
 const OPENS_READ: &str = "lanner_events_total{kind=\"open\"} ";
-
-/// The value of the sample whose line starts with `prefix` (name and labels), 0 if absent.
-fn metric(s: &Sensor, prefix: &str) -> f64 {
-    let page = http_get(&s.metrics_addr(), "/metrics").expect("/metrics answers");
-    page.body
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// Write then rename: the reload never sees a half-written file.
-fn replace_file(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
-fn rule(name: &str, condition: &str) -> String {
-    format!(
-        "- rule: {name}\n  desc: prefilter test\n  condition: {condition}\n  output: \"{name} (pid=%proc.pid file=%fd.name)\"\n  priority: WARNING\n"
-    )
-}
 
 const OPEN_TYPES: &str = "evt.type in (open, openat, openat2)";
 
@@ -188,13 +166,6 @@ struct Case {
     relative: bool,
 }
 
-/// `prctl(PR_SET_NAME)`: the calling thread's comm (`proc.name`).
-fn set_comm(name: &str) {
-    let c = CString::new(name).unwrap();
-    // SAFETY: a NUL-terminated name of at most 16 bytes; only this thread's comm changes.
-    assert_eq!(unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr()) }, 0);
-}
-
 /// openat(2) as the test makes it: the fd (closed again) or -errno.
 fn sys_openat(dirfd: i32, path: &CString, flags: i32) -> i64 {
     // SAFETY: a NUL-terminated path; the kernel validates the rest.
@@ -215,8 +186,7 @@ fn sys_openat(dirfd: i32, path: &CString, flags: i32) -> i64 {
 fn the_kernel_decides_as_the_model_of_its_maps() {
     let dir = TempDir::new("pfm");
     let d = dir.path().to_str().unwrap().to_string();
-    let comm: String = unique("").replace('-', "").chars().rev().take(12).collect();
-    let comm = format!("pf{comm}");
+    let comm = unique_comm("pf");
     for sub in ["sub", "ndl", "pre"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
     }
@@ -344,15 +314,7 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
     set_comm(&own);
     // SAFETY: the fd opened above.
     unsafe { libc::close(dirfd) };
-    let read = || (metric(&s, OPENS_READ) - before) as u64;
-    // Wait for the count to reach what the model says, and to stay there a moment: the
-    // reader counts as it reads.
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while read() < expected && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    let got = read();
+    let got = settled(expected, || (metric(&s, OPENS_READ) - before) as u64);
     let admitted: Vec<&String> = (0..cases.len())
         .filter(|i| got & (1 << i) != 0)
         .map(|i| &said[i])

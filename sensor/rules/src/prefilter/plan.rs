@@ -6,14 +6,17 @@ use super::{Options, Probe, TypeFilter, derive_all, maps::Maps};
 use crate::{evttype::EvtType, ruleset::Ruleset};
 
 /// What the kernel program of type `t` decides on, for the types whose programs consult the
-/// prefilter (`sensor-ebpf/src/probes/file.rs`, `net_fd.rs`); `None`: the program sends every
-/// event of the type (exec, fork and exit feed the process table and are never filtered).
+/// prefilter (`sensor-ebpf/src/probes/file.rs`, `net_fd.rs`, `net.rs`); `None`: the program
+/// sends every event of the type (exec, fork and exit feed the process table and are never
+/// filtered).
 pub fn kernel_probe(t: EvtType) -> Option<Probe> {
     use EvtType as T;
     Some(match t {
         T::Open | T::Openat | T::Openat2 | T::Creat => Probe::FILE_OPEN,
         T::Socket | T::Dup | T::Dup2 | T::Dup3 | T::Accept | T::Accept4 => Probe::NEW_FD,
         T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
+        // The task and the result (its record's header, its return value).
+        T::Connect => Probe::RET,
         _ => return None,
     })
 }
@@ -65,7 +68,7 @@ mod tests {
     #[test]
     fn dump_events_passes_every_type_whole() {
         let p = plan(&official(), true);
-        assert_eq!(p.filters.len(), 15);
+        assert_eq!(p.filters.len(), 16);
         for (t, f) in &p.filters {
             assert_eq!(f.pass_reasons(), [PassReason::DumpEvents], "{t:?}");
         }
