@@ -10,7 +10,10 @@
 //! verifier knows nothing of its contents, so every step starts from the same state.
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_kernel_buf, generated::bpf_loop},
+    helpers::{
+        bpf_probe_read_kernel_buf,
+        generated::{bpf_loop, bpf_probe_read_kernel},
+    },
     macros::map,
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
@@ -85,6 +88,8 @@ pub struct Scratch {
     clauses: [u64; MAX_NEEDLES_PER_TYPE],
     nlen: [u64; MAX_NEEDLES_PER_TYPE],
     raw: [u64; MAX_NEEDLES_PER_TYPE],
+    /// The last bytes of the needles, as a 256-bit set: a byte that ends none skips them.
+    last: [u64; 4],
     n_needles: u64,
     len: u64,
     suffix_on: u64,
@@ -108,6 +113,8 @@ pub struct Scratch {
     has_flags: u64,
     kind: u64,
     admitted: u64,
+    /// Never written: what the tail of the directory key is cleared from.
+    zeros: [u8; DIR_KEY_BYTES],
 }
 
 #[map]
@@ -241,6 +248,12 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     }
     bits |= s.abs_found;
     // "path\0": prefixes and exact names in one longest-prefix lookup.
+    let n = (len & 0xff).min(PATH_MAX_DECIDABLE);
+    let dst = s.prefix.data.as_mut_ptr().wrapping_add(LPM_TYPE_BYTES);
+    // SAFETY: n <= PATH_MAX_DECIDABLE bytes after the type bytes of a 256-byte key.
+    if unsafe { bpf_probe_read_kernel(dst.cast(), n as u32, s.path.as_ptr().cast()) } < 0 {
+        return bits | h.abs_clauses;
+    }
     let nul = (LPM_TYPE_BYTES + len) & (LPM_DATA - 1);
     s.prefix.data[nul] = 0;
     s.prefix.prefix_len = ((LPM_TYPE_BYTES + len + 1) * 8) as u32;
@@ -258,15 +271,21 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
         let dlen = (s.last_slash as usize).max(1);
         if dlen <= DIR_KEY_BYTES {
             s.dir.ty = ty;
-            // The pass copied the path's first bytes; the key is NUL-padded after `dlen`.
-            // SAFETY: the callback only touches `ctx` and the scratch.
-            unsafe {
-                bpf_loop(
-                    (DIR_KEY_BYTES - dlen) as u32,
-                    dir_pad_step as *mut core::ffi::c_void,
-                    (&mut ctx as *mut Ctx).cast(),
-                    0,
-                );
+            // The directory's bytes, then NULs to the key's end: two copies, not a loop.
+            let d = s.dir.dir.as_mut_ptr();
+            let rest = DIR_KEY_BYTES - dlen;
+            // SAFETY: dlen + rest = DIR_KEY_BYTES bytes of the key, from the path (256 bytes)
+            // and from the never-written zeros (DIR_KEY_BYTES).
+            let copied = unsafe {
+                bpf_probe_read_kernel(d.cast(), dlen as u32, s.path.as_ptr().cast()) >= 0
+                    && bpf_probe_read_kernel(
+                        d.wrapping_add(dlen).cast(),
+                        rest as u32,
+                        s.zeros.as_ptr().cast(),
+                    ) >= 0
+            };
+            if !copied {
+                return bits | h.abs_clauses;
             }
             // SAFETY: a plain u64 value, copied out at once. By reference: the key (256
             // bytes) stays in the scratch, not on the 512-byte stack.
@@ -282,6 +301,7 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
 /// The type's needles into the scratch, as the pass compares them.
 #[inline(always)]
 fn load_needles(h: &TypeHeader, s: &mut Scratch) {
+    s.last = [0; 4];
     let n = usize::from(h.n_needles).min(MAX_NEEDLES_PER_TYPE);
     for j in 0..MAX_NEEDLES_PER_TYPE {
         if j >= n {
@@ -304,6 +324,8 @@ fn load_needles(h: &TypeHeader, s: &mut Scratch) {
             (1u64 << (8 * len)) - 1
         };
         s.nlen[j] = len;
+        let last = (s.want[j] & 0xff) as usize;
+        s.last[(last >> 6) & 3] |= 1 << (last & 63);
         s.raw[j] = u64::from(k.raw != 0);
         s.clauses[j] = k.clauses;
         s.n_needles = j as u64 + 1;
@@ -335,7 +357,12 @@ extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
         }
     }
     s.window = (s.window << 8) | u64::from(b);
-    let n = s.n_needles as usize;
+    let bi = usize::from(b);
+    let n = if (s.last[bi >> 6] >> (bi & 63)) & 1 != 0 {
+        s.n_needles as usize
+    } else {
+        0
+    };
     for j in 0..MAX_NEEDLES_PER_TYPE {
         if j >= n {
             break;
@@ -349,26 +376,8 @@ extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
         }
     }
     let len = s.len as usize;
-    if len <= PATH_MAX_DECIDABLE {
-        s.prefix.data[(LPM_TYPE_BYTES + i) & (LPM_DATA - 1)] = b;
-        if s.suffix_on != 0 {
-            s.suffix.data[(LPM_TYPE_BYTES + len - 1 - i) & (LPM_DATA - 1)] = b;
-        }
-        if i < DIR_KEY_BYTES {
-            s.dir.dir[i] = b;
-        }
-    }
-    0
-}
-
-/// Zeroes the directory key from the directory's end (`index` counts from there).
-extern "C" fn dir_pad_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
-    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
-    let dlen = (s.last_slash as usize).max(1);
-    let at = dlen + index as usize;
-    if at < DIR_KEY_BYTES {
-        s.dir.dir[at] = 0;
+    if s.suffix_on != 0 && len <= PATH_MAX_DECIDABLE {
+        s.suffix.data[(LPM_TYPE_BYTES + len - 1 - i) & (LPM_DATA - 1)] = b;
     }
     0
 }

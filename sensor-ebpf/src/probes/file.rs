@@ -162,6 +162,9 @@ fn stash(args: &Args) -> Result<(), ()> {
     // Before anything else is read: an open no loaded rule can match whatever it returns
     // goes no further (the result is tested again at exit).
     if !prefilter::keep(evt_type(args.syscall as u32), &facts(rec, None)) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = OPEN_STASH.remove(rec.header.tid);
         return Ok(());
     }
     fill_cgroup(&mut rec.header, task);

@@ -40,6 +40,9 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     // A connect no loaded rule can match whatever it returns goes no further (the result is
     // tested again at exit).
     if !prefilter::keep(EvtType::Connect, &facts(rec, None)) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = CONNECT_STASH.remove(rec.header.tid);
         return Ok(());
     }
     fill_cgroup(&mut rec.header, current_task());

@@ -276,4 +276,13 @@ mod tests {
         assert_eq!(kind_index("u", "userfaultfd"), Some(5));
         assert_eq!(kind_index("f", "directory"), None);
     }
+
+    /// A failed open's kind (`KIND_ANY`) meets every kind constraint; no kind meets only
+    /// those that admit a missing kind.
+    #[test]
+    fn any_kind_meets_every_kind_constraint() {
+        assert_eq!(kind_bit(Some(KIND_ANY)), ALL_KINDS);
+        assert_eq!(kind_bit(None), 1 << KIND_NONE);
+        assert_eq!(kind_bit(Some(0)), 1);
+    }
 }
