@@ -9,6 +9,8 @@
 //! `MAX_TERMS_PER_TYPE`). Their state lives in a per-CPU map value, not on the stack: the
 //! verifier knows nothing of its contents, so every step starts from the same state.
 
+use core::sync::atomic::{Ordering, compiler_fence};
+
 use aya_ebpf::{
     helpers::{
         bpf_probe_read_kernel_buf,
@@ -146,7 +148,12 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     let Some(h) = PREFILTER_TYPES.get(ty) else {
         return true;
     };
-    match h.mode {
+    // The mode first, and nothing of the header before it: the loader changes the other
+    // bytes only while the mode reads `MODE_PASS` (`sensor/src/loader/prefilter.rs`).
+    // SAFETY: a byte of a map value.
+    let mode = unsafe { core::ptr::read_volatile(&h.mode) };
+    compiler_fence(Ordering::Acquire);
+    match mode {
         MODE_DROP => return false,
         MODE_FILTER => {}
         _ => return true,

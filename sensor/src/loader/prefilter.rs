@@ -2,9 +2,10 @@
 //! the analysis, the maps' layout and the per-event algorithm the kernel runs): at start, and
 //! on every reload without detaching anything. While two rulesets may be in use (between the
 //! reload's widening and the swap) every type passes whole; then, per the maps' reload order,
-//! the old entries are deleted, the new ones written, and the real headers last. A write that
-//! fails leaves its types passing whole (sound: the kernel only drops what a written header
-//! says), logged and counted.
+//! the old entries are deleted, the new ones written, and the real headers last (see
+//! `KernelFilter::write` for how a program reading a header as it is written stays sound). A
+//! write that fails leaves its types passing whole (sound: the kernel only drops what a
+//! written header says), logged and counted.
 
 use std::sync::{
     Arc, Mutex, PoisonError,
@@ -17,7 +18,7 @@ use aya::{
 };
 use lanner_common::prefilter::{
     CommKey, DirKey, KNeedle, KTerm, LPM_DATA, LpmKey, MAP_COMM, MAP_DIRS, MAP_DROPPED,
-    MAP_NEEDLES, MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, TypeHeader,
+    MAP_NEEDLES, MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, MODE_PASS, TypeHeader,
 };
 use lanner_rules::{
     EvtType, Ruleset,
@@ -142,24 +143,31 @@ impl KernelFilter {
         }
     }
 
-    /// Every header written `MODE_PASS` (a zeroed header); the entries stay until the next
-    /// write deletes them.
+    /// Every type passes: each header written again with `MODE_PASS`, its other bytes
+    /// unchanged (see [`write`](Self::write)); the entries stay until the next write.
     fn pass_all(&mut self) {
-        for (t, _) in &self.written.headers {
-            if let Err(e) = self.types.set(u32::from(*t), TypeHeader::default(), 0) {
+        for (t, h) in &self.written.headers {
+            let pass = TypeHeader {
+                mode: MODE_PASS,
+                ..*h
+            };
+            if let Err(e) = self.types.set(u32::from(*t), pass, 0) {
                 log::error!("prefilter: header of type {t}: {e}");
             }
         }
     }
 
     /// The reload order: headers pass, old entries deleted, new entries written, real
-    /// headers. On an error the headers written so far stay `MODE_PASS`.
+    /// headers. On an error the headers not yet written stay `MODE_PASS`.
+    ///
+    /// A program reads a header in place while this writes it, and an array update is a
+    /// copy, not atomic: so a header write changes either only its mode byte, or only its
+    /// other bytes while the mode reads `MODE_PASS` (a program that sees `MODE_PASS` reads
+    /// nothing else). And a program that read the old mode before it turned `MODE_PASS` may
+    /// still be running: the entries change only [`GRACE`] later.
     fn write(&mut self, maps: Maps) -> Result<(), MapError> {
         self.pass_all();
-        let pass = TypeHeader::default();
-        for (t, _) in &maps.headers {
-            self.types.set(u32::from(*t), pass, 0)?;
-        }
+        std::thread::sleep(GRACE);
         let old = std::mem::replace(&mut self.written, maps);
         // A key already gone is no failure: deleting is best effort, the headers are PASS.
         for (k, _) in &old.comm {
@@ -174,7 +182,16 @@ impl KernelFilter {
         for (k, _) in &old.dirs {
             let _ = self.dirs.remove(k);
         }
+        // A type of the old set only keeps its `MODE_PASS` header; one of the new set gets
+        // its header with `MODE_PASS` first.
         let new = &self.written;
+        for (t, h) in &new.headers {
+            let pass = TypeHeader {
+                mode: MODE_PASS,
+                ..*h
+            };
+            self.types.set(u32::from(*t), pass, 0)?;
+        }
         for (i, t) in new.terms.iter().enumerate() {
             self.terms.set(i as u32, t, 0)?;
         }
@@ -199,6 +216,10 @@ impl KernelFilter {
         Ok(())
     }
 }
+
+/// How long a program may still run on a header it read before the header turned
+/// `MODE_PASS`: the probes run for microseconds, without sleeping.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(20);
 
 fn lpm(k: &LpmKey) -> Key<[u8; LPM_DATA]> {
     Key::new(k.prefixlen, k.data)
