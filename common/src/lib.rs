@@ -8,10 +8,12 @@
 //! time, so the two sides cannot disagree silently.
 #![no_std]
 
+pub mod evttype;
 pub mod file;
 pub mod file_change;
 pub mod hooks;
 pub mod net_fd;
+pub mod prefilter;
 pub mod privilege;
 
 pub use privilege::{

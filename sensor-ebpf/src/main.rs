@@ -6,6 +6,7 @@
 mod kernel;
 mod maps;
 mod path_arg;
+mod prefilter;
 mod probes;
 
 use aya_ebpf::{

@@ -23,6 +23,14 @@ use crate::{
 /// directory), into `arg` and its bytes into `data` (see `PathArg` for the layout).
 #[inline(always)]
 pub fn read(dirfd: i32, user: u64, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) {
+    read_name(user, arg, data);
+    read_base(dirfd, arg, data);
+}
+
+/// The first half of [`read`]: the name as passed, at the start of the data (`name_at` 0),
+/// and no directory yet. What the prefilter decides on before the directory is walked.
+#[inline(always)]
+pub fn read_name(user: u64, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) {
     // SAFETY: the first USER_PATH_LEN bytes of the data, as an array of that size.
     let name = unsafe { &mut *data.as_mut_ptr().cast::<[u8; USER_PATH_LEN]>() };
     let mut flags = 0;
@@ -34,6 +42,15 @@ pub fn read(dirfd: i32, user: u64, arg: &mut PathArg, data: &mut [u8; PATH_ARG_D
         flags: field_flags::ABSENT,
         ..PathField::default()
     };
+}
+
+/// The second half of [`read`], after [`read_name`]: for a relative name, the directory it is
+/// relative to, walked into the data before the name.
+#[inline(always)]
+pub fn read_base(dirfd: i32, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) {
+    // SAFETY: the first USER_PATH_LEN bytes of the data, as an array of that size.
+    let name = unsafe { &mut *data.as_mut_ptr().cast::<[u8; USER_PATH_LEN]>() };
+    let (len, flags) = (arg.name_f.len, arg.name_f.flags);
     // Absolute, empty or unreadable: no directory to find.
     if flags & (field_flags::READ_FAILED | field_flags::ABSENT) != 0 || len == 0 || name[0] == b'/'
     {
@@ -135,6 +152,23 @@ pub fn read_fd(fd: i32, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) -> bo
     }
     arg.name_at = at as u16;
     true
+}
+
+/// The name of `arg` as the prefilter reads it: where it starts in `data`, its length, and
+/// whether it was read whole.
+#[inline(always)]
+pub fn prefilter_view(arg: &PathArg, data: &[u8; PATH_ARG_DATA]) -> crate::prefilter::PathRef {
+    let mut at = usize::from(arg.name_at);
+    if at > PATH_ARRAY {
+        at = PATH_ARRAY;
+    }
+    let bad = field_flags::TRUNCATED | field_flags::READ_FAILED | field_flags::ABSENT;
+    crate::prefilter::PathRef {
+        // At most PATH_ARRAY in: USER_PATH_LEN (more than 256) bytes follow.
+        ptr: data.as_ptr().wrapping_add(at),
+        len: usize::from(arg.name_f.len),
+        whole: arg.name_f.flags & bad == 0,
+    }
 }
 
 /// The bytes of `arg` in its data: where a record may end.

@@ -36,7 +36,7 @@ use crate::{
     },
     event::Event,
     k8s::{Budget, K8sOptions, PodCache},
-    loader::{self, LoadOptions, gate::Wanted},
+    loader::{self, LoadOptions, gate::Wanted, prefilter::KernelFilter},
     metrics::{self, Metrics, falco_events::FalcoEvents, health, server, stall::Stage},
     output::{alert, alert::AlertFormat, writer::Writer},
     reader,
@@ -89,6 +89,11 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).context("map EVENTS missing")?)?;
     let losses: PerCpuArray<MapData, u64> =
         PerCpuArray::try_from(ebpf.take_map(MAP_LOSSES).context("map LOSSES missing")?)?;
+    // The kernel's prefilter: written from the rules now and after every reload, in place.
+    let (filter, filter_status) = KernelFilter::take(ebpf, args.dump_events)?;
+    let filter = Mutex::new(filter);
+    lock(&filter).apply(Some(&rules.live.current()));
+    rules.live.follow_ruleset(move |rs| lock(&filter).apply(rs));
     // From now on a reload attaches and detaches hooks with the types its rules match.
     let hooks = Arc::new(Mutex::new(hooks));
     if !args.dump_events {
@@ -186,6 +191,7 @@ pub async fn run(args: Cli, rules: RulesSetup, stop: signals::StopSignals) -> an
     });
     let format = AlertFormat::from_config(&rules.config, hostname);
     metrics.set_sinks(sinks.stats.clone());
+    metrics.set_prefilter(filter_status);
     let writer = RulesStage {
         rules: rules.live.clone(),
         evaluator: Evaluator {

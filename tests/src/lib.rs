@@ -36,6 +36,8 @@
 //!   re-exported: `use lanner_tests::tcp::*;`);
 //! - [`privilege`]: ptrace, setuid, setns, unshare, bpf, userfaultfd and module loads made
 //!   for real, a child to trace (not re-exported: `use lanner_tests::privilege::*;`);
+//! - [`prefilter`]: what the in-kernel prefilter's tests share (a metric sample, a comm of
+//!   the test's own; not re-exported: `use lanner_tests::prefilter::*;`);
 //! - [`seed`]: the Prometheus rules and queries of the seed document `security-monitoring.md`
 //!   (not re-exported: `lanner_tests::seed::alerts_yml()` …).
 
@@ -53,6 +55,7 @@ pub mod kubeapi;
 pub mod monitoring;
 pub mod mounts;
 pub mod official;
+pub mod prefilter;
 pub mod privilege;
 pub mod prometheus;
 pub mod receivers;

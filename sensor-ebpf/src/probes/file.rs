@@ -4,18 +4,56 @@
 
 use aya_ebpf::{helpers::bpf_probe_read_user, programs::TracePointContext};
 use lanner_common::{
-    EventKind, LossReason, field_flags,
+    EventKind, LossReason,
+    evttype::EvtType,
+    fd_kind, field_flags,
     file::{
         AT_FDCWD, OPEN_CAPS_UNREAD, OPEN_HEAD_SIZE, OPEN_HOW_UNREAD, OPEN_NAME_AT_EXIT,
         OPEN_RECORD_SIZE, OpenRecord, OpenSyscall, open,
     },
+    prefilter::{ALL_KINDS, KIND_ANY, kind_mask},
 };
 
 use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{OPEN_SCRATCH, OPEN_STASH, count_loss, send},
     path_arg,
+    prefilter::{self, Facts},
 };
+
+/// The event type of an open record (its header's variant).
+#[inline(always)]
+fn evt_type(variant: u32) -> EvtType {
+    match variant {
+        0 => EvtType::Open,
+        1 => EvtType::Openat,
+        2 => EvtType::Openat2,
+        _ => EvtType::Creat,
+    }
+}
+
+/// The prefilter's facts of an open record: what the record carries (its header's comm and
+/// uid, the name as read, the flag classes), the result and the fd's kind once known. A failed
+/// open's kind is "any": the sensor shows a `fd.typechar` guessed from the type and no
+/// `fd.type` (`sensor/src/rules/extract/file.rs`), no one kind.
+#[inline(always)]
+fn facts(rec: &OpenRecord, ret: Option<i64>) -> Facts<'_> {
+    let kind = match ret {
+        None => ALL_KINDS,
+        Some(r) if r < 0 => kind_mask(KIND_ANY),
+        Some(_) if rec.classes & open::class::DIRECTORY != 0 => kind_mask(fd_kind::DIRECTORY),
+        Some(_) => kind_mask(fd_kind::FILE),
+    };
+    let name = path_arg::prefilter_view(&rec.head.path, &rec.data);
+    Facts {
+        comm: &rec.header.comm,
+        uid: rec.header.uid,
+        path: Some(name),
+        flags: Some(rec.classes),
+        ret,
+        kind,
+    }
+}
 
 /// openat2's `struct open_how` (its first version, the fields there are).
 #[repr(C)]
@@ -91,7 +129,6 @@ fn stash(args: &Args) -> Result<(), ()> {
     let rec = unsafe { &mut *p };
     let task = current_task();
     fill_header(&mut rec.header, EventKind::Open as u32, args.syscall as u32);
-    fill_cgroup(&mut rec.header, task);
     rec.ret = 0;
     rec.open_flags = 0;
     rec.resolve = 0;
@@ -113,13 +150,6 @@ fn stash(args: &Args) -> Result<(), ()> {
     };
     rec.flags = flags as u32;
     rec.mode = mode as u32;
-    match ptr_field(task, off!(task_cred)).and_then(|c| field(c, off!(cred_cap_effective))) {
-        Ok(caps) => rec.cap_effective = caps,
-        Err(()) => {
-            rec.cap_effective = 0;
-            rec.open_flags |= OPEN_CAPS_UNREAD;
-        }
-    }
     let creat = args.syscall == OpenSyscall::Creat;
     rec.classes = if rec.open_flags & OPEN_HOW_UNREAD != 0 {
         0
@@ -128,7 +158,24 @@ fn stash(args: &Args) -> Result<(), ()> {
         open::classes(open::ppm_flags(rec.flags), mode, creat)
     };
     rec.name_ptr = args.path;
-    path_arg::read(args.dirfd, args.path, &mut rec.head.path, &mut rec.data);
+    path_arg::read_name(args.path, &mut rec.head.path, &mut rec.data);
+    // Before anything else is read: an open no loaded rule can match whatever it returns
+    // goes no further (the result is tested again at exit).
+    if !prefilter::keep(evt_type(args.syscall as u32), &facts(rec, None)) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = OPEN_STASH.remove(rec.header.tid);
+        return Ok(());
+    }
+    fill_cgroup(&mut rec.header, task);
+    match ptr_field(task, off!(task_cred)).and_then(|c| field(c, off!(cred_cap_effective))) {
+        Ok(caps) => rec.cap_effective = caps,
+        Err(()) => {
+            rec.cap_effective = 0;
+            rec.open_flags |= OPEN_CAPS_UNREAD;
+        }
+    }
+    path_arg::read_base(args.dirfd, &mut rec.head.path, &mut rec.data);
     OPEN_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
@@ -146,6 +193,10 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
         path_arg::read(rec.dirfd, rec.name_ptr, &mut rec.head.path, &mut rec.data);
     }
     rec.name_ptr = 0;
+    if !prefilter::keep(evt_type(rec.header.variant), &facts(rec, Some(rec.ret))) {
+        let _ = OPEN_STASH.remove(tid);
+        return Ok(());
+    }
     let (cut, failed) = path_arg::losses(&rec.path);
     if cut {
         count_loss(EventKind::Open, LossReason::Truncated);

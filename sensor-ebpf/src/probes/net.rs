@@ -2,12 +2,30 @@
 //! the kernel bound it (read from the socket at exit), and the return code.
 
 use aya_ebpf::{helpers::generated::bpf_probe_read_user, programs::TracePointContext};
-use lanner_common::{ConnectRecord, EventKind, LossReason, SOCKADDR_LEN, field_flags};
+use lanner_common::{
+    ConnectRecord, EventKind, LossReason, SOCKADDR_LEN, evttype::EvtType, field_flags,
+    prefilter::ALL_KINDS,
+};
 
 use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{CONNECT_SCRATCH, CONNECT_STASH, count_loss, send},
+    prefilter::{self, Facts},
 };
+
+/// The prefilter's facts of a connect record: its header's comm and uid (read at entry, as the
+/// record carries them), and the result once known.
+#[inline(always)]
+fn facts(rec: &ConnectRecord, ret: Option<i64>) -> Facts<'_> {
+    Facts {
+        comm: &rec.header.comm,
+        uid: rec.header.uid,
+        path: None,
+        flags: None,
+        ret,
+        kind: ALL_KINDS,
+    }
+}
 
 const EBADF: i64 = 9;
 const ENOTSOCK: i64 = 88;
@@ -19,6 +37,14 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
     fill_header(&mut rec.header, EventKind::Connect as u32, 0);
+    // A connect no loaded rule can match whatever it returns goes no further (the result is
+    // tested again at exit).
+    if !prefilter::keep(EvtType::Connect, &facts(rec, None)) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = CONNECT_STASH.remove(rec.header.tid);
+        return Ok(());
+    }
     fill_cgroup(&mut rec.header, current_task());
     // connect(fd, uservaddr, addrlen)
     let (fd, addr, addrlen) = (sys_arg(ctx, 0), sys_arg(ctx, 1), sys_arg(ctx, 2));
@@ -62,6 +88,11 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
     let rec = unsafe { &mut *p };
     rec.ret = sys_ret(ctx);
+    // The result may settle it before the socket is read.
+    if !prefilter::keep(EvtType::Connect, &facts(rec, Some(rec.ret))) {
+        let _ = CONNECT_STASH.remove(tid);
+        return Ok(());
+    }
     // Only a real socket fd has a `struct socket` behind private_data.
     if rec.ret != -EBADF && rec.ret != -ENOTSOCK && local_side(rec).is_err() {
         count_loss(EventKind::Connect, LossReason::ReadFailed);

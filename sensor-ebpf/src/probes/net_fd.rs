@@ -14,13 +14,48 @@ use aya_ebpf::{
 };
 use lanner_common::{
     EventKind, FdFacts, LossReason, NET_DATA_LEN, NetFdRecord, NetOp, SOCKADDR_LEN, StrField,
+    evttype::EvtType,
     fd_flags, fd_kind, field_flags,
+    prefilter::{ALL_KINDS, kind_mask},
 };
 
 use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{NET_FD_SCRATCH, NET_STASH, NetStash, count_loss, send},
+    prefilter::{self, Facts},
 };
+
+/// The event type of a call.
+#[inline(always)]
+fn evt_type(op: NetOp) -> EvtType {
+    match op {
+        NetOp::Socket => EvtType::Socket,
+        NetOp::Dup => EvtType::Dup,
+        NetOp::Dup2 => EvtType::Dup2,
+        NetOp::Dup3 => EvtType::Dup3,
+        NetOp::Accept => EvtType::Accept,
+        NetOp::Accept4 => EvtType::Accept4,
+        NetOp::Listen => EvtType::Listen,
+        NetOp::Sendto => EvtType::Sendto,
+        NetOp::Sendmsg => EvtType::Sendmsg,
+        NetOp::Recvfrom => EvtType::Recvfrom,
+        NetOp::Recvmsg => EvtType::Recvmsg,
+    }
+}
+
+/// The prefilter's facts of a record: its header's comm and uid, the result, and the kind of
+/// the fd the event is about (`kind`: a mask, every bit until the fd is read).
+#[inline(always)]
+fn facts(rec: &NetFdRecord, kind: u32) -> Facts<'_> {
+    Facts {
+        comm: &rec.header.comm,
+        uid: rec.header.uid,
+        path: None,
+        flags: None,
+        ret: Some(rec.ret),
+        kind,
+    }
+}
 
 const AF_UNIX: u16 = 1;
 const AF_INET: u16 = 2;
@@ -127,6 +162,12 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
     fill_header(&mut rec.header, EventKind::NetFd as u32, op as u32);
+    rec.ret = sys_ret(ctx);
+    // Before the fd is read: the task and the result may settle it already.
+    let ty = evt_type(op);
+    if !prefilter::keep(ty, &facts(rec, ALL_KINDS)) {
+        return Ok(());
+    }
     let hot = matches!(
         op,
         NetOp::Sendto | NetOp::Sendmsg | NetOp::Recvfrom | NetOp::Recvmsg
@@ -134,7 +175,6 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
     if !hot {
         fill_cgroup(&mut rec.header, current_task());
     }
-    rec.ret = sys_ret(ctx);
     rec.fd = FdFacts::default();
     rec.fd.kind = fd_kind::NONE;
     rec.addr_f = StrField {
@@ -173,6 +213,16 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
         rec.fd.flags |= fd_flags::READ_FAILED;
         rec.fd.kind = fd_kind::NONE;
     }
+    // With the fd's kind, before a receive's source and data are read. An IPv6 socket may
+    // still turn out `ipv4` (`mapped_pair`, which needs that source): both until then.
+    let wide = if rec.fd.kind == fd_kind::IPV6 {
+        kind_mask(fd_kind::IPV6) | kind_mask(fd_kind::IPV4)
+    } else {
+        kind_mask(rec.fd.kind)
+    };
+    if !prefilter::keep(ty, &facts(rec, wide)) {
+        return Ok(());
+    }
     if let (Some(st), NetOp::Recvfrom | NetOp::Recvmsg) = (st, op)
         && rec.ret >= 0
     {
@@ -182,6 +232,10 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
         }
     }
     mapped_pair(rec);
+    let kind = kind_mask(rec.fd.kind);
+    if kind != wide && !prefilter::keep(ty, &facts(rec, kind)) {
+        return Ok(());
+    }
     for (flag, reason) in [
         (field_flags::TRUNCATED, LossReason::Truncated),
         (field_flags::READ_FAILED, LossReason::ReadFailed),

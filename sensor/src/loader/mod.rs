@@ -5,6 +5,7 @@ pub mod btf;
 pub mod caps;
 pub mod gate;
 pub mod offsets;
+pub mod prefilter;
 pub mod tracefs;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 pub mod falco_events;
 pub mod health;
 pub mod histogram;
+mod prefilter;
 mod routes;
 pub mod server;
 pub mod stall;
@@ -27,6 +28,7 @@ use lanner_common::{EventKind, LossReason};
 use crate::{
     enrich::pods::PodWaitCounters,
     k8s::PodCache,
+    loader::prefilter::Status as PrefilterStatus,
     rules::live::ReloadCounters,
     sinks::stats::{DropReason, SinkStats},
     stats::{Counters, KernelLosses, StageGauges},
@@ -77,6 +79,8 @@ pub struct Metrics {
     pub conns: Arc<ConnCounters>,
     started: Instant,
     sinks: Mutex<Vec<(String, Arc<SinkStats>)>>,
+    /// The kernel's prefilter, once loaded.
+    prefilter: Mutex<Option<Arc<PrefilterStatus>>>,
 }
 
 impl Metrics {
@@ -97,7 +101,12 @@ impl Metrics {
             conns: Arc::default(),
             started: Instant::now(),
             sinks: Mutex::default(),
+            prefilter: Mutex::default(),
         }
+    }
+
+    pub fn set_prefilter(&self, status: Arc<PrefilterStatus>) {
+        *lock(&self.prefilter) = Some(status);
     }
 
     pub fn set_sinks(&self, sinks: Vec<(String, Arc<SinkStats>)>) {
@@ -165,6 +174,9 @@ impl Metrics {
         let mut out = Exposition::default();
         lock(&self.falco).render(&mut out);
         self.render_events(&mut out);
+        if let Some(p) = lock(&self.prefilter).clone() {
+            prefilter::render(&p, &mut out);
+        }
         self.render_pipeline(&mut out);
         self.render_sinks(&mut out);
         self.conns.render(&mut out);

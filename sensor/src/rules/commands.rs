@@ -96,7 +96,66 @@ pub fn list_rules(paths: &[PathBuf], config: &Config) -> std::process::ExitCode 
         ruleset.rules().len(),
         ruleset.active_count()
     );
+    let _ = write!(out, "{}", kernel_filters(&ruleset));
     std::process::ExitCode::SUCCESS
+}
+
+/// Terms of a filtered type `-L` shows; the rest are counted.
+const TERMS_SHOWN: usize = 6;
+
+/// `-L`'s account of the in-kernel prefilter: per event type the kernel can filter, whether
+/// it is filtered (and on what), dropped whole, or passes whole and why; then the types whose
+/// programs send every event.
+pub fn kernel_filters(ruleset: &lanner_rules::Ruleset) -> String {
+    use std::fmt::Write as _;
+
+    use lanner_rules::{
+        EvtType,
+        prefilter::{TypeFilter, kernel_probe, plan},
+    };
+    let mut out = String::from("\nIn the kernel (the prefilter, from these rules):\n");
+    for (t, f) in plan(ruleset, false).filters {
+        let _ = match &f {
+            TypeFilter::Drop => writeln!(
+                out,
+                "  {}: dropped in the kernel (no enabled rule can match it)",
+                t.name()
+            ),
+            TypeFilter::Filter(flt) => {
+                let _ = writeln!(
+                    out,
+                    "  {}: filtered in the kernel ({} rules; an event passes if one of these holds)",
+                    t.name(),
+                    flt.rules
+                );
+                for term in flt.terms.iter().take(TERMS_SHOWN) {
+                    let _ = writeln!(out, "    - {term}");
+                }
+                if flt.terms.len() > TERMS_SHOWN {
+                    let _ = writeln!(out, "    - … {} more", flt.terms.len() - TERMS_SHOWN);
+                }
+                Ok(())
+            }
+            TypeFilter::Pass(reasons) => {
+                let _ = writeln!(out, "  {}: passes whole", t.name());
+                for r in reasons {
+                    let _ = writeln!(out, "    - {r}");
+                }
+                Ok(())
+            }
+        };
+    }
+    let whole: Vec<&str> = EvtType::ALL
+        .into_iter()
+        .filter(|t| kernel_probe(*t).is_none())
+        .map(EvtType::name)
+        .collect();
+    let _ = writeln!(
+        out,
+        "  sent whole (their programs do not consult the prefilter): {}",
+        whole.join(", ")
+    );
+    out
 }
 
 /// `--list`: every field with its type and meaning.

@@ -28,9 +28,12 @@ pub struct LiveRules {
     interest: Interest,
     /// Told the same sets as the interest, in the same order (the loader's hook gate).
     followers: Arc<Mutex<Vec<TypeFollower>>>,
+    /// Told of each swap (the kernel's prefilter).
+    ruleset_followers: Arc<Mutex<Vec<RulesetFollower>>>,
 }
 
 type TypeFollower = Box<dyn Fn(EvtSet) + Send>;
+type RulesetFollower = Box<dyn Fn(Option<&Ruleset>) + Send>;
 
 #[derive(Debug, Default)]
 pub struct ReloadCounters {
@@ -50,7 +53,15 @@ impl LiveRules {
             current: Arc::new(RwLock::new(Arc::new(ruleset))),
             counters,
             followers: Arc::default(),
+            ruleset_followers: Arc::default(),
         }
+    }
+
+    /// Call `f` around every swap from now on: with `None` before it (from then on until the
+    /// next call, the old and the new ruleset may both be in use), with the new ruleset after.
+    /// What the kernel drops must then suit both: the prefilter passes everything meanwhile.
+    pub fn follow_ruleset(&self, f: impl Fn(Option<&Ruleset>) + Send + 'static) {
+        lock_list(&self.ruleset_followers).push(Box::new(f));
     }
 
     /// Call `f` with the event types of every ruleset put in use from now on: with the union
@@ -60,7 +71,7 @@ impl LiveRules {
     }
 
     fn lock_followers(&self) -> std::sync::MutexGuard<'_, Vec<TypeFollower>> {
-        self.followers.lock().unwrap_or_else(|p| p.into_inner())
+        lock_list(&self.followers)
     }
 
     /// The interest and the followers see `types`.
@@ -91,12 +102,18 @@ impl LiveRules {
         // are not evaluated (as the old ruleset would not have). Narrow it only afterwards.
         let (old, new_types) = (self.current().types(), ruleset.types());
         self.set_types(old.union(new_types));
+        for f in lock_list(&self.ruleset_followers).iter() {
+            f(None);
+        }
         let new = Arc::new(ruleset);
         let old = match self.current.write() {
-            Ok(mut g) => std::mem::replace(&mut *g, new),
-            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new),
+            Ok(mut g) => std::mem::replace(&mut *g, new.clone()),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new.clone()),
         };
         self.set_types(new_types);
+        for f in lock_list(&self.ruleset_followers).iter() {
+            f(Some(&new));
+        }
         old
     }
 
@@ -135,6 +152,10 @@ impl LiveRules {
             }
         }
     }
+}
+
+fn lock_list<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn count(c: &ReloadCounters, r: &Ruleset) {
@@ -228,5 +249,30 @@ mod tests {
         assert!(!live.reload(&paths, &options));
         let (exec, mount) = (EvtType::Execve.bit(), EvtType::Mount.bit());
         assert_eq!(*seen.lock().unwrap(), vec![exec.union(mount), mount]);
+    }
+
+    /// The prefilter is told "both may be in use" before the swap and the new ruleset after;
+    /// nothing on a failed reload.
+    #[test]
+    fn ruleset_followers_see_none_then_the_new_ruleset() {
+        let dir = TempDir::new("live-follow-ruleset");
+        let file = dir.path().join("rules.yaml");
+        let paths = vec![file.clone()];
+        let options = Options::default();
+        std::fs::write(&file, rule("execve")).unwrap();
+        let live = LiveRules::new(load(&paths, &options).unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        live.follow_ruleset({
+            let seen = seen.clone();
+            move |r| seen.lock().unwrap().push(r.map(Ruleset::types))
+        });
+        std::fs::write(&file, rule("mount")).unwrap();
+        assert!(live.reload(&paths, &options));
+        std::fs::write(&file, "- rule: [").unwrap();
+        assert!(!live.reload(&paths, &options));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![None, Some(EvtType::Mount.bit())]
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::{Filter, TypeFilter, term::Term};
 /// path with `bpf_probe_read_user_str` into 256 bytes: a return of 256 cannot tell a
 /// 255-byte path from a longer one cut there, and an LPM key holds 256 data bytes of which 2
 /// name the event type and one is the NUL of an exact match. Longer paths pass.
-pub const PATH_MAX_DECIDABLE: usize = 253;
+pub use lanner_common::prefilter::PATH_MAX_DECIDABLE;
 
 /// The kernel's comm: 16 bytes, NUL-terminated, at most 15 visible.
 pub const COMM_LEN: usize = 16;
@@ -27,6 +27,7 @@ pub enum PathArg {
 /// The kernel's buffer for the path: `bpf_probe_read_user_str` copies at most 255 bytes and
 /// a NUL, and returns 256 both for a 255-byte path and for a longer one cut there.
 pub const PATH_BUF: usize = 256;
+const _: () = assert!(lanner_common::prefilter::PATH_MAX_WHOLE == PATH_BUF - 2);
 
 impl PathArg {
     /// What the kernel reads of the string `path` passed by user space.
@@ -125,10 +126,16 @@ pub const KINDS: [(&str, &str); 19] = [
 /// check on a missing kind is decided as the engine decides it.
 pub const KIND_NONE: u8 = KINDS.len() as u8;
 pub const ALL_KINDS: KindMask = (1 << (KINDS.len() + 1)) - 1;
+const _: () = assert!(KIND_NONE == lanner_common::fd_kind::NONE);
+const _: () = assert!(ALL_KINDS == lanner_common::prefilter::ALL_KINDS);
 
-/// The bit of a kind fact (`None`: no kind).
+/// A kind the probe cannot name (a failed open, whose `fd.typechar` the sensor guesses from
+/// the event type, without `fd.type`): every kind constraint holds.
+pub use lanner_common::prefilter::KIND_ANY;
+
+/// The bit of a kind fact (`None`: no kind; `KIND_ANY`: every bit).
 pub fn kind_bit(kind: Option<u8>) -> KindMask {
-    1 << kind.unwrap_or(KIND_NONE)
+    lanner_common::prefilter::kind_mask(kind.unwrap_or(KIND_NONE))
 }
 
 /// The index of a kind in `KINDS`.
@@ -151,8 +158,8 @@ pub struct KernelFacts {
     pub flags: Option<u32>,
     /// The syscall's return value.
     pub ret: Option<i64>,
-    /// An index into `KINDS`; `None`: the event has no fd kind (or the probe does not know
-    /// it, when its type's probe has no kind dimension).
+    /// An index into `KINDS`, or `KIND_ANY`; `None`: the event has no fd kind (or the probe
+    /// does not know it, when its type's probe has no kind dimension).
     pub kind: Option<u8>,
 }
 
@@ -268,5 +275,14 @@ mod tests {
         assert_eq!(c[15], 0);
         assert_eq!(kind_index("u", "userfaultfd"), Some(5));
         assert_eq!(kind_index("f", "directory"), None);
+    }
+
+    /// A failed open's kind (`KIND_ANY`) meets every kind constraint; no kind meets only
+    /// those that admit a missing kind.
+    #[test]
+    fn any_kind_meets_every_kind_constraint() {
+        assert_eq!(kind_bit(Some(KIND_ANY)), ALL_KINDS);
+        assert_eq!(kind_bit(None), 1 << KIND_NONE);
+        assert_eq!(kind_bit(Some(0)), 1);
     }
 }

@@ -68,6 +68,7 @@ mod dnf;
 pub mod facts;
 pub mod maps;
 mod paths;
+pub mod plan;
 pub mod probe;
 mod show;
 pub mod term;
@@ -84,6 +85,7 @@ mod world;
 use std::{collections::BTreeSet, fmt, sync::Arc};
 
 pub use facts::{KernelFacts, PathArg, admits};
+pub use plan::{Plan, kernel_probe, plan};
 pub use probe::Probe;
 use term::{Comm, Pattern, Term};
 

@@ -1,5 +1,5 @@
-//! The maps the probes consult, as plain data (`#[repr(C)]`, sizes asserted: the kernel side
-//! declares the same layout), how they are built from the filters (`build`), and the
+//! The maps the probes consult, as plain data (`#[repr(C)]`, sizes asserted, defined once in
+//! `lanner_common::prefilter` for the kernel programs and this crate), how they are built from the filters (`build`), and the
 //! kernel's decision over them (`kernel`: `Maps::admits`), which must agree with the
 //! reference `facts::admits`.
 //!
@@ -41,142 +41,13 @@
 mod build;
 mod kernel;
 
-pub const MAX_TYPES: usize = 128;
-/// The official rules take 26 on the open family; the loop runs only for events no earlier
-/// test settled, and stops at the first term that admits.
-pub const MAX_TERMS_PER_TYPE: usize = 64;
-pub const MAX_TERM_SLOTS: usize = 2048;
-pub const MAX_NEEDLES_PER_TYPE: usize = 8;
-pub const MAX_NEEDLE_SLOTS: usize = 256;
-pub const MAX_RANGES: usize = 4;
-pub const COMM_MAP_ENTRIES: usize = 8192;
-pub const PREFIX_MAP_ENTRIES: usize = 16384;
-pub const SUFFIX_MAP_ENTRIES: usize = 8192;
-pub const DIR_MAP_ENTRIES: usize = 4096;
-/// Bytes of a directory key: longer directories never hold a decidable path's file.
-pub const DIR_KEY_BYTES: usize = 252;
-/// LPM trie data bytes: the kernel's maximum (`LPM_DATA_SIZE_MAX`).
-pub const LPM_DATA: usize = 256;
-/// Bytes of an LPM key's data that name the event type (big-endian).
-pub const LPM_TYPE_BYTES: usize = 2;
-
-pub const MODE_PASS: u8 = 0;
-pub const MODE_DROP: u8 = 1;
-pub const MODE_FILTER: u8 = 2;
-
-pub const USES_COMM: u8 = 1;
-pub const USES_PATH: u8 = 2;
-pub const USES_SUFFIX: u8 = 4;
-pub const USES_NEEDLES: u8 = 8;
-pub const USES_DIRS: u8 = 16;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TypeHeader {
-    pub mode: u8,
-    pub uses: u8,
-    pub n_terms: u8,
-    pub n_needles: u8,
-    pub first: u32,
-    pub first_needle: u32,
-    pub _pad: u32,
-    /// Clauses with a pattern on `fd.name`: all hold when the path is not decidable.
-    pub abs_clauses: u64,
-    /// Clauses with a pattern on the raw path: all hold when it was not read whole.
-    pub raw_clauses: u64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KTerm {
-    pub comm_need: u64,
-    pub comm_neg: u64,
-    pub path_need: u64,
-    pub flags_set: u32,
-    pub flags_clear: u32,
-    /// Bits of `facts::KINDS`, and `KIND_NONE`'s.
-    pub kind: u32,
-    /// 0: any uid / any return value.
-    pub n_uid: u8,
-    pub n_ret: u8,
-    pub _pad: [u8; 2],
-    pub uid: [[u32; 2]; MAX_RANGES],
-    pub ret: [[i64; 2]; MAX_RANGES],
-}
-
-/// A substring to find in the path: its bytes (little-endian in `bytes`, the first byte
-/// lowest), its length, whether it is on the raw path or on `fd.name`, and the clauses it
-/// satisfies.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KNeedle {
-    pub bytes: [u8; 8],
-    pub len: u8,
-    pub raw: u8,
-    pub _pad: [u8; 6],
-    pub clauses: u64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CommKey {
-    pub ty: u32,
-    pub comm: [u8; 16],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DirKey {
-    pub ty: u32,
-    /// NUL-padded.
-    pub dir: [u8; DIR_KEY_BYTES],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LpmKey {
-    /// In bits, type bytes included.
-    pub prefixlen: u32,
-    pub data: [u8; LPM_DATA],
-}
-
-const _: () = assert!(std::mem::size_of::<TypeHeader>() == 32);
-const _: () = assert!(std::mem::size_of::<KTerm>() == 136);
-const _: () = assert!(std::mem::size_of::<KNeedle>() == 24);
-const _: () = assert!(std::mem::size_of::<CommKey>() == 20);
-const _: () = assert!(std::mem::size_of::<LpmKey>() == 260);
-const _: () = assert!(std::mem::size_of::<DirKey>() == 256);
-
-impl DirKey {
-    /// `None` if `dir` does not fit.
-    pub fn new(ty: u16, dir: &[u8]) -> Option<DirKey> {
-        let mut key = DirKey {
-            ty: u32::from(ty),
-            dir: [0; DIR_KEY_BYTES],
-        };
-        key.dir.get_mut(..dir.len())?.copy_from_slice(dir);
-        Some(key)
-    }
-}
-
-impl LpmKey {
-    /// `None` if `bytes` do not fit (`LPM_DATA - LPM_TYPE_BYTES`).
-    pub fn new(ty: u16, bytes: &[u8]) -> Option<LpmKey> {
-        let mut data = [0u8; LPM_DATA];
-        data[..LPM_TYPE_BYTES].copy_from_slice(&ty.to_be_bytes());
-        data.get_mut(LPM_TYPE_BYTES..LPM_TYPE_BYTES + bytes.len())?
-            .copy_from_slice(bytes);
-        Some(LpmKey {
-            prefixlen: ((LPM_TYPE_BYTES + bytes.len()) * 8) as u32,
-            data,
-        })
-    }
-
-    /// The key's bytes after the type.
-    pub fn bytes(&self) -> &[u8] {
-        &self.data[LPM_TYPE_BYTES..self.prefixlen as usize / 8]
-    }
-}
+/// The layout itself is shared with the kernel programs (`lanner_common::prefilter`).
+pub use lanner_common::prefilter::{
+    COMM_MAP_ENTRIES, CommKey, DIR_KEY_BYTES, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm, LPM_DATA,
+    LPM_TYPE_BYTES, LpmKey, MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS,
+    MAX_TERMS_PER_TYPE, MAX_TYPES, MODE_DROP, MODE_FILTER, MODE_PASS, PREFIX_MAP_ENTRIES,
+    SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
+};
 
 /// Everything the loader writes.
 #[derive(Clone, Debug, Default)]

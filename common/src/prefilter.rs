@@ -1,0 +1,190 @@
+//! The in-kernel prefilter's maps, as plain data: the one layout the kernel programs
+//! (`sensor-ebpf/src/prefilter.rs`) read and the agent writes (`lanner-rules`,
+//! `prefilter/maps`, which documents what each map holds and the per-event algorithm, and
+//! builds them from the loaded rules). Every key carries the event type
+//! ([`EvtType`](crate::evttype::EvtType) `as u16`), so one set of maps serves every type.
+//! `#[repr(C)]`, sizes asserted, so the two sides cannot disagree silently.
+
+/// Names of the maps, shared so the loader cannot misspell them.
+pub const MAP_TYPES: &str = "PREFILTER_TYPES";
+pub const MAP_TERMS: &str = "PREFILTER_TERMS";
+pub const MAP_COMM: &str = "PREFILTER_COMM";
+pub const MAP_PREFIX: &str = "PREFILTER_PREFIX";
+pub const MAP_SUFFIX: &str = "PREFILTER_SUFFIX";
+pub const MAP_DIRS: &str = "PREFILTER_DIRS";
+pub const MAP_NEEDLES: &str = "PREFILTER_NEEDLES";
+/// Per-CPU array, `MAX_TYPES` × u64: events the kernel dropped, by type.
+pub const MAP_DROPPED: &str = "PREFILTER_DROPPED";
+
+/// The longest path, in bytes without its NUL, the kernel decides `fd.name` on (see
+/// `lanner_rules::prefilter::facts::PathArg`): a 256-byte read cannot tell a 255-byte path
+/// from a longer one cut there, and an LPM key holds 256 data bytes of which 2 name the event
+/// type and one is the NUL of an exact match.
+pub const PATH_MAX_DECIDABLE: usize = 253;
+/// The longest path the kernel counts as read whole (raw needles): what a 256-byte read
+/// returns with its NUL inside.
+pub const PATH_MAX_WHOLE: usize = 254;
+
+/// The kind of a failed open: the sensor shows a `fd.typechar` guessed from the event type
+/// and no `fd.type`, no one kind of `KINDS`. The probe reports it as "any kind": every kind
+/// constraint holds (a mask of every kind bit).
+pub const KIND_ANY: u8 = crate::fd_kind::NONE + 1;
+/// Every kind bit: the kinds of `KINDS` and "no kind" (`fd_kind::NONE`).
+pub const ALL_KINDS: u32 = (1 << (crate::fd_kind::NONE as u32 + 1)) - 1;
+
+/// The mask of a kind index: its bit, or every bit for [`KIND_ANY`].
+#[inline(always)]
+pub const fn kind_mask(kind: u8) -> u32 {
+    if kind >= KIND_ANY {
+        ALL_KINDS
+    } else {
+        1 << kind
+    }
+}
+
+pub const MAX_TYPES: usize = 128;
+/// The official rules take 26 on the open family; the loop runs only for events no earlier
+/// test settled, and stops at the first term that admits.
+pub const MAX_TERMS_PER_TYPE: usize = 64;
+pub const MAX_TERM_SLOTS: usize = 2048;
+pub const MAX_NEEDLES_PER_TYPE: usize = 8;
+pub const MAX_NEEDLE_SLOTS: usize = 256;
+pub const MAX_RANGES: usize = 4;
+pub const COMM_MAP_ENTRIES: usize = 8192;
+pub const PREFIX_MAP_ENTRIES: usize = 16384;
+pub const SUFFIX_MAP_ENTRIES: usize = 8192;
+pub const DIR_MAP_ENTRIES: usize = 4096;
+/// Bytes of a directory key: longer directories never hold a decidable path's file.
+pub const DIR_KEY_BYTES: usize = 252;
+/// LPM trie data bytes: the kernel's maximum (`LPM_DATA_SIZE_MAX`).
+pub const LPM_DATA: usize = 256;
+/// Bytes of an LPM key's data that name the event type (big-endian).
+pub const LPM_TYPE_BYTES: usize = 2;
+
+pub const MODE_PASS: u8 = 0;
+pub const MODE_DROP: u8 = 1;
+pub const MODE_FILTER: u8 = 2;
+
+pub const USES_COMM: u8 = 1;
+pub const USES_PATH: u8 = 2;
+pub const USES_SUFFIX: u8 = 4;
+pub const USES_NEEDLES: u8 = 8;
+pub const USES_DIRS: u8 = 16;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TypeHeader {
+    pub mode: u8,
+    pub uses: u8,
+    pub n_terms: u8,
+    pub n_needles: u8,
+    pub first: u32,
+    pub first_needle: u32,
+    pub _pad: u32,
+    /// Clauses with a pattern on `fd.name`: all hold when the path is not decidable.
+    pub abs_clauses: u64,
+    /// Clauses with a pattern on the raw path: all hold when it was not read whole.
+    pub raw_clauses: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KTerm {
+    pub comm_need: u64,
+    pub comm_neg: u64,
+    pub path_need: u64,
+    pub flags_set: u32,
+    pub flags_clear: u32,
+    /// Bits of `facts::KINDS`, and `KIND_NONE`'s.
+    pub kind: u32,
+    /// 0: any uid / any return value.
+    pub n_uid: u8,
+    pub n_ret: u8,
+    pub _pad: [u8; 2],
+    pub uid: [[u32; 2]; MAX_RANGES],
+    pub ret: [[i64; 2]; MAX_RANGES],
+}
+
+/// A substring to find in the path: its bytes (little-endian in `bytes`, the first byte
+/// lowest), its length, whether it is on the raw path or on `fd.name`, and the clauses it
+/// satisfies.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KNeedle {
+    pub bytes: [u8; 8],
+    pub len: u8,
+    pub raw: u8,
+    pub _pad: [u8; 6],
+    pub clauses: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommKey {
+    pub ty: u32,
+    pub comm: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirKey {
+    pub ty: u32,
+    /// NUL-padded.
+    pub dir: [u8; DIR_KEY_BYTES],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LpmKey {
+    /// In bits, type bytes included.
+    pub prefixlen: u32,
+    pub data: [u8; LPM_DATA],
+}
+
+const _: () = assert!(core::mem::size_of::<TypeHeader>() == 32);
+const _: () = assert!(core::mem::size_of::<KTerm>() == 136);
+const _: () = assert!(core::mem::size_of::<KNeedle>() == 24);
+const _: () = assert!(core::mem::size_of::<CommKey>() == 20);
+const _: () = assert!(core::mem::size_of::<LpmKey>() == 260);
+const _: () = assert!(core::mem::size_of::<DirKey>() == 256);
+
+impl DirKey {
+    /// `None` if `dir` does not fit.
+    pub fn new(ty: u16, dir: &[u8]) -> Option<DirKey> {
+        let mut key = DirKey {
+            ty: u32::from(ty),
+            dir: [0; DIR_KEY_BYTES],
+        };
+        key.dir.get_mut(..dir.len())?.copy_from_slice(dir);
+        Some(key)
+    }
+}
+
+impl LpmKey {
+    /// `None` if `bytes` do not fit (`LPM_DATA - LPM_TYPE_BYTES`).
+    pub fn new(ty: u16, bytes: &[u8]) -> Option<LpmKey> {
+        let mut data = [0u8; LPM_DATA];
+        data[..LPM_TYPE_BYTES].copy_from_slice(&ty.to_be_bytes());
+        data.get_mut(LPM_TYPE_BYTES..LPM_TYPE_BYTES + bytes.len())?
+            .copy_from_slice(bytes);
+        Some(LpmKey {
+            prefixlen: ((LPM_TYPE_BYTES + bytes.len()) * 8) as u32,
+            data,
+        })
+    }
+
+    /// The key's bytes after the type.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[LPM_TYPE_BYTES..self.prefixlen as usize / 8]
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are repr(C), Copy, with explicit padding and no pointers.
+    unsafe impl aya::Pod for super::TypeHeader {}
+    unsafe impl aya::Pod for super::KTerm {}
+    unsafe impl aya::Pod for super::KNeedle {}
+    unsafe impl aya::Pod for super::CommKey {}
+    unsafe impl aya::Pod for super::DirKey {}
+}

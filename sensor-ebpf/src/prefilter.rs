@@ -1,0 +1,444 @@
+//! The in-kernel prefilter: what the probes consult before they copy an event, so that an
+//! event no loaded rule can match never leaves the kernel. The maps and the decision are the
+//! ones `lanner_rules::prefilter::maps` specifies (its module doc: what each map holds, the
+//! per-event algorithm, the reload order) and emulates (`Maps::admits`): this module must
+//! decide exactly as that does. The layout is `lanner_common::prefilter`.
+//!
+//! Two loops, both under `bpf_loop` so the verifier checks one step once (as the path walk
+//! does): the pass over the path's bytes (at most 254) and the terms (at most
+//! `MAX_TERMS_PER_TYPE`). Their state lives in a per-CPU map value, not on the stack: the
+//! verifier knows nothing of its contents, so every step starts from the same state.
+
+use core::sync::atomic::{Ordering, compiler_fence};
+
+use aya_ebpf::{
+    helpers::{
+        bpf_probe_read_kernel_buf,
+        generated::{bpf_loop, bpf_probe_read_kernel},
+    },
+    macros::map,
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
+};
+use lanner_common::{
+    evttype::EvtType,
+    prefilter::{
+        COMM_MAP_ENTRIES, CommKey, DIR_KEY_BYTES, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm,
+        LPM_DATA, LPM_TYPE_BYTES, MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES,
+        MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE,
+        PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
+        USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    },
+};
+
+/// Per type; a zeroed header (`MODE_PASS`) passes: a type the loader has not written.
+#[map]
+pub static PREFILTER_TYPES: Array<TypeHeader> = Array::with_max_entries(MAX_TYPES as u32, 0);
+#[map]
+pub static PREFILTER_TERMS: Array<KTerm> = Array::with_max_entries(MAX_TERM_SLOTS as u32, 0);
+#[map]
+pub static PREFILTER_NEEDLES: Array<KNeedle> = Array::with_max_entries(MAX_NEEDLE_SLOTS as u32, 0);
+#[map]
+pub static PREFILTER_COMM: HashMap<CommKey, u64> =
+    HashMap::with_max_entries(COMM_MAP_ENTRIES as u32, 0);
+#[map]
+pub static PREFILTER_PREFIX: LpmTrie<[u8; LPM_DATA], u64> =
+    LpmTrie::with_max_entries(PREFIX_MAP_ENTRIES as u32, 0);
+#[map]
+pub static PREFILTER_SUFFIX: LpmTrie<[u8; LPM_DATA], u64> =
+    LpmTrie::with_max_entries(SUFFIX_MAP_ENTRIES as u32, 0);
+#[map]
+pub static PREFILTER_DIRS: HashMap<DirKey, u64> =
+    HashMap::with_max_entries(DIR_MAP_ENTRIES as u32, 0);
+/// Events the kernel dropped, per type (per CPU; the agent sums them for `/metrics`).
+#[map]
+pub static PREFILTER_DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TYPES as u32, 0);
+
+/// The path as a probe read it: `ptr` points at 256 readable bytes of kernel memory (a map
+/// value) that start with the path's `len` bytes; `whole`: read whole (no fault, not cut) —
+/// `len` then is its length.
+#[derive(Clone, Copy)]
+pub struct PathRef {
+    pub ptr: *const u8,
+    pub len: usize,
+    pub whole: bool,
+}
+
+/// What a probe knows of an event (`lanner_rules::prefilter::KernelFacts`). `None`: not
+/// known (yet): the dimension does not constrain.
+pub struct Facts<'a> {
+    pub comm: &'a [u8; 16],
+    pub uid: u32,
+    /// `None`: the probe has no path, or could not read it (every path clause holds).
+    pub path: Option<PathRef>,
+    pub flags: Option<u32>,
+    pub ret: Option<i64>,
+    /// `lanner_common::prefilter::kind_mask` of the fd's kind (every bit while unknown).
+    pub kind: u32,
+}
+
+/// The per-CPU state of one decision.
+#[repr(C)]
+pub struct Scratch {
+    path: [u8; 256],
+    prefix: Key<[u8; LPM_DATA]>,
+    suffix: Key<[u8; LPM_DATA]>,
+    dir: DirKey,
+    /// The type's needles as the pass compares them: the bytes as they sit in the window
+    /// (first byte highest), their mask, the clauses, raw or not, the length.
+    want: [u64; MAX_NEEDLES_PER_TYPE],
+    mask: [u64; MAX_NEEDLES_PER_TYPE],
+    clauses: [u64; MAX_NEEDLES_PER_TYPE],
+    nlen: [u64; MAX_NEEDLES_PER_TYPE],
+    raw: [u64; MAX_NEEDLES_PER_TYPE],
+    /// The last bytes of the needles, as a 256-bit set: a byte that ends none skips them.
+    last: [u64; 4],
+    n_needles: u64,
+    len: u64,
+    suffix_on: u64,
+    // The pass: the shift register, what it found, the normalization state.
+    window: u64,
+    raw_found: u64,
+    abs_found: u64,
+    normalized: u64,
+    comp_len: u64,
+    dots: u64,
+    last_slash: u64,
+    // The term loop.
+    ty: u64,
+    first: u64,
+    comm_bits: u64,
+    path_bits: u64,
+    uid: u64,
+    ret: i64,
+    has_ret: u64,
+    flags: u64,
+    has_flags: u64,
+    kind: u64,
+    admitted: u64,
+    /// Never written: what the tail of the directory key is cleared from.
+    zeros: [u8; DIR_KEY_BYTES],
+}
+
+#[map]
+static PREFILTER_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// What the `bpf_loop` callbacks are handed (on the stack, as `bpf_loop` requires).
+#[repr(C)]
+struct Ctx {
+    sc: *mut Scratch,
+}
+
+/// Whether the event goes on; a drop is counted under its type.
+#[inline(always)]
+pub fn keep(ty: EvtType, facts: &Facts) -> bool {
+    let ty = ty as u32;
+    if admits(ty, facts) {
+        return true;
+    }
+    if let Some(n) = PREFILTER_DROPPED.get_ptr_mut(ty) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU while we run.
+        unsafe { *n += 1 };
+    }
+    false
+}
+
+/// `Maps::admits`, over the maps.
+#[inline(always)]
+fn admits(ty: u32, facts: &Facts) -> bool {
+    let Some(h) = PREFILTER_TYPES.get(ty) else {
+        return true;
+    };
+    // The mode first, and nothing of the header before it: the loader changes the other
+    // bytes only while the mode reads `MODE_PASS` (`sensor/src/loader/prefilter.rs`).
+    // SAFETY: a byte of a map value.
+    let mode = unsafe { core::ptr::read_volatile(&h.mode) };
+    compiler_fence(Ordering::Acquire);
+    match mode {
+        MODE_DROP => return false,
+        MODE_FILTER => {}
+        _ => return true,
+    }
+    let Some(sc) = PREFILTER_SCRATCH.get_ptr_mut(0) else {
+        return true;
+    };
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    let s = unsafe { &mut *sc };
+    s.comm_bits = 0;
+    if h.uses & USES_COMM != 0 {
+        let key = CommKey {
+            ty,
+            comm: *facts.comm,
+        };
+        // SAFETY: a plain u64 value, copied out at once.
+        s.comm_bits = unsafe { PREFILTER_COMM.get(key) }.copied().unwrap_or(0);
+    }
+    s.path_bits = 0;
+    if h.uses & USES_PATH != 0 {
+        s.path_bits = path_bits(ty, h, facts.path, sc);
+    }
+    if h.n_terms == 0 {
+        return false;
+    }
+    s.ty = u64::from(ty);
+    s.first = u64::from(h.first);
+    s.uid = u64::from(facts.uid);
+    (s.has_ret, s.ret) = match facts.ret {
+        Some(r) => (1, r),
+        None => (0, 0),
+    };
+    (s.has_flags, s.flags) = match facts.flags {
+        Some(f) => (1, u64::from(f)),
+        None => (0, 0),
+    };
+    s.kind = u64::from(facts.kind);
+    s.admitted = 0;
+    let mut ctx = Ctx { sc };
+    let n = u32::from(h.n_terms).min(MAX_TERMS_PER_TYPE as u32);
+    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
+    unsafe {
+        bpf_loop(
+            n,
+            term_step as *mut core::ffi::c_void,
+            (&mut ctx as *mut Ctx).cast(),
+            0,
+        );
+    }
+    // SAFETY: as above; the loop is over.
+    unsafe { (*sc).admitted != 0 }
+}
+
+/// The path clauses that hold (step 2 of the algorithm).
+#[inline(always)]
+fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -> u64 {
+    let Some(p) = path.filter(|p| p.whole && p.len <= PATH_MAX_WHOLE) else {
+        // Not read whole: neither `fd.name` nor the raw path is decidable.
+        return h.abs_clauses | h.raw_clauses;
+    };
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    let s = unsafe { &mut *sc };
+    // SAFETY: the helper checks the source; the caller gives 256 readable bytes.
+    if unsafe { bpf_probe_read_kernel_buf(p.ptr, &mut s.path) }.is_err() {
+        return h.abs_clauses | h.raw_clauses;
+    }
+    s.n_needles = 0;
+    if h.uses & USES_NEEDLES != 0 {
+        load_needles(h, s);
+    }
+    let len = p.len;
+    s.len = len as u64;
+    s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
+    (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
+    (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
+    let tyb = (ty as u16).to_be_bytes();
+    s.prefix.data[..LPM_TYPE_BYTES].copy_from_slice(&tyb);
+    s.suffix.data[..LPM_TYPE_BYTES].copy_from_slice(&tyb);
+    let mut ctx = Ctx { sc };
+    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
+    unsafe {
+        bpf_loop(
+            len as u32,
+            path_step as *mut core::ffi::c_void,
+            (&mut ctx as *mut Ctx).cast(),
+            0,
+        );
+    }
+    // SAFETY: as above; the loop is over.
+    let s = unsafe { &mut *sc };
+    // The end of `is_absolute_normalized`: "/" alone, or a last component that is not empty,
+    // `.` or `..`.
+    let normalized =
+        s.normalized != 0 && (len == 1 || (s.comp_len > 0 && !(s.dots != 0 && s.comp_len <= 2)));
+    let abs = normalized && len <= PATH_MAX_DECIDABLE;
+    let mut bits = s.raw_found;
+    if !abs {
+        return bits | h.abs_clauses;
+    }
+    bits |= s.abs_found;
+    // "path\0": prefixes and exact names in one longest-prefix lookup.
+    let n = (len & 0xff).min(PATH_MAX_DECIDABLE);
+    let dst = s.prefix.data.as_mut_ptr().wrapping_add(LPM_TYPE_BYTES);
+    // SAFETY: n <= PATH_MAX_DECIDABLE bytes after the type bytes of a 256-byte key.
+    if unsafe { bpf_probe_read_kernel(dst.cast(), n as u32, s.path.as_ptr().cast()) } < 0 {
+        return bits | h.abs_clauses;
+    }
+    let nul = (LPM_TYPE_BYTES + len) & (LPM_DATA - 1);
+    s.prefix.data[nul] = 0;
+    s.prefix.prefix_len = ((LPM_TYPE_BYTES + len + 1) * 8) as u32;
+    if let Some(v) = PREFILTER_PREFIX.get(&s.prefix) {
+        bits |= *v;
+    }
+    if h.uses & USES_SUFFIX != 0 {
+        s.suffix.prefix_len = ((LPM_TYPE_BYTES + len) * 8) as u32;
+        if let Some(v) = PREFILTER_SUFFIX.get(&s.suffix) {
+            bits |= *v;
+        }
+    }
+    if h.uses & USES_DIRS != 0 && len >= 2 {
+        // `dirname`: up to the last `/`, or `/` itself for a file in the root.
+        let dlen = (s.last_slash as usize).max(1);
+        if dlen <= DIR_KEY_BYTES {
+            s.dir.ty = ty;
+            // The directory's bytes, then NULs to the key's end: two copies, not a loop.
+            let d = s.dir.dir.as_mut_ptr();
+            let rest = DIR_KEY_BYTES - dlen;
+            // SAFETY: dlen + rest = DIR_KEY_BYTES bytes of the key, from the path (256 bytes)
+            // and from the never-written zeros (DIR_KEY_BYTES).
+            let copied = unsafe {
+                bpf_probe_read_kernel(d.cast(), dlen as u32, s.path.as_ptr().cast()) >= 0
+                    && bpf_probe_read_kernel(
+                        d.wrapping_add(dlen).cast(),
+                        rest as u32,
+                        s.zeros.as_ptr().cast(),
+                    ) >= 0
+            };
+            if !copied {
+                return bits | h.abs_clauses;
+            }
+            // SAFETY: a plain u64 value, copied out at once. By reference: the key (256
+            // bytes) stays in the scratch, not on the 512-byte stack.
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            if let Some(v) = unsafe { PREFILTER_DIRS.get(&(*sc).dir) } {
+                bits |= *v;
+            }
+        }
+    }
+    bits
+}
+
+/// The type's needles into the scratch, as the pass compares them.
+#[inline(always)]
+fn load_needles(h: &TypeHeader, s: &mut Scratch) {
+    s.last = [0; 4];
+    let n = usize::from(h.n_needles).min(MAX_NEEDLES_PER_TYPE);
+    for j in 0..MAX_NEEDLES_PER_TYPE {
+        if j >= n {
+            break;
+        }
+        let Some(k) = PREFILTER_NEEDLES.get(h.first_needle.wrapping_add(j as u32)) else {
+            break;
+        };
+        let len = u64::from(k.len).min(8);
+        if len == 0 {
+            s.nlen[j] = 0;
+            s.n_needles = j as u64 + 1;
+            continue;
+        }
+        // `bytes` holds the first byte lowest; the window the last byte read lowest.
+        s.want[j] = u64::from_le_bytes(k.bytes).swap_bytes() >> (64 - 8 * len);
+        s.mask[j] = if len == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        };
+        s.nlen[j] = len;
+        let last = (s.want[j] & 0xff) as usize;
+        s.last[(last >> 6) & 3] |= 1 << (last & 63);
+        s.raw[j] = u64::from(k.raw != 0);
+        s.clauses[j] = k.clauses;
+        s.n_needles = j as u64 + 1;
+    }
+}
+
+/// One byte of the pass: normalization, the shift register and the needles, the reversed
+/// copy for the suffix trie, the copy for the prefix trie and the directory key.
+extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
+    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
+    let i = (index as usize) & 0xff;
+    let b = s.path[i];
+    if i == 0 {
+        s.normalized = u64::from(b == b'/');
+    } else if b == b'/' {
+        if s.comp_len == 0 || (s.dots != 0 && s.comp_len <= 2) {
+            s.normalized = 0;
+        }
+        s.comp_len = 0;
+        s.dots = 1;
+        s.last_slash = i as u64;
+    } else if b == 0 {
+        s.normalized = 0;
+    } else {
+        s.comp_len += 1;
+        if b != b'.' {
+            s.dots = 0;
+        }
+    }
+    s.window = (s.window << 8) | u64::from(b);
+    let bi = usize::from(b);
+    let n = if (s.last[bi >> 6] >> (bi & 63)) & 1 != 0 {
+        s.n_needles as usize
+    } else {
+        0
+    };
+    for j in 0..MAX_NEEDLES_PER_TYPE {
+        if j >= n {
+            break;
+        }
+        if s.nlen[j] != 0 && s.nlen[j] <= i as u64 + 1 && s.window & s.mask[j] == s.want[j] {
+            if s.raw[j] != 0 {
+                s.raw_found |= s.clauses[j];
+            } else {
+                s.abs_found |= s.clauses[j];
+            }
+        }
+    }
+    let len = s.len as usize;
+    if s.suffix_on != 0 && len <= PATH_MAX_DECIDABLE {
+        s.suffix.data[(LPM_TYPE_BYTES + len - 1 - i) & (LPM_DATA - 1)] = b;
+    }
+    0
+}
+
+/// One term (step 3): every test holds, or the next term. Stops the loop at the first that
+/// admits.
+extern "C" fn term_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
+    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
+    let Some(t) = PREFILTER_TERMS.get((s.first + index) as u32) else {
+        // A term slot past the map: admit rather than guess.
+        s.admitted = 1;
+        return 1;
+    };
+    let ok = (s.comm_bits ^ t.comm_neg) & t.comm_need == t.comm_need
+        && s.path_bits & t.path_need == t.path_need
+        && in_uids(t, s.uid as u32)
+        && (s.has_ret == 0 || in_rets(t, s.ret))
+        && u64::from(t.kind) & s.kind != 0
+        && (s.has_flags == 0 || {
+            let f = s.flags as u32;
+            f & t.flags_set == t.flags_set && f & t.flags_clear == 0
+        });
+    if ok {
+        s.admitted = 1;
+        return 1;
+    }
+    0
+}
+
+#[inline(always)]
+fn in_uids(t: &KTerm, v: u32) -> bool {
+    let n = usize::from(t.n_uid);
+    if n == 0 {
+        return true;
+    }
+    for i in 0..MAX_RANGES {
+        if i < n && t.uid[i][0] <= v && v <= t.uid[i][1] {
+            return true;
+        }
+    }
+    false
+}
+
+#[inline(always)]
+fn in_rets(t: &KTerm, v: i64) -> bool {
+    let n = usize::from(t.n_ret);
+    if n == 0 {
+        return true;
+    }
+    for i in 0..MAX_RANGES {
+        if i < n && t.ret[i][0] <= v && v <= t.ret[i][1] {
+            return true;
+        }
+    }
+    false
+}

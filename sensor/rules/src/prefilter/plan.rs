@@ -1,0 +1,91 @@
+//! The prefilter as the sensor runs it: which event types' kernel programs consult the maps,
+//! with what each decides on (`kernel_probe`), and for a ruleset the filters and the maps
+//! (`plan`) — what the loader writes, `-L` shows and `/metrics` counts.
+
+use super::{Options, Probe, TypeFilter, derive_all, maps::Maps};
+use crate::{evttype::EvtType, ruleset::Ruleset};
+
+/// What the kernel program of type `t` decides on, for the types whose programs consult the
+/// prefilter (`sensor-ebpf/src/probes/file.rs`, `net_fd.rs`, `net.rs`); `None`: the program
+/// sends every event of the type (exec, fork and exit feed the process table and are never
+/// filtered).
+pub fn kernel_probe(t: EvtType) -> Option<Probe> {
+    use EvtType as T;
+    Some(match t {
+        T::Open | T::Openat | T::Openat2 | T::Creat => Probe::FILE_OPEN,
+        T::Socket | T::Dup | T::Dup2 | T::Dup3 | T::Accept | T::Accept4 => Probe::NEW_FD,
+        T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
+        // The task and the result (its record's header, its return value).
+        T::Connect => Probe::RET,
+        _ => return None,
+    })
+}
+
+/// The filters of the types the kernel can filter, and their maps.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Every type with a `kernel_probe`, in type order. A type that did not fit the maps
+    /// passes (`PassReason::OverBudget`).
+    pub filters: Vec<(EvtType, TypeFilter)>,
+    pub maps: Maps,
+}
+
+/// The kernel's part for `rs` (`dump_events`: every type passes whole).
+pub fn plan(rs: &Ruleset, dump_events: bool) -> Plan {
+    let opts = Options {
+        dump_events,
+        ..Options::default()
+    };
+    let types = EvtType::ALL
+        .into_iter()
+        .filter(|t| kernel_probe(*t).is_some());
+    let mut filters = derive_all(rs, types, |t| kernel_probe(t).unwrap_or(Probe::TASK), &opts);
+    let maps = Maps::build(&mut filters);
+    Plan { filters, maps }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Options as EngineOptions,
+        prefilter::{PassReason, maps::MODE_PASS},
+        testing::official_sources,
+    };
+
+    /// The official files as the sensor loads them (its availability table).
+    fn official() -> Ruleset {
+        let opts = EngineOptions {
+            available: crate::availability::lanner,
+            ..EngineOptions::default()
+        };
+        match crate::load(&official_sources(), &opts) {
+            Ok(l) => l.ruleset,
+            Err(e) => panic!("{}", e.len()),
+        }
+    }
+
+    #[test]
+    fn dump_events_passes_every_type_whole() {
+        let p = plan(&official(), true);
+        assert_eq!(p.filters.len(), 16);
+        for (t, f) in &p.filters {
+            assert_eq!(f.pass_reasons(), [PassReason::DumpEvents], "{t:?}");
+        }
+        assert!(p.maps.headers.iter().all(|(_, h)| h.mode == MODE_PASS));
+        assert!(p.maps.terms.is_empty() && p.maps.prefix.is_empty());
+    }
+
+    /// With the official rules, the opens are filtered in the kernel (not passed whole): the
+    /// point of the prefilter. Which types of the network family pass, and why, is `-L`'s.
+    #[test]
+    fn the_official_rules_filter_the_opens() {
+        let p = plan(&official(), false);
+        for t in [EvtType::Open, EvtType::Openat, EvtType::Openat2] {
+            let f = &p.filters.iter().find(|(x, _)| *x == t).expect("planned").1;
+            assert!(matches!(f, TypeFilter::Filter(_)), "{t:?}: {f:?}");
+        }
+        let headers = p.maps.headers.iter().filter(|(_, h)| h.mode != MODE_PASS);
+        assert!(headers.count() >= 3);
+    }
+}

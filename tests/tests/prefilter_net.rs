@@ -1,0 +1,277 @@
+//! The in-kernel prefilter on the network family and connect (see `prefilter.rs` for the
+//! opens): the kernel decides exactly as the model of its maps (`Maps::admits`) says, on real
+//! calls through the real programs.
+
+use std::{ffi::CString, path::Path};
+
+use lanner_rules::{
+    EvtType, Options,
+    loader::Source,
+    prefilter::{KernelFacts, PathArg, plan},
+};
+use lanner_tests::{prefilter::*, *};
+
+/// One call of the network family the test makes, and the fd kind the probe will report
+/// (`lanner_common::fd_kind`; `None`: the type has no kind dimension, connect).
+struct NetCase {
+    what: &'static str,
+    ty: EvtType,
+    call: Box<dyn Fn() -> i64>,
+    kind: Box<dyn Fn(i64) -> Option<u8>>,
+}
+
+/// A syscall's result as the kernel returns it: the value or -errno.
+fn res(r: i64) -> i64 {
+    if r < 0 { -i64::from(last_errno()) } else { r }
+}
+
+fn socket(domain: i32, ty: i32) -> i32 {
+    // SAFETY: plain arguments.
+    unsafe { libc::socket(domain, ty, 0) }
+}
+
+fn close(fd: i64) {
+    if fd >= 0 {
+        // SAFETY: an fd this test opened.
+        unsafe { libc::close(fd as i32) };
+    }
+}
+
+fn unix_addr(path: &Path) -> (libc::sockaddr_un, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut a: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    a.sun_family = libc::AF_UNIX as u16;
+    for (d, s) in a.sun_path.iter_mut().zip(path.to_str().unwrap().bytes()) {
+        *d = s as libc::c_char;
+    }
+    (
+        a,
+        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+    )
+}
+
+/// Case `i` is made `2^i` times by a thread with a comm of its own, which the rules name: the
+/// calls the kernel lets through, read from `lanner_events_total`, tell exactly which cases it
+/// admitted, and that must be what `Maps::admits` says of each (the fd's kind, the result, the
+/// task), on the maps built from the same rules.
+#[test]
+fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
+    use lanner_common::fd_kind;
+    let dir = TempDir::new("pfn");
+    let comm = unique_comm("pn");
+    let who = format!("proc.name = {comm}");
+    let text = [
+        rule(
+            "PF socket",
+            &format!("evt.type = socket and {who} and fd.typechar = 4"),
+        ),
+        rule(
+            "PF dup",
+            &format!("evt.type in (dup, dup2, dup3) and {who} and fd.type = ipv6 and fd.num >= 0"),
+        ),
+        rule(
+            "PF listen",
+            &format!("evt.type = listen and {who} and evt.res = SUCCESS and fd.typechar = u"),
+        ),
+        rule(
+            "PF connect",
+            &format!("evt.type = connect and {who} and evt.failed = true"),
+        ),
+    ]
+    .concat();
+    let rules = dir.path().join("rules.yaml");
+    replace_file(&rules, &text);
+    let loaded = lanner_rules::load(
+        &[Source {
+            name: "rules.yaml".into(),
+            text: text.clone(),
+        }],
+        &Options {
+            available: lanner_rules::availability::lanner,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}", e.len()));
+    let maps = plan(&loaded.ruleset, false).maps;
+
+    // The fds the calls use, made before the thread takes the rules' comm.
+    let v4 = socket(libc::AF_INET, libc::SOCK_STREAM);
+    let v6 = socket(libc::AF_INET6, libc::SOCK_STREAM);
+    let file = {
+        let c = CString::new(dir.path().join("f").to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        unsafe { libc::open(c.as_ptr(), libc::O_CREAT | libc::O_RDWR, 0o600) }
+    };
+    let listener = socket(libc::AF_UNIX, libc::SOCK_STREAM);
+    let (addr, len) = unix_addr(&dir.path().join("l.sock"));
+    // SAFETY: a valid address of `len` bytes.
+    let bound = unsafe { libc::bind(listener, (&raw const addr).cast(), len) };
+    let udp = socket(libc::AF_INET, libc::SOCK_DGRAM);
+    let lost = socket(libc::AF_UNIX, libc::SOCK_STREAM);
+    assert!(
+        [v4, v6, file, listener, bound, udp, lost]
+            .iter()
+            .all(|&r| r >= 0)
+    );
+    let (nowhere, nowhere_len) = unix_addr(&dir.path().join("nobody.sock"));
+    // SAFETY: all-zero is a valid sockaddr_in; then 127.0.0.1:9.
+    let mut local: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    local.sin_family = libc::AF_INET as u16;
+    local.sin_port = 9u16.to_be();
+    local.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+    let local_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+
+    let kind_of_socket = |domain| {
+        Box::new(move |ret: i64| Some(if ret < 0 { fd_kind::NONE } else { domain }))
+            as Box<dyn Fn(i64) -> Option<u8>>
+    };
+    let fixed = |k| Box::new(move |_| Some(k)) as Box<dyn Fn(i64) -> Option<u8>>;
+    let new_socket = |domain, ty| {
+        Box::new(move || {
+            let fd = res(i64::from(socket(domain, ty)));
+            close(fd);
+            fd
+        }) as Box<dyn Fn() -> i64>
+    };
+    let dup_of = |fd: i32| {
+        Box::new(move || {
+            // SAFETY: an fd of this test.
+            let r = res(i64::from(unsafe { libc::dup(fd) }));
+            close(r);
+            r
+        }) as Box<dyn Fn() -> i64>
+    };
+    let cases = [
+        NetCase {
+            what: "socket(AF_INET)",
+            ty: EvtType::Socket,
+            call: new_socket(libc::AF_INET, libc::SOCK_STREAM),
+            kind: kind_of_socket(fd_kind::IPV4),
+        },
+        NetCase {
+            what: "socket(AF_INET6)",
+            ty: EvtType::Socket,
+            call: new_socket(libc::AF_INET6, libc::SOCK_STREAM),
+            kind: kind_of_socket(fd_kind::IPV6),
+        },
+        NetCase {
+            what: "socket(AF_UNIX)",
+            ty: EvtType::Socket,
+            call: new_socket(libc::AF_UNIX, libc::SOCK_STREAM),
+            kind: kind_of_socket(fd_kind::UNIX),
+        },
+        NetCase {
+            what: "socket(999): EAFNOSUPPORT",
+            ty: EvtType::Socket,
+            call: new_socket(999, libc::SOCK_STREAM),
+            kind: kind_of_socket(fd_kind::UNKNOWN),
+        },
+        NetCase {
+            what: "dup(an IPv6 socket)",
+            ty: EvtType::Dup,
+            call: dup_of(v6),
+            kind: fixed(fd_kind::IPV6),
+        },
+        NetCase {
+            what: "dup(an IPv4 socket)",
+            ty: EvtType::Dup,
+            call: dup_of(v4),
+            kind: fixed(fd_kind::IPV4),
+        },
+        NetCase {
+            what: "dup2(a file, 200)",
+            ty: EvtType::Dup2,
+            call: Box::new(move || {
+                // SAFETY: fds of this test.
+                let r = res(i64::from(unsafe { libc::dup2(file, 200) }));
+                close(r);
+                r
+            }),
+            kind: fixed(fd_kind::FILE),
+        },
+        NetCase {
+            what: "listen(a bound unix socket)",
+            ty: EvtType::Listen,
+            // SAFETY: an fd of this test.
+            call: Box::new(move || res(i64::from(unsafe { libc::listen(listener, 8) }))),
+            kind: fixed(fd_kind::UNIX),
+        },
+        NetCase {
+            what: "listen(an IPv4 socket)",
+            ty: EvtType::Listen,
+            // SAFETY: an fd of this test.
+            call: Box::new(move || res(i64::from(unsafe { libc::listen(v4, 8) }))),
+            kind: fixed(fd_kind::IPV4),
+        },
+        NetCase {
+            what: "connect(a unix socket to nowhere): ENOENT",
+            ty: EvtType::Connect,
+            call: Box::new(move || {
+                // SAFETY: a valid address of its length.
+                let r = unsafe { libc::connect(lost, (&raw const nowhere).cast(), nowhere_len) };
+                res(i64::from(r))
+            }),
+            kind: Box::new(|_| None),
+        },
+        NetCase {
+            what: "connect(UDP to 127.0.0.1:9)",
+            ty: EvtType::Connect,
+            call: Box::new(move || {
+                // SAFETY: a valid address of its length.
+                let r = unsafe { libc::connect(udp, (&raw const local).cast(), local_len) };
+                res(i64::from(r))
+            }),
+            kind: Box::new(|_| None),
+        },
+    ];
+
+    let mut s = Sensor::launch(Launch {
+        args: &["-r", rules.to_str().unwrap()],
+        alerts_only: true,
+        ..Launch::default()
+    });
+    s.wait_ready();
+    let kinds = [
+        "lanner_events_total{kind=\"net_fd\"} ",
+        "lanner_events_total{kind=\"connect\"} ",
+    ];
+    let count = || kinds.iter().map(|k| metric(&s, k) as u64).sum::<u64>();
+    let before = count();
+    let own = thread_comm();
+    let (mut expected, mut said) = (0u64, Vec::new());
+    set_comm(&comm);
+    for (i, c) in cases.iter().enumerate() {
+        let mut ret = 0;
+        for _ in 0..1u64 << i {
+            ret = (c.call)();
+        }
+        let facts = KernelFacts {
+            comm: KernelFacts::comm_of(comm.as_bytes()),
+            // SAFETY: no arguments.
+            uid: unsafe { libc::getuid() },
+            path: PathArg::Absent,
+            flags: None,
+            ret: Some(ret),
+            kind: (c.kind)(ret),
+        };
+        let admits = maps.admits(c.ty, &facts);
+        said.push(format!("{} ret {ret}: {admits}", c.what));
+        if admits {
+            expected += 1 << i;
+        }
+    }
+    set_comm(&own);
+    for fd in [v4, v6, file, listener, udp, lost] {
+        close(i64::from(fd));
+    }
+    let got = settled(expected, || count() - before);
+    assert_eq!(
+        got, expected,
+        "the kernel let through {got:#b}, the model says {expected:#b}\nthe model: {said:#?}"
+    );
+    assert!(
+        expected != 0 && expected != (1 << cases.len()) - 1,
+        "{said:#?}"
+    );
+    s.stop();
+}
