@@ -10,7 +10,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{EVENT_TIMEOUT, Sensor, Stats, TempDir, is_alert, out_contains};
+use crate::{EVENT_TIMEOUT, Launch, Sensor, Stats, TempDir, is_alert, out_contains};
 
 pub const RULE: &str = "Lanner test sink marker";
 
@@ -32,14 +32,22 @@ pub fn opts<S: AsRef<str>>(options: &[S]) -> Vec<String> {
         .collect()
 }
 
-/// The sensor with `-r rules` and `args`. A ring-buffer overflow on a busy host (other tests'
-/// syscall storms) is only logged: its internal alert would reach the sinks and upset their
-/// counts, which are about the test's own alerts.
+/// The sensor with `-r rules` and `args`, in the production configuration: alerts only, the
+/// hooks the rules need (an exec rule: no file or network hooks, whose host-wide storms under
+/// `--dump-events` can overflow the ring and lose the test's own exec). A ring-buffer
+/// overflow on a busy host is only logged: its internal alert would reach the sinks and upset
+/// their counts, which are about the test's own alerts.
 #[track_caller]
 pub fn start(rules: &str, args: &[String]) -> Sensor {
     let mut all: Vec<&str> = vec!["-r", rules, "-o", "syscall_event_drops.actions=[log]"];
     all.extend(args.iter().map(String::as_str));
-    Sensor::start_with(&all)
+    let mut sensor = Sensor::launch(Launch {
+        args: &all,
+        alerts_only: true,
+        ..Launch::default()
+    });
+    sensor.wait_ready();
+    sensor
 }
 
 /// `busybox echo <marker>-<i>` on the host, then its alert from the sensor's stdout.
