@@ -178,11 +178,14 @@ pub mod open {
         pub const O_TMPFILE: u32 = 1 << 13;
     }
 
-    /// The flag classes (the prefilter's `probe::flag`, same bits; a sensor test holds them
-    /// equal).
+    /// The flag classes the probe computes: `evt.is_open_*` and the prefilter's `probe::flag`.
     pub mod class {
+        /// `evt.is_open_read`: access mode `O_RDONLY` or `O_RDWR`.
         pub const READ: u32 = 1 << 0;
+        /// `evt.is_open_write`: access mode `O_WRONLY` or `O_RDWR`.
         pub const WRITE: u32 = 1 << 1;
+        /// `evt.is_open_exec`: creates (`O_CREAT`/`O_TMPFILE`, or `creat`) with an `S_IX*` mode
+        /// bit.
         pub const EXEC: u32 = 1 << 2;
         pub const CREAT: u32 = 1 << 3;
         pub const EXCL: u32 = 1 << 4;

@@ -21,24 +21,11 @@
 
 use crate::{event::FieldArg, fields::Field};
 
-/// Flag class bits the probe computes for an open-like call.
+/// Flag class bits the probe computes for an open-like call: the probe's own (defined once, in
+/// `lanner_common::file::open::class`).
 pub mod flag {
-    /// `evt.is_open_read`: access mode `O_RDONLY` or `O_RDWR`.
-    pub const READ: u32 = 1 << 0;
-    /// `evt.is_open_write`: access mode `O_WRONLY` or `O_RDWR`.
-    pub const WRITE: u32 = 1 << 1;
-    /// `evt.is_open_exec`: creates (`O_CREAT`/`O_TMPFILE`, or `creat`) with an `S_IX*` mode bit.
-    pub const EXEC: u32 = 1 << 2;
-    pub const CREAT: u32 = 1 << 3;
-    pub const EXCL: u32 = 1 << 4;
-    pub const TRUNC: u32 = 1 << 5;
-    pub const APPEND: u32 = 1 << 6;
-    pub const DIRECTORY: u32 = 1 << 7;
-    pub const TMPFILE: u32 = 1 << 8;
-    pub const CLOEXEC: u32 = 1 << 9;
-    pub const NOFOLLOW: u32 = 1 << 10;
-    pub const PATH: u32 = 1 << 11;
-    pub const NONBLOCK: u32 = 1 << 12;
+    pub use lanner_common::file::open::class::*;
+
     pub const ALL: u32 = (1 << 13) - 1;
 
     /// Each bit's name, for `-L` and logs.
