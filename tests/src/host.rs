@@ -251,6 +251,23 @@ pub fn shared_data_dir(env_var: &str, name: &str, files: &[&str]) -> std::path::
     );
 }
 
+/// Repeats `attempt` until `named` holds of its result, at most 5 times, 300 ms apart; the
+/// last result either way (the caller's assertions then say what was wrong). The sensor reads
+/// user tables off the pipeline with a 100 ms deadline: on a loaded machine the first event
+/// needing a root's tables may carry `<NA>` (counted as a timeout), and the late answer names
+/// the next ones.
+pub fn until_named<T>(mut attempt: impl FnMut() -> T, named: impl Fn(&T) -> bool) -> T {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let got = attempt();
+        if named(&got) || tries == 5 {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

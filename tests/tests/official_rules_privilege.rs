@@ -405,20 +405,14 @@ fn userfaultfd_by_an_unprivileged_user_fires() {
             i32::from(userfaultfd(UFFD_USER_MODE_ONLY | libc::O_CLOEXEC).is_err())
         })
     };
-    // The user tables are read off the pipeline with a 100 ms deadline: on a loaded machine the
-    // first event may carry `<NA>` (counted as a timeout) and the late answer names the next
-    // ones (as in process_tree's host-names test).
-    let mut tries = 0;
-    let alert = loop {
-        tries += 1;
-        let (user, user_c) = comm("uf");
-        assert_exit_ok(open(&user_c, 65534), "userfaultfd as nobody");
-        let alert = sensor.wait_alert(&USERFAULTFD, named(&USERFAULTFD, &user));
-        if *out(&alert, "user.name") != "<NA>" || tries == 5 {
-            break alert;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let alert = until_named(
+        || {
+            let (user, user_c) = comm("uf");
+            assert_exit_ok(open(&user_c, 65534), "userfaultfd as nobody");
+            sensor.wait_alert(&USERFAULTFD, named(&USERFAULTFD, &user))
+        },
+        |alert| *out(alert, "user.name") != "<NA>",
+    );
     assert_out(&alert, "user.uid", 65534);
     assert_out(&alert, "user.name", "nobody");
 

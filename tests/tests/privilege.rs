@@ -95,24 +95,21 @@ fn setuid_events_are_the_users_after_the_call_with_the_uid_named() {
             is_type(e, "setuid") && e["proc.pid"] == child && e["evt.rawarg.uid"] == uid
         }
     };
-    // The user tables are read off the pipeline with a 100 ms deadline: on a loaded machine the
-    // first event may carry `<NA>` (counted as a timeout) and the late answer names the next
-    // ones (as in process_tree's host-names test).
-    let mut tries = 0;
-    let (child, dropped) = loop {
-        tries += 1;
-        let child = fork_child(|| {
-            let dropped = setuid(65534);
-            let regain = setuid(0);
-            i32::from(!(dropped == Ok(0) && regain == Err(libc::EPERM)))
-        });
-        assert_exit_ok(child, "setuid(65534) then setuid(0)");
-        let dropped = sensor.wait_for(of_child(child, 65534), EVENT_TIMEOUT);
-        if dropped["evt.arg.uid"] != "<NA>" || tries == 5 {
-            break (child, dropped);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let (child, dropped) = until_named(
+        || {
+            let child = fork_child(|| {
+                let dropped = setuid(65534);
+                let regain = setuid(0);
+                i32::from(!(dropped == Ok(0) && regain == Err(libc::EPERM)))
+            });
+            assert_exit_ok(child, "setuid(65534) then setuid(0)");
+            (
+                child,
+                sensor.wait_for(of_child(child, 65534), EVENT_TIMEOUT),
+            )
+        },
+        |(_, dropped)| dropped["evt.arg.uid"] != "<NA>",
+    );
     assert_field(&dropped, "evt.arg.uid", "nobody");
     assert_field(&dropped, "evt.res", "SUCCESS");
     assert_field(&dropped, "user.uid", 65534);

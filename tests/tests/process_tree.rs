@@ -372,18 +372,11 @@ fn user_and_group_names_resolve_on_the_host() {
         (unnamed, "<NA>", "<NA>"),
     ];
     for (id, user, grp) in cases {
-        // The tables are read off the pipeline with a 100 ms deadline: on a loaded machine the
-        // first event may carry `<NA>` (counted as a timeout) and the late answer names the
-        // next ones. A named id must resolve within a few execs; an unnamed one never does.
-        let mut tries = 0;
-        let (ev, pid) = loop {
-            tries += 1;
-            let (ev, pid) = exec_as(&sensor, id);
-            if ev["user.name"] != "<NA>" || user == "<NA>" || tries == 5 {
-                break (ev, pid);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(300));
-        };
+        // A named id must resolve within a few execs; an unnamed one never does.
+        let (ev, pid) = until_named(
+            || exec_as(&sensor, id),
+            |(ev, _)| ev["user.name"] != "<NA>" || user == "<NA>",
+        );
         assert_field(&ev, "proc.pid", pid);
         assert_field(&ev, "user.uid", id);
         assert_field(&ev, "user.euid", id);
