@@ -54,8 +54,6 @@ pub const COMM_MAP_ENTRIES: usize = 8192;
 pub const PREFIX_MAP_ENTRIES: usize = 16384;
 pub const SUFFIX_MAP_ENTRIES: usize = 8192;
 pub const DIR_MAP_ENTRIES: usize = 4096;
-/// Bytes of a directory key: longer directories never hold a decidable path's file.
-pub const DIR_KEY_BYTES: usize = 252;
 /// LPM trie data bytes: the kernel's maximum (`LPM_DATA_SIZE_MAX`).
 pub const LPM_DATA: usize = 256;
 /// Bytes of an LPM key's data that name the event type (big-endian).
@@ -127,14 +125,6 @@ pub struct CommKey {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DirKey {
-    pub ty: u32,
-    /// NUL-padded.
-    pub dir: [u8; DIR_KEY_BYTES],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LpmKey {
     /// In bits, type bytes included.
     pub prefixlen: u32,
@@ -146,21 +136,18 @@ const _: () = assert!(core::mem::size_of::<KTerm>() == 136);
 const _: () = assert!(core::mem::size_of::<KNeedle>() == 24);
 const _: () = assert!(core::mem::size_of::<CommKey>() == 20);
 const _: () = assert!(core::mem::size_of::<LpmKey>() == 260);
-const _: () = assert!(core::mem::size_of::<DirKey>() == 256);
-
-impl DirKey {
-    /// `None` if `dir` does not fit.
-    pub fn new(ty: u16, dir: &[u8]) -> Option<DirKey> {
-        let mut key = DirKey {
-            ty: u32::from(ty),
-            dir: [0; DIR_KEY_BYTES],
-        };
-        key.dir.get_mut(..dir.len())?.copy_from_slice(dir);
-        Some(key)
-    }
-}
 
 impl LpmKey {
+    /// The directory trie's key of `dir`: its bytes and a NUL, so that an entry matches only
+    /// the very directory (no entry prefixes another: a NUL is in no path). A probe looks up
+    /// the key it built for the prefix trie, the NUL written after the path's last `/`: one
+    /// longest-prefix walk instead of hashing a 256-byte key. `None` if it does not fit.
+    pub fn dir(ty: u16, dir: &[u8]) -> Option<LpmKey> {
+        let mut bytes = [0u8; LPM_DATA];
+        bytes.get_mut(..dir.len())?.copy_from_slice(dir);
+        LpmKey::new(ty, bytes.get(..dir.len() + 1)?)
+    }
+
     /// `None` if `bytes` do not fit (`LPM_DATA - LPM_TYPE_BYTES`).
     pub fn new(ty: u16, bytes: &[u8]) -> Option<LpmKey> {
         let mut data = [0u8; LPM_DATA];
@@ -186,5 +173,4 @@ mod pod {
     unsafe impl aya::Pod for super::KTerm {}
     unsafe impl aya::Pod for super::KNeedle {}
     unsafe impl aya::Pod for super::CommKey {}
-    unsafe impl aya::Pod for super::DirKey {}
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{
-    COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
+    COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
     MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MODE_DROP, MODE_FILTER,
     Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES,
     USES_PATH, USES_SUFFIX,
@@ -26,7 +26,7 @@ struct Part {
     comm: Vec<(CommKey, u64)>,
     prefix: Vec<(LpmKey, u64)>,
     suffix: Vec<(LpmKey, u64)>,
-    dirs: Vec<(DirKey, u64)>,
+    dirs: Vec<(LpmKey, u64)>,
 }
 
 impl Part {
@@ -244,7 +244,7 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
     // A directory too long for a key never holds a decidable path's file: left out.
     let dirs = dirs
         .into_iter()
-        .filter_map(|(d, bits)| Some((DirKey::new(ty, &d)?, bits)))
+        .filter_map(|(d, bits)| Some((LpmKey::dir(ty, &d)?, bits)))
         .collect();
     Part {
         header: TypeHeader {

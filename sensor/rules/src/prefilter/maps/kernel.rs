@@ -2,8 +2,8 @@
 //! tries (emulated: the longest entry that prefixes the query), the needle scan, the terms.
 
 use super::{
-    CommKey, DirKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS,
-    USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    CommKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS, USES_NEEDLES,
+    USES_PATH, USES_SUFFIX,
 };
 use crate::{
     evttype::EvtType,
@@ -56,13 +56,9 @@ impl Maps {
                     path_bits |= lpm(&self.suffix, ty, &rev);
                 }
                 if header.uses & USES_DIRS != 0
-                    && let Some(key) = dirname(p).and_then(|d| DirKey::new(ty, d))
+                    && let Some(d) = dirname(p)
                 {
-                    path_bits |= self
-                        .dirs
-                        .iter()
-                        .find(|(k, _)| *k == key)
-                        .map_or(0, |(_, v)| *v);
+                    path_bits |= lpm(&self.dirs, ty, &[d, &[0]].concat());
                 }
             }
             if header.uses & USES_NEEDLES != 0
