@@ -47,7 +47,8 @@ pub const MAX_TYPES: usize = 128;
 /// test settled, and stops at the first term that admits.
 pub const MAX_TERMS_PER_TYPE: usize = 64;
 pub const MAX_TERM_SLOTS: usize = 2048;
-pub const MAX_NEEDLES_PER_TYPE: usize = 8;
+/// The official rules take 9 on the unlink and rename types (shell histories, `fish_read_history` …).
+pub const MAX_NEEDLES_PER_TYPE: usize = 16;
 pub const MAX_NEEDLE_SLOTS: usize = 256;
 pub const MAX_RANGES: usize = 4;
 pub const COMM_MAP_ENTRIES: usize = 8192;

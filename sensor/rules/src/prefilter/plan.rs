@@ -2,11 +2,13 @@
 //! with what each decides on (`kernel_probe`), and for a ruleset the filters and the maps
 //! (`plan`) — what the loader writes, `-L` shows and `/metrics` counts.
 
+use lanner_common::file_change::ChangeOp;
+
 use super::{Options, Probe, TypeFilter, derive_all, maps::Maps};
 use crate::{evttype::EvtType, ruleset::Ruleset};
 
 /// What the kernel program of type `t` decides on, for the types whose programs consult the
-/// prefilter (`sensor-ebpf/src/probes/file.rs`, `net_fd.rs`, `net.rs`); `None`: the program
+/// prefilter (`sensor-ebpf/src/probes/file.rs`, `file_change.rs`, `net_fd.rs`, `net.rs`); `None`: the program
 /// sends every event of the type (exec, fork and exit feed the process table and are never
 /// filtered).
 pub fn kernel_probe(t: EvtType) -> Option<Probe> {
@@ -17,7 +19,8 @@ pub fn kernel_probe(t: EvtType) -> Option<Probe> {
         T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
         // The task and the result (its record's header, its return value).
         T::Connect => Probe::RET,
-        _ => return None,
+        // The task, the first path (under the name of its parameter), the result.
+        t => Probe::file_change(ChangeOp::of_evt_type(t)?),
     })
 }
 
@@ -68,7 +71,7 @@ mod tests {
     #[test]
     fn dump_events_passes_every_type_whole() {
         let p = plan(&official(), true);
-        assert_eq!(p.filters.len(), 16);
+        assert_eq!(p.filters.len(), 31);
         for (t, f) in &p.filters {
             assert_eq!(f.pass_reasons(), [PassReason::DumpEvents], "{t:?}");
         }
