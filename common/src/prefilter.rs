@@ -69,6 +69,10 @@ pub const USES_PATH: u8 = 2;
 pub const USES_SUFFIX: u8 = 4;
 pub const USES_NEEDLES: u8 = 8;
 pub const USES_DIRS: u8 = 16;
+/// A term tests what a probe learns only at exit: the result or the fd's kind. Without it,
+/// the decision at exit is the one at entry on the same facts, and a probe that kept the
+/// event at entry need not decide again.
+pub const USES_EXIT_FACTS: u8 = 32;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

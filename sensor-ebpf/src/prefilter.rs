@@ -22,7 +22,8 @@ use lanner_common::{
         COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES,
         MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
         MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES,
-        SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
+        SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES,
+        USES_PATH, USES_SUFFIX,
     },
 };
 
@@ -133,6 +134,22 @@ pub fn keep(ty: EvtType, facts: &Facts) -> bool {
         unsafe { *n += 1 };
     }
     false
+}
+
+/// [`keep`] at exit, for an event [`keep`] kept at entry on the same facts but the result
+/// and the fd's kind: when no term of the type tests them the answer is the same, and not
+/// computed again.
+#[inline(always)]
+pub fn keep_with_result(ty: EvtType, facts: &Facts) -> bool {
+    if let Some(h) = PREFILTER_TYPES.get(ty as u32) {
+        // SAFETY: a byte of a map value; as in `admits`, the mode first.
+        let mode = unsafe { core::ptr::read_volatile(&h.mode) };
+        compiler_fence(Ordering::Acquire);
+        if mode == MODE_FILTER && h.uses & USES_EXIT_FACTS == 0 {
+            return true;
+        }
+    }
+    keep(ty, facts)
 }
 
 /// `Maps::admits`, over the maps.

@@ -303,7 +303,8 @@ fn first_path(op: ChangeOp, arg: &PathArg, data: *const u8) -> Option<PathRef> {
     })
 }
 
-/// The prefilter's second look, with the result: what the entry saw and the return value.
+/// The prefilter's second look, with the result: what the entry saw and the return value
+/// (not computed again when no term tests the result), or the path read again at exit.
 #[inline(always)]
 fn keep_at_exit(head: &ChangeHead, data: *const u8) -> bool {
     let Some(op) = ChangeOp::from_u32(head.header.variant) else {
@@ -317,7 +318,11 @@ fn keep_at_exit(head: &ChangeHead, data: *const u8) -> bool {
         ret: Some(head.ret),
         kind: ALL_KINDS,
     };
-    prefilter::keep(op.evt_type(), &facts)
+    if head.change_flags & CHANGE_NAME_AT_EXIT != 0 {
+        // The entry decided without the path: decide on it now.
+        return prefilter::keep(op.evt_type(), &facts);
+    }
+    prefilter::keep_with_result(op.evt_type(), &facts)
 }
 
 /// Counts what the record's paths could not read whole.

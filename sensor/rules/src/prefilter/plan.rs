@@ -91,4 +91,25 @@ mod tests {
         let headers = p.maps.headers.iter().filter(|(_, h)| h.mode != MODE_PASS);
         assert!(headers.count() >= 3);
     }
+
+    /// The second look at exit is skipped only where no term tests what the exit learns: the
+    /// official open rules test the result and the kind, their unlink rules neither.
+    #[test]
+    fn only_types_whose_terms_test_the_result_or_kind_decide_again_at_exit() {
+        use crate::prefilter::maps::{MODE_FILTER, USES_EXIT_FACTS};
+        let p = plan(&official(), false);
+        let uses = |t: EvtType| {
+            let h = p
+                .maps
+                .headers
+                .iter()
+                .find(|(x, _)| *x == t as u16)
+                .expect("a header")
+                .1;
+            assert_eq!(h.mode, MODE_FILTER, "{t:?}");
+            h.uses & USES_EXIT_FACTS != 0
+        };
+        assert!(uses(EvtType::Openat));
+        assert!(!uses(EvtType::Unlink) && !uses(EvtType::Unlinkat));
+    }
 }

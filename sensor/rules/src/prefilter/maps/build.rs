@@ -6,13 +6,14 @@ use std::collections::{BTreeSet, HashMap};
 use super::{
     COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
     MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MODE_DROP, MODE_FILTER,
-    Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES,
-    USES_PATH, USES_SUFFIX,
+    Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
+    USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
 use crate::{
     evttype::EvtType,
     prefilter::{
         Cost, PassReason, TypeFilter,
+        facts::ALL_KINDS,
         term::{Comm, PathClause, Pattern, RET_ALL, Ranges, Term, UID_ALL},
     },
 };
@@ -240,6 +241,12 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
     }
     if !dirs.is_empty() {
         uses |= USES_DIRS;
+    }
+    if terms
+        .iter()
+        .any(|t| t.n_ret != 0 || t.kind & ALL_KINDS != ALL_KINDS)
+    {
+        uses |= USES_EXIT_FACTS;
     }
     // A directory too long for a key never holds a decidable path's file: left out.
     let dirs = dirs
