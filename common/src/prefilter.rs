@@ -83,11 +83,35 @@ pub struct TypeHeader {
     pub n_needles: u8,
     pub first: u32,
     pub first_needle: u32,
-    pub _pad: u32,
+    /// The type's first `n_free` terms test no path clause (they come first): the probe
+    /// tries them before it reads the path, and the others only if none admits.
+    pub n_free: u8,
+    pub _pad: [u8; 3],
     /// Clauses with a pattern on `fd.name`: all hold when the path is not decidable.
     pub abs_clauses: u64,
     /// Clauses with a pattern on the raw path: all hold when it was not read whole.
     pub raw_clauses: u64,
+    /// Gates in front of the tries, 256-bit sets of bytes: a lookup whose key's byte is not
+    /// in its gate can match no entry, and is not made (a trie walk is the costliest step of
+    /// an open the rules do not want). The prefix trie's: byte 1 of each key's path bytes
+    /// (the byte after the leading `/`; the NUL of "/\0"), every byte if a key is shorter;
+    /// the suffix trie's: its keys' first byte, the path's last; the directory trie's: as the
+    /// prefix trie's.
+    pub prefix_gate: [u64; 4],
+    pub suffix_gate: [u64; 4],
+    pub dir_gate: [u64; 4],
+}
+
+/// Whether byte `b` is in `gate` (see [`TypeHeader::prefix_gate`]).
+#[inline(always)]
+pub fn in_gate(gate: &[u64; 4], b: u8) -> bool {
+    (gate[usize::from(b >> 6) & 3] >> (b & 63)) & 1 != 0
+}
+
+/// `gate` with byte `b` in it.
+#[inline(always)]
+pub fn gate_add(gate: &mut [u64; 4], b: u8) {
+    gate[usize::from(b >> 6) & 3] |= 1 << (b & 63);
 }
 
 #[repr(C)]
@@ -136,7 +160,7 @@ pub struct LpmKey {
     pub data: [u8; LPM_DATA],
 }
 
-const _: () = assert!(core::mem::size_of::<TypeHeader>() == 32);
+const _: () = assert!(core::mem::size_of::<TypeHeader>() == 128);
 const _: () = assert!(core::mem::size_of::<KTerm>() == 136);
 const _: () = assert!(core::mem::size_of::<KNeedle>() == 24);
 const _: () = assert!(core::mem::size_of::<CommKey>() == 20);

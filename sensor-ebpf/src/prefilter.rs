@@ -23,7 +23,7 @@ use lanner_common::{
         MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
         MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES,
         SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES,
-        USES_PATH, USES_SUFFIX,
+        USES_PATH, USES_SUFFIX, in_gate,
     },
 };
 
@@ -100,7 +100,6 @@ pub struct Scratch {
     dots: u64,
     last_slash: u64,
     // The term loop.
-    ty: u64,
     first: u64,
     comm_bits: u64,
     path_bits: u64,
@@ -183,14 +182,9 @@ fn admits(ty: u32, facts: &Facts) -> bool {
         s.comm_bits = unsafe { PREFILTER_COMM.get(key) }.copied().unwrap_or(0);
     }
     s.path_bits = 0;
-    if h.uses & USES_PATH != 0 {
-        s.path_bits = path_bits(ty, h, facts.path, sc);
-    }
     if h.n_terms == 0 {
         return false;
     }
-    s.ty = u64::from(ty);
-    s.first = u64::from(h.first);
     s.uid = u64::from(facts.uid);
     (s.has_ret, s.ret) = match facts.ret {
         Some(r) => (1, r),
@@ -202,8 +196,32 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     };
     s.kind = u64::from(facts.kind);
     s.admitted = 0;
-    let mut ctx = Ctx { sc };
     let n = u32::from(h.n_terms).min(MAX_TERMS_PER_TYPE as u32);
+    // The terms that need no path, before the path is read: one admitting spares the pass.
+    let free = u32::from(h.n_free).min(n);
+    if free > 0 && run_terms(sc, h.first, free) {
+        return true;
+    }
+    if free == n {
+        return false;
+    }
+    if h.uses & USES_PATH != 0 {
+        let bits = path_bits(ty, h, facts.path, sc);
+        // SAFETY: as above.
+        unsafe { (*sc).path_bits = bits };
+    }
+    run_terms(sc, h.first.wrapping_add(free), n - free)
+}
+
+/// Terms `first..first + n` (step 3): whether one admits.
+#[inline(always)]
+fn run_terms(sc: *mut Scratch, first: u32, n: u32) -> bool {
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    unsafe {
+        (*sc).first = u64::from(first);
+        (*sc).admitted = 0;
+    }
+    let mut ctx = Ctx { sc };
     // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
     unsafe {
         bpf_loop(
@@ -273,12 +291,16 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     }
     bits |= s.abs_found;
     // "path\0": prefixes and exact names in one longest-prefix lookup.
+    // Each lookup behind its gate (`TypeHeader::prefix_gate`): a key whose byte is not in it
+    // matches no entry.
     s.prefix.data[(LPM_TYPE_BYTES + n) & (LPM_DATA - 1)] = 0;
     s.prefix.prefix_len = ((LPM_TYPE_BYTES + n + 1) * 8) as u32;
-    if let Some(v) = PREFILTER_PREFIX.get(&s.prefix) {
+    if in_gate(&h.prefix_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
+        && let Some(v) = PREFILTER_PREFIX.get(&s.prefix)
+    {
         bits |= *v;
     }
-    if h.uses & USES_SUFFIX != 0 {
+    if h.uses & USES_SUFFIX != 0 && in_gate(&h.suffix_gate, s.suffix.data[LPM_TYPE_BYTES]) {
         s.suffix.prefix_len = ((LPM_TYPE_BYTES + n) * 8) as u32;
         if let Some(v) = PREFILTER_SUFFIX.get(&s.suffix) {
             bits |= *v;
@@ -290,7 +312,9 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
         let dlen = (s.last_slash as usize).clamp(1, PATH_MAX_DECIDABLE);
         s.prefix.data[(LPM_TYPE_BYTES + dlen) & (LPM_DATA - 1)] = 0;
         s.prefix.prefix_len = ((LPM_TYPE_BYTES + dlen + 1) * 8) as u32;
-        if let Some(v) = PREFILTER_DIRS.get(&s.prefix) {
+        if in_gate(&h.dir_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
+            && let Some(v) = PREFILTER_DIRS.get(&s.prefix)
+        {
             bits |= *v;
         }
     }

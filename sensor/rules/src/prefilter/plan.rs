@@ -112,4 +112,33 @@ mod tests {
         assert!(uses(EvtType::Openat));
         assert!(!uses(EvtType::Unlink) && !uses(EvtType::Unlinkat));
     }
+
+    /// The header's gates hold every entry's byte (a lookup they skip could match nothing),
+    /// and the terms that need no path come first, `n_free` of them.
+    #[test]
+    fn gates_hold_every_entry_and_path_free_terms_come_first() {
+        use lanner_common::prefilter::in_gate;
+        let p = plan(&official(), false);
+        for (t, h) in &p.maps.headers {
+            let of_type = |k: &crate::prefilter::maps::LpmKey| k.data[..2] == t.to_be_bytes();
+            let gated = |gate: &[u64; 4], keys: &[(crate::prefilter::maps::LpmKey, u64)], at| {
+                keys.iter()
+                    .filter(|(k, _)| of_type(k))
+                    .all(|(k, _)| k.bytes().get(at).is_none_or(|&b| in_gate(gate, b)))
+            };
+            assert!(gated(&h.prefix_gate, &p.maps.prefix, 1), "{t}");
+            assert!(gated(&h.suffix_gate, &p.maps.suffix, 0), "{t}");
+            assert!(gated(&h.dir_gate, &p.maps.dirs, 1), "{t}");
+            let terms = &p.maps.terms[h.first as usize..][..usize::from(h.n_terms)];
+            let free = usize::from(h.n_free);
+            assert!(terms[..free].iter().all(|k| k.path_need == 0), "{t}");
+            assert!(terms[free..].iter().all(|k| k.path_need != 0), "{t}");
+        }
+        let open = p
+            .maps
+            .headers
+            .iter()
+            .find(|(t, _)| *t == EvtType::Openat as u16);
+        assert!(open.is_some_and(|(_, h)| h.prefix_gate != [u64::MAX; 4]));
+    }
 }

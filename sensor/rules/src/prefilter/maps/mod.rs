@@ -36,6 +36,10 @@
 //!    directory lookup, | the bits of the fd.name needles found; if `raw`, | the bits of the
 //!    raw needles found;
 //! 3. the first term whose every test holds admits the event; none: drop, and count it.
+//!    The terms that test no path clause come first (`n_free` of them) and are tried before
+//!    step 2: one of them admitting spares the path pass (a rename by any comm but a package
+//!    manager's, with the official rules); without terms that need the path, none admitting
+//!    drops the event before it.
 //!
 //! A probe that decides at entry and again at exit with the result skips the second look
 //! when no term tests the result or the fd's kind (`USES_EXIT_FACTS` unset): it would see
