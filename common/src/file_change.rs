@@ -9,6 +9,7 @@
 
 use crate::{
     Header,
+    evttype::EvtType,
     file::{PATH_ARG_DATA, PathArg},
 };
 
@@ -69,6 +70,74 @@ impl ChangeOp {
 
     pub fn from_u32(v: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|op| *op as u32 == v)
+    }
+
+    /// Its event type: the one mapping, for the kernel's prefilter and the sensor.
+    pub const fn evt_type(self) -> EvtType {
+        match self {
+            ChangeOp::Unlink => EvtType::Unlink,
+            ChangeOp::Unlinkat => EvtType::Unlinkat,
+            ChangeOp::Rmdir => EvtType::Rmdir,
+            ChangeOp::Rename => EvtType::Rename,
+            ChangeOp::Renameat => EvtType::Renameat,
+            ChangeOp::Renameat2 => EvtType::Renameat2,
+            ChangeOp::Mkdir => EvtType::Mkdir,
+            ChangeOp::Mkdirat => EvtType::Mkdirat,
+            ChangeOp::Symlink => EvtType::Symlink,
+            ChangeOp::Symlinkat => EvtType::Symlinkat,
+            ChangeOp::Link => EvtType::Link,
+            ChangeOp::Linkat => EvtType::Linkat,
+            ChangeOp::Chmod => EvtType::Chmod,
+            ChangeOp::Fchmod => EvtType::Fchmod,
+            ChangeOp::Fchmodat => EvtType::Fchmodat,
+        }
+    }
+
+    /// The call of event type `t`, if it is one of these.
+    pub fn of_evt_type(t: EvtType) -> Option<ChangeOp> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.evt_type() as u32 == t as u32)
+    }
+
+    /// Falco's parameters of its exit event, in order (libs `event_table.c`): the
+    /// `evt.arg.*` it has. One table for the sensor's extraction and the prefilter's analysis
+    /// (an `evt.arg.*` not in it is missing, whatever the path).
+    pub const fn params(self) -> &'static [Option<&'static str>] {
+        match self {
+            ChangeOp::Unlink | ChangeOp::Rmdir => params::UNLINK,
+            ChangeOp::Unlinkat => params::UNLINKAT,
+            ChangeOp::Rename | ChangeOp::Link => params::RENAME,
+            ChangeOp::Renameat => params::RENAMEAT,
+            ChangeOp::Renameat2 => params::RENAMEAT2,
+            ChangeOp::Mkdir => params::MKDIR,
+            ChangeOp::Mkdirat => params::MKDIRAT,
+            ChangeOp::Symlink => params::SYMLINK,
+            ChangeOp::Symlinkat => params::SYMLINKAT,
+            ChangeOp::Linkat => params::LINKAT,
+            ChangeOp::Chmod => params::CHMOD,
+            ChangeOp::Fchmod => params::FCHMOD,
+            ChangeOp::Fchmodat => params::FCHMODAT,
+        }
+    }
+
+    /// The parameter that shows the first path ([`ChangeHead::path1`]) resolved (an absolute
+    /// one as passed): `None` for a symlink (its `target` is its content, never resolved) and
+    /// fchmod (an fd).
+    pub const fn first_path_param(self) -> Option<&'static str> {
+        match self {
+            ChangeOp::Unlink | ChangeOp::Rmdir | ChangeOp::Mkdir | ChangeOp::Mkdirat => {
+                Some("path")
+            }
+            ChangeOp::Unlinkat => Some("name"),
+            ChangeOp::Rename
+            | ChangeOp::Renameat
+            | ChangeOp::Renameat2
+            | ChangeOp::Link
+            | ChangeOp::Linkat => Some("oldpath"),
+            ChangeOp::Chmod | ChangeOp::Fchmodat => Some("filename"),
+            ChangeOp::Symlink | ChangeOp::Symlinkat | ChangeOp::Fchmod => None,
+        }
     }
 
     /// Whether it names a second path ([`ChangeHead::path2`]): the new name of a rename or a
@@ -201,4 +270,39 @@ pub mod ppm {
     pub const fn chmod_mode(k: u32) -> u32 {
         k & 0o7777
     }
+}
+
+/// [`ChangeOp::params`]: Falco's parameter names.
+mod params {
+    type P = &'static [Option<&'static str>];
+    pub const UNLINK: P = &[Some("res"), Some("path")];
+    #[rustfmt::skip]
+    pub const UNLINKAT: P = &[Some("res"), Some("dirfd"), Some("name"), Some("flags")];
+    pub const RENAME: P = &[Some("res"), Some("oldpath"), Some("newpath")];
+    #[rustfmt::skip]
+    pub const RENAMEAT: P = &[
+        Some("res"), Some("olddirfd"), Some("oldpath"), Some("newdirfd"), Some("newpath"),
+    ];
+    #[rustfmt::skip]
+    pub const RENAMEAT2: P = &[
+        Some("res"), Some("olddirfd"), Some("oldpath"), Some("newdirfd"), Some("newpath"),
+        Some("flags"),
+    ];
+    pub const MKDIR: P = &[Some("res"), Some("path"), Some("mode")];
+    #[rustfmt::skip]
+    pub const MKDIRAT: P = &[Some("res"), Some("dirfd"), Some("path"), Some("mode")];
+    pub const SYMLINK: P = &[Some("res"), Some("target"), Some("linkpath")];
+    #[rustfmt::skip]
+    pub const SYMLINKAT: P = &[
+        Some("res"), Some("target"), Some("linkdirfd"), Some("linkpath"),
+    ];
+    #[rustfmt::skip]
+    pub const LINKAT: P = &[
+        Some("res"), Some("olddir"), Some("oldpath"), Some("newdir"), Some("newpath"),
+        Some("flags"),
+    ];
+    pub const CHMOD: P = &[Some("res"), Some("filename"), Some("mode")];
+    pub const FCHMOD: P = &[Some("res"), Some("fd"), Some("mode")];
+    #[rustfmt::skip]
+    pub const FCHMODAT: P = &[Some("res"), Some("dirfd"), Some("filename"), Some("mode")];
 }

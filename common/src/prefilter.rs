@@ -47,15 +47,14 @@ pub const MAX_TYPES: usize = 128;
 /// test settled, and stops at the first term that admits.
 pub const MAX_TERMS_PER_TYPE: usize = 64;
 pub const MAX_TERM_SLOTS: usize = 2048;
-pub const MAX_NEEDLES_PER_TYPE: usize = 8;
+/// The official rules take 9 on the unlink and rename types (shell histories, `fish_read_history` …).
+pub const MAX_NEEDLES_PER_TYPE: usize = 16;
 pub const MAX_NEEDLE_SLOTS: usize = 256;
 pub const MAX_RANGES: usize = 4;
 pub const COMM_MAP_ENTRIES: usize = 8192;
 pub const PREFIX_MAP_ENTRIES: usize = 16384;
 pub const SUFFIX_MAP_ENTRIES: usize = 8192;
 pub const DIR_MAP_ENTRIES: usize = 4096;
-/// Bytes of a directory key: longer directories never hold a decidable path's file.
-pub const DIR_KEY_BYTES: usize = 252;
 /// LPM trie data bytes: the kernel's maximum (`LPM_DATA_SIZE_MAX`).
 pub const LPM_DATA: usize = 256;
 /// Bytes of an LPM key's data that name the event type (big-endian).
@@ -70,6 +69,10 @@ pub const USES_PATH: u8 = 2;
 pub const USES_SUFFIX: u8 = 4;
 pub const USES_NEEDLES: u8 = 8;
 pub const USES_DIRS: u8 = 16;
+/// A term tests what a probe learns only at exit: the result or the fd's kind. Without it,
+/// the decision at exit is the one at entry on the same facts, and a probe that kept the
+/// event at entry need not decide again.
+pub const USES_EXIT_FACTS: u8 = 32;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,11 +83,35 @@ pub struct TypeHeader {
     pub n_needles: u8,
     pub first: u32,
     pub first_needle: u32,
-    pub _pad: u32,
+    /// The type's first `n_free` terms test no path clause (they come first): the probe
+    /// tries them before it reads the path, and the others only if none admits.
+    pub n_free: u8,
+    pub _pad: [u8; 3],
     /// Clauses with a pattern on `fd.name`: all hold when the path is not decidable.
     pub abs_clauses: u64,
     /// Clauses with a pattern on the raw path: all hold when it was not read whole.
     pub raw_clauses: u64,
+    /// Gates in front of the tries, 256-bit sets of bytes: a lookup whose key's byte is not
+    /// in its gate can match no entry, and is not made (a trie walk is the costliest step of
+    /// an open the rules do not want). The prefix trie's: byte 1 of each key's path bytes
+    /// (the byte after the leading `/`; the NUL of "/\0"), every byte if a key is shorter;
+    /// the suffix trie's: its keys' first byte, the path's last; the directory trie's: as the
+    /// prefix trie's.
+    pub prefix_gate: [u64; 4],
+    pub suffix_gate: [u64; 4],
+    pub dir_gate: [u64; 4],
+}
+
+/// Whether byte `b` is in `gate` (see [`TypeHeader::prefix_gate`]).
+#[inline(always)]
+pub fn in_gate(gate: &[u64; 4], b: u8) -> bool {
+    (gate[usize::from(b >> 6) & 3] >> (b & 63)) & 1 != 0
+}
+
+/// `gate` with byte `b` in it.
+#[inline(always)]
+pub fn gate_add(gate: &mut [u64; 4], b: u8) {
+    gate[usize::from(b >> 6) & 3] |= 1 << (b & 63);
 }
 
 #[repr(C)]
@@ -127,40 +154,29 @@ pub struct CommKey {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DirKey {
-    pub ty: u32,
-    /// NUL-padded.
-    pub dir: [u8; DIR_KEY_BYTES],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LpmKey {
     /// In bits, type bytes included.
     pub prefixlen: u32,
     pub data: [u8; LPM_DATA],
 }
 
-const _: () = assert!(core::mem::size_of::<TypeHeader>() == 32);
+const _: () = assert!(core::mem::size_of::<TypeHeader>() == 128);
 const _: () = assert!(core::mem::size_of::<KTerm>() == 136);
 const _: () = assert!(core::mem::size_of::<KNeedle>() == 24);
 const _: () = assert!(core::mem::size_of::<CommKey>() == 20);
 const _: () = assert!(core::mem::size_of::<LpmKey>() == 260);
-const _: () = assert!(core::mem::size_of::<DirKey>() == 256);
-
-impl DirKey {
-    /// `None` if `dir` does not fit.
-    pub fn new(ty: u16, dir: &[u8]) -> Option<DirKey> {
-        let mut key = DirKey {
-            ty: u32::from(ty),
-            dir: [0; DIR_KEY_BYTES],
-        };
-        key.dir.get_mut(..dir.len())?.copy_from_slice(dir);
-        Some(key)
-    }
-}
 
 impl LpmKey {
+    /// The directory trie's key of `dir`: its bytes and a NUL, so that an entry matches only
+    /// the very directory (no entry prefixes another: a NUL is in no path). A probe looks up
+    /// the key it built for the prefix trie, the NUL written after the path's last `/`: one
+    /// longest-prefix walk instead of hashing a 256-byte key. `None` if it does not fit.
+    pub fn dir(ty: u16, dir: &[u8]) -> Option<LpmKey> {
+        let mut bytes = [0u8; LPM_DATA];
+        bytes.get_mut(..dir.len())?.copy_from_slice(dir);
+        LpmKey::new(ty, bytes.get(..dir.len() + 1)?)
+    }
+
     /// `None` if `bytes` do not fit (`LPM_DATA - LPM_TYPE_BYTES`).
     pub fn new(ty: u16, bytes: &[u8]) -> Option<LpmKey> {
         let mut data = [0u8; LPM_DATA];
@@ -186,5 +202,4 @@ mod pod {
     unsafe impl aya::Pod for super::KTerm {}
     unsafe impl aya::Pod for super::KNeedle {}
     unsafe impl aya::Pod for super::CommKey {}
-    unsafe impl aya::Pod for super::DirKey {}
 }

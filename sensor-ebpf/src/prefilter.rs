@@ -12,21 +12,18 @@
 use core::sync::atomic::{Ordering, compiler_fence};
 
 use aya_ebpf::{
-    helpers::{
-        bpf_probe_read_kernel_buf,
-        generated::{bpf_loop, bpf_probe_read_kernel},
-    },
+    helpers::generated::{bpf_loop, bpf_probe_read_kernel},
     macros::map,
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use lanner_common::{
     evttype::EvtType,
     prefilter::{
-        COMM_MAP_ENTRIES, CommKey, DIR_KEY_BYTES, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm,
-        LPM_DATA, LPM_TYPE_BYTES, MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES,
-        MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE,
-        PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
-        USES_NEEDLES, USES_PATH, USES_SUFFIX,
+        COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES,
+        MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
+        MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES,
+        SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES,
+        USES_PATH, USES_SUFFIX, in_gate,
     },
 };
 
@@ -47,8 +44,8 @@ pub static PREFILTER_PREFIX: LpmTrie<[u8; LPM_DATA], u64> =
 pub static PREFILTER_SUFFIX: LpmTrie<[u8; LPM_DATA], u64> =
     LpmTrie::with_max_entries(SUFFIX_MAP_ENTRIES as u32, 0);
 #[map]
-pub static PREFILTER_DIRS: HashMap<DirKey, u64> =
-    HashMap::with_max_entries(DIR_MAP_ENTRIES as u32, 0);
+pub static PREFILTER_DIRS: LpmTrie<[u8; LPM_DATA], u64> =
+    LpmTrie::with_max_entries(DIR_MAP_ENTRIES as u32, 0);
 /// Events the kernel dropped, per type (per CPU; the agent sums them for `/metrics`).
 #[map]
 pub static PREFILTER_DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TYPES as u32, 0);
@@ -79,10 +76,9 @@ pub struct Facts<'a> {
 /// The per-CPU state of one decision.
 #[repr(C)]
 pub struct Scratch {
-    path: [u8; 256],
+    /// The prefix trie's key: the type, then the path as read (the pass reads it here).
     prefix: Key<[u8; LPM_DATA]>,
     suffix: Key<[u8; LPM_DATA]>,
-    dir: DirKey,
     /// The type's needles as the pass compares them: the bytes as they sit in the window
     /// (first byte highest), their mask, the clauses, raw or not, the length.
     want: [u64; MAX_NEEDLES_PER_TYPE],
@@ -104,7 +100,6 @@ pub struct Scratch {
     dots: u64,
     last_slash: u64,
     // The term loop.
-    ty: u64,
     first: u64,
     comm_bits: u64,
     path_bits: u64,
@@ -115,8 +110,6 @@ pub struct Scratch {
     has_flags: u64,
     kind: u64,
     admitted: u64,
-    /// Never written: what the tail of the directory key is cleared from.
-    zeros: [u8; DIR_KEY_BYTES],
 }
 
 #[map]
@@ -140,6 +133,22 @@ pub fn keep(ty: EvtType, facts: &Facts) -> bool {
         unsafe { *n += 1 };
     }
     false
+}
+
+/// [`keep`] at exit, for an event [`keep`] kept at entry on the same facts but the result
+/// and the fd's kind: when no term of the type tests them the answer is the same, and not
+/// computed again.
+#[inline(always)]
+pub fn keep_with_result(ty: EvtType, facts: &Facts) -> bool {
+    if let Some(h) = PREFILTER_TYPES.get(ty as u32) {
+        // SAFETY: a byte of a map value; as in `admits`, the mode first.
+        let mode = unsafe { core::ptr::read_volatile(&h.mode) };
+        compiler_fence(Ordering::Acquire);
+        if mode == MODE_FILTER && h.uses & USES_EXIT_FACTS == 0 {
+            return true;
+        }
+    }
+    keep(ty, facts)
 }
 
 /// `Maps::admits`, over the maps.
@@ -173,14 +182,9 @@ fn admits(ty: u32, facts: &Facts) -> bool {
         s.comm_bits = unsafe { PREFILTER_COMM.get(key) }.copied().unwrap_or(0);
     }
     s.path_bits = 0;
-    if h.uses & USES_PATH != 0 {
-        s.path_bits = path_bits(ty, h, facts.path, sc);
-    }
     if h.n_terms == 0 {
         return false;
     }
-    s.ty = u64::from(ty);
-    s.first = u64::from(h.first);
     s.uid = u64::from(facts.uid);
     (s.has_ret, s.ret) = match facts.ret {
         Some(r) => (1, r),
@@ -192,8 +196,32 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     };
     s.kind = u64::from(facts.kind);
     s.admitted = 0;
-    let mut ctx = Ctx { sc };
     let n = u32::from(h.n_terms).min(MAX_TERMS_PER_TYPE as u32);
+    // The terms that need no path, before the path is read: one admitting spares the pass.
+    let free = u32::from(h.n_free).min(n);
+    if free > 0 && run_terms(sc, h.first, free) {
+        return true;
+    }
+    if free == n {
+        return false;
+    }
+    if h.uses & USES_PATH != 0 {
+        let bits = path_bits(ty, h, facts.path, sc);
+        // SAFETY: as above.
+        unsafe { (*sc).path_bits = bits };
+    }
+    run_terms(sc, h.first.wrapping_add(free), n - free)
+}
+
+/// Terms `first..first + n` (step 3): whether one admits.
+#[inline(always)]
+fn run_terms(sc: *mut Scratch, first: u32, n: u32) -> bool {
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    unsafe {
+        (*sc).first = u64::from(first);
+        (*sc).admitted = 0;
+    }
+    let mut ctx = Ctx { sc };
     // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
     unsafe {
         bpf_loop(
@@ -208,6 +236,11 @@ fn admits(ty: u32, facts: &Facts) -> bool {
 }
 
 /// The path clauses that hold (step 2 of the algorithm).
+///
+/// The path is read once, straight into the prefix trie's key (after its type bytes), and
+/// only its own bytes: the pass reads it there, the prefix lookup uses it as it is, and the
+/// directory lookup the same key cut after the last `/`. (Copying 256 bytes to a buffer, then
+/// to the key, then hashing a 256-byte directory key cost an official-rules open ~200 ns.)
 #[inline(always)]
 fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -> u64 {
     let Some(p) = path.filter(|p| p.whole && p.len <= PATH_MAX_WHOLE) else {
@@ -216,16 +249,19 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     };
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let s = unsafe { &mut *sc };
-    // SAFETY: the helper checks the source; the caller gives 256 readable bytes.
-    if unsafe { bpf_probe_read_kernel_buf(p.ptr, &mut s.path) }.is_err() {
+    let len = p.len & 0xff;
+    let n = len.min(PATH_MAX_WHOLE);
+    let dst = s.prefix.data.as_mut_ptr().wrapping_add(LPM_TYPE_BYTES);
+    // SAFETY: n <= PATH_MAX_WHOLE bytes after the type bytes of a 256-byte key; the helper
+    // checks the source (the caller gives 256 readable bytes).
+    if unsafe { bpf_probe_read_kernel(dst.cast(), n as u32, p.ptr.cast()) } < 0 {
         return h.abs_clauses | h.raw_clauses;
     }
     s.n_needles = 0;
     if h.uses & USES_NEEDLES != 0 {
         load_needles(h, s);
     }
-    let len = p.len;
-    s.len = len as u64;
+    s.len = n as u64;
     s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
     (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
     (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
@@ -236,7 +272,7 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
     unsafe {
         bpf_loop(
-            len as u32,
+            n as u32,
             path_step as *mut core::ffi::c_void,
             (&mut ctx as *mut Ctx).cast(),
             0,
@@ -247,59 +283,39 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     // The end of `is_absolute_normalized`: "/" alone, or a last component that is not empty,
     // `.` or `..`.
     let normalized =
-        s.normalized != 0 && (len == 1 || (s.comp_len > 0 && !(s.dots != 0 && s.comp_len <= 2)));
-    let abs = normalized && len <= PATH_MAX_DECIDABLE;
+        s.normalized != 0 && (n == 1 || (s.comp_len > 0 && !(s.dots != 0 && s.comp_len <= 2)));
+    let abs = normalized && n <= PATH_MAX_DECIDABLE;
     let mut bits = s.raw_found;
     if !abs {
         return bits | h.abs_clauses;
     }
     bits |= s.abs_found;
     // "path\0": prefixes and exact names in one longest-prefix lookup.
-    let n = (len & 0xff).min(PATH_MAX_DECIDABLE);
-    let dst = s.prefix.data.as_mut_ptr().wrapping_add(LPM_TYPE_BYTES);
-    // SAFETY: n <= PATH_MAX_DECIDABLE bytes after the type bytes of a 256-byte key.
-    if unsafe { bpf_probe_read_kernel(dst.cast(), n as u32, s.path.as_ptr().cast()) } < 0 {
-        return bits | h.abs_clauses;
-    }
-    let nul = (LPM_TYPE_BYTES + len) & (LPM_DATA - 1);
-    s.prefix.data[nul] = 0;
-    s.prefix.prefix_len = ((LPM_TYPE_BYTES + len + 1) * 8) as u32;
-    if let Some(v) = PREFILTER_PREFIX.get(&s.prefix) {
+    // Each lookup behind its gate (`TypeHeader::prefix_gate`): a key whose byte is not in it
+    // matches no entry.
+    s.prefix.data[(LPM_TYPE_BYTES + n) & (LPM_DATA - 1)] = 0;
+    s.prefix.prefix_len = ((LPM_TYPE_BYTES + n + 1) * 8) as u32;
+    if in_gate(&h.prefix_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
+        && let Some(v) = PREFILTER_PREFIX.get(&s.prefix)
+    {
         bits |= *v;
     }
-    if h.uses & USES_SUFFIX != 0 {
-        s.suffix.prefix_len = ((LPM_TYPE_BYTES + len) * 8) as u32;
+    if h.uses & USES_SUFFIX != 0 && in_gate(&h.suffix_gate, s.suffix.data[LPM_TYPE_BYTES]) {
+        s.suffix.prefix_len = ((LPM_TYPE_BYTES + n) * 8) as u32;
         if let Some(v) = PREFILTER_SUFFIX.get(&s.suffix) {
             bits |= *v;
         }
     }
-    if h.uses & USES_DIRS != 0 && len >= 2 {
-        // `dirname`: up to the last `/`, or `/` itself for a file in the root.
-        let dlen = (s.last_slash as usize).max(1);
-        if dlen <= DIR_KEY_BYTES {
-            s.dir.ty = ty;
-            // The directory's bytes, then NULs to the key's end: two copies, not a loop.
-            let d = s.dir.dir.as_mut_ptr();
-            let rest = DIR_KEY_BYTES - dlen;
-            // SAFETY: dlen + rest = DIR_KEY_BYTES bytes of the key, from the path (256 bytes)
-            // and from the never-written zeros (DIR_KEY_BYTES).
-            let copied = unsafe {
-                bpf_probe_read_kernel(d.cast(), dlen as u32, s.path.as_ptr().cast()) >= 0
-                    && bpf_probe_read_kernel(
-                        d.wrapping_add(dlen).cast(),
-                        rest as u32,
-                        s.zeros.as_ptr().cast(),
-                    ) >= 0
-            };
-            if !copied {
-                return bits | h.abs_clauses;
-            }
-            // SAFETY: a plain u64 value, copied out at once. By reference: the key (256
-            // bytes) stays in the scratch, not on the 512-byte stack.
-            #[allow(clippy::needless_borrows_for_generic_args)]
-            if let Some(v) = unsafe { PREFILTER_DIRS.get(&(*sc).dir) } {
-                bits |= *v;
-            }
+    if h.uses & USES_DIRS != 0 && n >= 2 {
+        // `dirname`: up to the last `/`, or `/` itself for a file in the root; "dir\0" is
+        // the key, cut from the one above (the path's bytes are not needed after this).
+        let dlen = (s.last_slash as usize).clamp(1, PATH_MAX_DECIDABLE);
+        s.prefix.data[(LPM_TYPE_BYTES + dlen) & (LPM_DATA - 1)] = 0;
+        s.prefix.prefix_len = ((LPM_TYPE_BYTES + dlen + 1) * 8) as u32;
+        if in_gate(&h.dir_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
+            && let Some(v) = PREFILTER_DIRS.get(&s.prefix)
+        {
+            bits |= *v;
         }
     }
     bits
@@ -345,7 +361,7 @@ extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
     let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
     let i = (index as usize) & 0xff;
-    let b = s.path[i];
+    let b = s.prefix.data[(LPM_TYPE_BYTES + i) & (LPM_DATA - 1)];
     if i == 0 {
         s.normalized = u64::from(b == b'/');
     } else if b == b'/' {

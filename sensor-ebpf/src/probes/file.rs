@@ -193,7 +193,16 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
         path_arg::read(rec.dirfd, rec.name_ptr, &mut rec.head.path, &mut rec.data);
     }
     rec.name_ptr = 0;
-    if !prefilter::keep(evt_type(rec.header.variant), &facts(rec, Some(rec.ret))) {
+    // Kept at entry on the same facts but the result (and the kind it implies): decided again
+    // only when a term tests them, or on a path read only now.
+    let ty = evt_type(rec.header.variant);
+    let facts = facts(rec, Some(rec.ret));
+    let kept = if rec.open_flags & OPEN_NAME_AT_EXIT != 0 {
+        prefilter::keep(ty, &facts)
+    } else {
+        prefilter::keep_with_result(ty, &facts)
+    };
+    if !kept {
         let _ = OPEN_STASH.remove(tid);
         return Ok(());
     }

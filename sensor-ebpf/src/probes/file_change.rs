@@ -6,12 +6,13 @@
 
 use aya_ebpf::{helpers::generated::bpf_probe_read_kernel, programs::TracePointContext};
 use lanner_common::{
-    EventKind, LossReason, field_flags,
+    EventKind, LossReason, PATH_ARRAY, field_flags,
     file::{AT_FDCWD, PATH_ARG_DATA, PathArg},
     file_change::{
-        CHANGE_FD_PATH, CHANGE_HEAD_SIZE, CHANGE_NAME_AT_EXIT, CHANGE_RECORD_SIZE, ChangeOp,
-        ChangeRecord,
+        CHANGE_FD_PATH, CHANGE_HEAD_SIZE, CHANGE_NAME_AT_EXIT, CHANGE_RECORD_SIZE, ChangeHead,
+        ChangeOp, ChangeRecord,
     },
+    prefilter::ALL_KINDS,
 };
 
 use crate::{
@@ -21,6 +22,7 @@ use crate::{
         ChangeSmall, count_loss, send,
     },
     path_arg,
+    prefilter::{self, Facts, PathRef},
 };
 
 /// The arguments of one call as its tracepoint gives them; a path pointer of 0 is a path the
@@ -147,7 +149,6 @@ fn stash(args: &Args) -> Result<(), ()> {
         EventKind::FileChange as u32,
         args.op as u32,
     );
-    fill_cgroup(&mut rec.header, task);
     rec.ret = 0;
     rec.fd1 = args.fd1;
     rec.fd2 = args.fd2;
@@ -157,17 +158,41 @@ fn stash(args: &Args) -> Result<(), ()> {
     rec.second_at = 0;
     rec.ptr1 = args.path1;
     rec.ptr2 = args.path2;
+    let mut path = rec.head.path1;
     if args.op == ChangeOp::Fchmod {
-        let mut path = rec.head.path1;
+        absent(&mut path);
+    } else {
+        path_arg::read_name(args.path1, &mut path, first(rec));
+    }
+    rec.head.path1 = path;
+    // Before anything else is read (the cgroup, the directories walked, the second path): a
+    // call no loaded rule can match whatever it returns goes no further (the result is tested
+    // again at exit).
+    let facts = Facts {
+        comm: &rec.header.comm,
+        uid: rec.header.uid,
+        path: first_path(args.op, &rec.head.path1, rec.data.as_ptr()),
+        flags: None,
+        ret: None,
+        kind: ALL_KINDS,
+    };
+    if !prefilter::keep(args.op.evt_type(), &facts) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = CHANGE_SMALL_STASH.remove(rec.header.tid);
+        let _ = CHANGE_STASH.remove(rec.header.tid);
+        return Ok(());
+    }
+    fill_cgroup(&mut rec.header, task);
+    let mut path = rec.head.path1;
+    if args.op == ChangeOp::Fchmod {
         if path_arg::read_fd(args.fd1, &mut path, first(rec)) {
             rec.change_flags |= CHANGE_FD_PATH;
         }
-        rec.head.path1 = path;
     } else {
-        let mut path = rec.head.path1;
-        path_arg::read(args.fd1, args.path1, &mut path, first(rec));
-        rec.head.path1 = path;
+        path_arg::read_base(args.fd1, &mut path, first(rec));
     }
+    rec.head.path1 = path;
     let mut path = rec.head.path2;
     if args.op.has_second() {
         path_arg::read(args.fd2, args.path2, &mut path, second(rec));
@@ -205,6 +230,10 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
         // SAFETY: map value owned by this tid's syscall.
         let rec = unsafe { &mut *p };
         rec.head.ret = sys_ret(ctx);
+        if !keep_at_exit(&rec.head, rec.data.as_ptr()) {
+            let _ = CHANGE_SMALL_STASH.remove(tid);
+            return Ok(());
+        }
         count_losses(&rec.head.path1, &rec.head.path2);
         let mut used2 = path_arg::used(&rec.head.path2);
         if used2 > CHANGE_SMALL_PATH {
@@ -243,10 +272,57 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     }
     rec.ptr1 = 0;
     rec.ptr2 = 0;
+    if !keep_at_exit(&rec.head, rec.data.as_ptr()) {
+        let _ = CHANGE_STASH.remove(tid);
+        return Ok(());
+    }
     count_losses(&rec.head.path1, &rec.head.path2);
     let sent = send_whole(rec);
     let _ = CHANGE_STASH.remove(tid);
     sent
+}
+
+/// The first path as the prefilter reads it, for the types whose analysis binds it
+/// (`ChangeOp::first_path_param`; a symlink's content and fchmod's fd are not): `data` is the
+/// record's data, the first path's bytes at its start (in a stashed record and a compacted
+/// one alike).
+#[inline(always)]
+fn first_path(op: ChangeOp, arg: &PathArg, data: *const u8) -> Option<PathRef> {
+    op.first_path_param()?;
+    // As `path_arg::prefilter_view`; the pass reads only the name's bytes (a compacted
+    // record holds them all: its first path's used bytes are the name's end).
+    let mut at = usize::from(arg.name_at);
+    if at > PATH_ARRAY {
+        at = PATH_ARRAY;
+    }
+    let bad = field_flags::TRUNCATED | field_flags::READ_FAILED | field_flags::ABSENT;
+    Some(PathRef {
+        ptr: data.wrapping_add(at),
+        len: usize::from(arg.name_f.len),
+        whole: arg.name_f.flags & bad == 0,
+    })
+}
+
+/// The prefilter's second look, with the result: what the entry saw and the return value
+/// (not computed again when no term tests the result), or the path read again at exit.
+#[inline(always)]
+fn keep_at_exit(head: &ChangeHead, data: *const u8) -> bool {
+    let Some(op) = ChangeOp::from_u32(head.header.variant) else {
+        return true;
+    };
+    let facts = Facts {
+        comm: &head.header.comm,
+        uid: head.header.uid,
+        path: first_path(op, &head.path1, data),
+        flags: None,
+        ret: Some(head.ret),
+        kind: ALL_KINDS,
+    };
+    if head.change_flags & CHANGE_NAME_AT_EXIT != 0 {
+        // The entry decided without the path: decide on it now.
+        return prefilter::keep(op.evt_type(), &facts);
+    }
+    prefilter::keep_with_result(op.evt_type(), &facts)
 }
 
 /// Counts what the record's paths could not read whole.

@@ -31,23 +31,7 @@ pub struct FileChange {
 
 impl FileChange {
     pub fn evt_type(&self) -> EvtType {
-        match self.op {
-            ChangeOp::Unlink => EvtType::Unlink,
-            ChangeOp::Unlinkat => EvtType::Unlinkat,
-            ChangeOp::Rmdir => EvtType::Rmdir,
-            ChangeOp::Rename => EvtType::Rename,
-            ChangeOp::Renameat => EvtType::Renameat,
-            ChangeOp::Renameat2 => EvtType::Renameat2,
-            ChangeOp::Mkdir => EvtType::Mkdir,
-            ChangeOp::Mkdirat => EvtType::Mkdirat,
-            ChangeOp::Symlink => EvtType::Symlink,
-            ChangeOp::Symlinkat => EvtType::Symlinkat,
-            ChangeOp::Link => EvtType::Link,
-            ChangeOp::Linkat => EvtType::Linkat,
-            ChangeOp::Chmod => EvtType::Chmod,
-            ChangeOp::Fchmod => EvtType::Fchmod,
-            ChangeOp::Fchmodat => EvtType::Fchmodat,
-        }
+        self.op.evt_type()
     }
 
     /// A path of the event was cut (either of them).

@@ -17,8 +17,8 @@ use aya::{
     maps::{Array, HashMap, LpmTrie, MapData, MapError, PerCpuArray, lpm_trie::Key},
 };
 use lanner_common::prefilter::{
-    CommKey, DirKey, KNeedle, KTerm, LPM_DATA, LpmKey, MAP_COMM, MAP_DIRS, MAP_DROPPED,
-    MAP_NEEDLES, MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, MODE_PASS, TypeHeader,
+    CommKey, KNeedle, KTerm, LPM_DATA, LpmKey, MAP_COMM, MAP_DIRS, MAP_DROPPED, MAP_NEEDLES,
+    MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, MODE_PASS, TypeHeader,
 };
 use lanner_rules::{
     EvtType, Ruleset,
@@ -60,7 +60,7 @@ pub struct KernelFilter {
     comm: HashMap<MapData, CommKey, u64>,
     prefix: LpmTrie<MapData, [u8; LPM_DATA], u64>,
     suffix: LpmTrie<MapData, [u8; LPM_DATA], u64>,
-    dirs: HashMap<MapData, DirKey, u64>,
+    dirs: LpmTrie<MapData, [u8; LPM_DATA], u64>,
     written: Maps,
     dump_events: bool,
     status: Arc<Status>,
@@ -180,7 +180,7 @@ impl KernelFilter {
             let _ = self.suffix.remove(&lpm(k));
         }
         for (k, _) in &old.dirs {
-            let _ = self.dirs.remove(k);
+            let _ = self.dirs.remove(&lpm(k));
         }
         // A type of the old set only keeps its `MODE_PASS` header; one of the new set gets
         // its header with `MODE_PASS` first.
@@ -208,7 +208,7 @@ impl KernelFilter {
             self.suffix.insert(&lpm(k), v, 0)?;
         }
         for (k, v) in &new.dirs {
-            self.dirs.insert(k, v, 0)?;
+            self.dirs.insert(&lpm(k), v, 0)?;
         }
         for (t, h) in &new.headers {
             self.types.set(u32::from(*t), h, 0)?;

@@ -78,6 +78,8 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
         }),
         // The complement of a prefix or suffix set is not one; not kept (it admits more).
         Binding::Path(_) => None,
+        // A check on a missing field is false: under `not`, true.
+        Binding::Missing => Some(if want { Vec::new() } else { vec![Term::top()] }),
     };
     match dnf {
         Some(d) => d.into_iter().filter(|t| !t.is_unsat()).collect(),

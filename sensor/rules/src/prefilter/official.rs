@@ -22,41 +22,14 @@ pub fn official() -> Ruleset {
     load(&sources)
 }
 
-/// Probes as the sensor will have them: the open family decides on everything, exec,
-/// connect, mount and the file-tree changes (whose records carry the result; their paths are
-/// not bound: two per call, and no fd) on the task and the result, the network family on the
-/// task, the result and the fd's kind, the rest on the task.
+/// Probes as the sensor will have them: the open family decides on everything, exec and
+/// mount on the task and the result; the rest as the sensor's programs do
+/// (`plan::kernel_probe`), or on the task.
 pub fn probe_of(t: EvtType) -> Probe {
     match t {
         OPEN => Probe::FILE_OPEN,
-        EvtType::Execve | EvtType::Execveat | EvtType::Connect | EvtType::Mount => Probe::RET,
-        EvtType::Unlink
-        | EvtType::Unlinkat
-        | EvtType::Rmdir
-        | EvtType::Rename
-        | EvtType::Renameat
-        | EvtType::Renameat2
-        | EvtType::Mkdir
-        | EvtType::Mkdirat
-        | EvtType::Symlink
-        | EvtType::Symlinkat
-        | EvtType::Link
-        | EvtType::Linkat
-        | EvtType::Chmod
-        | EvtType::Fchmod
-        | EvtType::Fchmodat => Probe::RET,
-        EvtType::Socket
-        | EvtType::Dup
-        | EvtType::Dup2
-        | EvtType::Dup3
-        | EvtType::Accept
-        | EvtType::Accept4 => Probe::NEW_FD,
-        EvtType::Listen
-        | EvtType::Sendto
-        | EvtType::Sendmsg
-        | EvtType::Recvfrom
-        | EvtType::Recvmsg => Probe::USES_FD,
-        _ => Probe::TASK,
+        EvtType::Execve | EvtType::Execveat | EvtType::Mount => Probe::RET,
+        t => super::plan::kernel_probe(t).unwrap_or(Probe::TASK),
     }
 }
 

@@ -2,11 +2,13 @@
 //! with what each decides on (`kernel_probe`), and for a ruleset the filters and the maps
 //! (`plan`) — what the loader writes, `-L` shows and `/metrics` counts.
 
+use lanner_common::file_change::ChangeOp;
+
 use super::{Options, Probe, TypeFilter, derive_all, maps::Maps};
 use crate::{evttype::EvtType, ruleset::Ruleset};
 
 /// What the kernel program of type `t` decides on, for the types whose programs consult the
-/// prefilter (`sensor-ebpf/src/probes/file.rs`, `net_fd.rs`, `net.rs`); `None`: the program
+/// prefilter (`sensor-ebpf/src/probes/file.rs`, `file_change.rs`, `net_fd.rs`, `net.rs`); `None`: the program
 /// sends every event of the type (exec, fork and exit feed the process table and are never
 /// filtered).
 pub fn kernel_probe(t: EvtType) -> Option<Probe> {
@@ -17,7 +19,8 @@ pub fn kernel_probe(t: EvtType) -> Option<Probe> {
         T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
         // The task and the result (its record's header, its return value).
         T::Connect => Probe::RET,
-        _ => return None,
+        // The task, the first path (under the name of its parameter), the result.
+        t => Probe::file_change(ChangeOp::of_evt_type(t)?),
     })
 }
 
@@ -68,7 +71,7 @@ mod tests {
     #[test]
     fn dump_events_passes_every_type_whole() {
         let p = plan(&official(), true);
-        assert_eq!(p.filters.len(), 16);
+        assert_eq!(p.filters.len(), 31);
         for (t, f) in &p.filters {
             assert_eq!(f.pass_reasons(), [PassReason::DumpEvents], "{t:?}");
         }
@@ -87,5 +90,55 @@ mod tests {
         }
         let headers = p.maps.headers.iter().filter(|(_, h)| h.mode != MODE_PASS);
         assert!(headers.count() >= 3);
+    }
+
+    /// The second look at exit is skipped only where no term tests what the exit learns: the
+    /// official open rules test the result and the kind, their unlink rules neither.
+    #[test]
+    fn only_types_whose_terms_test_the_result_or_kind_decide_again_at_exit() {
+        use crate::prefilter::maps::{MODE_FILTER, USES_EXIT_FACTS};
+        let p = plan(&official(), false);
+        let uses = |t: EvtType| {
+            let h = p
+                .maps
+                .headers
+                .iter()
+                .find(|(x, _)| *x == t as u16)
+                .expect("a header")
+                .1;
+            assert_eq!(h.mode, MODE_FILTER, "{t:?}");
+            h.uses & USES_EXIT_FACTS != 0
+        };
+        assert!(uses(EvtType::Openat));
+        assert!(!uses(EvtType::Unlink) && !uses(EvtType::Unlinkat));
+    }
+
+    /// The header's gates hold every entry's byte (a lookup they skip could match nothing),
+    /// and the terms that need no path come first, `n_free` of them.
+    #[test]
+    fn gates_hold_every_entry_and_path_free_terms_come_first() {
+        use lanner_common::prefilter::in_gate;
+        let p = plan(&official(), false);
+        for (t, h) in &p.maps.headers {
+            let of_type = |k: &crate::prefilter::maps::LpmKey| k.data[..2] == t.to_be_bytes();
+            let gated = |gate: &[u64; 4], keys: &[(crate::prefilter::maps::LpmKey, u64)], at| {
+                keys.iter()
+                    .filter(|(k, _)| of_type(k))
+                    .all(|(k, _)| k.bytes().get(at).is_none_or(|&b| in_gate(gate, b)))
+            };
+            assert!(gated(&h.prefix_gate, &p.maps.prefix, 1), "{t}");
+            assert!(gated(&h.suffix_gate, &p.maps.suffix, 0), "{t}");
+            assert!(gated(&h.dir_gate, &p.maps.dirs, 1), "{t}");
+            let terms = &p.maps.terms[h.first as usize..][..usize::from(h.n_terms)];
+            let free = usize::from(h.n_free);
+            assert!(terms[..free].iter().all(|k| k.path_need == 0), "{t}");
+            assert!(terms[free..].iter().all(|k| k.path_need != 0), "{t}");
+        }
+        let open = p
+            .maps
+            .headers
+            .iter()
+            .find(|(t, _)| *t == EvtType::Openat as u16);
+        assert!(open.is_some_and(|(_, h)| h.prefix_gate != [u64::MAX; 4]));
     }
 }

@@ -19,6 +19,8 @@
 //! - `fd.typechar`/`fd.type` are rendered from the kind index the probe reports (`KINDS`), or
 //!   both left out when it reports `KIND_NONE`.
 
+use lanner_common::file_change::ChangeOp;
+
 use crate::{event::FieldArg, fields::Field};
 
 /// Flag class bits the probe computes for an open-like call: the probe's own (defined once, in
@@ -113,6 +115,8 @@ pub enum Binding {
     FlagText(&'static [(&'static str, Option<u32>)]),
     Kind,
     Path(PathView),
+    /// Missing on every event of the type: every check on it is false.
+    Missing,
 }
 
 /// Whether the return value's fields include `fd.num`.
@@ -127,10 +131,16 @@ pub enum RetFields {
 /// What one event type's probe decides on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Probe {
-    /// The syscall has a path argument, which the fd fields describe.
+    /// The syscall has a path argument the probe reads.
     pub path: bool,
+    /// The fd fields (`fd.name`, `fd.directory`, `fd.filename`, `fd.nameraw`) describe that
+    /// path: an open's new fd. A file-tree change has no fd: its `fd.*` are not the path.
+    pub fd_path: bool,
     /// `evt.arg.*` keys that render the same path.
     pub path_args: &'static [&'static str],
+    /// The type's parameters, when the analysis knows them: an `evt.arg.*` not among them is
+    /// missing on every event of the type (every check on it is false).
+    pub params: Option<&'static [Option<&'static str>]>,
     /// Open flags: `evt.is_open_read/write/exec`, `evt.arg.flags`.
     pub open_flags: bool,
     pub ret: Option<RetFields>,
@@ -142,7 +152,9 @@ impl Probe {
     /// Any probe: the comm and the uid.
     pub const TASK: Probe = Probe {
         path: false,
+        fd_path: false,
         path_args: &[],
+        params: None,
         open_flags: false,
         ret: None,
         fd_kind: false,
@@ -173,11 +185,34 @@ impl Probe {
     /// `open`, `openat`, `openat2`, `creat`.
     pub const FILE_OPEN: Probe = Probe {
         path: true,
+        fd_path: true,
         path_args: &["name"],
+        params: None,
         open_flags: true,
         ret: Some(RetFields::Fd),
         fd_kind: true,
     };
+
+    /// A file-tree change (`unlink`, `rename`, `mkdir`, `chmod`, …): the result, its
+    /// parameters (`ChangeOp::params`: an `evt.arg.name` of an `unlink` is missing), and its
+    /// first path as the one parameter that shows it resolved (`ChangeOp::first_path_param`;
+    /// none for a symlink or fchmod). `fd.*` are not the path (no fd), nor `fs.path.*` (missing
+    /// unless the call succeeded, which the path alone does not say).
+    pub fn file_change(op: ChangeOp) -> Probe {
+        let path_args: &'static [&'static str] = match op.first_path_param() {
+            Some("path") => &["path"],
+            Some("name") => &["name"],
+            Some("oldpath") => &["oldpath"],
+            Some("filename") => &["filename"],
+            _ => &[],
+        };
+        Probe {
+            path: !path_args.is_empty(),
+            path_args,
+            params: Some(op.params()),
+            ..Probe::RET
+        }
+    }
 
     /// What `field` with `arg` is for this probe, if the kernel can decide it.
     pub fn binding(&self, field: Field, arg: &FieldArg) -> Option<Binding> {
@@ -198,13 +233,20 @@ impl Probe {
                 Binding::FlagText(OPEN_FLAG_NAMES)
             }
             Field::FdTypechar | Field::FdType if plain && self.fd_kind => Binding::Kind,
-            Field::FdName if plain && self.path => Binding::Path(PathView::Name),
-            Field::FdDirectory if plain && self.path => Binding::Path(PathView::Directory),
-            Field::FdFilename if plain && self.path => Binding::Path(PathView::Filename),
-            Field::FdNameraw if plain && self.path => Binding::Path(PathView::Raw),
-            Field::EvtArg if self.path => match arg {
-                FieldArg::Key(k) if self.path_args.contains(&k.as_str()) => {
+            Field::FdName if plain && self.fd_path => Binding::Path(PathView::Name),
+            Field::FdDirectory if plain && self.fd_path => Binding::Path(PathView::Directory),
+            Field::FdFilename if plain && self.fd_path => Binding::Path(PathView::Filename),
+            Field::FdNameraw if plain && self.fd_path => Binding::Path(PathView::Raw),
+            Field::EvtArg => match arg {
+                FieldArg::Key(k) if self.path && self.path_args.contains(&k.as_str()) => {
                     Binding::Path(PathView::Name)
+                }
+                FieldArg::Key(k)
+                    if self
+                        .params
+                        .is_some_and(|ps| !ps.contains(&Some(k.as_str()))) =>
+                {
+                    Binding::Missing
                 }
                 _ => return None,
             },

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use lanner_common::file_change::ChangeOp;
+
 use super::{
     facts::{KINDS, KernelFacts, PathArg},
     probe::{OPEN_FLAG_NAMES, Probe, flag},
@@ -152,7 +154,13 @@ impl World {
             if let Some(f) = file.filter(|f| !f.is_empty()) {
                 ev = ev.str("fd.filename", &f);
             }
-            ev = ev.str("evt.arg.name", &name).str("fd.name", &name);
+            // The parameters that render the path: an open's `name`, a file change's `path`,
+            // `name`, `oldpath` or `filename` (one of them per type; the analysis binds only
+            // that one, so the others may be anything).
+            for k in ["name", "path", "oldpath", "filename"] {
+                ev = ev.str(&format!("evt.arg.{k}"), &name);
+            }
+            ev = ev.str("fd.name", &name);
         }
         if let Some(raw) = &self.raw {
             let mut collapsed = raw.clone();
@@ -172,6 +180,14 @@ impl World {
             if !owned.contains(k) {
                 ev.values.insert(k.clone(), v.clone());
             }
+        }
+        // A file change has only its own parameters (`ChangeOp::params`).
+        if let Some(op) = ChangeOp::of_evt_type(ty) {
+            let params = op.params();
+            ev.values.retain(|(f, a), _| match (f, a) {
+                (Field::EvtArg, FieldArg::Key(k)) => params.contains(&Some(k.as_str())),
+                _ => true,
+            });
         }
         ev
     }

@@ -18,53 +18,9 @@ use crate::{
     fspath::FilePath,
 };
 
-/// Parameters in Falco's order.
-const UNLINK: &[Option<&str>] = &[Some("res"), Some("path")];
-#[rustfmt::skip]
-const UNLINKAT: &[Option<&str>] = &[Some("res"), Some("dirfd"), Some("name"), Some("flags")];
-const RENAME: &[Option<&str>] = &[Some("res"), Some("oldpath"), Some("newpath")];
-#[rustfmt::skip]
-const RENAMEAT: &[Option<&str>] = &[
-    Some("res"), Some("olddirfd"), Some("oldpath"), Some("newdirfd"), Some("newpath"),
-];
-#[rustfmt::skip]
-const RENAMEAT2: &[Option<&str>] = &[
-    Some("res"), Some("olddirfd"), Some("oldpath"), Some("newdirfd"), Some("newpath"),
-    Some("flags"),
-];
-const MKDIR: &[Option<&str>] = &[Some("res"), Some("path"), Some("mode")];
-#[rustfmt::skip]
-const MKDIRAT: &[Option<&str>] = &[Some("res"), Some("dirfd"), Some("path"), Some("mode")];
-const SYMLINK: &[Option<&str>] = &[Some("res"), Some("target"), Some("linkpath")];
-#[rustfmt::skip]
-const SYMLINKAT: &[Option<&str>] = &[
-    Some("res"), Some("target"), Some("linkdirfd"), Some("linkpath"),
-];
-#[rustfmt::skip]
-const LINKAT: &[Option<&str>] = &[
-    Some("res"), Some("olddir"), Some("oldpath"), Some("newdir"), Some("newpath"), Some("flags"),
-];
-const CHMOD: &[Option<&str>] = &[Some("res"), Some("filename"), Some("mode")];
-const FCHMOD: &[Option<&str>] = &[Some("res"), Some("fd"), Some("mode")];
-#[rustfmt::skip]
-const FCHMODAT: &[Option<&str>] = &[Some("res"), Some("dirfd"), Some("filename"), Some("mode")];
-
+/// Parameters in Falco's order (one table, shared with the prefilter's analysis).
 pub(super) fn param_names(c: &FileChange) -> &'static [Option<&'static str>] {
-    match c.op {
-        ChangeOp::Unlink | ChangeOp::Rmdir => UNLINK,
-        ChangeOp::Unlinkat => UNLINKAT,
-        ChangeOp::Rename | ChangeOp::Link => RENAME,
-        ChangeOp::Renameat => RENAMEAT,
-        ChangeOp::Renameat2 => RENAMEAT2,
-        ChangeOp::Mkdir => MKDIR,
-        ChangeOp::Mkdirat => MKDIRAT,
-        ChangeOp::Symlink => SYMLINK,
-        ChangeOp::Symlinkat => SYMLINKAT,
-        ChangeOp::Linkat => LINKAT,
-        ChangeOp::Chmod => CHMOD,
-        ChangeOp::Fchmod => FCHMOD,
-        ChangeOp::Fchmodat => FCHMODAT,
-    }
+    c.op.params()
 }
 
 /// A path parameter (`PT_FSPATH`, `PT_FSRELPATH`): a relative one resolved, an absolute one

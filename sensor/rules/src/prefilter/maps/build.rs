@@ -4,15 +4,18 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{
-    COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
+    COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
     MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MODE_DROP, MODE_FILTER,
-    Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES,
-    USES_PATH, USES_SUFFIX,
+    Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
+    USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
+use lanner_common::prefilter::gate_add;
+
 use crate::{
     evttype::EvtType,
     prefilter::{
         Cost, PassReason, TypeFilter,
+        facts::ALL_KINDS,
         term::{Comm, PathClause, Pattern, RET_ALL, Ranges, Term, UID_ALL},
     },
 };
@@ -26,7 +29,7 @@ struct Part {
     comm: Vec<(CommKey, u64)>,
     prefix: Vec<(LpmKey, u64)>,
     suffix: Vec<(LpmKey, u64)>,
-    dirs: Vec<(DirKey, u64)>,
+    dirs: Vec<(LpmKey, u64)>,
 }
 
 impl Part {
@@ -168,6 +171,9 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
         }
         terms.push(k);
     }
+    // The terms that need no path first: the probe tries them before it reads the path.
+    terms.sort_by_key(|k| k.path_need != 0);
+    let n_free = terms.iter().filter(|k| k.path_need == 0).count() as u8;
     // Entries: each key with the bits of the sets / clauses that hold it.
     let mut comm: HashMap<Vec<u8>, u64> = HashMap::new();
     for (i, s) in sets.iter().enumerate() {
@@ -241,28 +247,52 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
     if !dirs.is_empty() {
         uses |= USES_DIRS;
     }
+    if terms
+        .iter()
+        .any(|t| t.n_ret != 0 || t.kind & ALL_KINDS != ALL_KINDS)
+    {
+        uses |= USES_EXIT_FACTS;
+    }
     // A directory too long for a key never holds a decidable path's file: left out.
-    let dirs = dirs
+    let dirs: Vec<(LpmKey, u64)> = dirs
         .into_iter()
-        .filter_map(|(d, bits)| Some((DirKey::new(ty, &d)?, bits)))
+        .filter_map(|(d, bits)| Some((LpmKey::dir(ty, &d)?, bits)))
         .collect();
+    let (prefix, suffix) = (lpm_entries(ty, prefix), lpm_entries(ty, suffix));
     Part {
         header: TypeHeader {
             mode: MODE_FILTER,
             uses,
             n_terms: terms.len() as u8,
             n_needles: needles.len() as u8,
+            n_free,
             abs_clauses,
             raw_clauses,
+            prefix_gate: gate(&prefix, 1),
+            suffix_gate: gate(&suffix, 0),
+            dir_gate: gate(&dirs, 1),
             ..TypeHeader::default()
         },
         terms,
         needles,
         comm,
-        prefix: lpm_entries(ty, prefix),
-        suffix: lpm_entries(ty, suffix),
+        prefix,
+        suffix,
         dirs,
     }
+}
+
+/// The bytes at `at` of the keys' path bytes (every byte if a key is shorter): a lookup
+/// whose key has another byte there matches none of them (`TypeHeader::prefix_gate`).
+fn gate(keys: &[(LpmKey, u64)], at: usize) -> [u64; 4] {
+    let mut g = [0u64; 4];
+    for (k, _) in keys {
+        match k.bytes().get(at) {
+            Some(&b) => gate_add(&mut g, b),
+            None => return [u64::MAX; 4],
+        }
+    }
+    g
 }
 
 /// Trie entries whose values include the bits of every shorter entry that prefixes them.

@@ -2,9 +2,11 @@
 //! tries (emulated: the longest entry that prefixes the query), the needle scan, the terms.
 
 use super::{
-    CommKey, DirKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS,
-    USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    CommKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS, USES_NEEDLES,
+    USES_PATH, USES_SUFFIX,
 };
+use lanner_common::prefilter::in_gate;
+
 use crate::{
     evttype::EvtType,
     prefilter::{
@@ -50,19 +52,22 @@ impl Maps {
                 path_bits |= header.raw_clauses;
             }
             if let Some(p) = abs {
-                path_bits |= lpm(&self.prefix, ty, &[p, &[0]].concat());
-                if header.uses & USES_SUFFIX != 0 {
+                // Each lookup behind its gate, as the kernel makes it.
+                let key = [p, &[0]].concat();
+                if in_gate(&header.prefix_gate, key[1]) {
+                    path_bits |= lpm(&self.prefix, ty, &key);
+                }
+                if header.uses & USES_SUFFIX != 0 && in_gate(&header.suffix_gate, p[p.len() - 1]) {
                     let rev: Vec<u8> = p.iter().rev().copied().collect();
                     path_bits |= lpm(&self.suffix, ty, &rev);
                 }
                 if header.uses & USES_DIRS != 0
-                    && let Some(key) = dirname(p).and_then(|d| DirKey::new(ty, d))
+                    && let Some(d) = dirname(p)
                 {
-                    path_bits |= self
-                        .dirs
-                        .iter()
-                        .find(|(k, _)| *k == key)
-                        .map_or(0, |(_, v)| *v);
+                    let key = [d, &[0]].concat();
+                    if in_gate(&header.dir_gate, key[1]) {
+                        path_bits |= lpm(&self.dirs, ty, &key);
+                    }
                 }
             }
             if header.uses & USES_NEEDLES != 0

@@ -17,8 +17,11 @@
 //!   prefixes and names. LPM returns only the longest match, so each entry's value already
 //!   holds the bits of every shorter entry that is a prefix of it.
 //! - `PREFILTER_SUFFIX`: LPM trie on reversed paths, same value scheme.
-//! - `PREFILTER_DIRS`: hash, `DirKey` (type, parent directory) → u64 path-clause bits
-//!   (`fd.directory = d` of a file).
+//! - `PREFILTER_DIRS`: LPM trie, `LpmKey::dir` (type, parent directory, NUL) → u64
+//!   path-clause bits (`fd.directory = d` of a file). No entry prefixes another, so the
+//!   longest match is the exact one; a trie, not a hash, because the probe looks up the key
+//!   it already holds for the prefix trie, cut after the last `/` (hashing a 256-byte key
+//!   cost an open ~130 ns).
 //! - `PREFILTER_NEEDLES`: array, `MAX_NEEDLE_SLOTS` × `KNeedle`; a type's needles are
 //!   `first_needle..first_needle + n_needles` (at most `MAX_NEEDLES_PER_TYPE`).
 //!
@@ -33,6 +36,14 @@
 //!    directory lookup, | the bits of the fd.name needles found; if `raw`, | the bits of the
 //!    raw needles found;
 //! 3. the first term whose every test holds admits the event; none: drop, and count it.
+//!    The terms that test no path clause come first (`n_free` of them) and are tried before
+//!    step 2: one of them admitting spares the path pass (a rename by any comm but a package
+//!    manager's, with the official rules); without terms that need the path, none admitting
+//!    drops the event before it.
+//!
+//! A probe that decides at entry and again at exit with the result skips the second look
+//! when no term tests the result or the fd's kind (`USES_EXIT_FACTS` unset): it would see
+//! the same facts.
 //!
 //! Reload without detaching: per type, write its header `MODE_PASS`, delete its old entries,
 //! write the new entries, needles and terms, then its real header. A stale bit could make a
@@ -43,10 +54,10 @@ mod kernel;
 
 /// The layout itself is shared with the kernel programs (`lanner_common::prefilter`).
 pub use lanner_common::prefilter::{
-    COMM_MAP_ENTRIES, CommKey, DIR_KEY_BYTES, DIR_MAP_ENTRIES, DirKey, KNeedle, KTerm, LPM_DATA,
-    LPM_TYPE_BYTES, LpmKey, MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS,
-    MAX_TERMS_PER_TYPE, MAX_TYPES, MODE_DROP, MODE_FILTER, MODE_PASS, PREFIX_MAP_ENTRIES,
-    SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES, LpmKey,
+    MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
+    MAX_TYPES, MODE_DROP, MODE_FILTER, MODE_PASS, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES,
+    TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
 
 /// Everything the loader writes.
@@ -58,5 +69,5 @@ pub struct Maps {
     pub comm: Vec<(CommKey, u64)>,
     pub prefix: Vec<(LpmKey, u64)>,
     pub suffix: Vec<(LpmKey, u64)>,
-    pub dirs: Vec<(DirKey, u64)>,
+    pub dirs: Vec<(LpmKey, u64)>,
 }
