@@ -13,6 +13,8 @@ pub const MAP_PREFIX: &str = "PREFILTER_PREFIX";
 pub const MAP_SUFFIX: &str = "PREFILTER_SUFFIX";
 pub const MAP_DIRS: &str = "PREFILTER_DIRS";
 pub const MAP_NEEDLES: &str = "PREFILTER_NEEDLES";
+/// Array, one [`PairTable`]: the byte pairs that send a path to the exact pass.
+pub const MAP_PAIRS: &str = "PREFILTER_PAIRS";
 /// Per-CPU array, `MAX_TYPES` × u64: events the kernel dropped, by type.
 pub const MAP_DROPPED: &str = "PREFILTER_DROPPED";
 
@@ -91,27 +93,92 @@ pub struct TypeHeader {
     pub abs_clauses: u64,
     /// Clauses with a pattern on the raw path: all hold when it was not read whole.
     pub raw_clauses: u64,
-    /// Gates in front of the tries, 256-bit sets of bytes: a lookup whose key's byte is not
-    /// in its gate can match no entry, and is not made (a trie walk is the costliest step of
-    /// an open the rules do not want). The prefix trie's: byte 1 of each key's path bytes
-    /// (the byte after the leading `/`; the NUL of "/\0"), every byte if a key is shorter;
-    /// the suffix trie's: its keys' first byte, the path's last; the directory trie's: as the
-    /// prefix trie's.
+    /// Gates in front of the tries, 256-bit sets of byte pairs ([`in_gate`]): a lookup whose
+    /// key's pair is not in its gate can match no entry, and is not made (a trie walk is the
+    /// costliest step of an open the rules do not want). The prefix trie's: bytes 1 and 2 of
+    /// each key's path bytes (after the leading `/`; the NUL of "/\0"), every second byte if a
+    /// key ends after byte 1, every pair if before; the suffix trie's: its keys' bytes 0 and
+    /// 1, the path's last two; the directory trie's: as the prefix trie's.
     pub prefix_gate: [u64; 4],
     pub suffix_gate: [u64; 4],
     pub dir_gate: [u64; 4],
 }
 
-/// Whether byte `b` is in `gate` (see [`TypeHeader::prefix_gate`]).
-#[inline(always)]
-pub fn in_gate(gate: &[u64; 4], b: u8) -> bool {
-    (gate[usize::from(b >> 6) & 3] >> (b & 63)) & 1 != 0
+/// A set of byte pairs, one bit per (previous byte, byte): 65,536 bits.
+///
+/// The probe's path pass first runs fast: per byte only the pair it ends, looked up here, the
+/// last `/` and the reversed copy. A path in which no pair is in the table has no needle of any
+/// type in it (every needle ends with one of its pairs; a one-byte needle's byte after any
+/// byte), and no `//` or `/.`, so whether it is normalized follows from its first and last
+/// bytes; any pair in the table sends the path to the exact pass, which decides byte by byte.
+/// One table for every type: the union of their needles, written by the loader while every
+/// header passes. The position before the first byte reads as byte 0.
+pub type PairTable = [u64; PAIR_WORDS];
+pub const PAIR_WORDS: usize = 65_536 / 64;
+
+/// The pairs no path the fast pass decides has: `//` and `/.` (a component `.` or `..`, or
+/// one that starts with a dot, which the exact pass tells apart).
+pub const NORMALIZATION_PAIRS: [[u8; 2]; 2] = [*b"//", *b"/."];
+
+/// The pair table of `needles` ([`PairTable`]): theirs, the normalization pairs, and a NUL
+/// after any byte.
+pub fn pair_table(needles: &[KNeedle]) -> PairTable {
+    let mut t = [0u64; PAIR_WORDS];
+    for p in NORMALIZATION_PAIRS {
+        pair_add(&mut t, p[0], p[1]);
+    }
+    for b in 0..=255u8 {
+        pair_add(&mut t, b, 0);
+    }
+    for n in needles {
+        let len = usize::from(n.len).min(8);
+        match len {
+            0 => {}
+            1 => {
+                for b in 0..=255u8 {
+                    pair_add(&mut t, b, n.bytes[0]);
+                }
+            }
+            _ => pair_add(&mut t, n.bytes[len - 2], n.bytes[len - 1]),
+        }
+    }
+    t
 }
 
-/// `gate` with byte `b` in it.
+/// Whether pair (`prev`, `b`) is in `t`. Its index, `prev << 8 | b`, is the low 16 bits of
+/// the probe's shift register.
 #[inline(always)]
-pub fn gate_add(gate: &mut [u64; 4], b: u8) {
-    gate[usize::from(b >> 6) & 3] |= 1 << (b & 63);
+pub fn pair_in(t: &PairTable, prev: u8, b: u8) -> bool {
+    let i = (usize::from(prev) << 8) | usize::from(b);
+    (t[(i >> 6) & (PAIR_WORDS - 1)] >> (i & 63)) & 1 != 0
+}
+
+fn pair_add(t: &mut PairTable, prev: u8, b: u8) {
+    let i = (usize::from(prev) << 8) | usize::from(b);
+    t[i >> 6] |= 1 << (i & 63);
+}
+
+/// Whether the pair of bytes (`a`, `b`) is in `gate` (see [`TypeHeader::prefix_gate`]): a
+/// 256-bit set of the pairs' slots ([`gate_slot`]).
+#[inline(always)]
+pub fn in_gate(gate: &[u64; 4], a: u8, b: u8) -> bool {
+    let i = gate_slot(a, b);
+    (gate[usize::from(i >> 6) & 3] >> (i & 63)) & 1 != 0
+}
+
+/// `gate` with the pair (`a`, `b`) in it.
+#[inline(always)]
+pub fn gate_add(gate: &mut [u64; 4], a: u8, b: u8) {
+    let i = gate_slot(a, b);
+    gate[usize::from(i >> 6) & 3] |= 1 << (i & 63);
+}
+
+/// Where a pair of bytes falls in a gate: four bits of each (its nibbles folded), so that a
+/// gate tells apart paths whose first component (or last two bytes) differ, not only their
+/// first byte, and a key that ends after its first byte fills 16 slots, not all.
+#[inline(always)]
+pub const fn gate_slot(a: u8, b: u8) -> u8 {
+    (((a ^ (a >> 4)) & 15) << 4) | ((b ^ (b >> 4)) & 15)
 }
 
 #[repr(C)]

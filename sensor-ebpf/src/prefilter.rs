@@ -4,8 +4,9 @@
 //! per-event algorithm, the reload order) and emulates (`Maps::admits`): this module must
 //! decide exactly as that does. The layout is `lanner_common::prefilter`.
 //!
-//! Two loops, both under `bpf_loop` so the verifier checks one step once (as the path walk
-//! does): the pass over the path's bytes (at most 254) and the terms (at most
+//! Three loops, each under `bpf_loop` so the verifier checks one step once (as the path walk
+//! does): the fast pass over the path, 8 bytes a step; the exact pass, a byte a step (at most
+//! 254), only for a path the fast one met a listed pair in; and the terms (at most
 //! `MAX_TERMS_PER_TYPE`). Their state lives in a per-CPU map value, not on the stack: the
 //! verifier knows nothing of its contents, so every step starts from the same state.
 
@@ -21,9 +22,9 @@ use lanner_common::{
     prefilter::{
         COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES,
         MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
-        MAX_TYPES, MODE_DROP, MODE_FILTER, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES,
-        SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES,
-        USES_PATH, USES_SUFFIX, in_gate,
+        MAX_TYPES, MODE_DROP, MODE_FILTER, PAIR_WORDS, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE,
+        PREFIX_MAP_ENTRIES, PairTable, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
+        USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX, in_gate,
     },
 };
 
@@ -34,6 +35,9 @@ pub static PREFILTER_TYPES: Array<TypeHeader> = Array::with_max_entries(MAX_TYPE
 pub static PREFILTER_TERMS: Array<KTerm> = Array::with_max_entries(MAX_TERM_SLOTS as u32, 0);
 #[map]
 pub static PREFILTER_NEEDLES: Array<KNeedle> = Array::with_max_entries(MAX_NEEDLE_SLOTS as u32, 0);
+/// The pairs that send a path to the exact pass (`lanner_common::prefilter::PairTable`).
+#[map]
+pub static PREFILTER_PAIRS: Array<PairTable> = Array::with_max_entries(1, 0);
 #[map]
 pub static PREFILTER_COMM: HashMap<CommKey, u64> =
     HashMap::with_max_entries(COMM_MAP_ENTRIES as u32, 0);
@@ -93,6 +97,8 @@ pub struct Scratch {
     suffix_on: u64,
     // The pass: the shift register, what it found, the normalization state.
     window: u64,
+    /// The fast pass met a pair of the table (bit 0).
+    cand: u64,
     raw_found: u64,
     abs_found: u64,
     normalized: u64,
@@ -119,6 +125,8 @@ static PREFILTER_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1
 #[repr(C)]
 struct Ctx {
     sc: *mut Scratch,
+    /// The pair table (the fast pass only; null elsewhere).
+    pairs: *const PairTable,
 }
 
 /// Whether the event goes on; a drop is counted under its type.
@@ -199,7 +207,7 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     let n = u32::from(h.n_terms).min(MAX_TERMS_PER_TYPE as u32);
     // The terms that need no path, before the path is read: one admitting spares the pass.
     let free = u32::from(h.n_free).min(n);
-    if free > 0 && run_terms(sc, h.first, free) {
+    if free > 0 && run_loop(sc, h.first, free, term_step) {
         return true;
     }
     if free == n {
@@ -207,26 +215,39 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     }
     if h.uses & USES_PATH != 0 {
         let bits = path_bits(ty, h, facts.path, sc);
+        // Every term left needs a clause (the terms without one came first): none holds,
+        // none admits.
+        if bits == 0 {
+            return false;
+        }
         // SAFETY: as above.
         unsafe { (*sc).path_bits = bits };
     }
-    run_terms(sc, h.first.wrapping_add(free), n - free)
+    run_loop(sc, h.first.wrapping_add(free), n - free, term_step)
 }
 
-/// Terms `first..first + n` (step 3): whether one admits.
+/// Terms `first..first + n` through `step` (step 3): whether one admits.
 #[inline(always)]
-fn run_terms(sc: *mut Scratch, first: u32, n: u32) -> bool {
+fn run_loop(
+    sc: *mut Scratch,
+    first: u32,
+    n: u32,
+    step: extern "C" fn(u64, *mut core::ffi::c_void) -> i64,
+) -> bool {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     unsafe {
         (*sc).first = u64::from(first);
         (*sc).admitted = 0;
     }
-    let mut ctx = Ctx { sc };
+    let mut ctx = Ctx {
+        sc,
+        pairs: core::ptr::null(),
+    };
     // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
     unsafe {
         bpf_loop(
             n,
-            term_step as *mut core::ffi::c_void,
+            step as *mut core::ffi::c_void,
             (&mut ctx as *mut Ctx).cast(),
             0,
         );
@@ -257,26 +278,12 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     if unsafe { bpf_probe_read_kernel(dst.cast(), n as u32, p.ptr.cast()) } < 0 {
         return h.abs_clauses | h.raw_clauses;
     }
-    s.n_needles = 0;
-    if h.uses & USES_NEEDLES != 0 {
-        load_needles(h, s);
-    }
     s.len = n as u64;
-    s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
-    (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
-    (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
     let tyb = (ty as u16).to_be_bytes();
     s.prefix.data[..LPM_TYPE_BYTES].copy_from_slice(&tyb);
     s.suffix.data[..LPM_TYPE_BYTES].copy_from_slice(&tyb);
-    let mut ctx = Ctx { sc };
-    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
-    unsafe {
-        bpf_loop(
-            n as u32,
-            path_step as *mut core::ffi::c_void,
-            (&mut ctx as *mut Ctx).cast(),
-            0,
-        );
+    if !fast_pass(sc, n) {
+        exact_pass(h, sc, n);
     }
     // SAFETY: as above; the loop is over.
     let s = unsafe { &mut *sc };
@@ -295,12 +302,21 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     // matches no entry.
     s.prefix.data[(LPM_TYPE_BYTES + n) & (LPM_DATA - 1)] = 0;
     s.prefix.prefix_len = ((LPM_TYPE_BYTES + n + 1) * 8) as u32;
-    if in_gate(&h.prefix_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
-        && let Some(v) = PREFILTER_PREFIX.get(&s.prefix)
+    if in_gate(
+        &h.prefix_gate,
+        s.prefix.data[LPM_TYPE_BYTES + 1],
+        s.prefix.data[LPM_TYPE_BYTES + 2],
+    ) && let Some(v) = PREFILTER_PREFIX.get(&s.prefix)
     {
         bits |= *v;
     }
-    if h.uses & USES_SUFFIX != 0 && in_gate(&h.suffix_gate, s.suffix.data[LPM_TYPE_BYTES]) {
+    if h.uses & USES_SUFFIX != 0
+        && in_gate(
+            &h.suffix_gate,
+            s.suffix.data[LPM_TYPE_BYTES],
+            s.suffix.data[LPM_TYPE_BYTES + 1],
+        )
+    {
         s.suffix.prefix_len = ((LPM_TYPE_BYTES + n) * 8) as u32;
         if let Some(v) = PREFILTER_SUFFIX.get(&s.suffix) {
             bits |= *v;
@@ -312,13 +328,113 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
         let dlen = (s.last_slash as usize).clamp(1, PATH_MAX_DECIDABLE);
         s.prefix.data[(LPM_TYPE_BYTES + dlen) & (LPM_DATA - 1)] = 0;
         s.prefix.prefix_len = ((LPM_TYPE_BYTES + dlen + 1) * 8) as u32;
-        if in_gate(&h.dir_gate, s.prefix.data[LPM_TYPE_BYTES + 1])
-            && let Some(v) = PREFILTER_DIRS.get(&s.prefix)
+        if in_gate(
+            &h.dir_gate,
+            s.prefix.data[LPM_TYPE_BYTES + 1],
+            s.prefix.data[LPM_TYPE_BYTES + 2],
+        ) && let Some(v) = PREFILTER_DIRS.get(&s.prefix)
         {
             bits |= *v;
         }
     }
     bits
+}
+
+/// The fast pass (see `PairTable`): the pairs, the last `/` and the reversed copy, 8 bytes a
+/// step. True when it met no pair of the table: then no needle is in the path, and it is
+/// normalized iff it starts with `/` and is `/` or does not end with one; the state is left as
+/// the exact pass would leave it. False: the exact pass must decide.
+#[inline(always)]
+fn fast_pass(sc: *mut Scratch, n: usize) -> bool {
+    let Some(pairs) = PREFILTER_PAIRS.get_ptr(0) else {
+        return false;
+    };
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    let s = unsafe { &mut *sc };
+    (s.window, s.cand, s.last_slash) = (0, 0, 0);
+    let mut ctx = Ctx { sc, pairs };
+    // SAFETY: the callback only touches `ctx`, the scratch and the table, which outlive it.
+    unsafe {
+        bpf_loop(
+            n.div_ceil(8) as u32,
+            fast_step as *mut core::ffi::c_void,
+            (&mut ctx as *mut Ctx).cast(),
+            0,
+        );
+    }
+    // SAFETY: as above; the loop is over.
+    let s = unsafe { &mut *sc };
+    if s.cand & 1 != 0 {
+        return false;
+    }
+    let first = s.prefix.data[LPM_TYPE_BYTES];
+    let last = s.prefix.data[(LPM_TYPE_BYTES + n.wrapping_sub(1)) & (LPM_DATA - 1)];
+    s.normalized = u64::from(n > 0 && first == b'/');
+    s.comp_len = u64::from(last != b'/');
+    s.dots = 0;
+    (s.raw_found, s.abs_found) = (0, 0);
+    true
+}
+
+/// Bytes `8 * index ..` of the fast pass; stops the loop at the first pair of the table.
+extern "C" fn fast_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: ctx is the `Ctx` `fast_pass` passed in: the scratch and the table.
+    let (s, t) = unsafe {
+        let c = &*ctx.cast::<Ctx>();
+        (&mut *c.sc, &*c.pairs)
+    };
+    let len = (s.len as usize) & 0xff;
+    let base = (index as usize & 31) * 8;
+    let (mut window, mut cand, mut last) = (s.window, 0u64, s.last_slash);
+    for k in 0..8 {
+        let i = base + k;
+        if i >= len {
+            break;
+        }
+        let b = s.prefix.data[(LPM_TYPE_BYTES + i) & (LPM_DATA - 1)];
+        window = (window << 8) | u64::from(b);
+        let p = (window & 0xffff) as usize;
+        // Bit 0 only is read: the pair's bit, shifted down.
+        cand |= t[(p >> 6) & (PAIR_WORDS - 1)] >> (p & 63);
+        if b == b'/' && i > 0 {
+            last = i as u64;
+        }
+        // Unconditional (a store, no branch): used only when the type has suffixes.
+        s.suffix.data[(LPM_TYPE_BYTES + len.wrapping_sub(1 + i)) & (LPM_DATA - 1)] = b;
+    }
+    (s.window, s.last_slash) = (window, last);
+    if cand & 1 != 0 {
+        s.cand = 1;
+        return 1;
+    }
+    0
+}
+
+/// The exact pass, byte by byte: normalization, the needles, the last `/`, the reversed copy.
+#[inline(always)]
+fn exact_pass(h: &TypeHeader, sc: *mut Scratch, n: usize) {
+    // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
+    let s = unsafe { &mut *sc };
+    s.n_needles = 0;
+    if h.uses & USES_NEEDLES != 0 {
+        load_needles(h, s);
+    }
+    s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
+    (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
+    (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
+    let mut ctx = Ctx {
+        sc,
+        pairs: core::ptr::null(),
+    };
+    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
+    unsafe {
+        bpf_loop(
+            n as u32,
+            path_step as *mut core::ffi::c_void,
+            (&mut ctx as *mut Ctx).cast(),
+            0,
+        );
+    }
 }
 
 /// The type's needles into the scratch, as the pass compares them.
@@ -415,20 +531,24 @@ extern "C" fn term_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
         s.admitted = 1;
         return 1;
     };
-    let ok = (s.comm_bits ^ t.comm_neg) & t.comm_need == t.comm_need
-        && s.path_bits & t.path_need == t.path_need
+    if s.path_bits & t.path_need == t.path_need && holds_but_path(t, s) {
+        s.admitted = 1;
+        return 1;
+    }
+    0
+}
+
+/// Every test of `t` but the path's.
+#[inline(always)]
+fn holds_but_path(t: &KTerm, s: &Scratch) -> bool {
+    (s.comm_bits ^ t.comm_neg) & t.comm_need == t.comm_need
         && in_uids(t, s.uid as u32)
         && (s.has_ret == 0 || in_rets(t, s.ret))
         && u64::from(t.kind) & s.kind != 0
         && (s.has_flags == 0 || {
             let f = s.flags as u32;
             f & t.flags_set == t.flags_set && f & t.flags_clear == 0
-        });
-    if ok {
-        s.admitted = 1;
-        return 1;
-    }
-    0
+        })
 }
 
 #[inline(always)]

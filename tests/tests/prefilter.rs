@@ -246,6 +246,8 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
         },
         case(format!("{d}/other.txt"), rd),
         case(format!("{d}/{long}"), rd),
+        // A `/.` sends the path from the kernel's fast pass to its exact one.
+        case(format!("{d}/sub/./x"), rd),
     ];
     assert!(cases[11].path.len() > PATH_MAX_DECIDABLE);
 

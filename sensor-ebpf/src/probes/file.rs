@@ -2,7 +2,13 @@
 //! relative to), flags and mode copied at syscall entry, when the kernel copies them; the new fd
 //! or the error at exit. The record is sent up to the end of its path's bytes.
 
-use aya_ebpf::{helpers::bpf_probe_read_user, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        bpf_probe_read_user,
+    },
+    programs::TracePointContext,
+};
 use lanner_common::{
     EventKind, LossReason,
     evttype::EvtType,
@@ -128,7 +134,10 @@ fn stash(args: &Args) -> Result<(), ()> {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
     let task = current_task();
-    fill_header(&mut rec.header, EventKind::Open as u32, args.syscall as u32);
+    // What the prefilter reads of the header (the rest, a clock read among it, only for an
+    // open it keeps).
+    rec.header.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    rec.header.uid = bpf_get_current_uid_gid() as u32;
     rec.ret = 0;
     rec.open_flags = 0;
     rec.resolve = 0;
@@ -164,9 +173,10 @@ fn stash(args: &Args) -> Result<(), ()> {
     if !prefilter::keep(evt_type(args.syscall as u32), &facts(rec, None)) {
         // An entry left by an earlier call whose exit hook was detached before it returned
         // must not meet this call's exit.
-        let _ = OPEN_STASH.remove(rec.header.tid);
+        let _ = OPEN_STASH.remove(bpf_get_current_pid_tgid() as u32);
         return Ok(());
     }
+    fill_header(&mut rec.header, EventKind::Open as u32, args.syscall as u32);
     fill_cgroup(&mut rec.header, task);
     match ptr_field(task, off!(task_cred)).and_then(|c| field(c, off!(cred_cap_effective))) {
         Ok(caps) => rec.cap_effective = caps,
@@ -180,7 +190,7 @@ fn stash(args: &Args) -> Result<(), ()> {
 }
 
 pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
-    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
+    let tid = bpf_get_current_pid_tgid() as u32;
     let Some(p) = OPEN_STASH.get_ptr_mut(tid) else {
         return Ok(());
     };

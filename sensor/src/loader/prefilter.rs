@@ -18,7 +18,8 @@ use aya::{
 };
 use lanner_common::prefilter::{
     CommKey, KNeedle, KTerm, LPM_DATA, LpmKey, MAP_COMM, MAP_DIRS, MAP_DROPPED, MAP_NEEDLES,
-    MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, MODE_PASS, TypeHeader,
+    MAP_PAIRS, MAP_PREFIX, MAP_SUFFIX, MAP_TERMS, MAP_TYPES, MODE_PASS, PairTable, TypeHeader,
+    pair_table,
 };
 use lanner_rules::{
     EvtType, Ruleset,
@@ -57,6 +58,7 @@ pub struct KernelFilter {
     types: Array<MapData, TypeHeader>,
     terms: Array<MapData, KTerm>,
     needles: Array<MapData, KNeedle>,
+    pairs: Array<MapData, PairTable>,
     comm: HashMap<MapData, CommKey, u64>,
     prefix: LpmTrie<MapData, [u8; LPM_DATA], u64>,
     suffix: LpmTrie<MapData, [u8; LPM_DATA], u64>,
@@ -88,6 +90,7 @@ impl KernelFilter {
             types: take(ebpf, MAP_TYPES)?,
             terms: take(ebpf, MAP_TERMS)?,
             needles: take(ebpf, MAP_NEEDLES)?,
+            pairs: take(ebpf, MAP_PAIRS)?,
             comm: take(ebpf, MAP_COMM)?,
             prefix: take(ebpf, MAP_PREFIX)?,
             suffix: take(ebpf, MAP_SUFFIX)?,
@@ -198,6 +201,8 @@ impl KernelFilter {
         for (i, n) in new.needles.iter().enumerate() {
             self.needles.set(i as u32, n, 0)?;
         }
+        // Written while every header passes: a filtering type's needles are all in it.
+        self.pairs.set(0, pair_table(&new.needles), 0)?;
         for (k, v) in &new.comm {
             self.comm.insert(k, v, 0)?;
         }

@@ -122,9 +122,13 @@ mod tests {
         for (t, h) in &p.maps.headers {
             let of_type = |k: &crate::prefilter::maps::LpmKey| k.data[..2] == t.to_be_bytes();
             let gated = |gate: &[u64; 4], keys: &[(crate::prefilter::maps::LpmKey, u64)], at| {
-                keys.iter()
-                    .filter(|(k, _)| of_type(k))
-                    .all(|(k, _)| k.bytes().get(at).is_none_or(|&b| in_gate(gate, b)))
+                keys.iter().filter(|(k, _)| of_type(k)).all(|(k, _)| {
+                    match (k.bytes().get(at), k.bytes().get(at + 1)) {
+                        (Some(&a), Some(&b)) => in_gate(gate, a, b),
+                        (Some(&a), None) => (0..=255).all(|b| in_gate(gate, a, b)),
+                        (None, _) => *gate == [u64::MAX; 4],
+                    }
+                })
             };
             assert!(gated(&h.prefix_gate, &p.maps.prefix, 1), "{t}");
             assert!(gated(&h.suffix_gate, &p.maps.suffix, 0), "{t}");

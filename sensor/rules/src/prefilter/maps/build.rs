@@ -282,14 +282,17 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
     }
 }
 
-/// The bytes at `at` of the keys' path bytes (every byte if a key is shorter): a lookup
-/// whose key has another byte there matches none of them (`TypeHeader::prefix_gate`).
+/// The pairs at `at`, `at + 1` of the keys' path bytes (every second byte if a key ends
+/// between them, every pair if before): a lookup whose key has another pair there matches
+/// none of them (`TypeHeader::prefix_gate`).
 fn gate(keys: &[(LpmKey, u64)], at: usize) -> [u64; 4] {
     let mut g = [0u64; 4];
     for (k, _) in keys {
-        match k.bytes().get(at) {
-            Some(&b) => gate_add(&mut g, b),
-            None => return [u64::MAX; 4],
+        let bytes = k.bytes();
+        match (bytes.get(at), bytes.get(at + 1)) {
+            (Some(&a), Some(&b)) => gate_add(&mut g, a, b),
+            (Some(&a), None) => (0..=255).for_each(|b| gate_add(&mut g, a, b)),
+            (None, _) => return [u64::MAX; 4],
         }
     }
     g

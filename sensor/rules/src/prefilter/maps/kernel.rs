@@ -54,18 +54,23 @@ impl Maps {
             if let Some(p) = abs {
                 // Each lookup behind its gate, as the kernel makes it.
                 let key = [p, &[0]].concat();
-                if in_gate(&header.prefix_gate, key[1]) {
+                // A byte past the key's NUL is whatever the kernel's buffer held: 0 here (a key
+                // that ends there puts every second byte in its gate).
+                let at = |k: &[u8], i: usize| k.get(i).copied().unwrap_or(0);
+                if in_gate(&header.prefix_gate, key[1], at(&key, 2)) {
                     path_bits |= lpm(&self.prefix, ty, &key);
                 }
-                if header.uses & USES_SUFFIX != 0 && in_gate(&header.suffix_gate, p[p.len() - 1]) {
-                    let rev: Vec<u8> = p.iter().rev().copied().collect();
+                let rev: Vec<u8> = p.iter().rev().copied().collect();
+                if header.uses & USES_SUFFIX != 0
+                    && in_gate(&header.suffix_gate, rev[0], at(&rev, 1))
+                {
                     path_bits |= lpm(&self.suffix, ty, &rev);
                 }
                 if header.uses & USES_DIRS != 0
                     && let Some(d) = dirname(p)
                 {
                     let key = [d, &[0]].concat();
-                    if in_gate(&header.dir_gate, key[1]) {
+                    if in_gate(&header.dir_gate, key[1], at(&key, 2)) {
                         path_bits |= lpm(&self.dirs, ty, &key);
                     }
                 }
@@ -146,4 +151,85 @@ fn scan(path: &[u8], needles: &[KNeedle], abs: bool) -> u64 {
         }
     }
     bits
+}
+
+#[cfg(test)]
+mod tests {
+    use lanner_common::prefilter::{pair_in, pair_table};
+    use proptest::prelude::*;
+
+    use super::{KNeedle, scan};
+    use crate::prefilter::facts::is_absolute_normalized;
+
+    fn needle(s: &[u8], raw: bool) -> KNeedle {
+        let mut bytes = [0; 8];
+        bytes[..s.len()].copy_from_slice(s);
+        KNeedle {
+            bytes,
+            len: s.len() as u8,
+            raw: u8::from(raw),
+            clauses: 1,
+            ..KNeedle::default()
+        }
+    }
+
+    /// The official open needles, and one of one byte.
+    fn needles() -> Vec<KNeedle> {
+        let mut v: Vec<KNeedle> = [&b"/.ssh/"[..], b"fish_rea", b"id_rsa", b"liblzma."]
+            .iter()
+            .map(|s| needle(s, false))
+            .collect();
+        v.push(needle(b"../", true));
+        v.push(needle(b"~", false));
+        v
+    }
+
+    proptest! {
+        /// What the kernel's fast pass relies on: a path in which no pair of the table occurs
+        /// (the byte before the first reading as 0) has no needle, and is normalized iff it
+        /// starts with `/` and is `/` or does not end with one.
+        #[test]
+        fn a_path_without_a_pair_of_the_table_is_decided_by_its_ends(
+            path in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'/'), Just(b'.'), Just(b'a'), Just(b's'), Just(b'h'), Just(b'e'),
+                    Just(b'~'), Just(0u8), any::<u8>(),
+                ],
+                0..40,
+            )
+        ) {
+            let n = needles();
+            let t = pair_table(&n);
+            let clean = path
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| !pair_in(&t, if i == 0 { 0 } else { path[i - 1] }, b));
+            if clean {
+                prop_assert_eq!(scan(&path, &n, true), 0);
+                let ends = path.first() == Some(&b'/')
+                    && (path.len() == 1 || path.last() != Some(&b'/'));
+                prop_assert_eq!(is_absolute_normalized(&path), ends);
+            }
+        }
+    }
+
+    #[test]
+    fn an_ordinary_path_is_clean_and_needles_and_dots_are_not() {
+        let t = pair_table(&needles());
+        let clean = |p: &[u8]| {
+            p.iter()
+                .enumerate()
+                .all(|(i, &b)| !pair_in(&t, if i == 0 { 0 } else { p[i - 1] }, b))
+        };
+        assert!(clean(b"/tmp/lanner-workload-open.1234/plain.txt"));
+        for p in [
+            &b"/root/.ssh/id_rsa"[..],
+            b"/a//b",
+            b"/a/./b",
+            b"x/../y",
+            b"/tmp/~",
+        ] {
+            assert!(!clean(p), "{}", String::from_utf8_lossy(p));
+        }
+    }
 }

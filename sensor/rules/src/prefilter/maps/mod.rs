@@ -24,6 +24,9 @@
 //!   cost an open ~130 ns).
 //! - `PREFILTER_NEEDLES`: array, `MAX_NEEDLE_SLOTS` × `KNeedle`; a type's needles are
 //!   `first_needle..first_needle + n_needles` (at most `MAX_NEEDLES_PER_TYPE`).
+//! - `PREFILTER_PAIRS`: array, one `PairTable` (`lanner_common::prefilter::pair_table` of
+//!   every type's needles): the byte pairs that send a path from the fast pass to the exact
+//!   one (step 2).
 //!
 //! Per event of a `MODE_FILTER` type:
 //! 1. comm bits: one hash lookup (if `USES_COMM`);
@@ -34,7 +37,12 @@
 //!    parent directory, `USES_DIRS`). Path bits = `abs_clauses` unless `abs`, | `raw_clauses`
 //!    unless `raw`; if `abs`, | the prefix lookup of "path\0", | the suffix lookup, | the
 //!    directory lookup, | the bits of the fd.name needles found; if `raw`, | the bits of the
-//!    raw needles found;
+//!    raw needles found. The pass runs fast first, 8 bytes a step: only the byte pairs
+//!    (`PREFILTER_PAIRS`), the last `/` and the reversed copy; a path with no pair of the
+//!    table has no needle and is normalized iff its ends say so, and only one with a pair is
+//!    passed over byte by byte (it decides the same: the property test in `kernel`). Each
+//!    lookup sits behind its header's gate of byte pairs (`TypeHeader::prefix_gate`);
+//!    no clause holding drops the event at once (every term left needs one);
 //! 3. the first term whose every test holds admits the event; none: drop, and count it.
 //!    The terms that test no path clause come first (`n_free` of them) and are tried before
 //!    step 2: one of them admitting spares the path pass (a rename by any comm but a package
