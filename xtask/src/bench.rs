@@ -98,7 +98,7 @@ pub struct Opts {
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Only these monitors (comma-separated: lanner-dump,lanner-rules,auditd,bpftrace,
-    /// execsnoop; `lanner` is both Lanner columns).
+    /// execsnoop,floor; `lanner` is both Lanner columns).
     #[arg(long, value_delimiter = ',')]
     pub monitors: Vec<String>,
     /// Multiply every iteration count by this (e.g. 0.1 for a smoke run).

@@ -26,6 +26,9 @@ pub enum Monitor {
     Auditd,
     Bpftrace,
     Execsnoop,
+    /// Empty programs on the entry and exit tracepoints of the syscalls the workloads make:
+    /// what hooking them costs before a monitor does anything (bpftrace attaches them).
+    Floor,
 }
 
 const BPFTRACE_READY: &str = "lanner-bench-ready";
@@ -52,13 +55,52 @@ tracepoint:syscalls:sys_enter_rename, tracepoint:syscalls:sys_enter_renameat,
 tracepoint:syscalls:sys_enter_renameat2
 { printf("%s %d %s %s %s\n", probe, pid, comm, str(args->oldname), str(args->newname)); }"#;
 
+/// The syscalls the floor hooks, at entry and at exit: those the workloads make that Lanner
+/// captures (getpid's row shows what hooking any of them costs every other syscall).
+pub const FLOOR_SYSCALLS: [&str; 16] = [
+    "execve",
+    "connect",
+    "accept4",
+    "mount",
+    "umount",
+    "open",
+    "openat",
+    "creat",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat2",
+    "dup2",
+    "accept",
+    "sendto",
+    "recvfrom",
+];
+
+/// The floor's script: every probe of [`FLOOR_SYSCALLS`] with an empty body.
+fn floor_script() -> String {
+    let probes: Vec<String> = FLOOR_SYSCALLS
+        .iter()
+        .flat_map(|s| {
+            [
+                format!("tracepoint:syscalls:sys_enter_{s}"),
+                format!("tracepoint:syscalls:sys_exit_{s}"),
+            ]
+        })
+        .collect();
+    format!(
+        "BEGIN {{ printf(\"{BPFTRACE_READY}\\n\"); }}\n{} {{ }}",
+        probes.join(",\n")
+    )
+}
+
 impl Monitor {
-    pub const ALL: [Monitor; 5] = [
+    pub const ALL: [Monitor; 6] = [
         Monitor::LannerDump,
         Monitor::LannerRules,
         Monitor::Auditd,
         Monitor::Bpftrace,
         Monitor::Execsnoop,
+        Monitor::Floor,
     ];
 
     /// The name `--monitors` takes.
@@ -69,6 +111,7 @@ impl Monitor {
             Monitor::Auditd => "auditd",
             Monitor::Bpftrace => "bpftrace",
             Monitor::Execsnoop => "execsnoop",
+            Monitor::Floor => "floor",
         }
     }
 
@@ -77,6 +120,7 @@ impl Monitor {
         match self {
             Monitor::LannerDump => "lanner --dump-events",
             Monitor::LannerRules => "lanner, official rules",
+            Monitor::Floor => "floor (empty hooks)",
             m => m.name(),
         }
     }
@@ -90,7 +134,7 @@ impl Monitor {
         match self {
             Monitor::LannerDump | Monitor::LannerRules => None,
             Monitor::Auditd => Some("auditd"),
-            Monitor::Bpftrace => Some("bpftrace"),
+            Monitor::Bpftrace | Monitor::Floor => Some("bpftrace"),
             Monitor::Execsnoop => Some("libbpf-tools"),
         }
     }
@@ -116,6 +160,11 @@ impl Monitor {
             Monitor::Bpftrace => {
                 let mut c = util::cmd("bpftrace");
                 c.args(["-e", BPFTRACE_SCRIPT]);
+                Running::logged(self, &mut c, &stderr, &out, Some(BPFTRACE_READY))?
+            }
+            Monitor::Floor => {
+                let mut c = util::cmd("bpftrace");
+                c.args(["-e", &floor_script()]);
                 Running::logged(self, &mut c, &stderr, &out, Some(BPFTRACE_READY))?
             }
             Monitor::Execsnoop => {
@@ -212,7 +261,7 @@ impl Running {
                 )?;
                 audit::add_rules()
             }
-            Monitor::Bpftrace => {
+            Monitor::Bpftrace | Monitor::Floor => {
                 let ready = self.log.as_ref().expect("bpftrace log").ready.clone();
                 wait_ready(
                     &mut self.child,
@@ -275,7 +324,7 @@ impl Running {
                     stopped.lost = Some(after.lost.saturating_sub(before.lost));
                 }
             }
-            Monitor::Bpftrace => {
+            Monitor::Bpftrace | Monitor::Floor => {
                 util::stop(&mut self.child, libc::SIGINT, grace)?;
                 let out = self.finish_log()?;
                 stopped.lost = Some(lost_lines(&out, "Lost ")?);

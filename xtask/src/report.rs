@@ -343,6 +343,13 @@ fn monitor_method(m: Monitor) -> String {
         Monitor::Execsnoop => "libbpf-tools' execsnoop, default options (exec only, as a \
             user of it watches), attached once it holds its two BPF links."
             .to_owned(),
+        Monitor::Floor => format!(
+            "not a monitor: `bpftrace -e` with an empty program on tracepoint:syscalls:\
+             sys_enter_* and sys_exit_* of {}: what hooking those syscalls through their \
+             tracepoints costs before a program does anything (Lanner attaches the same \
+             tracepoints). The least any monitor built that way can cost on this kernel.",
+            crate::monitors::FLOOR_SYSCALLS.join(", ")
+        ),
     }
 }
 

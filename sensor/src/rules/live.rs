@@ -110,6 +110,10 @@ impl LiveRules {
             Ok(mut g) => std::mem::replace(&mut *g, new.clone()),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new.clone()),
         };
+        // Counted once the new rules are in use: what follows (the kernel's maps, hooks no
+        // longer needed detached, tens of ms each) may still run when an alert of the new
+        // rules is out, or when the sensor stops.
+        self.counters.reloads.fetch_add(1, Relaxed);
         self.set_types(new_types);
         for f in lock_list(&self.ruleset_followers).iter() {
             f(Some(&new));
@@ -128,7 +132,6 @@ impl LiveRules {
                     r.active_count()
                 );
                 let old = self.swap(r);
-                self.counters.reloads.fetch_add(1, Relaxed);
                 retire(old);
                 true
             }
