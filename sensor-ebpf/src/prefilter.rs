@@ -207,7 +207,7 @@ fn admits(ty: u32, facts: &Facts) -> bool {
     let n = u32::from(h.n_terms).min(MAX_TERMS_PER_TYPE as u32);
     // The terms that need no path, before the path is read: one admitting spares the pass.
     let free = u32::from(h.n_free).min(n);
-    if free > 0 && run_loop(sc, h.first, free, term_step) {
+    if free > 0 && run_terms(sc, h.first, free) {
         return true;
     }
     if free == n {
@@ -223,27 +223,33 @@ fn admits(ty: u32, facts: &Facts) -> bool {
         // SAFETY: as above.
         unsafe { (*sc).path_bits = bits };
     }
-    run_loop(sc, h.first.wrapping_add(free), n - free, term_step)
+    run_terms(sc, h.first.wrapping_add(free), n - free)
 }
 
-/// Terms `first..first + n` through `step` (step 3): whether one admits.
+/// Terms `first..first + n` (step 3): whether one admits.
 #[inline(always)]
-fn run_loop(
-    sc: *mut Scratch,
-    first: u32,
-    n: u32,
-    step: extern "C" fn(u64, *mut core::ffi::c_void) -> i64,
-) -> bool {
+fn run_terms(sc: *mut Scratch, first: u32, n: u32) -> bool {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     unsafe {
         (*sc).first = u64::from(first);
         (*sc).admitted = 0;
     }
-    let mut ctx = Ctx {
-        sc,
-        pairs: core::ptr::null(),
-    };
-    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
+    run(n, term_step, sc, core::ptr::null());
+    // SAFETY: as above; the loop is over.
+    unsafe { (*sc).admitted != 0 }
+}
+
+/// `step` `n` times under `bpf_loop`, handed the scratch and (the fast pass only) the pair
+/// table.
+#[inline(always)]
+fn run(
+    n: u32,
+    step: extern "C" fn(u64, *mut core::ffi::c_void) -> i64,
+    sc: *mut Scratch,
+    pairs: *const PairTable,
+) {
+    let mut ctx = Ctx { sc, pairs };
+    // SAFETY: the callback only touches `ctx`, the scratch and the table, which outlive it.
     unsafe {
         bpf_loop(
             n,
@@ -252,8 +258,6 @@ fn run_loop(
             0,
         );
     }
-    // SAFETY: as above; the loop is over.
-    unsafe { (*sc).admitted != 0 }
 }
 
 /// The path clauses that hold (step 2 of the algorithm).
@@ -298,8 +302,8 @@ fn path_bits(ty: u32, h: &TypeHeader, path: Option<PathRef>, sc: *mut Scratch) -
     }
     bits |= s.abs_found;
     // "path\0": prefixes and exact names in one longest-prefix lookup.
-    // Each lookup behind its gate (`TypeHeader::prefix_gate`): a key whose byte is not in it
-    // matches no entry.
+    // Each lookup behind its gate (`TypeHeader::prefix_gate`): a key whose pair of bytes is
+    // not in it matches no entry.
     s.prefix.data[(LPM_TYPE_BYTES + n) & (LPM_DATA - 1)] = 0;
     s.prefix.prefix_len = ((LPM_TYPE_BYTES + n + 1) * 8) as u32;
     if in_gate(
@@ -352,16 +356,7 @@ fn fast_pass(sc: *mut Scratch, n: usize) -> bool {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let s = unsafe { &mut *sc };
     (s.window, s.cand, s.last_slash) = (0, 0, 0);
-    let mut ctx = Ctx { sc, pairs };
-    // SAFETY: the callback only touches `ctx`, the scratch and the table, which outlive it.
-    unsafe {
-        bpf_loop(
-            n.div_ceil(8) as u32,
-            fast_step as *mut core::ffi::c_void,
-            (&mut ctx as *mut Ctx).cast(),
-            0,
-        );
-    }
+    run(n.div_ceil(8) as u32, fast_step, sc, pairs);
     // SAFETY: as above; the loop is over.
     let s = unsafe { &mut *sc };
     if s.cand & 1 != 0 {
@@ -422,19 +417,7 @@ fn exact_pass(h: &TypeHeader, sc: *mut Scratch, n: usize) {
     s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
     (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
     (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
-    let mut ctx = Ctx {
-        sc,
-        pairs: core::ptr::null(),
-    };
-    // SAFETY: the callback only touches `ctx` and the scratch, which outlive the call.
-    unsafe {
-        bpf_loop(
-            n as u32,
-            path_step as *mut core::ffi::c_void,
-            (&mut ctx as *mut Ctx).cast(),
-            0,
-        );
-    }
+    run(n as u32, path_step, sc, core::ptr::null());
 }
 
 /// The type's needles into the scratch, as the pass compares them.
