@@ -50,7 +50,11 @@ pub fn read_name(user: u64, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) {
 pub fn read_base(dirfd: i32, arg: &mut PathArg, data: &mut [u8; PATH_ARG_DATA]) {
     // SAFETY: the first USER_PATH_LEN bytes of the data, as an array of that size.
     let name = unsafe { &mut *data.as_mut_ptr().cast::<[u8; USER_PATH_LEN]>() };
-    let (len, flags) = (arg.name_f.len, arg.name_f.flags);
+    // Read once (volatile): the bound checked below must be the one the copy uses, not a
+    // second load of the field the compiler may prefer to a spilled register.
+    // SAFETY: a plain field of a live reference.
+    let len = unsafe { core::ptr::read_volatile(&arg.name_f.len) };
+    let flags = arg.name_f.flags;
     // Absolute, empty or unreadable: no directory to find.
     if flags & (field_flags::READ_FAILED | field_flags::ABSENT) != 0 || len == 0 || name[0] == b'/'
     {

@@ -4,11 +4,15 @@
 //! per-event algorithm, the reload order) and emulates (`Maps::admits`): this module must
 //! decide exactly as that does. The layout is `lanner_common::prefilter`.
 //!
-//! Three loops, each under `bpf_loop` so the verifier checks one step once (as the path walk
-//! does): the fast pass over the path, 8 bytes a step; the exact pass, a byte a step (at most
-//! 254), only for a path the fast one met a listed pair in; and the terms (at most
-//! `MAX_TERMS_PER_TYPE`). Their state lives in a per-CPU map value, not on the stack: the
-//! verifier knows nothing of its contents, so every step starts from the same state.
+//! Every loop runs under `bpf_loop`, so that the verifier checks one step, not each
+//! iteration: the fast pass over the path, 8 bytes a step; the exact pass, a byte a step (at
+//! most 254), only for a path the fast one met a listed pair in, with the needles loaded and
+//! compared in loops of their own; and the terms (at most `MAX_TERMS_PER_TYPE`). Their state
+//! lives in a per-CPU map value, not on the stack: the verifier knows nothing of its contents,
+//! so every step starts from the same state. What a step's body branches on multiplies the
+//! verifier's work by the paths that reach the loop (an unrolled needle loop in the byte step
+//! made the sensor's start take 12 s on this 2-core host, 2.8 s without), hence the small
+//! steps; `probes::file*` inline the decision once per program for the same reason.
 
 use core::sync::atomic::{Ordering, compiler_fence};
 
@@ -93,6 +97,8 @@ pub struct Scratch {
     /// The last bytes of the needles, as a 256-bit set: a byte that ends none skips them.
     last: [u64; 4],
     n_needles: u64,
+    /// The byte of the exact pass the needles are compared at.
+    at: u64,
     len: u64,
     suffix_on: u64,
     // The pass: the shift register, what it found, the normalization state.
@@ -143,12 +149,13 @@ pub fn keep(ty: EvtType, facts: &Facts) -> bool {
     false
 }
 
-/// [`keep`] at exit, for an event [`keep`] kept at entry on the same facts but the result
-/// and the fd's kind: when no term of the type tests them the answer is the same, and not
-/// computed again.
+/// [`keep`] at exit, for an event [`keep`] kept at entry: on the same facts but the result
+/// and the fd's kind (`path_seen`), the answer is the same when no term of the type tests
+/// them, and not computed again; on a path read only now, computed. (One inlined [`keep`]
+/// for both: each copy of the passes costs the verifier as much as the rest of the program.)
 #[inline(always)]
-pub fn keep_with_result(ty: EvtType, facts: &Facts) -> bool {
-    if let Some(h) = PREFILTER_TYPES.get(ty as u32) {
+pub fn keep_at_exit(ty: EvtType, facts: &Facts, path_seen: bool) -> bool {
+    if path_seen && let Some(h) = PREFILTER_TYPES.get(ty as u32) {
         // SAFETY: a byte of a map value; as in `admits`, the mode first.
         let mode = unsafe { core::ptr::read_volatile(&h.mode) };
         compiler_fence(Ordering::Acquire);
@@ -420,38 +427,42 @@ fn exact_pass(h: &TypeHeader, sc: *mut Scratch, n: usize) {
     run(n as u32, path_step, sc, core::ptr::null());
 }
 
-/// The type's needles into the scratch, as the pass compares them.
+/// The type's needles into the scratch, as the pass compares them: one a step, under
+/// `bpf_loop` (unrolled, each needle's branches multiplied the verifier's paths to the pass).
 #[inline(always)]
 fn load_needles(h: &TypeHeader, s: &mut Scratch) {
     s.last = [0; 4];
-    let n = usize::from(h.n_needles).min(MAX_NEEDLES_PER_TYPE);
-    for j in 0..MAX_NEEDLES_PER_TYPE {
-        if j >= n {
-            break;
-        }
-        let Some(k) = PREFILTER_NEEDLES.get(h.first_needle.wrapping_add(j as u32)) else {
-            break;
-        };
-        let len = u64::from(k.len).min(8);
-        if len == 0 {
-            s.nlen[j] = 0;
-            s.n_needles = j as u64 + 1;
-            continue;
-        }
-        // `bytes` holds the first byte lowest; the window the last byte read lowest.
-        s.want[j] = u64::from_le_bytes(k.bytes).swap_bytes() >> (64 - 8 * len);
-        s.mask[j] = if len == 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * len)) - 1
-        };
-        s.nlen[j] = len;
-        let last = (s.want[j] & 0xff) as usize;
-        s.last[(last >> 6) & 3] |= 1 << (last & 63);
-        s.raw[j] = u64::from(k.raw != 0);
-        s.clauses[j] = k.clauses;
-        s.n_needles = j as u64 + 1;
+    s.first = u64::from(h.first_needle);
+    let n = u32::from(h.n_needles).min(MAX_NEEDLES_PER_TYPE as u32);
+    run(n, load_step, s, core::ptr::null());
+}
+
+/// Needle `index` of the type into the scratch.
+extern "C" fn load_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
+    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
+    let j = index as usize & (MAX_NEEDLES_PER_TYPE - 1);
+    let Some(k) = PREFILTER_NEEDLES.get((s.first + index) as u32) else {
+        return 1;
+    };
+    s.n_needles = j as u64 + 1;
+    let len = u64::from(k.len).min(8);
+    s.nlen[j] = len;
+    if len == 0 {
+        return 0;
     }
+    // `bytes` holds the first byte lowest; the window the last byte read lowest.
+    s.want[j] = u64::from_le_bytes(k.bytes).swap_bytes() >> (64 - 8 * len);
+    s.mask[j] = if len == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    };
+    let last = (s.want[j] & 0xff) as usize;
+    s.last[(last >> 6) & 3] |= 1 << (last & 63);
+    s.raw[j] = u64::from(k.raw != 0);
+    s.clauses[j] = k.clauses;
+    0
 }
 
 /// One byte of the pass: normalization, the shift register and the needles, the reversed
@@ -480,26 +491,30 @@ extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     }
     s.window = (s.window << 8) | u64::from(b);
     let bi = usize::from(b);
-    let n = if (s.last[bi >> 6] >> (bi & 63)) & 1 != 0 {
-        s.n_needles as usize
-    } else {
-        0
-    };
-    for j in 0..MAX_NEEDLES_PER_TYPE {
-        if j >= n {
-            break;
-        }
-        if s.nlen[j] != 0 && s.nlen[j] <= i as u64 + 1 && s.window & s.mask[j] == s.want[j] {
-            if s.raw[j] != 0 {
-                s.raw_found |= s.clauses[j];
-            } else {
-                s.abs_found |= s.clauses[j];
-            }
-        }
+    if (s.last[bi >> 6] >> (bi & 63)) & 1 != 0 {
+        // The needles, in a loop of their own: unrolled here, their branches multiplied the
+        // verifier's paths through every byte's step.
+        s.at = i as u64;
+        run(s.n_needles as u32, needle_step, s, core::ptr::null());
     }
     let len = s.len as usize;
     if s.suffix_on != 0 && len <= PATH_MAX_DECIDABLE {
         s.suffix.data[(LPM_TYPE_BYTES + len - 1 - i) & (LPM_DATA - 1)] = b;
+    }
+    0
+}
+
+/// Needle `index` against the window, at byte `at` of the pass.
+extern "C" fn needle_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
+    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
+    let j = index as usize & (MAX_NEEDLES_PER_TYPE - 1);
+    if s.nlen[j] != 0 && s.nlen[j] <= s.at + 1 && s.window & s.mask[j] == s.want[j] {
+        if s.raw[j] != 0 {
+            s.raw_found |= s.clauses[j];
+        } else {
+            s.abs_found |= s.clauses[j];
+        }
     }
     0
 }

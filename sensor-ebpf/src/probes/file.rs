@@ -207,12 +207,7 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     // only when a term tests them, or on a path read only now.
     let ty = evt_type(rec.header.variant);
     let facts = facts(rec, Some(rec.ret));
-    let kept = if rec.open_flags & OPEN_NAME_AT_EXIT != 0 {
-        prefilter::keep(ty, &facts)
-    } else {
-        prefilter::keep_with_result(ty, &facts)
-    };
-    if !kept {
+    if !prefilter::keep_at_exit(ty, &facts, rec.open_flags & OPEN_NAME_AT_EXIT == 0) {
         let _ = OPEN_STASH.remove(tid);
         return Ok(());
     }

@@ -318,11 +318,12 @@ fn keep_at_exit(head: &ChangeHead, data: *const u8) -> bool {
         ret: Some(head.ret),
         kind: ALL_KINDS,
     };
-    if head.change_flags & CHANGE_NAME_AT_EXIT != 0 {
-        // The entry decided without the path: decide on it now.
-        return prefilter::keep(op.evt_type(), &facts);
-    }
-    prefilter::keep_with_result(op.evt_type(), &facts)
+    // When the entry decided without the path, decided on it now.
+    prefilter::keep_at_exit(
+        op.evt_type(),
+        &facts,
+        head.change_flags & CHANGE_NAME_AT_EXIT == 0,
+    )
 }
 
 /// Counts what the record's paths could not read whole.
