@@ -63,15 +63,25 @@ impl Hooks {
             path: super::offsets::VMLINUX_BTF,
         })?;
         let mut links = Vec::with_capacity(HOOKS.len());
+        let started = std::time::Instant::now();
+        let mut verified = Verified::default();
         for hook in HOOKS {
             let loaded = match hook.attach {
-                Attach::Tracepoint => program::<TracePoint>(&mut ebpf, hook.program)?.load(),
+                Attach::Tracepoint => {
+                    let p = program::<TracePoint>(&mut ebpf, hook.program)?;
+                    p.load().map(|()| p.info().ok())
+                }
                 Attach::BtfTracepoint => {
-                    program::<BtfTracePoint>(&mut ebpf, hook.program)?.load(hook.tracepoint, &btf)
+                    let p = program::<BtfTracePoint>(&mut ebpf, hook.program)?;
+                    p.load(hook.tracepoint, &btf).map(|()| p.info().ok())
                 }
             };
             let link = match (loaded, hook.need) {
-                (Ok(()), _) => Link::Detached,
+                (Ok(info), _) => {
+                    let n = info.and_then(|i| i.verified_instruction_count());
+                    verified.add(hook.program, n);
+                    Link::Detached
+                }
                 (Err(source), Need::Optional(why)) => {
                     log::warn!(
                         "optional hook {}:{} not loaded ({why}): {source}",
@@ -90,6 +100,7 @@ impl Hooks {
             };
             links.push(link);
         }
+        log::info!("{}", verified.summary(started.elapsed()));
         let mut hooks = Hooks { ebpf, links };
         for (i, hook) in HOOKS.iter().enumerate() {
             if wanted.wants(hook) {
@@ -204,6 +215,45 @@ impl Hooks {
             hint: "",
             source,
         })
+    }
+}
+
+/// What the kernel's verifier went through to load the programs: instructions it processed
+/// (each path it explored counts its instructions again). The start's cost on a small node,
+/// and how close a program is to the verifier's limit of 1,000,000 per program, which a
+/// kernel whose verifier explores more would cross first.
+#[derive(Debug, Default)]
+struct Verified {
+    total: u64,
+    largest: Option<(&'static str, u32)>,
+    /// Programs whose count the kernel does not report (before 5.16).
+    unknown: usize,
+}
+
+impl Verified {
+    fn add(&mut self, program: &'static str, n: Option<u32>) {
+        let Some(n) = n.filter(|&n| n > 0) else {
+            self.unknown += 1;
+            return;
+        };
+        self.total += u64::from(n);
+        if self.largest.is_none_or(|(_, m)| n > m) {
+            self.largest = Some((program, n));
+        }
+    }
+
+    /// The log line: `tests/tests/lifecycle.rs` holds the numbers to a budget.
+    fn summary(&self, took: std::time::Duration) -> String {
+        let largest = match self.largest {
+            Some((p, n)) => format!("largest {p} {n}"),
+            None => "largest none".into(),
+        };
+        format!(
+            "programs loaded in {:.1} s; verifier: {} instructions processed, {largest}, {} programs not reported",
+            took.as_secs_f64(),
+            self.total,
+            self.unknown
+        )
     }
 }
 
