@@ -1,7 +1,8 @@
 //! What the prefilter tests share (`tests/tests/prefilter*.rs`; not re-exported:
 //! `use lanner_tests::prefilter::*;`): a sample of `/metrics`, rules files written whole, a
 //! thread comm of the test's own (rules naming it select the test's calls in the kernel), and
-//! the count of events the sensor read, waited on until it settles.
+//! the count of events the sensor read, waited on until it settles; the maps a rules text
+//! makes (the model the kernel is checked against).
 
 use std::{
     ffi::CString,
@@ -22,6 +23,23 @@ pub fn metric(s: &Sensor, prefix: &str) -> f64 {
         .lines()
         .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The kernel's maps as the sensor builds them from this rules text: the model
+/// (`Maps::admits`) the kernel's decisions are checked against.
+pub fn model_maps(text: &str) -> lanner_rules::prefilter::maps::Maps {
+    let loaded = lanner_rules::load(
+        &[lanner_rules::loader::Source {
+            name: "rules.yaml".into(),
+            text: text.to_owned(),
+        }],
+        &lanner_rules::Options {
+            available: lanner_rules::availability::lanner,
+            ..lanner_rules::Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{} load errors, the first: {:?}", e.len(), e.first()));
+    lanner_rules::prefilter::plan(&loaded.ruleset, false).maps
 }
 
 /// Write then rename: a reload never sees a half-written file.

@@ -16,9 +16,8 @@ use lanner_common::{
     prefilter::{KIND_ANY, PATH_MAX_DECIDABLE},
 };
 use lanner_rules::{
-    EvtType, Options,
-    loader::Source,
-    prefilter::{KernelFacts, PathArg, plan},
+    EvtType,
+    prefilter::{KernelFacts, PathArg},
 };
 use lanner_tests::{prefilter::*, prometheus::http_get, *};
 use serde_json::Value;
@@ -252,18 +251,7 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
     assert!(cases[11].path.len() > PATH_MAX_DECIDABLE);
 
     // The model: the maps the sensor builds from these rules, and what they admit.
-    let loaded = lanner_rules::load(
-        &[Source {
-            name: "rules.yaml".into(),
-            text: text.clone(),
-        }],
-        &Options {
-            available: lanner_rules::availability::lanner,
-            ..Options::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{}", e.len()));
-    let maps = plan(&loaded.ruleset, false).maps;
+    let maps = model_maps(&text);
 
     let mut s = Sensor::launch(Launch {
         args: &["-r", rules.to_str().unwrap()],

@@ -9,9 +9,8 @@ use std::ffi::CString;
 
 use lanner_common::prefilter::PATH_MAX_DECIDABLE;
 use lanner_rules::{
-    EvtType, Options,
-    loader::Source,
-    prefilter::{KernelFacts, PathArg, plan},
+    EvtType,
+    prefilter::{KernelFacts, PathArg},
 };
 use lanner_tests::{official::official_rules_paths, prefilter::*, prometheus::http_get, *};
 use serde_json::Value;
@@ -149,18 +148,7 @@ fn the_kernel_decides_file_changes_as_the_model_of_its_maps() {
         (Call::Unlink(long.clone()), false),
     ];
 
-    let loaded = lanner_rules::load(
-        &[Source {
-            name: "rules.yaml".into(),
-            text: text.clone(),
-        }],
-        &Options {
-            available: lanner_rules::availability::lanner,
-            ..Options::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{}", e.len()));
-    let maps = plan(&loaded.ruleset, false).maps;
+    let maps = model_maps(&text);
 
     let mut s = Sensor::launch(Launch {
         args: &["-r", rules.to_str().unwrap()],

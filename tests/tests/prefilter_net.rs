@@ -5,9 +5,8 @@
 use std::{ffi::CString, path::Path};
 
 use lanner_rules::{
-    EvtType, Options,
-    loader::Source,
-    prefilter::{KernelFacts, PathArg, plan},
+    EvtType,
+    prefilter::{KernelFacts, PathArg},
 };
 use lanner_tests::{prefilter::*, *};
 
@@ -81,18 +80,7 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
     .concat();
     let rules = dir.path().join("rules.yaml");
     replace_file(&rules, &text);
-    let loaded = lanner_rules::load(
-        &[Source {
-            name: "rules.yaml".into(),
-            text: text.clone(),
-        }],
-        &Options {
-            available: lanner_rules::availability::lanner,
-            ..Options::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{}", e.len()));
-    let maps = plan(&loaded.ruleset, false).maps;
+    let maps = model_maps(&text);
 
     // The fds the calls use, made before the thread takes the rules' comm.
     let v4 = socket(libc::AF_INET, libc::SOCK_STREAM);
