@@ -45,6 +45,12 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
             super::dnf::conj(parts.collect())
         };
     }
+    // `in` or `intersects` an empty list holds for no value of any field
+    // (`CheckNode::test_with`): the official `k8s.ns.name in (namespace_scope_…)` over an
+    // empty list makes its rule one no event matches, whatever the kernel can test.
+    if matches!(c.op, Op::In | Op::Intersects) && empty_list(&c.rhs) {
+        return if want { Vec::new() } else { vec![Term::top()] };
+    }
     let why = || describe(c, want);
     let x = match &c.lhs {
         Lhs::One(x) if x.transforms.is_empty() && !matches!(c.rhs, Rhs::Field(_)) => x,
@@ -84,6 +90,14 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
     match dnf {
         Some(d) => d.into_iter().filter(|t| !t.is_unsat()).collect(),
         None => untestable(why()),
+    }
+}
+
+fn empty_list(rhs: &Rhs) -> bool {
+    match rhs {
+        Rhs::Strings(set) => set.items().next().is_none(),
+        Rhs::Lits(lits) => lits.is_empty(),
+        _ => false,
     }
 }
 

@@ -186,6 +186,29 @@ fn a_rule_on_what_the_kernel_cannot_see_passes_its_type_and_says_why() {
 }
 
 #[test]
+fn a_list_test_over_an_empty_list_is_false_on_any_field() {
+    // k8s.ns.name is nothing the kernel can test; `in ()` over it still holds for no event.
+    let rule = |cond: &str| {
+        format!(
+            "- rule: r\n  desc: d\n  condition: evt.type in (open,openat,openat2) and {cond}\n  output: o\n  priority: WARNING\n"
+        )
+    };
+    let rs = load_text(&rule("k8s.ns.name in ()"));
+    assert!(matches!(derive_open(&rs), TypeFilter::Drop));
+    let rs = load_text(&rule("k8s.ns.name intersects ()"));
+    assert!(matches!(derive_open(&rs), TypeFilter::Drop));
+    // Under `not`, it holds for every event.
+    let rs = load_text(&rule("not k8s.ns.name in ()"));
+    assert_eq!(
+        pass_reasons(derive_open(&rs))
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["rule 'r' matches every event of this type".to_string()]
+    );
+}
+
+#[test]
 fn dump_events_passes_everything() {
     let rs = load_text(SENSITIVE);
     let opts = Options {
