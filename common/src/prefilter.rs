@@ -75,6 +75,10 @@ pub const USES_DIRS: u8 = 16;
 /// the decision at exit is the one at entry on the same facts, and a probe that kept the
 /// event at entry need not decide again.
 pub const USES_EXIT_FACTS: u8 = 32;
+/// A term admits a failed call: one without a result test, or with a range below 0. Without
+/// it, a call that fails matches no rule, and a call whose result on success is known at
+/// entry (dup2 and dup3 return `newfd`) is decided there, on that result.
+pub const USES_FAILURES: u8 = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -17,18 +17,21 @@
 use core::sync::atomic::{Ordering, compiler_fence};
 
 use aya_ebpf::{
-    helpers::generated::{bpf_loop, bpf_probe_read_kernel},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_uid_gid,
+        generated::{bpf_loop, bpf_probe_read_kernel},
+    },
     macros::map,
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use lanner_common::{
     evttype::EvtType,
     prefilter::{
-        COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES,
-        MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
-        MAX_TYPES, MODE_DROP, MODE_FILTER, PAIR_WORDS, PATH_MAX_DECIDABLE, PATH_MAX_WHOLE,
-        PREFIX_MAP_ENTRIES, PairTable, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
-        USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX, in_gate,
+        ALL_KINDS, COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA,
+        LPM_TYPE_BYTES, MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS,
+        MAX_TERMS_PER_TYPE, MAX_TYPES, MODE_DROP, MODE_FILTER, PAIR_WORDS, PATH_MAX_DECIDABLE,
+        PATH_MAX_WHOLE, PREFIX_MAP_ENTRIES, PairTable, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM,
+        USES_DIRS, USES_EXIT_FACTS, USES_FAILURES, USES_NEEDLES, USES_PATH, USES_SUFFIX, in_gate,
     },
 };
 
@@ -164,6 +167,34 @@ pub fn keep_at_exit(ty: EvtType, facts: &Facts, path_seen: bool) -> bool {
         }
     }
     keep(ty, facts)
+}
+
+/// At the entry of a call that returns `on_success` or fails: true when [`keep`] would drop
+/// it at exit whatever it returns — no term admits a failure (`USES_FAILURES`) and none
+/// admits `on_success`. The drop is counted; false: decide at exit.
+#[inline(always)]
+pub fn drop_at_entry(ty: EvtType, on_success: i64) -> bool {
+    let Some(h) = PREFILTER_TYPES.get(ty as u32) else {
+        return false;
+    };
+    // SAFETY: a byte of a map value; as in `admits`, the mode first.
+    let mode = unsafe { core::ptr::read_volatile(&h.mode) };
+    compiler_fence(Ordering::Acquire);
+    if mode != MODE_DROP && (mode != MODE_FILTER || h.uses & USES_FAILURES != 0) {
+        return false;
+    }
+    let Ok(comm) = bpf_get_current_comm() else {
+        return false;
+    };
+    let facts = Facts {
+        comm: &comm,
+        uid: bpf_get_current_uid_gid() as u32,
+        path: None,
+        flags: None,
+        ret: Some(on_success),
+        kind: ALL_KINDS,
+    };
+    !keep(ty, &facts)
 }
 
 /// `Maps::admits`, over the maps.

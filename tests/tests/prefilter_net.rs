@@ -66,7 +66,12 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
         ),
         rule(
             "PF dup",
-            &format!("evt.type in (dup, dup2, dup3) and {who} and fd.type = ipv6 and fd.num >= 0"),
+            &format!("evt.type in (dup, dup2) and {who} and fd.type = ipv6 and fd.num >= 0"),
+        ),
+        // No failure admitted: dup3 is decided at entry on newfd (`USES_FAILURES`).
+        rule(
+            "PF dup3",
+            &format!("evt.type = dup3 and {who} and fd.type = ipv6 and evt.rawres in (300, 301)"),
         ),
         rule(
             "PF listen",
@@ -129,6 +134,14 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             r
         }) as Box<dyn Fn() -> i64>
     };
+    let dup3_of = |fd: i32, newfd: i32, flags: i32| {
+        Box::new(move || {
+            // SAFETY: fds of this test (newfd is none of the process's own).
+            let r = res(i64::from(unsafe { libc::dup3(fd, newfd, flags) }));
+            close(r);
+            r
+        }) as Box<dyn Fn() -> i64>
+    };
     let cases = [
         NetCase {
             what: "socket(AF_INET)",
@@ -176,6 +189,30 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
                 r
             }),
             kind: fixed(fd_kind::FILE),
+        },
+        NetCase {
+            what: "dup3(an IPv6 socket, 300)",
+            ty: EvtType::Dup3,
+            call: dup3_of(v6, 300, libc::O_CLOEXEC),
+            kind: fixed(fd_kind::IPV6),
+        },
+        NetCase {
+            what: "dup3(an IPv6 socket, 302): dropped at entry",
+            ty: EvtType::Dup3,
+            call: dup3_of(v6, 302, 0),
+            kind: fixed(fd_kind::IPV6),
+        },
+        NetCase {
+            what: "dup3(an IPv6 socket, 301, bad flags): EINVAL",
+            ty: EvtType::Dup3,
+            call: dup3_of(v6, 301, 0x4000_0000),
+            kind: Box::new(|ret| {
+                Some(if ret < 0 {
+                    fd_kind::NONE
+                } else {
+                    fd_kind::IPV6
+                })
+            }),
         },
         NetCase {
             what: "listen(a bound unix socket)",

@@ -78,6 +78,16 @@ const SOCK_BINDPORT_LOCK: u8 = 8;
 /// Syscall entry: the arguments, and a destination address as passed.
 pub fn enter(ctx: &TracePointContext, op: NetOp) -> Result<(), ()> {
     let tid = bpf_get_current_pid_tgid() as u32;
+    // dup2(oldfd, newfd) and dup3 return newfd (an unsigned int) or fail: when no rule
+    // wants a failure, decided now on newfd, with nothing stashed to read back at exit.
+    if matches!(op, NetOp::Dup2 | NetOp::Dup3)
+        && prefilter::drop_at_entry(evt_type(op), i64::from(sys_arg(ctx, 1) as u32))
+    {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = NET_STASH.remove(tid);
+        return Ok(());
+    }
     let mut st = NetStash {
         op: op as u32,
         addr_f: StrField {

@@ -113,6 +113,37 @@ mod tests {
         assert!(!uses(EvtType::Unlink) && !uses(EvtType::Unlinkat));
     }
 
+    /// dup2 and dup3 are decided at entry on `newfd` only where no term admits a failure:
+    /// the official reverse-shell rule wants a result in 0..=2; a rule without a result test
+    /// or with a negative one admits failures.
+    #[test]
+    fn a_type_admits_failures_when_a_term_has_no_result_test_or_a_negative_one() {
+        use crate::prefilter::maps::{MODE_FILTER, USES_FAILURES};
+        let fails = |rs: &Ruleset, t: EvtType| {
+            let p = plan(rs, false);
+            let h = p
+                .maps
+                .headers
+                .iter()
+                .find(|(x, _)| *x == t as u16)
+                .expect("a header")
+                .1;
+            assert_eq!(h.mode, MODE_FILTER, "{t:?}");
+            h.uses & USES_FAILURES != 0
+        };
+        let official = official();
+        assert!(!fails(&official, EvtType::Dup2) && !fails(&official, EvtType::Dup3));
+        let rule = |cond: &str| {
+            crate::prefilter::world::load_text(&format!(
+                "- rule: r\n  desc: d\n  condition: evt.type = dup2 and proc.name = x and {cond}\n  output: o\n  priority: WARNING\n"
+            ))
+        };
+        assert!(!fails(&rule("evt.rawres >= 0"), EvtType::Dup2));
+        assert!(fails(&rule("evt.rawres < 0"), EvtType::Dup2));
+        assert!(fails(&rule("evt.res != SUCCESS"), EvtType::Dup2));
+        assert!(fails(&rule("proc.name != y"), EvtType::Dup2));
+    }
+
     /// The header's gates hold every entry's byte (a lookup they skip could match nothing),
     /// and the terms that need no path come first, `n_free` of them.
     #[test]

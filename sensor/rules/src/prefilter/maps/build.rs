@@ -7,7 +7,7 @@ use super::{
     COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LpmKey, MAX_NEEDLE_SLOTS,
     MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE, MODE_DROP, MODE_FILTER,
     Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
-    USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    USES_EXIT_FACTS, USES_FAILURES, USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
 use lanner_common::prefilter::gate_add;
 
@@ -252,6 +252,12 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
         .any(|t| t.n_ret != 0 || t.kind & ALL_KINDS != ALL_KINDS)
     {
         uses |= USES_EXIT_FACTS;
+    }
+    if terms
+        .iter()
+        .any(|t| t.n_ret == 0 || t.ret.iter().take(usize::from(t.n_ret)).any(|r| r[0] < 0))
+    {
+        uses |= USES_FAILURES;
     }
     // A directory too long for a key never holds a decidable path's file: left out.
     let dirs: Vec<(LpmKey, u64)> = dirs

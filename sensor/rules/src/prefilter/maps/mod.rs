@@ -51,7 +51,9 @@
 //!
 //! A probe that decides at entry and again at exit with the result skips the second look
 //! when no term tests the result or the fd's kind (`USES_EXIT_FACTS` unset): it would see
-//! the same facts.
+//! the same facts. A call whose result on success is known at entry (dup2, dup3: `newfd`) is
+//! decided there on that result when no term admits a failure (`USES_FAILURES` unset): it
+//! then matches a rule only by succeeding.
 //!
 //! Reload without detaching: per type, write its header `MODE_PASS`, delete its old entries,
 //! write the new entries, needles and terms, then its real header. A stale bit could make a
@@ -65,7 +67,8 @@ pub use lanner_common::prefilter::{
     COMM_MAP_ENTRIES, CommKey, DIR_MAP_ENTRIES, KNeedle, KTerm, LPM_DATA, LPM_TYPE_BYTES, LpmKey,
     MAX_NEEDLE_SLOTS, MAX_NEEDLES_PER_TYPE, MAX_RANGES, MAX_TERM_SLOTS, MAX_TERMS_PER_TYPE,
     MAX_TYPES, MODE_DROP, MODE_FILTER, MODE_PASS, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES,
-    TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_NEEDLES, USES_PATH, USES_SUFFIX,
+    TypeHeader, USES_COMM, USES_DIRS, USES_EXIT_FACTS, USES_FAILURES, USES_NEEDLES, USES_PATH,
+    USES_SUFFIX,
 };
 
 /// Everything the loader writes.
