@@ -455,7 +455,12 @@ fn exact_pass(h: &TypeHeader, sc: *mut Scratch, n: usize) {
     s.suffix_on = u64::from(h.uses & USES_SUFFIX != 0);
     (s.window, s.raw_found, s.abs_found) = (0, 0, 0);
     (s.normalized, s.comp_len, s.dots, s.last_slash) = (0, 0, 1, 0);
-    run(n as u32, path_step, sc, core::ptr::null());
+    let Some(pairs) = PREFILTER_PAIRS.get_ptr(0) else {
+        // Never (the map has its one entry): every clause holds, as for a path not read.
+        s.raw_found = h.raw_clauses;
+        return;
+    };
+    run(n as u32, path_step, sc, pairs);
 }
 
 /// The type's needles into the scratch, as the pass compares them: one a step, under
@@ -499,8 +504,11 @@ extern "C" fn load_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
 /// One byte of the pass: normalization, the shift register and the needles, the reversed
 /// copy for the suffix trie, the copy for the prefix trie and the directory key.
 extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: ctx is the `Ctx` the caller passed in, its scratch the per-CPU map value.
-    let s = unsafe { &mut *(*ctx.cast::<Ctx>()).sc };
+    // SAFETY: ctx is the `Ctx` `exact_pass` passed in: the scratch and the pair table.
+    let (s, t) = unsafe {
+        let c = &*ctx.cast::<Ctx>();
+        (&mut *c.sc, &*c.pairs)
+    };
     let i = (index as usize) & 0xff;
     let b = s.prefix.data[(LPM_TYPE_BYTES + i) & (LPM_DATA - 1)];
     if i == 0 {
@@ -522,7 +530,11 @@ extern "C" fn path_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     }
     s.window = (s.window << 8) | u64::from(b);
     let bi = usize::from(b);
-    if (s.last[bi >> 6] >> (bi & 63)) & 1 != 0 {
+    // A needle ends here only if its last byte is this one and its last two bytes are the
+    // pair read (the pair table's claim, which the fast pass relies on too): the needle loop
+    // is a `bpf_loop` call, not run for every byte.
+    let p = (s.window & 0xffff) as usize;
+    if (s.last[bi >> 6] >> (bi & 63)) & (t[(p >> 6) & (PAIR_WORDS - 1)] >> (p & 63)) & 1 != 0 {
         // The needles, in a loop of their own: unrolled here, their branches multiplied the
         // verifier's paths through every byte's step.
         s.at = i as u64;
