@@ -196,6 +196,7 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
         "ndl/y",
         "pre/z",
         "other.txt",
+        "q.w",
         long.as_str(),
     ] {
         std::fs::write(dir.path().join(f), "x").unwrap();
@@ -217,6 +218,11 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
         rule(
             "PF prefix",
             &format!("{who} and fd.name startswith {d}/pre/ and fd.typechar = f"),
+        ),
+        // A one-byte needle: every pair that ends in it is in the kernel's pair table.
+        rule(
+            "PF one byte",
+            &format!("{who} and fd.name contains q and evt.is_open_write=true"),
         ),
     ]
     .concat();
@@ -247,6 +253,7 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
         case(format!("{d}/{long}"), rd),
         // A `/.` sends the path from the kernel's fast pass to its exact one.
         case(format!("{d}/sub/./x"), rd),
+        case(format!("{d}/q.w"), wr),
     ];
     assert!(cases[11].path.len() > PATH_MAX_DECIDABLE);
 
