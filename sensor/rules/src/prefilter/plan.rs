@@ -92,23 +92,27 @@ mod tests {
         assert!(headers.count() >= 3);
     }
 
+    /// The `uses` bits of type `t`'s header, which must be a filter's.
+    fn filter_uses(rs: &Ruleset, t: EvtType) -> u8 {
+        let p = plan(rs, false);
+        let h = p
+            .maps
+            .headers
+            .iter()
+            .find(|(x, _)| *x == t as u16)
+            .expect("a header")
+            .1;
+        assert_eq!(h.mode, crate::prefilter::maps::MODE_FILTER, "{t:?}");
+        h.uses
+    }
+
     /// The second look at exit is skipped only where no term tests what the exit learns: the
     /// official open rules test the result and the kind, their unlink rules neither.
     #[test]
     fn only_types_whose_terms_test_the_result_or_kind_decide_again_at_exit() {
-        use crate::prefilter::maps::{MODE_FILTER, USES_EXIT_FACTS};
-        let p = plan(&official(), false);
-        let uses = |t: EvtType| {
-            let h = p
-                .maps
-                .headers
-                .iter()
-                .find(|(x, _)| *x == t as u16)
-                .expect("a header")
-                .1;
-            assert_eq!(h.mode, MODE_FILTER, "{t:?}");
-            h.uses & USES_EXIT_FACTS != 0
-        };
+        use crate::prefilter::maps::USES_EXIT_FACTS;
+        let official = official();
+        let uses = |t: EvtType| filter_uses(&official, t) & USES_EXIT_FACTS != 0;
         assert!(uses(EvtType::Openat));
         assert!(!uses(EvtType::Unlink) && !uses(EvtType::Unlinkat));
     }
@@ -118,19 +122,8 @@ mod tests {
     /// or with a negative one admits failures.
     #[test]
     fn a_type_admits_failures_when_a_term_has_no_result_test_or_a_negative_one() {
-        use crate::prefilter::maps::{MODE_FILTER, USES_FAILURES};
-        let fails = |rs: &Ruleset, t: EvtType| {
-            let p = plan(rs, false);
-            let h = p
-                .maps
-                .headers
-                .iter()
-                .find(|(x, _)| *x == t as u16)
-                .expect("a header")
-                .1;
-            assert_eq!(h.mode, MODE_FILTER, "{t:?}");
-            h.uses & USES_FAILURES != 0
-        };
+        use crate::prefilter::maps::USES_FAILURES;
+        let fails = |rs: &Ruleset, t: EvtType| filter_uses(rs, t) & USES_FAILURES != 0;
         let official = official();
         assert!(!fails(&official, EvtType::Dup2) && !fails(&official, EvtType::Dup3));
         let rule = |cond: &str| {
