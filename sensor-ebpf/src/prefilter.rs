@@ -115,6 +115,8 @@ pub struct Scratch {
     dots: u64,
     last_slash: u64,
     // The term loop.
+    /// The first slot the loop reads: a term's (`run_terms`), or a needle's (`load_needles`,
+    /// which runs before the terms that need the path and is done with it by then).
     first: u64,
     comm_bits: u64,
     path_bits: u64,
