@@ -160,13 +160,12 @@ pub fn keep(ty: EvtType, facts: &Facts) -> bool {
 /// for both: each copy of the passes costs the verifier as much as the rest of the program.)
 #[inline(always)]
 pub fn keep_at_exit(ty: EvtType, facts: &Facts, path_seen: bool) -> bool {
-    if path_seen && let Some(h) = PREFILTER_TYPES.get(ty as u32) {
-        // SAFETY: a byte of a map value; as in `admits`, the mode first.
-        let mode = unsafe { core::ptr::read_volatile(&h.mode) };
-        compiler_fence(Ordering::Acquire);
-        if mode == MODE_FILTER && h.uses & USES_EXIT_FACTS == 0 {
-            return true;
-        }
+    if path_seen
+        && let Some((h, mode)) = header(ty as u32)
+        && mode == MODE_FILTER
+        && h.uses & USES_EXIT_FACTS == 0
+    {
+        return true;
     }
     keep(ty, facts)
 }
@@ -176,12 +175,9 @@ pub fn keep_at_exit(ty: EvtType, facts: &Facts, path_seen: bool) -> bool {
 /// admits `on_success`. The drop is counted; false: decide at exit.
 #[inline(always)]
 pub fn drop_at_entry(ty: EvtType, on_success: i64) -> bool {
-    let Some(h) = PREFILTER_TYPES.get(ty as u32) else {
+    let Some((h, mode)) = header(ty as u32) else {
         return false;
     };
-    // SAFETY: a byte of a map value; as in `admits`, the mode first.
-    let mode = unsafe { core::ptr::read_volatile(&h.mode) };
-    compiler_fence(Ordering::Acquire);
     if mode != MODE_DROP && (mode != MODE_FILTER || h.uses & USES_FAILURES != 0) {
         return false;
     }
@@ -199,17 +195,24 @@ pub fn drop_at_entry(ty: EvtType, on_success: i64) -> bool {
     !keep(ty, &facts)
 }
 
-/// `Maps::admits`, over the maps.
+/// Type `ty`'s header and its mode, read first: the loader changes the header's other bytes
+/// only while the mode reads `MODE_PASS` (`sensor/src/loader/prefilter.rs`), so nothing else
+/// of it may be read before.
 #[inline(always)]
-fn admits(ty: u32, facts: &Facts) -> bool {
-    let Some(h) = PREFILTER_TYPES.get(ty) else {
-        return true;
-    };
-    // The mode first, and nothing of the header before it: the loader changes the other
-    // bytes only while the mode reads `MODE_PASS` (`sensor/src/loader/prefilter.rs`).
+fn header(ty: u32) -> Option<(&'static TypeHeader, u8)> {
+    let h = PREFILTER_TYPES.get(ty)?;
     // SAFETY: a byte of a map value.
     let mode = unsafe { core::ptr::read_volatile(&h.mode) };
     compiler_fence(Ordering::Acquire);
+    Some((h, mode))
+}
+
+/// `Maps::admits`, over the maps.
+#[inline(always)]
+fn admits(ty: u32, facts: &Facts) -> bool {
+    let Some((h, mode)) = header(ty) else {
+        return true;
+    };
     match mode {
         MODE_DROP => return false,
         MODE_FILTER => {}

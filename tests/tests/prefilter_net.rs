@@ -114,8 +114,9 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
     local.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
     let local_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
 
-    let kind_of_socket = |domain| {
-        Box::new(move |ret: i64| Some(if ret < 0 { fd_kind::NONE } else { domain }))
+    // A new fd of kind `k`, or none when the call failed.
+    let kind_unless_failed = |k| {
+        Box::new(move |ret: i64| Some(if ret < 0 { fd_kind::NONE } else { k }))
             as Box<dyn Fn(i64) -> Option<u8>>
     };
     let fixed = |k| Box::new(move |_| Some(k)) as Box<dyn Fn(i64) -> Option<u8>>;
@@ -147,25 +148,25 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             what: "socket(AF_INET)",
             ty: EvtType::Socket,
             call: new_socket(libc::AF_INET, libc::SOCK_STREAM),
-            kind: kind_of_socket(fd_kind::IPV4),
+            kind: kind_unless_failed(fd_kind::IPV4),
         },
         NetCase {
             what: "socket(AF_INET6)",
             ty: EvtType::Socket,
             call: new_socket(libc::AF_INET6, libc::SOCK_STREAM),
-            kind: kind_of_socket(fd_kind::IPV6),
+            kind: kind_unless_failed(fd_kind::IPV6),
         },
         NetCase {
             what: "socket(AF_UNIX)",
             ty: EvtType::Socket,
             call: new_socket(libc::AF_UNIX, libc::SOCK_STREAM),
-            kind: kind_of_socket(fd_kind::UNIX),
+            kind: kind_unless_failed(fd_kind::UNIX),
         },
         NetCase {
             what: "socket(999): EAFNOSUPPORT",
             ty: EvtType::Socket,
             call: new_socket(999, libc::SOCK_STREAM),
-            kind: kind_of_socket(fd_kind::UNKNOWN),
+            kind: kind_unless_failed(fd_kind::UNKNOWN),
         },
         NetCase {
             what: "dup(an IPv6 socket)",
@@ -206,13 +207,7 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             what: "dup3(an IPv6 socket, 301, bad flags): EINVAL",
             ty: EvtType::Dup3,
             call: dup3_of(v6, 301, 0x4000_0000),
-            kind: Box::new(|ret| {
-                Some(if ret < 0 {
-                    fd_kind::NONE
-                } else {
-                    fd_kind::IPV6
-                })
-            }),
+            kind: kind_unless_failed(fd_kind::IPV6),
         },
         NetCase {
             what: "listen(a bound unix socket)",
