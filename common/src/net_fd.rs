@@ -61,6 +61,34 @@ pub mod fd_kind {
     pub const NONE: u8 = 19;
 }
 
+/// The kind of a socket of `family` (what `socket` reports for its new fd, as Falco does,
+/// and what a socket fd read from its file is).
+pub const fn family_kind(family: u16) -> u8 {
+    match family {
+        2 => fd_kind::IPV4,
+        10 => fd_kind::IPV6,
+        1 => fd_kind::UNIX,
+        16 => fd_kind::NETLINK,
+        _ => fd_kind::UNKNOWN,
+    }
+}
+
+/// Socket families as Falco names them (`evt.arg.domain`), in its table's order: a value
+/// with two names shows both (`AF_LOCAL|AF_UNIX`), as Falco's exact-match rendering does.
+/// The sensor renders from it; the prefilter reads it to decide a check on the domain.
+#[rustfmt::skip]
+pub const SOCKET_FAMILIES: &[(u32, &str)] = &[
+    (39, "AF_NFC"), (38, "AF_ALG"), (37, "AF_CAIF"), (36, "AF_IEEE802154"), (35, "AF_PHONET"),
+    (34, "AF_ISDN"), (33, "AF_RXRPC"), (32, "AF_IUCV"), (31, "AF_BLUETOOTH"), (30, "AF_TIPC"),
+    (29, "AF_CAN"), (26, "AF_LLC"), (25, "AF_WANPIPE"), (24, "AF_PPPOX"), (23, "AF_IRDA"),
+    (22, "AF_SNA"), (21, "AF_RDS"), (20, "AF_ATMSVC"), (19, "AF_ECONET"), (18, "AF_ASH"),
+    (17, "AF_PACKET"), (16, "AF_ROUTE"), (16, "AF_NETLINK"), (15, "AF_KEY"),
+    (14, "AF_SECURITY"), (13, "AF_NETBEUI"), (12, "AF_DECnet"), (11, "AF_ROSE"),
+    (10, "AF_INET6"), (9, "AF_X25"), (8, "AF_ATMPVC"), (7, "AF_BRIDGE"), (6, "AF_NETROM"),
+    (5, "AF_APPLETALK"), (4, "AF_IPX"), (3, "AF_AX25"), (2, "AF_INET"), (1, "AF_LOCAL"),
+    (1, "AF_UNIX"), (0, "AF_UNSPEC"),
+];
+
 /// Bits of [`FdFacts::flags`].
 pub mod fd_flags {
     /// The fd was looked up and its file read (kind, and for a socket the socket).

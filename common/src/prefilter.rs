@@ -53,6 +53,10 @@ pub const MAX_TERM_SLOTS: usize = 2048;
 pub const MAX_NEEDLES_PER_TYPE: usize = 16;
 pub const MAX_NEEDLE_SLOTS: usize = 256;
 pub const MAX_RANGES: usize = 4;
+/// Ranges per address or port dimension: the official `outbound` macro leaves five pieces of
+/// the IPv4 space to the server address (neither 0.0.0.0, loopback nor RFC 1918), its SSH
+/// rule seven server ports.
+pub const MAX_NET_RANGES: usize = 8;
 pub const COMM_MAP_ENTRIES: usize = 8192;
 pub const PREFIX_MAP_ENTRIES: usize = 16384;
 pub const SUFFIX_MAP_ENTRIES: usize = 8192;
@@ -201,6 +205,51 @@ pub struct KTerm {
     pub _pad: [u8; 2],
     pub uid: [[u32; 2]; MAX_RANGES],
     pub ret: [[i64; 2]; MAX_RANGES],
+    /// Bits of [`l4`] indices: the `fd.l4proto` values the term admits.
+    pub l4: u32,
+    /// Ranges in use per network dimension ([`net_dim`]; 0: any).
+    pub n_net: [u8; NET_DIMS],
+    /// Per network dimension, its ranges: the server's and the client's IPv4 address (as a
+    /// host-order number) and port.
+    pub net: [[[u32; 2]; MAX_NET_RANGES]; NET_DIMS],
+}
+
+/// The network dimensions of a term ([`KTerm::net`]), in this order.
+pub const NET_DIMS: usize = 4;
+pub mod net_dim {
+    pub const SIP: usize = 0;
+    pub const SPORT: usize = 1;
+    pub const CIP: usize = 2;
+    pub const CPORT: usize = 3;
+}
+
+/// `fd.l4proto` as an index, as the prefilter and the sensor share it: the values Falco shows,
+/// and `NONE` for an event without the field.
+pub mod l4 {
+    pub const TCP: u8 = 0;
+    pub const UDP: u8 = 1;
+    pub const RAW: u8 = 2;
+    pub const ICMP: u8 = 3;
+    /// Falco's `<NA>`.
+    pub const NA: u8 = 4;
+    pub const NONE: u8 = 5;
+    /// Every bit: the value is not known (yet).
+    pub const ALL: u32 = (1 << (NONE as u32 + 1)) - 1;
+    /// The text of each index but `NONE`.
+    pub const NAMES: [&str; 5] = ["tcp", "udp", "raw", "icmp", "<NA>"];
+
+    /// A connect's `fd.l4proto` when it names an IP peer, from the socket's family and type
+    /// as its record carries them (0: not read).
+    pub const fn of_connect(sock_family: u16, sock_type: u16) -> u8 {
+        const AF_UNIX: u16 = 1;
+        match (sock_family, sock_type) {
+            (0, _) | (AF_UNIX, _) => NA,
+            (_, 1) => TCP,
+            (_, 2) => UDP,
+            (_, 3) => RAW,
+            _ => NA,
+        }
+    }
 }
 
 /// A substring to find in the path: its bytes (little-endian in `bytes`, the first byte
@@ -232,7 +281,7 @@ pub struct LpmKey {
 }
 
 const _: () = assert!(core::mem::size_of::<TypeHeader>() == 128);
-const _: () = assert!(core::mem::size_of::<KTerm>() == 136);
+const _: () = assert!(core::mem::size_of::<KTerm>() == 136 + 8 + NET_DIMS * 8 * MAX_NET_RANGES);
 const _: () = assert!(core::mem::size_of::<KNeedle>() == 24);
 const _: () = assert!(core::mem::size_of::<CommKey>() == 20);
 const _: () = assert!(core::mem::size_of::<LpmKey>() == 260);

@@ -301,6 +301,9 @@ fn the_kernel_decides_as_the_model_of_its_maps() {
                 _ if c.flags & libc::O_DIRECTORY != 0 => 1,
                 _ => 0,
             }),
+            l4: None,
+            server: None,
+            client: None,
         };
         let admits = maps.admits(EvtType::Openat, &facts);
         said.push(format!("{} {:#o} ret {ret}: {admits}", c.path, c.flags));

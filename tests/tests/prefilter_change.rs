@@ -193,6 +193,9 @@ fn the_kernel_decides_file_changes_as_the_model_of_its_maps() {
             flags: None,
             ret: Some(r),
             kind: None,
+            l4: None,
+            server: None,
+            client: None,
         };
         let admits = maps.admits(ty, &facts);
         said.push(format!("{} {first} ret {r}: {admits}", ty.name()));

@@ -273,6 +273,9 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             flags: None,
             ret: Some(ret),
             kind: (c.kind)(ret),
+            l4: None,
+            server: None,
+            client: None,
         };
         let admits = maps.admits(c.ty, &facts);
         said.push(format!("{} ret {ret}: {admits}", c.what));
@@ -293,5 +296,127 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
         expected != 0 && expected != (1 << cases.len()) - 1,
         "{said:#?}"
     );
+    s.stop();
+}
+
+/// An IPv4 socket address.
+fn sockaddr_v4(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    // SAFETY: all-zero is a valid sockaddr_in.
+    let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    a.sin_family = libc::AF_INET as u16;
+    a.sin_port = port.to_be();
+    a.sin_addr.s_addr = u32::from_be_bytes(ip).to_be();
+    a
+}
+
+/// What a connect of a new socket of `ty` to `to` returned, and the socket's local end as the
+/// kernel then has it (`getsockname`: `0.0.0.0:0` where it bound none).
+fn connect_new(ty: i32, to: libc::sockaddr_in) -> (i64, (u32, u16)) {
+    let fd = socket(libc::AF_INET, ty | libc::SOCK_NONBLOCK);
+    assert!(fd >= 0);
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a valid address of its length.
+    let ret = res(i64::from(unsafe {
+        libc::connect(fd, (&raw const to).cast(), len)
+    }));
+    let mut local = sockaddr_v4([0; 4], 0);
+    let mut local_len = len;
+    // SAFETY: a buffer of `local_len` bytes for the address.
+    let r = unsafe { libc::getsockname(fd, (&raw mut local).cast(), &mut local_len) };
+    assert_eq!(r, 0);
+    close(i64::from(fd));
+    let ip = u32::from_be(local.sin_addr.s_addr);
+    (ret, (ip, u16::from_be(local.sin_port)))
+}
+
+/// connect decided on its ends and protocol, as the model of the maps decides: the server's
+/// address and port at entry (a loopback connect goes no further), the protocol and the
+/// client's end at exit. As above, case `i` is made `2^i` times; the facts the model is given
+/// are the address connected to, the socket's type, and its local end after the call.
+#[test]
+fn the_kernel_decides_connects_on_their_ends_as_the_model_of_its_maps() {
+    use lanner_rules::prefilter::facts::l4;
+    let dir = TempDir::new("pfc");
+    let comm = unique_comm("pc");
+    let who = format!("evt.type = connect and proc.name = {comm}");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    let text = [
+        // The official `outbound` shape: neither end in loopback, not a set of ports.
+        rule(
+            "PF outbound udp",
+            &format!(
+                "{who} and fd.net != \"127.0.0.0/8\" and fd.l4proto = udp and not fd.sport in (53, 123)"
+            ),
+        ),
+        rule("PF metadata", &format!("{who} and fd.sip = \"169.254.169.254\"")),
+        rule(
+            "PF local tcp",
+            &format!("{who} and fd.lip = \"127.0.0.1\" and fd.l4proto = tcp and fd.rport = {port}"),
+        ),
+    ]
+    .concat();
+    let rules = dir.path().join("rules.yaml");
+    replace_file(&rules, &text);
+    let maps = model_maps(&text);
+    let (udp, tcp) = (libc::SOCK_DGRAM, libc::SOCK_STREAM);
+    // A TEST-NET-1 address: routed (or not) like any outside one, never answering.
+    let outside = [192, 0, 2, 1];
+    let cases: [(&str, i32, [u8; 4], u16); 7] = [
+        ("udp to loopback (dropped at entry)", udp, [127, 0, 0, 1], 9),
+        ("udp outside", udp, outside, 9),
+        ("udp outside to port 53", udp, outside, 53),
+        ("udp to 169.254.169.254", udp, [169, 254, 169, 254], 80),
+        ("tcp outside", tcp, outside, 443),
+        ("tcp to the local listener", tcp, [127, 0, 0, 1], port),
+        // Not a refused TCP connect: the reset may close the socket before connect returns,
+        // and then the kernel (as the sensor) sees no local end, where getsockname still has
+        // one.
+        ("udp to 10.1.2.3", udp, [10, 1, 2, 3], 9),
+    ];
+
+    let mut s = Sensor::launch(Launch {
+        args: &["-r", rules.to_str().unwrap()],
+        alerts_only: true,
+        ..Launch::default()
+    });
+    s.wait_ready();
+    let count = || metric(&s, "lanner_events_total{kind=\"connect\"} ") as u64;
+    let before = count();
+    let own = thread_comm();
+    let (mut expected, mut said) = (0u64, Vec::new());
+    set_comm(&comm);
+    for (i, &(what, ty, ip, port)) in cases.iter().enumerate() {
+        let mut last = (0, (0, 0));
+        for _ in 0..1u64 << i {
+            last = connect_new(ty, sockaddr_v4(ip, port));
+        }
+        let (ret, client) = last;
+        let facts = KernelFacts {
+            l4: Some(if ty == tcp { l4::TCP } else { l4::UDP }),
+            server: Some((u32::from_be_bytes(ip), port)),
+            client: Some(client),
+            ret: Some(ret),
+            ..KernelFacts::task(
+                KernelFacts::comm_of(comm.as_bytes()),
+                // SAFETY: no arguments.
+                unsafe { libc::getuid() },
+            )
+        };
+        let admits = maps.admits(EvtType::Connect, &facts);
+        said.push(format!("{what}: ret {ret}, local {client:?}: {admits}"));
+        if admits {
+            expected += 1 << i;
+        }
+    }
+    set_comm(&own);
+    drop(listener);
+    let got = settled(expected, || count() - before);
+    assert_eq!(
+        got, expected,
+        "the kernel let through {got:#b}, the model says {expected:#b}\nthe model: {said:#?}"
+    );
+    // Loopback is dropped; the listener's connect is kept.
+    assert!(expected & 1 == 0 && expected & (1 << 5) != 0, "{said:#?}");
     s.stop();
 }

@@ -24,7 +24,7 @@ use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{OPEN_SCRATCH, OPEN_STASH, count_loss, send},
     path_arg,
-    prefilter::{self, Facts},
+    prefilter::{self, Facts, NetFacts},
 };
 
 /// The event type of an open record (its header's variant).
@@ -58,6 +58,7 @@ fn facts(rec: &OpenRecord, ret: Option<i64>) -> Facts<'_> {
         flags: Some(rec.classes),
         ret,
         kind,
+        net: NetFacts::UNKNOWN,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::{
         ChangeSmall, count_loss, send,
     },
     path_arg,
-    prefilter::{self, Facts, PathRef},
+    prefilter::{self, Facts, NetFacts, PathRef},
 };
 
 /// The arguments of one call as its tracepoint gives them; a path pointer of 0 is a path the
@@ -175,6 +175,7 @@ fn stash(args: &Args) -> Result<(), ()> {
         flags: None,
         ret: None,
         kind: ALL_KINDS,
+        net: NetFacts::UNKNOWN,
     };
     if !prefilter::keep(args.op.evt_type(), &facts) {
         // An entry left by an earlier call whose exit hook was detached before it returned
@@ -317,6 +318,7 @@ fn keep_at_exit(head: &ChangeHead, data: *const u8) -> bool {
         flags: None,
         ret: Some(head.ret),
         kind: ALL_KINDS,
+        net: NetFacts::UNKNOWN,
     };
     // When the entry decided without the path, decided on it now.
     prefilter::keep_at_exit(

@@ -3,20 +3,60 @@
 
 use aya_ebpf::{helpers::generated::bpf_probe_read_user, programs::TracePointContext};
 use lanner_common::{
-    ConnectRecord, EventKind, LossReason, SOCKADDR_LEN, evttype::EvtType, field_flags,
-    prefilter::ALL_KINDS,
+    ConnectRecord, EventKind, LossReason, SOCKADDR_LEN,
+    evttype::EvtType,
+    field_flags,
+    prefilter::{ALL_KINDS, l4},
 };
 
 use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{CONNECT_SCRATCH, CONNECT_STASH, count_loss, send},
-    prefilter::{self, Facts},
+    prefilter::{self, Facts, NetFacts},
 };
 
 /// The prefilter's facts of a connect record: its header's comm and uid (read at entry, as the
-/// record carries them), and the result once known.
+/// record carries them), the server end from the address argument, and at exit the result, the
+/// protocol and the client end (`lanner_rules::prefilter::probe::NetProbe::Connect`; the sensor
+/// computes the fields from the same record, `sensor/src/rules/extract/net.rs`).
 #[inline(always)]
 fn facts(rec: &ConnectRecord, ret: Option<i64>) -> Facts<'_> {
+    let family = u16::from_ne_bytes([rec.addr[0], rec.addr[1]]);
+    let len = rec.addr_f.len;
+    // The address the sensor shows as `fd.sip`: an IPv4 one read whole.
+    let server = (family == AF_INET && len >= 8).then(|| {
+        let ip = u32::from_be_bytes([rec.addr[4], rec.addr[5], rec.addr[6], rec.addr[7]]);
+        (ip, u16::from_be_bytes([rec.addr[2], rec.addr[3]]))
+    });
+    let net = match ret {
+        None => NetFacts {
+            server,
+            ..NetFacts::UNKNOWN
+        },
+        Some(_) => {
+            let inet = (family == AF_INET && len >= 8) || (family == AF_INET6 && len >= 24);
+            // The local end the kernel bound, or none (`0.0.0.0:0`); an IPv6 socket's is not
+            // an IPv4 number.
+            let client = if rec.local_known == 0 || rec.local_port == 0 {
+                Some((0, 0))
+            } else if rec.sock_family == AF_INET6 {
+                None
+            } else {
+                let a = rec.local_addr;
+                Some((u32::from_be_bytes([a[0], a[1], a[2], a[3]]), rec.local_port))
+            };
+            NetFacts {
+                l4: 1
+                    << if inet {
+                        l4::of_connect(rec.sock_family, rec.sock_type)
+                    } else {
+                        l4::NA
+                    },
+                server,
+                client: server.and(client),
+            }
+        }
+    };
     Facts {
         comm: &rec.header.comm,
         uid: rec.header.uid,
@@ -24,6 +64,7 @@ fn facts(rec: &ConnectRecord, ret: Option<i64>) -> Facts<'_> {
         flags: None,
         ret,
         kind: ALL_KINDS,
+        net,
     }
 }
 
@@ -37,15 +78,6 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     // SAFETY: per-CPU scratch, exclusively ours while this program runs on this CPU.
     let rec = unsafe { &mut *p };
     fill_header(&mut rec.header, EventKind::Connect as u32, 0);
-    // A connect no loaded rule can match whatever it returns goes no further (the result is
-    // tested again at exit).
-    if !prefilter::keep(EvtType::Connect, &facts(rec, None)) {
-        // An entry left by an earlier call whose exit hook was detached before it returned
-        // must not meet this call's exit.
-        let _ = CONNECT_STASH.remove(rec.header.tid);
-        return Ok(());
-    }
-    fill_cgroup(&mut rec.header, current_task());
     // connect(fd, uservaddr, addrlen)
     let (fd, addr, addrlen) = (sys_arg(ctx, 0), sys_arg(ctx, 1), sys_arg(ctx, 2));
     rec.ret = 0;
@@ -57,6 +89,7 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     rec.local_known = 0;
     rec.local_addr = [0; 16];
     rec.addr_f.flags = 0;
+    rec.addr[..2].copy_from_slice(&[0, 0]);
     let mut n = addrlen as usize;
     if n > SOCKADDR_LEN {
         n = SOCKADDR_LEN;
@@ -77,6 +110,15 @@ pub fn enter(ctx: &TracePointContext) -> Result<(), ()> {
     } else {
         rec.addr_f.flags |= field_flags::READ_FAILED;
     }
+    // With the server end read: a connect no loaded rule can match whatever it returns goes
+    // no further (a loopback one, for the official rules; the rest is tested again at exit).
+    if !prefilter::keep(EvtType::Connect, &facts(rec, None)) {
+        // An entry left by an earlier call whose exit hook was detached before it returned
+        // must not meet this call's exit.
+        let _ = CONNECT_STASH.remove(rec.header.tid);
+        return Ok(());
+    }
+    fill_cgroup(&mut rec.header, current_task());
     CONNECT_STASH.insert(rec.header.tid, rec, 0).map_err(drop)
 }
 
@@ -88,13 +130,18 @@ pub fn exit(ctx: &TracePointContext) -> Result<(), ()> {
     // SAFETY: map value owned by this tid's syscall; `ret` slot of the exit record.
     let rec = unsafe { &mut *p };
     rec.ret = sys_ret(ctx);
-    // The result may settle it before the socket is read.
+    // Only a real socket fd has a `struct socket` behind private_data.
+    let local = if rec.ret != -EBADF && rec.ret != -ENOTSOCK {
+        local_side(rec)
+    } else {
+        Ok(())
+    };
+    // With the result, the protocol and the local end.
     if !prefilter::keep(EvtType::Connect, &facts(rec, Some(rec.ret))) {
         let _ = CONNECT_STASH.remove(tid);
         return Ok(());
     }
-    // Only a real socket fd has a `struct socket` behind private_data.
-    if rec.ret != -EBADF && rec.ret != -ENOTSOCK && local_side(rec).is_err() {
+    if local.is_err() {
         count_loss(EventKind::Connect, LossReason::ReadFailed);
     }
     if rec.addr_f.flags & field_flags::TRUNCATED != 0 {

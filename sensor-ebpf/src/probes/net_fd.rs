@@ -16,13 +16,14 @@ use lanner_common::{
     EventKind, FdFacts, LossReason, NET_DATA_LEN, NetFdRecord, NetOp, SOCKADDR_LEN, StrField,
     evttype::EvtType,
     fd_flags, fd_kind, field_flags,
+    net_fd::family_kind,
     prefilter::{ALL_KINDS, kind_mask},
 };
 
 use crate::{
     kernel::{current_task, field, fill_cgroup, fill_header, off, ptr_field, sys_arg, sys_ret},
     maps::{NET_FD_SCRATCH, NET_STASH, NetStash, count_loss, send},
-    prefilter::{self, Facts},
+    prefilter::{self, Facts, NetFacts},
 };
 
 /// The event type of a call.
@@ -54,13 +55,12 @@ fn facts(rec: &NetFdRecord, kind: u32) -> Facts<'_> {
         flags: None,
         ret: Some(rec.ret),
         kind,
+        net: NetFacts::UNKNOWN,
     }
 }
 
-const AF_UNIX: u16 = 1;
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
-const AF_NETLINK: u16 = 16;
 
 const S_IFMT: u16 = 0o170000;
 const S_IFSOCK: u16 = 0o140000;
@@ -173,9 +173,15 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
     let rec = unsafe { &mut *p };
     fill_header(&mut rec.header, EventKind::NetFd as u32, op as u32);
     rec.ret = sys_ret(ctx);
-    // Before the fd is read: the task and the result may settle it already.
+    // Before the fd is read: the task and the result may settle it already, and a socket's
+    // kind, which is its domain's (none if the call failed).
     let ty = evt_type(op);
-    if !prefilter::keep(ty, &facts(rec, ALL_KINDS)) {
+    let first = match (op, st) {
+        (NetOp::Socket, Some(st)) if rec.ret >= 0 => kind_mask(family_kind(st.args[0] as u16)),
+        (NetOp::Socket, Some(_)) => kind_mask(fd_kind::NONE),
+        _ => ALL_KINDS,
+    };
+    if !prefilter::keep(ty, &facts(rec, first)) {
         return Ok(());
     }
     let hot = matches!(
@@ -441,18 +447,6 @@ fn read_socket(file: *const u8, out: &mut FdFacts) -> Result<(), ()> {
         out.flags |= fd_flags::V6;
     }
     Ok(())
-}
-
-/// The kind of a socket of `family`.
-#[inline(always)]
-fn family_kind(family: u16) -> u8 {
-    match family {
-        AF_INET => fd_kind::IPV4,
-        AF_INET6 => fd_kind::IPV6,
-        AF_UNIX => fd_kind::UNIX,
-        AF_NETLINK => fd_kind::NETLINK,
-        _ => fd_kind::UNKNOWN,
-    }
 }
 
 /// `::ffff:a.b.c.d`.

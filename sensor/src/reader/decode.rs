@@ -464,14 +464,15 @@ const AF_INET6: u16 = 10;
 
 fn connect(r: &ConnectRecord) -> Result<Connect, DecodeError> {
     let addr = used(r.addr_f.len, &r.addr, "sockaddr")?;
-    let l4 = match (r.sock_family, r.sock_type) {
-        (0, _) => None,
-        (AF_UNIX, _) => Some(L4::Other),
-        (_, 1) => Some(L4::Tcp),
-        (_, 2) => Some(L4::Udp),
-        (_, 3) => Some(L4::Raw),
-        _ => Some(L4::Other),
-    };
+    // The mapping the kernel's prefilter decides `fd.l4proto` on (one definition).
+    let l4 = (r.sock_family != 0).then(|| {
+        match lanner_common::prefilter::l4::of_connect(r.sock_family, r.sock_type) {
+            lanner_common::prefilter::l4::TCP => L4::Tcp,
+            lanner_common::prefilter::l4::UDP => L4::Udp,
+            lanner_common::prefilter::l4::RAW => L4::Raw,
+            _ => L4::Other,
+        }
+    });
     let local = (r.local_known != 0 && r.local_port != 0).then(|| {
         let ip = if r.sock_family == AF_INET6 {
             IpAddr::V6(Ipv6Addr::from(r.local_addr))

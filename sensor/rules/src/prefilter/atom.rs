@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use super::{
     Dnf,
-    facts::{ALL_KINDS, KINDS, kind_bit},
-    probe::{Binding, Probe, RetView},
-    term::{Comm, Ranges, Term, UID_ALL},
+    facts::{ALL_KINDS, KINDS, L4_NAMES, kind_bit, l4},
+    probe::{Binding, EndPart, Probe, RetView, Side},
+    term::{Comm, IP_ALL, PORT_ALL, Ranges, Term, UID_ALL},
 };
 use crate::{
     ast::Op,
@@ -52,6 +52,12 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
         return if want { Vec::new() } else { vec![Term::top()] };
     }
     let why = || describe(c, want);
+    if let Lhs::EitherEnd(client, server) = &c.lhs {
+        return match super::ends::either(c, want, probe, ty, client, server) {
+            Some(d) => d.into_iter().filter(|t| !t.is_unsat()).collect(),
+            None => untestable(why()),
+        };
+    }
     let x = match &c.lhs {
         Lhs::One(x) if x.transforms.is_empty() && !matches!(c.rhs, Rhs::Field(_)) => x,
         _ => return untestable(why()),
@@ -84,6 +90,19 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
         }),
         // The complement of a prefix or suffix set is not one; not kept (it admits more).
         Binding::Path(_) => None,
+        Binding::L4 => Some(sample.l4()),
+        Binding::Within(values) => Some(
+            if values
+                .iter()
+                .any(|v| sample.holds_on(v.map(|s| Value::Str(s.into()))))
+            {
+                vec![Term::top()]
+            } else {
+                Vec::new()
+            },
+        ),
+        Binding::End(side, part) => sample.end(side, part),
+        Binding::DomainKind => Some(sample.domain_kind(want)),
         // A check on a missing field is false: under `not`, true.
         Binding::Missing => Some(if want { Vec::new() } else { vec![Term::top()] }),
     };
@@ -91,6 +110,39 @@ pub fn atom(c: &CheckNode, want: bool, probe: &Probe, ty: EvtType) -> Dnf {
         Some(d) => d.into_iter().filter(|t| !t.is_unsat()).collect(),
         None => untestable(why()),
     }
+}
+
+/// The numbers among a check's literals (`None` if there is anything else: then the truth
+/// need not be constant between them).
+pub(super) fn literal_numbers(c: &CheckNode) -> Option<Vec<i128>> {
+    let num = |l: &Lit| match l {
+        Lit::Int(n) => Some(i128::from(*n)),
+        Lit::Uint(n) => Some(i128::from(*n)),
+        _ => None,
+    };
+    match (&c.rhs, c.op) {
+        (_, Op::Exists) | (Rhs::None, _) => Some(Vec::new()),
+        (Rhs::One(l), _) => Some(vec![num(l)?]),
+        (Rhs::Lits(ls), _) => ls.iter().map(num).collect(),
+        _ => None,
+    }
+}
+
+/// `lo..=hi` cut before each of `cuts` inside it: the pieces on which a comparison with
+/// literals whose boundaries are the cuts is constant.
+pub(super) fn pieces((lo, hi): (i64, i64), cuts: impl Iterator<Item = i128>) -> Vec<(i64, i64)> {
+    let mut starts: BTreeSet<i64> = [lo].into();
+    for s in cuts {
+        if i128::from(lo) < s && s <= i128::from(hi) {
+            starts.insert(s as i64);
+        }
+    }
+    let starts: Vec<i64> = starts.into_iter().collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, starts.get(i + 1).map_or(hi, |n| n - 1)))
+        .collect()
 }
 
 fn empty_list(rhs: &Rhs) -> bool {
@@ -248,44 +300,112 @@ impl Sampler<'_> {
     /// The numbers among the literals (`None` if there is anything else: then the truth
     /// need not be constant between them).
     fn numbers(&self) -> Option<Vec<i128>> {
-        let num = |l: &Lit| match l {
-            Lit::Int(n) => Some(i128::from(*n)),
-            Lit::Uint(n) => Some(i128::from(*n)),
-            _ => None,
-        };
-        match (&self.c.rhs, self.c.op) {
-            (_, Op::Exists) | (Rhs::None, _) => Some(Vec::new()),
-            (Rhs::One(l), _) => Some(vec![num(l)?]),
-            (Rhs::Lits(ls), _) => ls.iter().map(num).collect(),
-            _ => None,
-        }
+        literal_numbers(self.c)
     }
 
     /// The values in `lo..=hi` on which the check comes out as wanted, `value` mapping a
     /// number to the field's value. A comparison with a literal n is constant on (.., n-1],
     /// [n, n] and [n+1, ..), so one value per piece between the literals decides it.
-    fn ranges(
-        &self,
-        (lo, hi): (i64, i64),
-        value: impl Fn(i64) -> Value<'static>,
-    ) -> Option<Ranges> {
-        let mut starts: BTreeSet<i64> = [lo].into();
-        for n in self.numbers()? {
-            for s in [n, n + 1] {
-                if i128::from(lo) < s && s <= i128::from(hi) {
-                    starts.insert(s as i64);
-                }
-            }
-        }
-        let starts: Vec<i64> = starts.into_iter().collect();
+    fn ranges(&self, domain: (i64, i64), value: impl Fn(i64) -> Value<'static>) -> Option<Ranges> {
+        let cuts = self.numbers()?.into_iter().flat_map(|n| [n, n + 1]);
         let mut out = Ranges::empty();
-        for (i, &s) in starts.iter().enumerate() {
-            let end = starts.get(i + 1).map_or(hi, |n| n - 1);
-            if self.holds(value(s)) {
-                out.push(s, end);
+        for (lo, hi) in pieces(domain, cuts) {
+            if self.holds(value(lo)) {
+                out.push(lo, hi);
             }
         }
         Some(out)
+    }
+
+    /// socket's `evt.arg.domain`: the kinds of the domains on which the check comes out as
+    /// wanted, and no kind (a failed call) if any. A domain Falco has no name for shows its
+    /// number, and may have any kind (the probe takes the family from the argument's low 16
+    /// bits): all kinds, unless the check holds on no number's text.
+    fn domain_kind(&self, want: bool) -> Dnf {
+        use lanner_common::net_fd::{SOCKET_FAMILIES, family_kind};
+        let mut kind = 0;
+        let mut values: Vec<u32> = SOCKET_FAMILIES.iter().map(|(v, _)| *v).collect();
+        values.dedup();
+        for v in values {
+            let names: Vec<&str> = SOCKET_FAMILIES
+                .iter()
+                .filter(|(x, _)| *x == v)
+                .map(|(_, n)| *n)
+                .collect();
+            if self.holds(Value::Str(names.join("|").into())) {
+                kind |= kind_bit(Some(family_kind(v as u16)));
+            }
+        }
+        // A number's text is digits and a sign: a positive test of literals that each have
+        // another character holds on none.
+        let positive = matches!(
+            self.c.op,
+            Op::Eq
+                | Op::In
+                | Op::Intersects
+                | Op::Contains
+                | Op::IContains
+                | Op::StartsWith
+                | Op::EndsWith
+        );
+        let lits = strings(&self.c.rhs).unwrap_or_default();
+        let numbers_fail = want
+            && positive
+            && !lits.is_empty()
+            && lits
+                .iter()
+                .all(|l| l.chars().any(|c| !c.is_ascii_digit() && c != '-'));
+        if !numbers_fail {
+            kind = ALL_KINDS;
+        }
+        if kind != 0 {
+            kind |= kind_bit(None);
+        }
+        match kind {
+            0 => Vec::new(),
+            ALL_KINDS => vec![Term::top()],
+            kind => vec![Term {
+                kind,
+                ..Term::top()
+            }],
+        }
+    }
+
+    /// `fd.l4proto`'s values on which the check comes out as wanted, as `l4` bits.
+    fn l4(&self) -> Dnf {
+        let mut bits = 0;
+        for (i, name) in L4_NAMES.iter().enumerate() {
+            if self.holds(Value::Str((*name).into())) {
+                bits |= 1 << i;
+            }
+        }
+        if self.holds_on(None) {
+            bits |= 1 << l4::NONE;
+        }
+        match bits {
+            0 => Vec::new(),
+            l4::ALL => vec![Term::top()],
+            l4 => vec![Term { l4, ..Term::top() }],
+        }
+    }
+
+    /// An address or port of one end: the values of its domain on which the check comes out
+    /// as wanted.
+    fn end(&self, side: Side, part: EndPart) -> Option<Dnf> {
+        let ranges = match part {
+            EndPart::Port => self.ranges(PORT_ALL, |v| Value::Uint(v as u64))?,
+            EndPart::Ip => {
+                let cuts = super::ends::ip_cuts(&self.c.rhs, self.c.op)?;
+                let mut out = Ranges::empty();
+                for (lo, hi) in pieces(IP_ALL, cuts.into_iter()) {
+                    if self.holds(super::ends::ip_value(lo)) {
+                        out.push(lo, hi);
+                    }
+                }
+                out
+            }
+        };
+        Some(vec![super::ends::term_with(side, part, ranges)])
     }
 
     /// The return values on which a return field's check comes out as wanted.

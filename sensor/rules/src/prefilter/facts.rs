@@ -146,6 +146,15 @@ pub fn kind_index(typechar: &str, ty: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// `fd.l4proto` indices (`lanner_common::prefilter::l4`): `L4_NAMES`, then `l4::NONE` for an
+/// event without the field.
+pub use lanner_common::prefilter::l4;
+pub const L4_NAMES: [&str; 5] = l4::NAMES;
+
+/// An IPv4 endpoint as the probe read it: the address as a number (`u32::from(Ipv4Addr)`) and
+/// the port.
+pub type Endpoint = (u32, u16);
+
 /// What the probe knows of an event before copying it. `None`: this probe does not know it
 /// (the dimension does not constrain).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,9 +170,30 @@ pub struct KernelFacts {
     /// An index into `KINDS`, or `KIND_ANY`; `None`: the event has no fd kind (or the probe
     /// does not know it, when its type's probe has no kind dimension).
     pub kind: Option<u8>,
+    /// An `l4` index (`l4::NONE`: the event has no `fd.l4proto`).
+    pub l4: Option<u8>,
+    /// The IPv4 server and client ends (`fd.sip`/`fd.sport`, `fd.cip`/`fd.cport`), when the
+    /// event's are IPv4 and the probe read them.
+    pub server: Option<Endpoint>,
+    pub client: Option<Endpoint>,
 }
 
 impl KernelFacts {
+    /// The task's facts and nothing else: every other dimension unknown.
+    pub fn task(comm: [u8; COMM_LEN], uid: u32) -> KernelFacts {
+        KernelFacts {
+            comm,
+            uid,
+            path: PathArg::Absent,
+            flags: None,
+            ret: None,
+            kind: None,
+            l4: None,
+            server: None,
+            client: None,
+        }
+    }
+
     /// The comm up to its NUL: the bytes the sets hold.
     pub fn comm_bytes(&self) -> &[u8] {
         let end = self.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
@@ -206,6 +236,9 @@ pub fn admits_term(t: &Term, facts: &KernelFacts) -> bool {
         && facts
             .flags
             .is_none_or(|f| f & t.flags_set == t.flags_set && f & t.flags_clear == 0)
+        && facts.l4.is_none_or(|i| t.l4 & (1 << i) != 0)
+        && facts.server.is_none_or(|e| t.server.admits(e))
+        && facts.client.is_none_or(|e| t.client.admits(e))
         && path_ok
 }
 

@@ -47,6 +47,12 @@
 //!   `fd.num>=0` and `evt.res startswith E`; exact values `evt.rawres in (0, 1, 2)`.
 //! - **The fd kind** (`fd.typechar`, `fd.type`) where the probe knows it: a mask test.
 //! - **`user.uid`**, as ranges: in the header the probe fills anyway.
+//! - **A connect's ends and protocol** (`ends`, `probe::NetProbe`): the server's IPv4
+//!   address and port, from the address argument at entry, as ranges (`fd.sip`, `fd.snet`,
+//!   `fd.sport`); the client's, from the socket at exit; `fd.ip`, `fd.net`, `fd.port` over
+//!   both; `fd.l4proto` as a mask, from the socket at exit. The official *outbound* and
+//!   *inbound_outbound* macros keep a loopback connect in the kernel at entry. An accept's
+//!   `fd.l4proto` is never `udp`: decided without a fact.
 //!
 //! Which fields are which fact for a type is `probe::Probe` — the only per-type input, so a
 //! new family needs a probe description, not a new analysis.
@@ -65,6 +71,7 @@
 
 mod atom;
 mod dnf;
+mod ends;
 pub mod facts;
 pub mod maps;
 mod paths;
@@ -113,6 +120,8 @@ pub struct Budgets {
     pub path_clauses: usize,
     /// Ranges per term for `user.uid` and for the return value.
     pub ranges: usize,
+    /// …for each address and port of a connection's ends.
+    pub net_ranges: usize,
     /// Entries of this type in the comm map, the prefix trie and the suffix trie.
     pub comm_keys: usize,
     pub prefix_keys: usize,
@@ -129,6 +138,7 @@ impl Default for Budgets {
             comm_sets: 64,
             path_clauses: 64,
             ranges: maps::MAX_RANGES,
+            net_ranges: maps::MAX_NET_RANGES,
             comm_keys: 1024,
             prefix_keys: 2048,
             suffix_keys: 1024,
@@ -279,6 +289,10 @@ fn fit(mut per_rule: Vec<Dnf>, b: &Budgets) -> Result<Filter, PassReason> {
                 let mut t = t.clone();
                 t.uid.widen_to(b.ranges);
                 t.ret.widen_to(b.ranges);
+                for end in [&mut t.server, &mut t.client] {
+                    end.ip.widen_to(b.net_ranges);
+                    end.port.widen_to(b.net_ranges);
+                }
                 dnf::push_absorbing(&mut terms, t);
             }
         }

@@ -7,19 +7,28 @@ use super::{
     Options, TypeFilter, admits, derive_all,
     maps::Maps,
     probe::{Probe, flag},
-    world::{OPEN, World, captured, load, matching},
+    world::{OPEN, World, captured, load, load_with, matching},
 };
 use crate::{EvtType, Ruleset, loader::Source, testing::official_sources};
 
 pub fn official() -> Ruleset {
-    let sources: Vec<Source> = official_sources()
+    load(&official_captured())
+}
+
+/// …with the fields the sensor fills: the rule that needs `fd.sip.name` cannot fire, and no
+/// longer makes every connect pass.
+pub fn official_as_sensor() -> Ruleset {
+    load_with(&official_captured(), crate::availability::lanner)
+}
+
+fn official_captured() -> Vec<Source> {
+    official_sources()
         .into_iter()
         .map(|s| Source {
             text: captured(&s.text),
             ..s
         })
-        .collect();
-    load(&sources)
+        .collect()
 }
 
 /// Probes as the sensor will have them: the open family decides on everything, exec and

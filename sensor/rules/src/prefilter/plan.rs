@@ -15,10 +15,11 @@ pub fn kernel_probe(t: EvtType) -> Option<Probe> {
     use EvtType as T;
     Some(match t {
         T::Open | T::Openat | T::Openat2 | T::Creat => Probe::FILE_OPEN,
-        T::Socket | T::Dup | T::Dup2 | T::Dup3 | T::Accept | T::Accept4 => Probe::NEW_FD,
+        T::Socket => Probe::SOCKET,
+        T::Dup | T::Dup2 | T::Dup3 => Probe::NEW_FD,
+        T::Accept | T::Accept4 => Probe::ACCEPT,
         T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
-        // The task and the result (its record's header, its return value).
-        T::Connect => Probe::RET,
+        T::Connect => Probe::CONNECT,
         // The task, the first path (under the name of its parameter), the result.
         t => Probe::file_change(ChangeOp::of_evt_type(t)?),
     })

@@ -103,6 +103,38 @@ pub enum PathView {
     Raw,
 }
 
+/// Which end of a connection (`fd.s*` or `fd.c*`), and which part of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Server,
+    Client,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndPart {
+    Ip,
+    Port,
+}
+
+/// What a probe knows of the connection an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetProbe {
+    None,
+    /// connect: `fd.l4proto` from the socket's family and type (`l4::of_connect`, at exit);
+    /// the server end (`fd.sip`/`fd.rip`, `fd.sport`/`fd.rport`) from the address argument,
+    /// read at entry; the client end (`fd.cip`/`fd.lip`, `fd.cport`/`fd.lport`) from the
+    /// socket at exit, or `0.0.0.0:0` where the kernel bound none. Facts only for an IPv4
+    /// peer; other events leave the ends unknown (`sensor/src/rules/extract/net.rs`).
+    Connect,
+    /// `fd.l4proto` is one of these (`None`: missing) on every event of the type: accept's is
+    /// `tcp` for an IP socket, `<NA>` for another, missing when the call failed.
+    L4Within(&'static [Option<&'static str>]),
+    /// socket: the new fd's kind is its domain's (`lanner_common::net_fd::family_kind`), none
+    /// when the call failed; so a check on `evt.arg.domain` (the family's names, or the
+    /// number) decides kinds.
+    Socket,
+}
+
 /// What a field is, in terms of kernel facts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
@@ -115,6 +147,14 @@ pub enum Binding {
     FlagText(&'static [(&'static str, Option<u32>)]),
     Kind,
     Path(PathView),
+    /// `fd.l4proto`, an `l4` index the probe reports.
+    L4,
+    /// A field whose value is one of these on every event of the type (`None`: missing).
+    Within(&'static [Option<&'static str>]),
+    /// An IPv4 address or port of one end.
+    End(Side, EndPart),
+    /// socket's `evt.arg.domain`, decided through the kind it gives the new fd.
+    DomainKind,
     /// Missing on every event of the type: every check on it is false.
     Missing,
 }
@@ -146,6 +186,7 @@ pub struct Probe {
     pub ret: Option<RetFields>,
     /// The probe knows the kind of the event's fd.
     pub fd_kind: bool,
+    pub net: NetProbe,
 }
 
 impl Probe {
@@ -158,6 +199,7 @@ impl Probe {
         open_flags: false,
         ret: None,
         fd_kind: false,
+        net: NetProbe::None,
     };
 
     /// A call with a return value and nothing else the kernel decides on.
@@ -191,6 +233,25 @@ impl Probe {
         open_flags: true,
         ret: Some(RetFields::Fd),
         fd_kind: true,
+        net: NetProbe::None,
+    };
+
+    /// `socket`: a new fd, whose kind is its domain's.
+    pub const SOCKET: Probe = Probe {
+        net: NetProbe::Socket,
+        ..Probe::NEW_FD
+    };
+
+    /// `accept`, `accept4`: a new fd of a known kind, whose `fd.l4proto` is never `udp`.
+    pub const ACCEPT: Probe = Probe {
+        net: NetProbe::L4Within(&[Some("tcp"), Some("<NA>"), None]),
+        ..Probe::NEW_FD
+    };
+
+    /// `connect`: the result, and the connection (`NetProbe::Connect`).
+    pub const CONNECT: Probe = Probe {
+        net: NetProbe::Connect,
+        ..Probe::RET
     };
 
     /// A file-tree change (`unlink`, `rename`, `mkdir`, `chmod`, …): the result, its
@@ -237,6 +298,26 @@ impl Probe {
             Field::FdDirectory if plain && self.fd_path => Binding::Path(PathView::Directory),
             Field::FdFilename if plain && self.fd_path => Binding::Path(PathView::Filename),
             Field::FdNameraw if plain && self.fd_path => Binding::Path(PathView::Raw),
+            Field::FdL4proto if plain => match self.net {
+                NetProbe::Connect => Binding::L4,
+                NetProbe::L4Within(values) => Binding::Within(values),
+                NetProbe::None | NetProbe::Socket => return None,
+            },
+            f if plain && self.net == NetProbe::Connect => {
+                let (side, part) = match f {
+                    Field::FdSip | Field::FdRip => (Side::Server, EndPart::Ip),
+                    Field::FdSport | Field::FdRport => (Side::Server, EndPart::Port),
+                    Field::FdCip | Field::FdLip => (Side::Client, EndPart::Ip),
+                    Field::FdCport | Field::FdLport => (Side::Client, EndPart::Port),
+                    _ => return None,
+                };
+                Binding::End(side, part)
+            }
+            Field::EvtArg
+                if self.net == NetProbe::Socket && *arg == FieldArg::Key("domain".into()) =>
+            {
+                Binding::DomainKind
+            }
             Field::EvtArg => match arg {
                 FieldArg::Key(k) if self.path && self.path_args.contains(&k.as_str()) => {
                     Binding::Path(PathView::Name)

@@ -11,12 +11,13 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    net::IpAddr,
     sync::Arc,
 };
 
 use super::{
     Options, TypeFilter, admits, derive,
-    facts::{KINDS, KernelFacts},
+    facts::{KINDS, KernelFacts, l4},
     maps::Maps,
     probe::{Probe, flag},
     world::{FieldKey, OPEN, World, captured, load, matching},
@@ -25,7 +26,7 @@ use crate::{
     EvtType, Field, FieldArg, Ruleset, fields,
     filter::{Lhs, Node, Rhs},
     loader::Source,
-    ops::Lit,
+    ops::{Cidr, Lit},
     value::{FieldType, Value},
 };
 
@@ -55,6 +56,8 @@ impl Rng {
 #[derive(Default)]
 struct Literals {
     by_key: HashMap<FieldKey, Vec<Value<'static>>>,
+    /// Every network literal (`fd.snet in (…)`), whatever the field.
+    nets: Vec<Cidr>,
 }
 
 impl Literals {
@@ -82,6 +85,10 @@ impl Literals {
                 };
                 let mut values = Vec::new();
                 rhs_values(&c.rhs, &mut values);
+                self.nets.extend(values.iter().filter_map(|v| match v {
+                    Lit::Net(n) => Some(*n),
+                    _ => None,
+                }));
                 for k in keys {
                     let ty = fields::def(k.0).ty;
                     let typed = values.iter().filter_map(|v| typed(v, ty));
@@ -136,6 +143,8 @@ fn typed(l: &Lit, ty: FieldType) -> Option<Value<'static>> {
 struct Pools {
     comms: Vec<Vec<u8>>,
     paths: Vec<String>,
+    ips: Vec<IpAddr>,
+    ports: Vec<u16>,
 }
 
 impl Pools {
@@ -173,7 +182,58 @@ impl Pools {
         ] {
             paths.extend(lits.strings(f));
         }
-        Pools { comms, paths }
+        let mut ips: Vec<IpAddr> = [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "8.8.8.8",
+            "255.255.255.255",
+            "::1",
+            "::ffff:127.0.0.1",
+        ]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+        let mut ports: Vec<u16> = vec![0, 1, 22, 53, 80, 443, 65535];
+        for vs in lits.by_key.values() {
+            for v in vs {
+                match v {
+                    Value::Ip(ip) => ips.push(*ip),
+                    Value::Uint(n) if *n <= 65535 => {
+                        let n = *n as u16;
+                        ports.extend([n, n.wrapping_add(1), n.wrapping_sub(1)]);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // A network's first and last address and their outer neighbours.
+        for net in &lits.nets {
+            if let IpAddr::V4(a) = net.addr {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(net.prefix.min(32)))
+                    .unwrap_or(0);
+                let (lo, hi) = (u32::from(a) & mask, u32::from(a) | !mask);
+                for n in [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)] {
+                    ips.push(IpAddr::V4(n.into()));
+                }
+            }
+        }
+        Pools {
+            comms,
+            paths,
+            ips,
+            ports,
+        }
+    }
+
+    fn ip(&self, rng: &mut Rng) -> IpAddr {
+        *rng.pick(&self.ips)
+    }
+
+    fn port(&self, rng: &mut Rng) -> u16 {
+        *rng.pick(&self.ports)
     }
 
     /// A path from the pool, maybe changed the ways that matter to the kernel's decision.
@@ -219,6 +279,10 @@ fn world(rng: &mut Rng, pools: &Pools) -> World {
         flags: (rng.next() as u32) & flag::ALL,
         ret: *rng.pick(&[-115, -13, -2, -1, 0, 1, 2, 3, 4, 100, -9999]),
         kind: (!rng.chance(8)).then(|| rng.below(KINDS.len()) as u8),
+        l4: rng.below(usize::from(l4::NONE) + 1) as u8,
+        server: (!rng.chance(8)).then(|| (pools.ip(rng), pools.port(rng))),
+        client: (!rng.chance(8)).then(|| (pools.ip(rng), pools.port(rng))),
+        domain: *rng.pick(&[0, 1, 2, 10, 16, 17, 27, 40, 65_538, 65_553, u64::MAX]),
     }
 }
 
@@ -275,7 +339,8 @@ fn check(name: &str, rs: &Ruleset, probes: &[(EvtType, Probe)], n: usize) -> Vec
             total: 0,
         };
         for _ in 0..n {
-            let w = world(&mut rng, &pools);
+            let mut w = world(&mut rng, &pools);
+            w.fit(probe);
             let facts = w.facts(probe);
             let admitted = admits(filter, &facts);
             assert_eq!(
@@ -327,6 +392,32 @@ fn no_official_rule_matches_an_event_the_kernel_drops() {
         .map(|(_, r)| r.dropped)
         .unwrap_or(0);
     assert!(open > 0, "the open filter drops some random opens");
+}
+
+/// The official rules as the sensor loads them: the connection rules filter connects in the
+/// kernel (and none of them accepts).
+#[test]
+fn no_official_rule_the_sensor_can_fire_matches_a_connection_the_kernel_drops() {
+    let rs = super::official::official_as_sensor();
+    let probes: Vec<(EvtType, Probe)> = [
+        EvtType::Connect,
+        EvtType::Accept,
+        EvtType::Accept4,
+        EvtType::Sendto,
+    ]
+    .into_iter()
+    .map(|t| (t, super::official::probe_of(t)))
+    .collect();
+    let runs = check("official, as the sensor loads them", &rs, &probes, 20_000);
+    for (ty, r) in &runs {
+        println!(
+            "  {:<10} dropped {:>5} of {}",
+            ty.name(),
+            r.dropped,
+            r.total
+        );
+        assert!(r.dropped > 0, "{} events are filtered", ty.name());
+    }
 }
 
 /// Negation, `pmatch`, `glob`, lists, names longer than a comm, transformers, `val()`, and
@@ -383,6 +474,16 @@ const STRESS: &str = r#"
 - rule: missing kinds
   desc: d
   condition: evt.type in (open,openat,openat2) and (not fd.typechar exists or fd.type = "<NA>") and proc.name in (names)
+  output: o
+  priority: WARNING
+- rule: connection ends
+  desc: d
+  condition: evt.type in (connect, accept, accept4) and ((fd.net != "127.0.0.0/8" and not fd.snet in ("10.0.0.0/8", "192.168.0.0/16") and fd.sport in (22, 80, 443)) or fd.ip = "169.254.169.254" or (fd.l4proto = udp and not fd.port in (53, 123)) or fd.cip = "::1" or (fd.lport > 1024 and fd.rnet != "0.0.0.0/1") or (fd.rip != "8.8.8.8" and fd.l4proto != tcp and fd.rport exists))
+  output: o
+  priority: WARNING
+- rule: socket domains
+  desc: d
+  condition: evt.type = socket and ((evt.arg.domain contains AF_PACKET and fd.typechar != 4) or evt.arg.domain = AF_INET6 or (evt.arg.domain startswith 6 and proc.name = cat) or (not evt.arg.domain icontains unix and proc.name = less))
   output: o
   priority: WARNING
 - rule: exec names

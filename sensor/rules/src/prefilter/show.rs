@@ -3,9 +3,9 @@
 use std::fmt;
 
 use super::{
-    facts::{ALL_KINDS, KINDS},
+    facts::{ALL_KINDS, KINDS, L4_NAMES, l4},
     probe::flag,
-    term::{Comm, Pattern, RET_ALL, Ranges, Term, UID_ALL},
+    term::{Comm, IP_ALL, PORT_ALL, Pattern, RET_ALL, Ranges, Term, UID_ALL},
 };
 
 impl fmt::Display for Term {
@@ -72,6 +72,32 @@ impl fmt::Display for Term {
                 })
                 .collect();
             parts.push(format!("flags {}", flags.join(" ")));
+        }
+        if self.l4 != l4::ALL {
+            let names = (0..=l4::NONE)
+                .filter(|&i| self.l4 & (1 << i) != 0)
+                .map(|i| L4_NAMES.get(usize::from(i)).unwrap_or(&"none").to_string())
+                .collect();
+            parts.push(format!("l4proto in {{{}}}", few(names)));
+        }
+        let ips = |r: &Ranges| {
+            let ip = |v: i64| std::net::Ipv4Addr::from(v as u32).to_string();
+            few(r
+                .0
+                .iter()
+                .map(|&(lo, hi)| match lo == hi {
+                    true => ip(lo),
+                    false => format!("[{}, {}]", ip(lo), ip(hi)),
+                })
+                .collect())
+        };
+        for (name, end) in [("server", &self.server), ("client", &self.client)] {
+            if !end.ip.covers(&Ranges::of(IP_ALL.0, IP_ALL.1)) {
+                parts.push(format!("{name} ip in {{{}}}", ips(&end.ip)));
+            }
+            if !end.port.covers(&Ranges::of(PORT_ALL.0, PORT_ALL.1)) {
+                parts.push(format!("{name} port in {}", ranges(&end.port)));
+            }
         }
         for c in &self.paths {
             let pats = c

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::facts::KindMask;
+use super::facts::{Endpoint, KindMask, l4};
 
 /// `proc.name` against sets of names (the kernel's comm, at most 15 bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +144,62 @@ impl Ranges {
     }
 }
 
+pub const IP_ALL: (i64, i64) = (0, u32::MAX as i64);
+pub const PORT_ALL: (i64, i64) = (0, u16::MAX as i64);
+
+/// One end of a connection (the server's or the client's): its IPv4 address, as a number,
+/// and its port. Default: any.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndRanges {
+    pub ip: Ranges,
+    pub port: Ranges,
+}
+
+impl EndRanges {
+    pub fn any() -> EndRanges {
+        EndRanges {
+            ip: Ranges::of(IP_ALL.0, IP_ALL.1),
+            port: Ranges::of(PORT_ALL.0, PORT_ALL.1),
+        }
+    }
+
+    pub fn admits(&self, (ip, port): Endpoint) -> bool {
+        self.ip.contains(i64::from(ip)) && self.port.contains(i64::from(port))
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.covers(&EndRanges::any())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ip.is_empty() || self.port.is_empty()
+    }
+
+    fn meet(&self, o: &EndRanges) -> EndRanges {
+        EndRanges {
+            ip: self.ip.intersect(&o.ip),
+            port: self.port.intersect(&o.port),
+        }
+    }
+
+    /// Admits both (a box around two boxes: more than their union unless one side agrees).
+    fn join(&self, o: &EndRanges) -> EndRanges {
+        EndRanges {
+            ip: self.ip.union(&o.ip),
+            port: self.port.union(&o.port),
+        }
+    }
+
+    /// The exact union, when it is one box: the two agree on the address or on the port.
+    fn union_exact(&self, o: &EndRanges) -> Option<EndRanges> {
+        (self.ip == o.ip || self.port == o.port).then(|| self.join(o))
+    }
+
+    fn covers(&self, o: &EndRanges) -> bool {
+        self.ip.covers(&o.ip) && self.port.covers(&o.port)
+    }
+}
+
 /// Bytes of a needle: what the kernel's shift window holds.
 pub const NEEDLE_MAX: usize = 8;
 
@@ -219,6 +275,12 @@ pub struct Term {
     pub flags_clear: u32,
     /// Each clause must match (sorted, no duplicates).
     pub paths: Vec<PathClause>,
+    /// Allowed `fd.l4proto` values (`facts::l4` bits); default: all.
+    pub l4: u32,
+    /// The IPv4 server and client ends (`fd.sip`/`fd.sport`, `fd.cip`/`fd.cport`); default:
+    /// any.
+    pub server: EndRanges,
+    pub client: EndRanges,
     /// What was not kernel-testable on the way to this term (why it is as wide as it is):
     /// `-L` names these when a rule makes its type pass. Not part of the term's meaning.
     pub untestable: BTreeSet<String>,
@@ -240,6 +302,9 @@ impl Term {
             flags_set: 0,
             flags_clear: 0,
             paths: Vec::new(),
+            l4: l4::ALL,
+            server: EndRanges::any(),
+            client: EndRanges::any(),
             untestable: BTreeSet::new(),
         }
     }
@@ -259,6 +324,9 @@ impl Term {
             && self.flags_set == 0
             && self.flags_clear == 0
             && self.paths.is_empty()
+            && self.l4 == l4::ALL
+            && self.server.is_any()
+            && self.client.is_any()
     }
 
     /// No event can satisfy it.
@@ -269,6 +337,9 @@ impl Term {
             || self.kind == 0
             || self.flags_set & self.flags_clear != 0
             || self.paths.iter().any(BTreeSet::is_empty)
+            || self.l4 == 0
+            || self.server.is_empty()
+            || self.client.is_empty()
     }
 
     fn add_reasons(&mut self, from: &BTreeSet<String>) {
@@ -293,6 +364,9 @@ impl Term {
             flags_set: self.flags_set | o.flags_set,
             flags_clear: self.flags_clear | o.flags_clear,
             paths,
+            l4: self.l4 & o.l4,
+            server: self.server.meet(&o.server),
+            client: self.client.meet(&o.client),
             untestable: self.untestable.clone(),
         };
         t.add_reasons(&o.untestable);
@@ -316,6 +390,9 @@ impl Term {
             flags_set: self.flags_set & o.flags_set,
             flags_clear: self.flags_clear & o.flags_clear,
             paths,
+            l4: self.l4 | o.l4,
+            server: self.server.join(&o.server),
+            client: self.client.join(&o.client),
             untestable: self.untestable.clone(),
         };
         t.add_reasons(&o.untestable);
@@ -335,15 +412,24 @@ impl Term {
             self.ret != o.ret,
             self.kind != o.kind,
             self.paths != o.paths,
+            self.l4 != o.l4,
+            self.server != o.server,
+            self.client != o.client,
         ];
+        if differs.iter().filter(|d| **d).count() != 1 {
+            return None;
+        }
         let mut t = self.clone();
         t.add_reasons(&o.untestable);
-        match differs {
-            [true, false, false, false, false] => t.comm = self.comm.join(&o.comm),
-            [false, true, false, false, false] => t.uid = self.uid.union(&o.uid),
-            [false, false, true, false, false] => t.ret = self.ret.union(&o.ret),
-            [false, false, false, true, false] => t.kind = self.kind | o.kind,
-            [false, false, false, false, true] => {
+        match differs.iter().position(|d| *d) {
+            Some(0) => t.comm = self.comm.join(&o.comm),
+            Some(1) => t.uid = self.uid.union(&o.uid),
+            Some(2) => t.ret = self.ret.union(&o.ret),
+            Some(3) => t.kind = self.kind | o.kind,
+            Some(5) => t.l4 = self.l4 | o.l4,
+            Some(6) => t.server = self.server.union_exact(&o.server)?,
+            Some(7) => t.client = self.client.union_exact(&o.client)?,
+            Some(4) => {
                 // (C ∧ a) ∨ (C ∧ b) = C ∧ (a ∨ b): the clause lists differ in one clause.
                 let only_mine: Vec<&PathClause> =
                     self.paths.iter().filter(|c| !o.paths.contains(c)).collect();
@@ -381,6 +467,9 @@ impl Term {
                 .paths
                 .iter()
                 .all(|c| o.paths.iter().any(|d| d.is_subset(c)))
+            && self.l4 & o.l4 == o.l4
+            && self.server.covers(&o.server)
+            && self.client.covers(&o.client)
     }
 
     /// The meaning without the reasons: terms equal under it admit the same events.
@@ -392,6 +481,9 @@ impl Term {
             && self.flags_set == o.flags_set
             && self.flags_clear == o.flags_clear
             && self.paths == o.paths
+            && self.l4 == o.l4
+            && self.server == o.server
+            && self.client == o.client
     }
 }
 

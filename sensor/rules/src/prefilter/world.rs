@@ -3,13 +3,13 @@
 //! Falco computes them (the absolute normalized `fd.name` of a relative path resolved against
 //! the cwd, and so on). A property test compares the two on the same world.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use lanner_common::file_change::ChangeOp;
 
 use super::{
-    facts::{KINDS, KernelFacts, PathArg},
-    probe::{OPEN_FLAG_NAMES, Probe, flag},
+    facts::{Endpoint, KINDS, KernelFacts, L4_NAMES, PathArg, l4},
+    probe::{NetProbe, OPEN_FLAG_NAMES, Probe, flag},
 };
 use crate::{
     EvtType, Field, FieldArg, Matching, Options, Ruleset, loader::Source, specialize,
@@ -36,9 +36,15 @@ pub fn captured(text: &str) -> String {
 /// Load with every field available (the sensor fills none of the open fields yet) and every
 /// matching rule reported.
 pub fn load(sources: &[Source]) -> Ruleset {
+    load_with(sources, specialize::everything)
+}
+
+/// …with the fields `available` says the sensor fills (a rule that needs another cannot
+/// fire).
+pub fn load_with(sources: &[Source], available: specialize::Availability) -> Ruleset {
     let options = Options {
         matching: Matching::All,
-        available: specialize::everything,
+        available,
         ..Options::default()
     };
     match crate::load(sources, &options) {
@@ -70,6 +76,13 @@ pub struct World {
     pub flags: u32,
     pub ret: i64,
     pub kind: Option<u8>,
+    /// An `l4` index (`l4::NONE`: no `fd.l4proto`).
+    pub l4: u8,
+    /// The connection's server and client ends, when the event has them.
+    pub server: Option<(IpAddr, u16)>,
+    pub client: Option<(IpAddr, u16)>,
+    /// socket's domain argument.
+    pub domain: u64,
 }
 
 impl World {
@@ -83,6 +96,29 @@ impl World {
             flags,
             ret,
             kind: Some(0),
+            l4: l4::NONE,
+            server: None,
+            client: None,
+            domain: 0,
+        }
+    }
+
+    /// Within what the probe's type guarantees: an accept's `fd.l4proto` is one of a few.
+    /// …and a socket's new fd has its domain's kind (none when the call failed).
+    pub fn fit(&mut self, probe: &Probe) {
+        if probe.net == NetProbe::Socket {
+            self.kind =
+                (self.ret >= 0).then(|| lanner_common::net_fd::family_kind(self.domain as u16));
+        }
+        if let NetProbe::L4Within(values) = probe.net {
+            let index = |v: &Option<&str>| match v {
+                Some(name) => L4_NAMES.iter().position(|n| n == name).map(|i| i as u8),
+                None => Some(l4::NONE),
+            };
+            let allowed: Vec<u8> = values.iter().filter_map(index).collect();
+            if !allowed.contains(&self.l4) {
+                self.l4 = allowed[usize::from(self.l4) % allowed.len()];
+            }
         }
     }
 
@@ -99,6 +135,17 @@ impl World {
             flags: probe.open_flags.then_some(self.flags),
             ret: probe.ret.map(|_| self.ret),
             kind: if probe.fd_kind { self.kind } else { None },
+            l4: (probe.net == NetProbe::Connect).then_some(self.l4),
+            server: self.end_fact(probe, self.server),
+            client: self.end_fact(probe, self.client),
+        }
+    }
+
+    /// An IPv4 end, on a probe that reads the ends.
+    fn end_fact(&self, probe: &Probe, end: Option<(IpAddr, u16)>) -> Option<Endpoint> {
+        match (probe.net, end) {
+            (NetProbe::Connect, Some((IpAddr::V4(ip), port))) => Some((u32::from(ip), port)),
+            _ => None,
         }
     }
 
@@ -142,6 +189,24 @@ impl World {
             let (c, t) = KINDS[k as usize];
             ev = ev.str("fd.typechar", c).str("fd.type", t);
         }
+        if ty == EvtType::Socket {
+            ev = ev.str("evt.arg.domain", &domain_text(self.domain));
+        }
+        if let Some(name) = L4_NAMES.get(usize::from(self.l4)) {
+            ev = ev.str("fd.l4proto", name);
+        }
+        for (end, names) in [
+            (self.server, ["fd.sip", "fd.rip", "fd.sport", "fd.rport"]),
+            (self.client, ["fd.cip", "fd.lip", "fd.cport", "fd.lport"]),
+        ] {
+            if let Some((ip, port)) = end {
+                ev = ev
+                    .set(names[0], Value::Ip(ip))
+                    .set(names[1], Value::Ip(ip))
+                    .uint(names[2], u64::from(port))
+                    .uint(names[3], u64::from(port));
+            }
+        }
         if let Some(name) = self.fd_name() {
             let is_dir = self.kind == Some(1);
             let (dir, file) = match name.rsplit_once('/') {
@@ -172,7 +237,25 @@ impl World {
         // A field the world decides (even by leaving it out: `fd.filename` of a directory)
         // takes no other value.
         let mut owned: Vec<FieldKey> = ev.values.keys().cloned().collect();
-        owned.extend([Field::FdTypechar, Field::FdType].map(|f| (f, FieldArg::None)));
+        owned.extend(
+            [
+                Field::FdTypechar,
+                Field::FdType,
+                Field::FdL4proto,
+                Field::FdSip,
+                Field::FdRip,
+                Field::FdSport,
+                Field::FdRport,
+                Field::FdCip,
+                Field::FdLip,
+                Field::FdCport,
+                Field::FdLport,
+            ]
+            .map(|f| (f, FieldArg::None)),
+        );
+        if ty == EvtType::Socket {
+            owned.push((Field::EvtArg, FieldArg::Key("domain".into())));
+        }
         if self.raw.is_some() {
             owned.push((Field::FdFilename, FieldArg::None));
         }
@@ -190,6 +273,20 @@ impl World {
             });
         }
         ev
+    }
+}
+
+/// socket's `evt.arg.domain`: the family's names, or the number (as the sensor renders it).
+pub fn domain_text(domain: u64) -> String {
+    let names: Vec<&str> = lanner_common::net_fd::SOCKET_FAMILIES
+        .iter()
+        .filter(|(v, _)| u64::from(*v) == domain)
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        (domain as i64).to_string()
+    } else {
+        names.join("|")
     }
 }
 

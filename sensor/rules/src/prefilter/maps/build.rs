@@ -9,14 +9,14 @@ use super::{
     Maps, PREFIX_MAP_ENTRIES, SUFFIX_MAP_ENTRIES, TypeHeader, USES_COMM, USES_DIRS,
     USES_EXIT_FACTS, USES_FAILURES, USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
-use lanner_common::prefilter::gate_add;
+use lanner_common::prefilter::{MAX_NET_RANGES, gate_add, net_dim};
 
 use crate::{
     evttype::EvtType,
     prefilter::{
         Cost, PassReason, TypeFilter,
-        facts::ALL_KINDS,
-        term::{Comm, PathClause, Pattern, RET_ALL, Ranges, Term, UID_ALL},
+        facts::{ALL_KINDS, l4},
+        term::{Comm, IP_ALL, PORT_ALL, PathClause, Pattern, RET_ALL, Ranges, Term, UID_ALL},
     },
 };
 
@@ -247,10 +247,13 @@ fn part(ty: u16, f: &TypeFilter) -> Part {
     if !dirs.is_empty() {
         uses |= USES_DIRS;
     }
-    if terms
-        .iter()
-        .any(|t| t.n_ret != 0 || t.kind & ALL_KINDS != ALL_KINDS)
-    {
+    if terms.iter().any(|t| {
+        t.n_ret != 0
+            || t.kind & ALL_KINDS != ALL_KINDS
+            || t.l4 != l4::ALL
+            || t.n_net[net_dim::CIP] != 0
+            || t.n_net[net_dim::CPORT] != 0
+    }) {
         uses |= USES_EXIT_FACTS;
     }
     if terms
@@ -346,5 +349,29 @@ fn kterm(t: &Term) -> KTerm {
             *slot = [lo, hi];
         }
     }
+    k.l4 = t.l4;
+    for (dim, ranges, all) in [
+        (net_dim::SIP, &t.server.ip, IP_ALL),
+        (net_dim::SPORT, &t.server.port, PORT_ALL),
+        (net_dim::CIP, &t.client.ip, IP_ALL),
+        (net_dim::CPORT, &t.client.port, PORT_ALL),
+    ] {
+        k.n_net[dim] = net_ranges(ranges, all, &mut k.net[dim]);
+    }
     k
+}
+
+/// An address or port dimension into its slots (widened to fit); 0 when it does not
+/// constrain.
+fn net_ranges(r: &Ranges, all: (i64, i64), slots: &mut [[u32; 2]; MAX_NET_RANGES]) -> u8 {
+    let mut r = r.clone();
+    r.widen_to(MAX_NET_RANGES);
+    if r.covers(&Ranges::of(all.0, all.1)) {
+        return 0;
+    }
+    for (slot, &(lo, hi)) in slots.iter_mut().zip(&r.0) {
+        let clamp = |v: i64| v.clamp(all.0, all.1) as u32;
+        *slot = [clamp(lo), clamp(hi)];
+    }
+    r.0.len() as u8
 }

@@ -2,10 +2,10 @@
 //! tries (emulated: the longest entry that prefixes the query), the needle scan, the terms.
 
 use super::{
-    CommKey, KNeedle, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS, USES_NEEDLES,
-    USES_PATH, USES_SUFFIX,
+    CommKey, KNeedle, KTerm, LpmKey, MODE_DROP, MODE_FILTER, Maps, USES_COMM, USES_DIRS,
+    USES_NEEDLES, USES_PATH, USES_SUFFIX,
 };
-use lanner_common::prefilter::in_gate;
+use lanner_common::prefilter::{in_gate, net_dim};
 
 use crate::{
     evttype::EvtType,
@@ -101,8 +101,24 @@ impl Maps {
                 && facts
                     .flags
                     .is_none_or(|f| f & t.flags_set == t.flags_set && f & t.flags_clear == 0)
+                && facts.l4.is_none_or(|i| t.l4 & (1 << i) != 0)
+                && facts.server.is_none_or(|(ip, port)| {
+                    in_net(t, net_dim::SIP, ip) && in_net(t, net_dim::SPORT, u32::from(port))
+                })
+                && facts.client.is_none_or(|(ip, port)| {
+                    in_net(t, net_dim::CIP, ip) && in_net(t, net_dim::CPORT, u32::from(port))
+                })
         })
     }
+}
+
+fn in_net(t: &KTerm, dim: usize, v: u32) -> bool {
+    let n = t.n_net[dim];
+    n == 0
+        || t.net[dim]
+            .iter()
+            .take(usize::from(n))
+            .any(|r| r[0] <= v && v <= r[1])
 }
 
 fn in_ranges(rs: &[[i64; 2]], n: u8, v: i64) -> bool {
