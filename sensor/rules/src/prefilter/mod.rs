@@ -77,6 +77,7 @@ pub mod maps;
 mod paths;
 pub mod plan;
 pub mod probe;
+mod ranges;
 mod show;
 pub mod term;
 

@@ -422,76 +422,7 @@ fn no_official_rule_the_sensor_can_fire_matches_a_connection_the_kernel_drops() 
 
 /// Negation, `pmatch`, `glob`, lists, names longer than a comm, transformers, `val()`, and
 /// every dimension at once.
-const STRESS: &str = r#"
-- list: names
-  items: [cat, less, "a-name-longer-than-a-comm", "spa ce", bash]
-- list: dirs
-  items: [/etc, /root/.ssh, /home/*/.aws, /var/lib/*]
-- macro: open_read
-  condition: (evt.type in (open,openat,openat2) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0)
-- macro: open_write
-  condition: (evt.type in (open,openat,openat2) and evt.is_open_write=true and fd.typechar='f' and fd.num>=0)
-- rule: negations
-  desc: d
-  condition: open_read and not (proc.name in (names) and not fd.name pmatch (dirs)) and not fd.directory in (/tmp, /var/tmp)
-  output: o
-  priority: WARNING
-- rule: globs
-  desc: d
-  condition: open_write and (fd.name glob '/etc/*.conf' or fd.name glob '*[.]pem' or fd.filename glob 'id_*' or fd.directory glob '/home/*/.ssh')
-  output: o
-  priority: WARNING
-- rule: lists and names
-  desc: d
-  condition: evt.type in (open,openat,openat2) and proc.name in (names) and proc.name != bash and user.uid != 0 and (fd.name in (/etc/shadow, /etc/gshadow) or fd.filename in (passwd, group))
-  output: o
-  priority: WARNING
-- rule: flags and results
-  desc: d
-  condition: evt.type in (open,openat,openat2) and ((evt.arg.flags contains O_TRUNC and not evt.arg.flags contains O_CREAT) or (evt.res startswith E and fd.num = -1 and fd.name startswith /etc/)) and not evt.rawres in (0, 1, 2)
-  output: o
-  priority: WARNING
-- rule: transformed and val
-  desc: d
-  condition: evt.type in (open,openat,openat2) and evt.is_open_exec=true and (tolower(fd.name) startswith /tmp or proc.name = val(proc.pname) or basename(fd.name) = x)
-  output: o
-  priority: WARNING
-- rule: kinds
-  desc: d
-  condition: evt.type in (open,openat,openat2) and fd.type in (directory, pipe) and not fd.typechar = p and fd.name endswith /.git and evt.res = SUCCESS
-  output: o
-  priority: WARNING
-- rule: needles and directories
-  desc: d
-  condition: open_read and (fd.nameraw contains '../' or fd.name contains '/.git/' or fd.directory in (/, /etc, /root/) or fd.filename endswith rc or fd.nameraw glob '*/./*' or fd.nameraw contains 'etc/sh') and not fd.name contains secret and not fd.nameraw startswith ./
-  output: o
-  priority: WARNING
-- rule: raw only
-  desc: d
-  condition: evt.type in (open,openat,openat2) and (fd.nameraw contains 'etc/sh' or fd.nameraw endswith '/./x')
-  output: o
-  priority: WARNING
-- rule: missing kinds
-  desc: d
-  condition: evt.type in (open,openat,openat2) and (not fd.typechar exists or fd.type = "<NA>") and proc.name in (names)
-  output: o
-  priority: WARNING
-- rule: connection ends
-  desc: d
-  condition: evt.type in (connect, accept, accept4) and ((fd.net != "127.0.0.0/8" and not fd.snet in ("10.0.0.0/8", "192.168.0.0/16") and fd.sport in (22, 80, 443)) or fd.ip = "169.254.169.254" or (fd.l4proto = udp and not fd.port in (53, 123)) or fd.cip = "::1" or (fd.lport > 1024 and fd.rnet != "0.0.0.0/1") or (fd.rip != "8.8.8.8" and fd.l4proto != tcp and fd.rport exists))
-  output: o
-  priority: WARNING
-- rule: socket domains
-  desc: d
-  condition: evt.type = socket and ((evt.arg.domain contains AF_PACKET and fd.typechar != 4) or evt.arg.domain = AF_INET6 or (evt.arg.domain startswith 6 and proc.name = cat) or (not evt.arg.domain icontains unix and proc.name = less))
-  output: o
-  priority: WARNING
-- rule: exec names
-  desc: d
-  condition: evt.type = execve and not proc.name in (names) and evt.rawres >= 0 and (proc.name startswith ba or proc.name = sh)
-  output: o
-  priority: WARNING
-"#;
+const STRESS: &str = include_str!("props_stress.yaml");
 
 /// Each stress rule alone (no other rule masks an imprecision of its own), then all
 /// together.
