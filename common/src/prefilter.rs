@@ -84,6 +84,27 @@ pub const USES_EXIT_FACTS: u8 = 32;
 /// entry (dup2 and dup3 return `newfd`) is decided there, on that result.
 pub const USES_FAILURES: u8 = 64;
 
+/// A flag class bit of the send and receive calls (beside the open classes,
+/// `crate::file::open::class`): Falco's `fd.connected`, which for them is "the call succeeded
+/// on an IP socket, or the socket is established" — computed by the probe at exit from what its
+/// record carries, as the sensor computes the field from the same record.
+pub const FLAG_CONNECTED: u32 = 1 << 16;
+
+/// [`FLAG_CONNECTED`] of a send or receive call's record: its result, the fd's kind and, for a
+/// socket, its state.
+#[inline(always)]
+pub const fn io_connected(ret: i64, fd: &crate::FdFacts) -> u32 {
+    use crate::{fd_flags, fd_kind};
+    const TCP_ESTABLISHED: u8 = 1;
+    let ip = fd.kind == fd_kind::IPV4 || fd.kind == fd_kind::IPV6;
+    let established = fd.flags & fd_flags::SOCKET != 0 && fd.state == TCP_ESTABLISHED;
+    if (ret >= 0 && ip) || established {
+        FLAG_CONNECTED
+    } else {
+        0
+    }
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TypeHeader {

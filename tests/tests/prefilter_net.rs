@@ -55,7 +55,7 @@ fn unix_addr(path: &Path) -> (libc::sockaddr_un, libc::socklen_t) {
 /// task), on the maps built from the same rules.
 #[test]
 fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
-    use lanner_common::fd_kind;
+    use lanner_common::{fd_kind, prefilter::FLAG_CONNECTED};
     let dir = TempDir::new("pfn");
     let comm = unique_comm("pn");
     let who = format!("proc.name = {comm}");
@@ -81,6 +81,10 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             "PF connect",
             &format!("evt.type = connect and {who} and evt.failed = true"),
         ),
+        rule(
+            "PF sendto",
+            &format!("evt.type = sendto and {who} and fd.connected = false and fd.typechar = 4"),
+        ),
     ]
     .concat();
     let rules = dir.path().join("rules.yaml");
@@ -101,8 +105,12 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
     let bound = unsafe { libc::bind(listener, (&raw const addr).cast(), len) };
     let udp = socket(libc::AF_INET, libc::SOCK_DGRAM);
     let lost = socket(libc::AF_UNIX, libc::SOCK_STREAM);
+    let (unsent, sender) = (
+        socket(libc::AF_INET, libc::SOCK_STREAM),
+        socket(libc::AF_INET, libc::SOCK_DGRAM),
+    );
     assert!(
-        [v4, v6, file, listener, bound, udp, lost]
+        [v4, v6, file, listener, bound, udp, lost, unsent, sender]
             .iter()
             .all(|&r| r >= 0)
     );
@@ -243,6 +251,44 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             }),
             kind: Box::new(|_| None),
         },
+        NetCase {
+            what: "sendto(an unconnected UDP socket, 127.0.0.1:9): connected",
+            ty: EvtType::Sendto,
+            call: Box::new(move || {
+                // SAFETY: a valid buffer and address of their lengths.
+                let r = unsafe {
+                    libc::sendto(
+                        sender,
+                        b"x".as_ptr().cast(),
+                        1,
+                        0,
+                        (&raw const local).cast(),
+                        local_len,
+                    )
+                };
+                res(r as i64)
+            }),
+            kind: fixed(fd_kind::IPV4),
+        },
+        NetCase {
+            what: "sendto(an unconnected TCP socket): EPIPE, not connected",
+            ty: EvtType::Sendto,
+            call: Box::new(move || {
+                // SAFETY: a valid buffer of its length, no address.
+                let r = unsafe {
+                    libc::sendto(
+                        unsent,
+                        b"x".as_ptr().cast(),
+                        1,
+                        libc::MSG_NOSIGNAL,
+                        std::ptr::null(),
+                        0,
+                    )
+                };
+                res(r as i64)
+            }),
+            kind: fixed(fd_kind::IPV4),
+        },
     ];
 
     let mut s = Sensor::launch(Launch {
@@ -270,9 +316,11 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
             // SAFETY: no arguments.
             uid: unsafe { libc::getuid() },
             path: PathArg::Absent,
-            flags: None,
             ret: Some(ret),
             kind: (c.kind)(ret),
+            // `fd.connected` of a send: succeeded on an IP socket, or established (none of
+            // this test's sockets is).
+            flags: (c.ty == EvtType::Sendto).then_some(if ret >= 0 { FLAG_CONNECTED } else { 0 }),
             l4: None,
             server: None,
             client: None,
@@ -284,7 +332,7 @@ fn the_kernel_decides_the_network_calls_as_the_model_of_its_maps() {
         }
     }
     set_comm(&own);
-    for fd in [v4, v6, file, listener, udp, lost] {
+    for fd in [v4, v6, file, listener, udp, lost, unsent, sender] {
         close(i64::from(fd));
     }
     let got = settled(expected, || count() - before);

@@ -17,7 +17,7 @@ use lanner_common::{
     evttype::EvtType,
     fd_flags, fd_kind, field_flags,
     net_fd::family_kind,
-    prefilter::{ALL_KINDS, kind_mask},
+    prefilter::{ALL_KINDS, io_connected, kind_mask},
 };
 
 use crate::{
@@ -44,15 +44,17 @@ fn evt_type(op: NetOp) -> EvtType {
     }
 }
 
-/// The prefilter's facts of a record: its header's comm and uid, the result, and the kind of
-/// the fd the event is about (`kind`: a mask, every bit until the fd is read).
+/// The prefilter's facts of a record: its header's comm and uid, the result, the kind of the
+/// fd the event is about (`kind`: a mask, every bit until the fd is read), and once it is read,
+/// a send's or receive's `fd.connected` (`io`: the call is one).
 #[inline(always)]
-fn facts(rec: &NetFdRecord, kind: u32) -> Facts<'_> {
+fn facts(rec: &NetFdRecord, kind: u32, io: bool) -> Facts<'_> {
+    let read = kind != ALL_KINDS;
     Facts {
         comm: &rec.header.comm,
         uid: rec.header.uid,
         path: None,
-        flags: None,
+        flags: (io && read).then(|| io_connected(rec.ret, &rec.fd)),
         ret: Some(rec.ret),
         kind,
         net: NetFacts::UNKNOWN,
@@ -181,7 +183,7 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
         (NetOp::Socket, Some(_)) => kind_mask(fd_kind::NONE),
         _ => ALL_KINDS,
     };
-    if !prefilter::keep(ty, &facts(rec, first)) {
+    if !prefilter::keep(ty, &facts(rec, first, false)) {
         return Ok(());
     }
     let hot = matches!(
@@ -236,7 +238,7 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
     } else {
         kind_mask(rec.fd.kind)
     };
-    if !prefilter::keep(ty, &facts(rec, wide)) {
+    if !prefilter::keep(ty, &facts(rec, wide, hot)) {
         return Ok(());
     }
     if let (Some(st), NetOp::Recvfrom | NetOp::Recvmsg) = (st, op)
@@ -249,7 +251,7 @@ fn complete(ctx: &TracePointContext, op: NetOp, st: Option<&NetStash>) -> Result
     }
     mapped_pair(rec);
     let kind = kind_mask(rec.fd.kind);
-    if kind != wide && !prefilter::keep(ty, &facts(rec, kind)) {
+    if kind != wide && !prefilter::keep(ty, &facts(rec, kind, hot)) {
         return Ok(());
     }
     for (flag, reason) in [

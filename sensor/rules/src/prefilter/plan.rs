@@ -18,7 +18,8 @@ pub fn kernel_probe(t: EvtType) -> Option<Probe> {
         T::Socket => Probe::SOCKET,
         T::Dup | T::Dup2 | T::Dup3 => Probe::NEW_FD,
         T::Accept | T::Accept4 => Probe::ACCEPT,
-        T::Listen | T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::USES_FD,
+        T::Listen => Probe::USES_FD,
+        T::Sendto | T::Sendmsg | T::Recvfrom | T::Recvmsg => Probe::IO,
         T::Connect => Probe::CONNECT,
         // The task, the first path (under the name of its parameter), the result.
         t => Probe::file_change(ChangeOp::of_evt_type(t)?),

@@ -29,9 +29,12 @@ pub mod flag {
     pub use lanner_common::file::open::class::*;
 
     pub const ALL: u32 = (1 << 13) - 1;
+    /// A send's or receive's `fd.connected` (not an open's class).
+    pub use lanner_common::prefilter::FLAG_CONNECTED as CONNECTED;
 
     /// Each bit's name, for `-L` and logs.
-    pub const NAMES: [(u32, &str); 13] = [
+    pub const NAMES: [(u32, &str); 14] = [
+        (CONNECTED, "connected"),
         (READ, "read"),
         (WRITE, "write"),
         (EXEC, "exec"),
@@ -129,6 +132,9 @@ pub enum NetProbe {
     /// `fd.l4proto` is one of these (`None`: missing) on every event of the type: accept's is
     /// `tcp` for an IP socket, `<NA>` for another, missing when the call failed.
     L4Within(&'static [Option<&'static str>]),
+    /// sendto, sendmsg, recvfrom, recvmsg: `fd.connected` as a flag class bit
+    /// (`flag::CONNECTED`, `lanner_common::prefilter::io_connected`), from the fd read at exit.
+    Io,
     /// socket: the new fd's kind is its domain's (`lanner_common::net_fd::family_kind`), none
     /// when the call failed; so a check on `evt.arg.domain` (the family's names, or the
     /// number) decides kinds.
@@ -236,6 +242,13 @@ impl Probe {
         net: NetProbe::None,
     };
 
+    /// `sendto`, `sendmsg`, `recvfrom`, `recvmsg`: a result, the socket's kind, and whether
+    /// it is connected.
+    pub const IO: Probe = Probe {
+        net: NetProbe::Io,
+        ..Probe::USES_FD
+    };
+
     /// `socket`: a new fd, whose kind is its domain's.
     pub const SOCKET: Probe = Probe {
         net: NetProbe::Socket,
@@ -298,10 +311,13 @@ impl Probe {
             Field::FdDirectory if plain && self.fd_path => Binding::Path(PathView::Directory),
             Field::FdFilename if plain && self.fd_path => Binding::Path(PathView::Filename),
             Field::FdNameraw if plain && self.fd_path => Binding::Path(PathView::Raw),
+            Field::FdConnected if plain && self.net == NetProbe::Io => {
+                Binding::FlagBit(flag::CONNECTED)
+            }
             Field::FdL4proto if plain => match self.net {
                 NetProbe::Connect => Binding::L4,
                 NetProbe::L4Within(values) => Binding::Within(values),
-                NetProbe::None | NetProbe::Socket => return None,
+                NetProbe::None | NetProbe::Socket | NetProbe::Io => return None,
             },
             f if plain && self.net == NetProbe::Connect => {
                 let (side, part) = match f {

@@ -276,7 +276,7 @@ fn world(rng: &mut Rng, pools: &Pools) -> World {
         cwd: rng
             .pick(&["/", "/etc", "/home/u", "/root/.ssh", "/tmp", "/proc/1"])
             .to_string(),
-        flags: (rng.next() as u32) & flag::ALL,
+        flags: (rng.next() as u32) & (flag::ALL | flag::CONNECTED),
         ret: *rng.pick(&[-115, -13, -2, -1, 0, 1, 2, 3, 4, 100, -9999]),
         kind: (!rng.chance(8)).then(|| rng.below(KINDS.len()) as u8),
         l4: rng.below(usize::from(l4::NONE) + 1) as u8,

@@ -184,7 +184,8 @@ impl World {
             .bool("evt.is_open_read", self.flags & flag::READ != 0)
             .bool("evt.is_open_write", self.flags & flag::WRITE != 0)
             .bool("evt.is_open_exec", self.flags & flag::EXEC != 0)
-            .str("evt.arg.flags", &flags_text(self.flags));
+            .str("evt.arg.flags", &flags_text(self.flags))
+            .bool("fd.connected", self.flags & flag::CONNECTED != 0);
         if let Some(k) = self.kind {
             let (c, t) = KINDS[k as usize];
             ev = ev.str("fd.typechar", c).str("fd.type", t);
