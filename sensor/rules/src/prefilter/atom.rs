@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::{
     Dnf,
-    facts::{ALL_KINDS, KINDS, L4_NAMES, kind_bit, l4},
+    facts::{ALL_KINDS, KINDS, KindMask, L4_NAMES, kind_bit, l4},
     probe::{Binding, EndPart, Probe, RetView, Side},
     term::{Comm, IP_ALL, PORT_ALL, Ranges, Term, UID_ALL},
 };
@@ -143,6 +143,18 @@ pub(super) fn pieces((lo, hi): (i64, i64), cuts: impl Iterator<Item = i128>) -> 
         .enumerate()
         .map(|(i, &s)| (s, starts.get(i + 1).map_or(hi, |n| n - 1)))
         .collect()
+}
+
+/// The terms of a kind constraint: none for no kind, the top one for every kind.
+fn kind_terms(kind: KindMask) -> Dnf {
+    match kind {
+        0 => Vec::new(),
+        ALL_KINDS => vec![Term::top()],
+        kind => vec![Term {
+            kind,
+            ..Term::top()
+        }],
+    }
 }
 
 fn empty_list(rhs: &Rhs) -> bool {
@@ -361,14 +373,7 @@ impl Sampler<'_> {
         if kind != 0 {
             kind |= kind_bit(None);
         }
-        match kind {
-            0 => Vec::new(),
-            ALL_KINDS => vec![Term::top()],
-            kind => vec![Term {
-                kind,
-                ..Term::top()
-            }],
-        }
+        kind_terms(kind)
     }
 
     /// `fd.l4proto`'s values on which the check comes out as wanted, as `l4` bits.
@@ -480,13 +485,6 @@ impl Sampler<'_> {
         if self.holds_on(None) {
             kind |= kind_bit(None);
         }
-        match kind {
-            0 => Vec::new(),
-            ALL_KINDS => vec![Term::top()],
-            kind => vec![Term {
-                kind,
-                ..Term::top()
-            }],
-        }
+        kind_terms(kind)
     }
 }
