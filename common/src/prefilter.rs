@@ -90,19 +90,16 @@ pub const USES_FAILURES: u8 = 64;
 /// record carries, as the sensor computes the field from the same record.
 pub const FLAG_CONNECTED: u32 = 1 << 16;
 
-/// [`FLAG_CONNECTED`] of a send or receive call's record: its result, the fd's kind and, for a
-/// socket, its state.
+/// A send's or receive's `fd.connected`, from its result, the kind of its fd (an
+/// [`fd_kind`](crate::fd_kind) index) and, when the fd is a socket, its `sk_state`: the one
+/// definition the probe ([`FLAG_CONNECTED`]) and the sensor's field share.
 #[inline(always)]
-pub const fn io_connected(ret: i64, fd: &crate::FdFacts) -> u32 {
-    use crate::{fd_flags, fd_kind};
+pub const fn io_connected(ret: i64, kind: u8, socket_state: Option<u8>) -> bool {
+    use crate::fd_kind;
     const TCP_ESTABLISHED: u8 = 1;
-    let ip = fd.kind == fd_kind::IPV4 || fd.kind == fd_kind::IPV6;
-    let established = fd.flags & fd_flags::SOCKET != 0 && fd.state == TCP_ESTABLISHED;
-    if (ret >= 0 && ip) || established {
-        FLAG_CONNECTED
-    } else {
-        0
-    }
+    let ip = kind == fd_kind::IPV4 || kind == fd_kind::IPV6;
+    let established = matches!(socket_state, Some(TCP_ESTABLISHED));
+    (ret >= 0 && ip) || established
 }
 
 #[repr(C)]

@@ -24,7 +24,8 @@ fn facts(rec: &ConnectRecord, ret: Option<i64>) -> Facts<'_> {
     let family = u16::from_ne_bytes([rec.addr[0], rec.addr[1]]);
     let len = rec.addr_f.len;
     // The address the sensor shows as `fd.sip`: an IPv4 one read whole.
-    let server = (family == AF_INET && len >= 8).then(|| {
+    let v4 = family == AF_INET && len >= 8;
+    let server = v4.then(|| {
         let ip = u32::from_be_bytes([rec.addr[4], rec.addr[5], rec.addr[6], rec.addr[7]]);
         (ip, u16::from_be_bytes([rec.addr[2], rec.addr[3]]))
     });
@@ -34,7 +35,7 @@ fn facts(rec: &ConnectRecord, ret: Option<i64>) -> Facts<'_> {
             ..NetFacts::UNKNOWN
         },
         Some(_) => {
-            let inet = (family == AF_INET && len >= 8) || (family == AF_INET6 && len >= 24);
+            let inet = v4 || (family == AF_INET6 && len >= 24);
             // The local end the kernel bound, or none (`0.0.0.0:0`); an IPv6 socket's is not
             // an IPv4 number.
             let client = if rec.local_known == 0 || rec.local_port == 0 {

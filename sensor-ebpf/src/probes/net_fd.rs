@@ -17,7 +17,7 @@ use lanner_common::{
     evttype::EvtType,
     fd_flags, fd_kind, field_flags,
     net_fd::family_kind,
-    prefilter::{ALL_KINDS, io_connected, kind_mask},
+    prefilter::{ALL_KINDS, FLAG_CONNECTED, io_connected, kind_mask},
 };
 
 use crate::{
@@ -45,16 +45,19 @@ fn evt_type(op: NetOp) -> EvtType {
 }
 
 /// The prefilter's facts of a record: its header's comm and uid, the result, the kind of the
-/// fd the event is about (`kind`: a mask, every bit until the fd is read), and once it is read,
-/// a send's or receive's `fd.connected` (`io`: the call is one).
+/// fd the event is about (`kind`: a mask, every bit until the fd is read), and a send's or
+/// receive's `fd.connected` (`io`: the call is one and its fd was read).
 #[inline(always)]
 fn facts(rec: &NetFdRecord, kind: u32, io: bool) -> Facts<'_> {
-    let read = kind != ALL_KINDS;
+    let connected = || {
+        let socket_state = (rec.fd.flags & fd_flags::SOCKET != 0).then_some(rec.fd.state);
+        u32::from(io_connected(rec.ret, rec.fd.kind, socket_state)) * FLAG_CONNECTED
+    };
     Facts {
         comm: &rec.header.comm,
         uid: rec.header.uid,
         path: None,
-        flags: (io && read).then(|| io_connected(rec.ret, &rec.fd)),
+        flags: io.then(connected),
         ret: Some(rec.ret),
         kind,
         net: NetFacts::UNKNOWN,

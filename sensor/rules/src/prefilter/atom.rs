@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Dnf,
+    Dnf, ends,
     facts::{ALL_KINDS, KINDS, KindMask, L4_NAMES, kind_bit, l4},
     probe::{Binding, EndPart, Probe, RetView, Side},
-    term::{Comm, IP_ALL, PORT_ALL, Ranges, Term, UID_ALL},
+    term::{Comm, Ranges, Term, UID_ALL},
 };
 use crate::{
     ast::Op,
@@ -397,20 +397,13 @@ impl Sampler<'_> {
     /// An address or port of one end: the values of its domain on which the check comes out
     /// as wanted.
     fn end(&self, side: Side, part: EndPart) -> Option<Dnf> {
-        let ranges = match part {
-            EndPart::Port => self.ranges(PORT_ALL, |v| Value::Uint(v as u64))?,
-            EndPart::Ip => {
-                let cuts = super::ends::ip_cuts(&self.c.rhs, self.c.op)?;
-                let mut out = Ranges::empty();
-                for (lo, hi) in pieces(IP_ALL, cuts.into_iter()) {
-                    if self.holds(super::ends::ip_value(lo)) {
-                        out.push(lo, hi);
-                    }
-                }
-                out
+        let mut ranges = Ranges::empty();
+        for (lo, hi) in ends::pieces_of(self.c, part)? {
+            if self.holds(ends::part_value(part, lo)) {
+                ranges.push(lo, hi);
             }
-        };
-        Some(vec![super::ends::term_with(side, part, ranges)])
+        }
+        Some(vec![ends::term_with(side, part, ranges)])
     }
 
     /// The return values on which a return field's check comes out as wanted.

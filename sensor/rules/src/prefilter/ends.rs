@@ -32,15 +32,10 @@ use crate::{
 /// (its pairs would be run through the engine one by one).
 const MAX_PIECES: usize = 64;
 
-/// The address `n` (a host-order IPv4 number) as the engine sees it.
-pub(super) fn ip_value(n: i64) -> Value<'static> {
-    Value::Ip(IpAddr::V4(Ipv4Addr::from(n as u32)))
-}
-
 /// The boundaries of the IPv4 literals of an address check: `None` if it has an operator or
 /// literal whose truth need not be constant between them. An IPv6 literal has none: the
 /// engine never finds an IPv4 value equal to one, nor inside an IPv6 network.
-pub(super) fn ip_cuts(rhs: &Rhs, op: Op) -> Option<Vec<i128>> {
+fn ip_cuts(rhs: &Rhs, op: Op) -> Option<Vec<i128>> {
     if op == Op::Exists {
         return Some(Vec::new());
     }
@@ -74,6 +69,30 @@ pub(super) fn ip_cuts(rhs: &Rhs, op: Op) -> Option<Vec<i128>> {
         }
     }
     Some(cuts)
+}
+
+/// The pieces of `part`'s domain on which the check is constant (cut at its literals'
+/// boundaries); `None` if it is not a check the pieces decide.
+pub(super) fn pieces_of(c: &CheckNode, part: EndPart) -> Option<Vec<(i64, i64)>> {
+    let (domain, cuts) = match part {
+        EndPart::Ip => (IP_ALL, ip_cuts(&c.rhs, c.op)?),
+        EndPart::Port => (
+            PORT_ALL,
+            literal_numbers(c)?
+                .into_iter()
+                .flat_map(|n| [n, n + 1])
+                .collect(),
+        ),
+    };
+    Some(pieces(domain, cuts.into_iter()))
+}
+
+/// The field's value for the number `n` of `part`'s domain.
+pub(super) fn part_value(part: EndPart, n: i64) -> Value<'static> {
+    match part {
+        EndPart::Ip => Value::Ip(IpAddr::V4(Ipv4Addr::from(n as u32))),
+        EndPart::Port => Value::Uint(n as u64),
+    }
 }
 
 /// A term constraining one part of one end to `ranges`.
@@ -111,18 +130,7 @@ pub(super) fn either(
         (Binding::End(Side::Client, a), Binding::End(Side::Server, b)) if a == b => a,
         _ => return None,
     };
-    let (domain, cuts, value): (_, Vec<i128>, fn(i64) -> Value<'static>) = match part {
-        EndPart::Ip => (IP_ALL, ip_cuts(&c.rhs, c.op)?, ip_value),
-        EndPart::Port => (
-            PORT_ALL,
-            literal_numbers(c)?
-                .into_iter()
-                .flat_map(|n| [n, n + 1])
-                .collect(),
-            |v| Value::Uint(v as u64),
-        ),
-    };
-    let ps = pieces(domain, cuts.into_iter());
+    let ps = pieces_of(c, part)?;
     if ps.len() > MAX_PIECES {
         return None;
     }
@@ -135,8 +143,8 @@ pub(super) fn either(
             .map(|&(c_lo, _)| {
                 let ev = Ends {
                     ty,
-                    client: (client.field, &client.arg, value(c_lo)),
-                    server: (server.field, &server.arg, value(s_lo)),
+                    client: (client.field, &client.arg, part_value(part, c_lo)),
+                    server: (server.field, &server.arg, part_value(part, s_lo)),
                 };
                 c.eval(&ev) == want
             })

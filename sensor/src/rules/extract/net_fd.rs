@@ -204,8 +204,13 @@ impl NetFd {
                 self.fd.kind?;
                 kernel
             }
+            // The definition the kernel's prefilter decides on.
             NetCall::Sendto | NetCall::Sendmsg | NetCall::Recvfrom | NetCall::Recvmsg => {
-                (self.ret >= 0 && is_ip(self.fd.kind)) || kernel
+                lanner_common::prefilter::io_connected(
+                    self.ret,
+                    self.fd.kind.unwrap_or(fd_kind::NONE),
+                    self.fd.sock.map(|s| s.state),
+                )
             }
         })
     }
